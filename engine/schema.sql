@@ -1,0 +1,338 @@
+-- Linli schema, the single definition of every table (see DESIGN.md "Data model").
+-- Times are local (Asia/Shanghai) without zone; money in CNY (yuan) as DOUBLE;
+-- weights in kg; temperatures in °C. Minutes-of-day columns count from 00:00.
+-- The version row lives in schema_version; engine/db.py applies and migrates this file.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER NOT NULL,
+    applied_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+
+-- Free-form facts about the data set: scale, seed, first/last date ("as_of"), generator.
+CREATE TABLE IF NOT EXISTS meta (
+    key    VARCHAR PRIMARY KEY,
+    value  VARCHAR NOT NULL
+);
+
+-- ---------------------------------------------------------------- geography & network
+CREATE TABLE IF NOT EXISTS regions (
+    region_id  INTEGER PRIMARY KEY,
+    name       VARCHAR NOT NULL,          -- district, e.g. 岳麓区
+    city       VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS warehouses (
+    warehouse_id  INTEGER PRIMARY KEY,
+    name          VARCHAR NOT NULL,       -- 前置仓
+    region_id     INTEGER NOT NULL,
+    lat           DOUBLE NOT NULL,
+    lon           DOUBLE NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS communities (
+    community_id    INTEGER PRIMARY KEY,
+    name            VARCHAR NOT NULL,     -- 小区 name, e.g. 云顶华府
+    region_id       INTEGER NOT NULL,
+    warehouse_id    INTEGER NOT NULL,     -- serving forward warehouse
+    type            VARCHAR NOT NULL,     -- high_end | young_family | elderly | mixed | new_town
+    households      INTEGER NOT NULL,
+    built_year      INTEGER,
+    avg_price_sqm   DOUBLE,               -- housing price, CNY per m²
+    lat             DOUBLE NOT NULL,
+    lon             DOUBLE NOT NULL,
+    opened          DATE NOT NULL         -- first day served by the platform
+);
+
+CREATE TABLE IF NOT EXISTS leaders (
+    leader_id        INTEGER PRIMARY KEY,
+    community_id     INTEGER NOT NULL,
+    name             VARCHAR NOT NULL,     -- 团长
+    phone            VARCHAR,
+    joined           DATE NOT NULL,
+    commission_rate  DOUBLE NOT NULL       -- share of net GMV paid to the leader
+);
+
+CREATE TABLE IF NOT EXISTS pickup_points (
+    pickup_id      INTEGER PRIMARY KEY,
+    community_id   INTEGER NOT NULL,
+    leader_id      INTEGER NOT NULL,
+    name           VARCHAR NOT NULL,
+    lat            DOUBLE,
+    lon            DOUBLE,
+    window_start   INTEGER NOT NULL,      -- delivery window, minutes of day
+    window_end     INTEGER NOT NULL,
+    service_min    INTEGER NOT NULL       -- unloading time at the stop
+);
+
+CREATE TABLE IF NOT EXISTS vehicles (
+    vehicle_id     INTEGER PRIMARY KEY,
+    warehouse_id   INTEGER NOT NULL,
+    plate          VARCHAR NOT NULL,
+    capacity_kg    DOUBLE NOT NULL,
+    capacity_m3    DOUBLE NOT NULL,
+    refrigerated   BOOLEAN NOT NULL,
+    shift_start    INTEGER NOT NULL,      -- minutes of day
+    shift_end      INTEGER NOT NULL,
+    fixed_cost     DOUBLE NOT NULL,       -- CNY per day used
+    cost_per_km    DOUBLE NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS suppliers (
+    supplier_id     INTEGER PRIMARY KEY,
+    name            VARCHAR NOT NULL,
+    city            VARCHAR,
+    lead_time_days  INTEGER NOT NULL
+);
+
+-- ---------------------------------------------------------------- catalogue
+CREATE TABLE IF NOT EXISTS skus (
+    sku_id           INTEGER PRIMARY KEY,
+    name             VARCHAR NOT NULL,
+    category         VARCHAR NOT NULL,    -- 时蔬, 水果, 肉禽蛋, ...
+    storage          VARCHAR NOT NULL,    -- ambient | chilled | frozen
+    shelf_life_days  INTEGER NOT NULL,
+    list_price       DOUBLE NOT NULL,     -- CNY per unit
+    unit_cost        DOUBLE NOT NULL,
+    unit             VARCHAR NOT NULL,    -- 盒, 斤, 袋, ...
+    weight_kg        DOUBLE NOT NULL,
+    volume_l         DOUBLE NOT NULL,
+    pack_size        INTEGER NOT NULL,    -- purchase multiple
+    supplier_id      INTEGER NOT NULL,
+    tags             VARCHAR[] NOT NULL,  -- organic, imported, low_sugar, kids, soft_food, ...
+    launched         DATE NOT NULL
+);
+
+-- ---------------------------------------------------------------- people
+CREATE TABLE IF NOT EXISTS users (
+    user_id        INTEGER PRIMARY KEY,
+    community_id   INTEGER NOT NULL,
+    building       VARCHAR NOT NULL,      -- e.g. 3栋
+    signup_date    DATE NOT NULL,
+    channel        VARCHAR NOT NULL,      -- leader_invite | wechat_group | poster | app
+    gender         VARCHAR,               -- stated: F | M | NULL
+    age_band       VARCHAR,               -- stated: 18-29 | 30-44 | 45-59 | 60+
+    has_children   BOOLEAN,               -- stated, may be NULL
+    has_pet        BOOLEAN                -- stated, may be NULL
+);
+
+-- ---------------------------------------------------------------- selling
+-- One group-buy (团购) of one SKU in one community on one sale day; delivered the next day.
+CREATE TABLE IF NOT EXISTS campaigns (
+    campaign_id    BIGINT PRIMARY KEY,
+    community_id   INTEGER NOT NULL,
+    sku_id         INTEGER NOT NULL,
+    sale_date      DATE NOT NULL,
+    price          DOUBLE NOT NULL,       -- group price per unit
+    list_price     DOUBLE NOT NULL,
+    threshold      INTEGER NOT NULL,      -- units needed for the group to form (成团)
+    stock_limit    INTEGER,               -- units on offer; NULL = unlimited
+    units          INTEGER NOT NULL,      -- units ordered (achieved)
+    sold_out       BOOLEAN NOT NULL,      -- hit stock_limit: demand censored
+    success        BOOLEAN NOT NULL       -- units >= threshold
+);
+
+CREATE TABLE IF NOT EXISTS orders (
+    order_id        BIGINT PRIMARY KEY,
+    user_id         INTEGER NOT NULL,
+    community_id    INTEGER NOT NULL,
+    pickup_id       INTEGER NOT NULL,
+    order_date      DATE NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    promised_by     TIMESTAMP NOT NULL,   -- at the pickup point by this time
+    delivered_at    TIMESTAMP,            -- arrival at the pickup point
+    picked_up_at    TIMESTAMP,            -- customer collected
+    status          VARCHAR NOT NULL,     -- paid | cancelled | refunded
+    ref_user_id     INTEGER,              -- order came through this user's shared link
+    coupon          DOUBLE NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS order_items (
+    order_id      BIGINT NOT NULL,
+    sku_id        INTEGER NOT NULL,
+    campaign_id   BIGINT,
+    qty           INTEGER NOT NULL,
+    unit_price    DOUBLE NOT NULL,        -- price paid per unit
+    list_price    DOUBLE NOT NULL,
+    unit_cost     DOUBLE NOT NULL,
+    refund_qty    INTEGER NOT NULL DEFAULT 0,
+    refund_reason VARCHAR                 -- group_failed | quality | missing | NULL
+);
+
+-- Daily browsing per community and SKU (detail pages viewed, add-to-cart clicks).
+CREATE TABLE IF NOT EXISTS browse_events (
+    event_date     DATE NOT NULL,
+    community_id   INTEGER NOT NULL,
+    sku_id         INTEGER NOT NULL,
+    views          INTEGER NOT NULL,
+    carts          INTEGER NOT NULL
+);
+
+-- Daily stock per warehouse and SKU, in units. on_hand is the closing stock.
+CREATE TABLE IF NOT EXISTS inventory (
+    stock_date     DATE NOT NULL,
+    warehouse_id   INTEGER NOT NULL,
+    sku_id         INTEGER NOT NULL,
+    received       INTEGER NOT NULL,
+    sold           INTEGER NOT NULL,
+    wasted         INTEGER NOT NULL,
+    on_hand        INTEGER NOT NULL,
+    in_transit     INTEGER NOT NULL DEFAULT 0
+);
+
+-- ---------------------------------------------------------------- signals
+CREATE TABLE IF NOT EXISTS chat_activity (
+    activity_date     DATE NOT NULL,
+    user_id           INTEGER NOT NULL,
+    community_id      INTEGER NOT NULL,
+    messages          INTEGER NOT NULL,
+    replies_received  INTEGER NOT NULL,
+    shares            INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS topics (
+    topic_date     DATE NOT NULL,
+    community_id   INTEGER NOT NULL,
+    keyword        VARCHAR NOT NULL,      -- e.g. 低糖水果
+    mentions       INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS weather (
+    weather_date   DATE NOT NULL,
+    city           VARCHAR NOT NULL,
+    tmax_c         DOUBLE NOT NULL,
+    tmin_c         DOUBLE NOT NULL,
+    precip_mm      DOUBLE NOT NULL,
+    condition      VARCHAR NOT NULL       -- 晴 | 多云 | 阴 | 小雨 | 大雨 | 雪
+);
+
+-- Chinese public holidays and adjusted working days (调休).
+CREATE TABLE IF NOT EXISTS calendar (
+    cal_date       DATE PRIMARY KEY,
+    is_holiday     BOOLEAN NOT NULL,      -- statutory day off
+    is_workday     BOOLEAN NOT NULL,      -- a working day (incl. adjusted weekend workdays)
+    holiday        VARCHAR                -- 春节 | 中秋节 | 国庆节 | ... when a holiday
+);
+
+CREATE TABLE IF NOT EXISTS feedback (
+    feedback_id    BIGINT PRIMARY KEY,
+    order_id       BIGINT NOT NULL,
+    user_id        INTEGER NOT NULL,
+    community_id   INTEGER NOT NULL,
+    feedback_date  DATE NOT NULL,
+    rating         INTEGER NOT NULL,      -- 1..5
+    nps            INTEGER NOT NULL,      -- 0..10 likelihood to recommend
+    complaint      VARCHAR                -- quality | late | missing | price | NULL
+);
+
+-- ---------------------------------------------------------------- cold chain
+CREATE TABLE IF NOT EXISTS devices (
+    device_id      VARCHAR PRIMARY KEY,   -- e.g. WH01-ROOM-C, TRK-0003, CAB-0042
+    kind           VARCHAR NOT NULL,      -- truck | room | cabinet
+    storage        VARCHAR NOT NULL,      -- chilled | frozen
+    warehouse_id   INTEGER NOT NULL,
+    vehicle_id     INTEGER,
+    pickup_id      INTEGER,
+    lat            DOUBLE,
+    lon            DOUBLE,
+    interval_s     INTEGER NOT NULL       -- expected reporting interval
+);
+
+CREATE TABLE IF NOT EXISTS telemetry (
+    device_id      VARCHAR NOT NULL,
+    ts             TIMESTAMP NOT NULL,
+    temp_c         DOUBLE,
+    humidity       DOUBLE,
+    door_open      BOOLEAN,
+    battery        DOUBLE,                -- percent
+    lat            DOUBLE,
+    lon            DOUBLE,
+    msg_id         VARCHAR,               -- publisher's id, dedups QoS 1 redeliveries
+    received_at    TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS telemetry_quarantine (
+    received_at    TIMESTAMP NOT NULL,
+    topic          VARCHAR,
+    payload        VARCHAR,
+    reason         VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id         BIGINT PRIMARY KEY,
+    device_id        VARCHAR NOT NULL,
+    kind             VARCHAR NOT NULL,    -- high_temp | low_temp | door_open | offline | low_battery
+    severity         VARCHAR NOT NULL,    -- warning | critical
+    started_at       TIMESTAMP NOT NULL,
+    cleared_at       TIMESTAMP,
+    peak_c           DOUBLE,
+    degree_minutes   DOUBLE,
+    acknowledged_by  VARCHAR,
+    acknowledged_at  TIMESTAMP
+);
+
+-- ---------------------------------------------------------------- app state
+CREATE TABLE IF NOT EXISTS saved_rules (
+    rule_id      INTEGER PRIMARY KEY,
+    name         VARCHAR NOT NULL UNIQUE,
+    text         VARCHAR NOT NULL,
+    author       VARCHAR NOT NULL,
+    created_at   TIMESTAMP NOT NULL,
+    updated_at   TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS route_plans (
+    plan_id         VARCHAR PRIMARY KEY,
+    plan_date       DATE NOT NULL,
+    warehouse_id    INTEGER NOT NULL,
+    solver          VARCHAR NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    total_km        DOUBLE NOT NULL,
+    params          VARCHAR               -- JSON
+);
+
+CREATE TABLE IF NOT EXISTS route_stops (
+    plan_id       VARCHAR NOT NULL,
+    vehicle_id    INTEGER NOT NULL,
+    seq           INTEGER NOT NULL,
+    pickup_id     INTEGER,                -- NULL for the depot
+    arrival_min   INTEGER,
+    load_kg       DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS import_log (
+    import_id     VARCHAR PRIMARY KEY,
+    imported_at   TIMESTAMP NOT NULL,
+    source        VARCHAR NOT NULL,
+    target_table  VARCHAR NOT NULL,
+    content_hash  VARCHAR NOT NULL,
+    rows_in       BIGINT NOT NULL,
+    rows_loaded   BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS import_quarantine (
+    import_id     VARCHAR NOT NULL,
+    target_table  VARCHAR NOT NULL,
+    row_number    BIGINT,
+    reason        VARCHAR NOT NULL,
+    row_json      VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS app_users (
+    username        VARCHAR PRIMARY KEY,
+    display_name    VARCHAR,
+    role            VARCHAR NOT NULL,     -- executive | regional_manager | analyst | dispatcher | admin
+    regions         INTEGER[],            -- NULL = all
+    warehouses      INTEGER[],            -- NULL = all
+    password_hash   VARCHAR NOT NULL,
+    failed_logins   INTEGER NOT NULL DEFAULT 0,
+    locked_until    TIMESTAMP,
+    created_at      TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+    at        TIMESTAMP NOT NULL,
+    username  VARCHAR,
+    action    VARCHAR NOT NULL,           -- login | login_failed | import | plan_approved | rule_saved ...
+    detail    VARCHAR
+);
