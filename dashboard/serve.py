@@ -50,9 +50,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _spawn(cmd: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    out = open(log, "ab") if log else None  # noqa: SIM115 - owned by the child for its lifetime
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
-                            start_new_session=True)
+    out = open(log, "ab") if log else None
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dashboard.serve")
     ap.add_argument("--port", type=int, default=int(os.environ.get("LINLI_PORT", "8501")))
     ap.add_argument("--host", default=os.environ.get("LINLI_HOST", "127.0.0.1"))
-    ap.add_argument("--scale", default=os.environ.get("LINLI_SCALE", "demo"),
-                    help="scale of the demo world built when the database is missing")
+    ap.add_argument(
+        "--scale",
+        default=os.environ.get("LINLI_SCALE", "demo"),
+        help="scale of the demo world built when the database is missing",
+    )
     ap.add_argument("--no-mqtt", action="store_true", help="do not start broker or simulator")
     args = ap.parse_args(argv)
     env = dict(os.environ)
@@ -74,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     env["LINLI_DB"] = str(db)
     if not db.exists():
         print(f"Building the {args.scale} demo world into {db} (first run only)…", flush=True)
-        rc = subprocess.call([sys.executable, "-m", "data.generate", "--scale", args.scale,
-                              "--db", str(db)], cwd=ROOT, env=env)
+        rc = subprocess.call(
+            [sys.executable, "-m", "data.generate", "--scale", args.scale, "--db", str(db)],
+            cwd=ROOT,
+            env=env,
+        )
         if rc:
             print("Building the demo world failed; see the message above.", file=sys.stderr)
             return rc
@@ -93,19 +105,39 @@ def main(argv: list[str] | None = None) -> int:
             bport = free_port()
             mqtt_url = f"mqtt://linli:linli@127.0.0.1:{bport}"
             env["LINLI_MQTT_URL"] = mqtt_url
-            children.append(_spawn([sys.executable, "-m", "connectors.broker", "--port", str(bport)],
-                                   env, logs / "broker.log"))
+            children.append(
+                _spawn(
+                    [sys.executable, "-m", "connectors.broker", "--port", str(bport)],
+                    env,
+                    logs / "broker.log",
+                )
+            )
             print(f"Embedded MQTT broker on 127.0.0.1:{bport}", flush=True)
             time.sleep(1.5)
-        children.append(_spawn([sys.executable, "-m", "connectors.simulator", "--url", mqtt_url,
-                                "--db", str(db)], env, logs / "simulator.log"))
+        children.append(
+            _spawn(
+                [sys.executable, "-m", "connectors.simulator", "--url", mqtt_url, "--db", str(db)],
+                env,
+                logs / "simulator.log",
+            )
+        )
         print("Telemetry simulator publishing", flush=True)
 
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-           f"--server.port={args.port}", f"--server.address={args.host}", *streamlit_flags()]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboard" / "app.py"),
+        f"--server.port={args.port}",
+        f"--server.address={args.host}",
+        *streamlit_flags(),
+    ]
     app = _spawn(cmd, env)
     children.append(app)
-    url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}"
+    url = (
+        f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}"
+    )
     print(f"Linli is starting at {url}  (Ctrl-C stops everything)", flush=True)
 
     def stop(*_: object) -> None:

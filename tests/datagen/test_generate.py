@@ -16,9 +16,25 @@ from data import world as world_mod
 from engine import kpis
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ["regions", "communities", "users", "skus", "campaigns", "orders", "order_items",
-          "inventory", "browse_events", "chat_activity", "topics", "weather", "feedback",
-          "devices", "truth_user_persona", "truth_elasticity", "truth_trend"]
+TABLES = [
+    "regions",
+    "communities",
+    "users",
+    "skus",
+    "campaigns",
+    "orders",
+    "order_items",
+    "inventory",
+    "browse_events",
+    "chat_activity",
+    "topics",
+    "weather",
+    "feedback",
+    "devices",
+    "truth_user_persona",
+    "truth_elasticity",
+    "truth_trend",
+]
 
 
 def table_hash(con, table: str) -> str:
@@ -53,8 +69,9 @@ def test_another_seed_gives_different_tables(world):
 def test_scale_sizes(world):
     """The small world has about 20 communities, 2,000 users and 90 days."""
     cur = world.cursor()
-    n_c, n_u = cur.execute("SELECT (SELECT count(*) FROM communities), "
-                           "(SELECT count(*) FROM users)").fetchall()[0]
+    n_c, n_u = cur.execute(
+        "SELECT (SELECT count(*) FROM communities), (SELECT count(*) FROM users)"
+    ).fetchall()[0]
     days = cur.execute("SELECT max(order_date) - min(order_date) + 1 FROM orders").fetchall()[0][0]
     n_sku, n_cat = cur.execute("SELECT count(*), count(DISTINCT category) FROM skus").fetchall()[0]
     assert (n_c, n_u, days) == (20, 2000, 90)
@@ -68,8 +85,11 @@ def test_weekly_pattern_visible_in_gmv(world):
     tr = kpis.trend(cur, lo, hi, "day").set_index("period")["gmv"]
     ratio = (tr / tr.rolling(7, center=True).mean()).dropna()
     by_wd = ratio.groupby(pd.to_datetime(ratio.index).day_of_week).mean()
-    planted = np.array(world.cursor().execute(
-        "SELECT value FROM truth_effects WHERE effect = 'weekday' ORDER BY key").fetchall()).ravel()
+    planted = np.array(
+        world.cursor()
+        .execute("SELECT value FROM truth_effects WHERE effect = 'weekday' ORDER BY key")
+        .fetchall()
+    ).ravel()
     assert np.corrcoef(by_wd.to_numpy(), planted)[0, 1] > 0.8
     assert by_wd[5] / by_wd[1] > 1.1  # Saturday above Tuesday
 
@@ -78,14 +98,18 @@ def test_mid_autumn_lifts_bakery(world):
     """In the week before 中秋节 the bakery share of GMV rises well above the weeks after."""
     cur = world.cursor()
     first = min(d for d in world_mod.festival_first_days()["中秋节"] if d > date(2026, 8, 27))
-    share = cur.execute(
-        """SELECT o.order_date < ? AS before,
+    share = (
+        cur.execute(
+            """SELECT o.order_date < ? AS before,
                   sum(i.qty * i.unit_price) FILTER (WHERE s.category = '烘焙糕点')
                   / sum(i.qty * i.unit_price) AS share
            FROM order_items i JOIN orders o USING (order_id) JOIN skus s USING (sku_id)
            WHERE o.order_date BETWEEN ? AND ? GROUP BY 1""",
-        [first, first - timedelta(days=7), first + timedelta(days=21)],
-    ).df().set_index("before")["share"]
+            [first, first - timedelta(days=7), first + timedelta(days=21)],
+        )
+        .df()
+        .set_index("before")["share"]
+    )
     assert share[True] > 1.8 * share[False]
 
 
@@ -100,7 +124,8 @@ def test_spring_festival_dip_and_run_up():
         """SELECT o.order_date BETWEEN '2026-02-05' AND '2026-02-14' AS pre,
                   avg(s.category IN ('肉禽蛋', '水产')::INT) AS share
            FROM order_items i JOIN orders o USING (order_id) JOIN skus s USING (sku_id)
-           WHERE o.order_date BETWEEN '2026-01-10' AND '2026-02-14' GROUP BY 1""").df()
+           WHERE o.order_date BETWEEN '2026-01-10' AND '2026-02-14' GROUP BY 1"""
+    ).df()
     meat = meat.set_index("pre")["share"]
     con.close()
     assert holiday < 0.75 * run_up
@@ -121,8 +146,12 @@ def test_cli_refuses_to_overwrite(tmp_path):
     """The command line will not replace an existing file without --force."""
     target = tmp_path / "w.duckdb"
     target.write_bytes(b"not a database")
-    run = subprocess.run([sys.executable, "-m", "data.generate", "--scale", "small", "--db",
-                          str(target)], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "data.generate", "--scale", "small", "--db", str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2
     assert "--force" in run.stderr
     assert target.read_bytes() == b"not a database"
@@ -131,8 +160,23 @@ def test_cli_refuses_to_overwrite(tmp_path):
 def test_cli_builds_with_progress(tmp_path):
     """`--force` builds a world, shows progress and reports the row counts."""
     target = tmp_path / "w.duckdb"
-    run = subprocess.run([sys.executable, "-m", "data.generate", "--scale", "small", "--seed", "2",
-                          "--db", str(target), "--force"], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "data.generate",
+            "--scale",
+            "small",
+            "--seed",
+            "2",
+            "--db",
+            str(target),
+            "--force",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert "100%" in run.stderr and "orders" in run.stdout
     assert target.exists() and not Path(str(target) + ".building").exists()

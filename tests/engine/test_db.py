@@ -16,12 +16,36 @@ from engine import db
 def test_new_file_gets_schema_and_version(tmp_path):
     """A new file has every core table and one version row at the current version."""
     con = db.connect(tmp_path / "new.duckdb")
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     assert db.schema_version(con) == db.SCHEMA_VERSION
-    for t in ("regions", "communities", "pickup_points", "leaders", "warehouses", "vehicles",
-              "suppliers", "skus", "users", "orders", "order_items", "browse_events", "campaigns",
-              "inventory", "chat_activity", "topics", "weather", "calendar", "feedback",
-              "devices", "telemetry", "alerts", "saved_rules", "route_plans"):
+    for t in (
+        "regions",
+        "communities",
+        "pickup_points",
+        "leaders",
+        "warehouses",
+        "vehicles",
+        "suppliers",
+        "skus",
+        "users",
+        "orders",
+        "order_items",
+        "browse_events",
+        "campaigns",
+        "inventory",
+        "chat_activity",
+        "topics",
+        "weather",
+        "calendar",
+        "feedback",
+        "devices",
+        "telemetry",
+        "alerts",
+        "saved_rules",
+        "route_plans",
+    ):
         assert t in tables, t
     con.close()
 
@@ -64,8 +88,11 @@ def test_older_version_is_migrated(tmp_path, monkeypatch):
     path = tmp_path / "migrate.duckdb"
     db.connect(path).close()
     monkeypatch.setattr(db, "SCHEMA_VERSION", db.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(db.MIGRATIONS, db.SCHEMA_VERSION - 1,
-                        lambda c: c.execute("ALTER TABLE meta ADD COLUMN note VARCHAR"))
+    monkeypatch.setitem(
+        db.MIGRATIONS,
+        db.SCHEMA_VERSION - 1,
+        lambda c: c.execute("ALTER TABLE meta ADD COLUMN note VARCHAR"),
+    )
     con = db.connect(path)
     assert db.schema_version(con) == db.SCHEMA_VERSION
     cols = [r[0] for r in con.execute("DESCRIBE meta").fetchall()]
@@ -77,12 +104,20 @@ def test_locked_file_gives_clear_message(tmp_path):
     """A file held by another process raises DatabaseLocked with advice, not a traceback."""
     path = tmp_path / "locked.duckdb"
     db.connect(path).close()
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import duckdb, sys, time
         con = duckdb.connect({str(path)!r})
         print("ready", flush=True)
         time.sleep(30)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         t0 = time.time()

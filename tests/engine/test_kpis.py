@@ -27,62 +27,208 @@ def tiny():
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM x")
         con.unregister("x")
 
-    load("regions", [(1, "甲区", "长沙"), (2, "乙区", "长沙"), (3, "丙区", "长沙")],
-         ["region_id", "name", "city"])
-    load("warehouses", [(1, "仓1", 1, 28.2, 112.9), (2, "仓2", 2, 28.1, 113.0)],
-         ["warehouse_id", "name", "region_id", "lat", "lon"])
-    load("communities", [(1, "一号院", 1, 1, "mixed", 100, 28.2, 112.9, date(2025, 1, 1)),
-                         (2, "二号院", 2, 2, "mixed", 200, 28.1, 113.0, date(2025, 1, 1)),
-                         (3, "三号院", 3, 2, "mixed", 50, 28.0, 113.0, date(2025, 1, 1))],
-         ["community_id", "name", "region_id", "warehouse_id", "type", "households", "lat",
-          "lon", "opened"])
-    load("leaders", [(c, c, f"团长{c}", date(2025, 1, 1), r) for c, r in
-                     [(1, 0.10), (2, 0.12), (3, 0.10)]],
-         ["leader_id", "community_id", "name", "joined", "commission_rate"])
-    load("skus", [(1, "甲", "A", "chilled", 3, 10.0, 6.0, "份", 1.0, 1.0, 1, 1, [], date(2025, 1, 1)),
-                  (2, "乙", "B", "ambient", 90, 5.0, 3.0, "袋", 1.0, 1.0, 1, 1, [], date(2025, 1, 1))],
-         ["sku_id", "name", "category", "storage", "shelf_life_days", "list_price", "unit_cost",
-          "unit", "weight_kg", "volume_l", "pack_size", "supplier_id", "tags", "launched"])
+    load(
+        "regions",
+        [(1, "甲区", "长沙"), (2, "乙区", "长沙"), (3, "丙区", "长沙")],
+        ["region_id", "name", "city"],
+    )
+    load(
+        "warehouses",
+        [(1, "仓1", 1, 28.2, 112.9), (2, "仓2", 2, 28.1, 113.0)],
+        ["warehouse_id", "name", "region_id", "lat", "lon"],
+    )
+    load(
+        "communities",
+        [
+            (1, "一号院", 1, 1, "mixed", 100, 28.2, 112.9, date(2025, 1, 1)),
+            (2, "二号院", 2, 2, "mixed", 200, 28.1, 113.0, date(2025, 1, 1)),
+            (3, "三号院", 3, 2, "mixed", 50, 28.0, 113.0, date(2025, 1, 1)),
+        ],
+        [
+            "community_id",
+            "name",
+            "region_id",
+            "warehouse_id",
+            "type",
+            "households",
+            "lat",
+            "lon",
+            "opened",
+        ],
+    )
+    load(
+        "leaders",
+        [(c, c, f"团长{c}", date(2025, 1, 1), r) for c, r in [(1, 0.10), (2, 0.12), (3, 0.10)]],
+        ["leader_id", "community_id", "name", "joined", "commission_rate"],
+    )
+    load(
+        "skus",
+        [
+            (1, "甲", "A", "chilled", 3, 10.0, 6.0, "份", 1.0, 1.0, 1, 1, [], date(2025, 1, 1)),
+            (2, "乙", "B", "ambient", 90, 5.0, 3.0, "袋", 1.0, 1.0, 1, 1, [], date(2025, 1, 1)),
+        ],
+        [
+            "sku_id",
+            "name",
+            "category",
+            "storage",
+            "shelf_life_days",
+            "list_price",
+            "unit_cost",
+            "unit",
+            "weight_kg",
+            "volume_l",
+            "pack_size",
+            "supplier_id",
+            "tags",
+            "launched",
+        ],
+    )
     P = "2026-01-{:02d} 16:00"
     orders = [  # id, user, community, date, created, promised, delivered, picked, status
-        (1, 1, 1, date(2026, 1, 5), ts("2026-01-05 20:00"), ts(P.format(6)),
-         ts("2026-01-06 11:00"), ts("2026-01-06 14:00"), "paid"),
-        (2, 1, 1, date(2026, 1, 6), ts("2026-01-06 09:00"), ts(P.format(7)), None, None, "cancelled"),
-        (3, 2, 1, date(2026, 1, 6), ts("2026-01-06 19:00"), ts(P.format(7)),
-         ts("2026-01-07 16:30"), ts("2026-01-07 15:00"), "paid"),
-        (4, 3, 2, date(2026, 1, 7), ts("2026-01-07 20:00"), ts(P.format(8)),
-         ts("2026-01-08 10:00"), None, "refunded"),
-        (5, 1, 1, date(2026, 2, 3), ts("2026-02-03 20:00"), ts("2026-02-04 16:00"),
-         ts("2026-02-04 10:00"), ts("2026-02-04 12:00"), "paid"),
-        (6, 3, 2, date(2026, 2, 10), ts("2026-02-10 20:00"), ts("2026-02-11 16:00"),
-         ts("2026-02-11 17:00"), ts("2026-02-11 18:00"), "paid"),
+        (
+            1,
+            1,
+            1,
+            date(2026, 1, 5),
+            ts("2026-01-05 20:00"),
+            ts(P.format(6)),
+            ts("2026-01-06 11:00"),
+            ts("2026-01-06 14:00"),
+            "paid",
+        ),
+        (
+            2,
+            1,
+            1,
+            date(2026, 1, 6),
+            ts("2026-01-06 09:00"),
+            ts(P.format(7)),
+            None,
+            None,
+            "cancelled",
+        ),
+        (
+            3,
+            2,
+            1,
+            date(2026, 1, 6),
+            ts("2026-01-06 19:00"),
+            ts(P.format(7)),
+            ts("2026-01-07 16:30"),
+            ts("2026-01-07 15:00"),
+            "paid",
+        ),
+        (
+            4,
+            3,
+            2,
+            date(2026, 1, 7),
+            ts("2026-01-07 20:00"),
+            ts(P.format(8)),
+            ts("2026-01-08 10:00"),
+            None,
+            "refunded",
+        ),
+        (
+            5,
+            1,
+            1,
+            date(2026, 2, 3),
+            ts("2026-02-03 20:00"),
+            ts("2026-02-04 16:00"),
+            ts("2026-02-04 10:00"),
+            ts("2026-02-04 12:00"),
+            "paid",
+        ),
+        (
+            6,
+            3,
+            2,
+            date(2026, 2, 10),
+            ts("2026-02-10 20:00"),
+            ts("2026-02-11 16:00"),
+            ts("2026-02-11 17:00"),
+            ts("2026-02-11 18:00"),
+            "paid",
+        ),
     ]
-    load("orders", [(o, u, c, c, d, cr, pr, de, pi, st) for o, u, c, d, cr, pr, de, pi, st in orders],
-         ["order_id", "user_id", "community_id", "pickup_id", "order_date", "created_at",
-          "promised_by", "delivered_at", "picked_up_at", "status"])
-    load("order_items", [
-        (1, 1, 2, 10.0, 10.0, 6.0, 0), (1, 2, 1, 5.0, 5.0, 3.0, 0),
-        (2, 1, 3, 10.0, 10.0, 6.0, 0),
-        (3, 1, 1, 9.0, 10.0, 6.0, 1), (3, 2, 2, 5.0, 5.0, 3.0, 0),
-        (4, 1, 1, 10.0, 10.0, 6.0, 1),
-        (5, 2, 4, 4.5, 5.0, 3.0, 0),
-        (6, 1, 1, 10.0, 10.0, 6.0, 0),
-    ], ["order_id", "sku_id", "qty", "unit_price", "list_price", "unit_cost", "refund_qty"])
-    load("campaigns", [
-        (1, 1, 1, date(2026, 1, 5), 10.0, 10.0, 2, 2, False, True),
-        (2, 1, 2, date(2026, 1, 5), 5.0, 5.0, 5, 1, False, False),
-        (3, 2, 1, date(2026, 1, 7), 10.0, 10.0, 1, 1, False, True),
-        (4, 1, 2, date(2026, 2, 3), 4.5, 5.0, 3, 4, False, True),
-    ], ["campaign_id", "community_id", "sku_id", "sale_date", "price", "list_price",
-        "threshold", "units", "sold_out", "success"])
-    load("inventory", [
-        (date(2026, 1, 5), 1, 1, 10, 3, 1, 6), (date(2026, 1, 6), 1, 1, 0, 1, 1, 4),
-        (date(2026, 1, 7), 2, 1, 5, 1, 0, 4),
-    ], ["stock_date", "warehouse_id", "sku_id", "received", "sold", "wasted", "on_hand"])
-    load("feedback", [(i + 1, 1, 1, 1, d, 5, n) for i, (d, n) in enumerate(
-        [(date(2026, 1, 6), 10), (date(2026, 1, 7), 9), (date(2026, 1, 8), 7),
-         (date(2026, 1, 9), 3), (date(2026, 2, 4), 10)])],
-         ["feedback_id", "order_id", "user_id", "community_id", "feedback_date", "rating", "nps"])
+    load(
+        "orders",
+        [(o, u, c, c, d, cr, pr, de, pi, st) for o, u, c, d, cr, pr, de, pi, st in orders],
+        [
+            "order_id",
+            "user_id",
+            "community_id",
+            "pickup_id",
+            "order_date",
+            "created_at",
+            "promised_by",
+            "delivered_at",
+            "picked_up_at",
+            "status",
+        ],
+    )
+    load(
+        "order_items",
+        [
+            (1, 1, 2, 10.0, 10.0, 6.0, 0),
+            (1, 2, 1, 5.0, 5.0, 3.0, 0),
+            (2, 1, 3, 10.0, 10.0, 6.0, 0),
+            (3, 1, 1, 9.0, 10.0, 6.0, 1),
+            (3, 2, 2, 5.0, 5.0, 3.0, 0),
+            (4, 1, 1, 10.0, 10.0, 6.0, 1),
+            (5, 2, 4, 4.5, 5.0, 3.0, 0),
+            (6, 1, 1, 10.0, 10.0, 6.0, 0),
+        ],
+        ["order_id", "sku_id", "qty", "unit_price", "list_price", "unit_cost", "refund_qty"],
+    )
+    load(
+        "campaigns",
+        [
+            (1, 1, 1, date(2026, 1, 5), 10.0, 10.0, 2, 2, False, True),
+            (2, 1, 2, date(2026, 1, 5), 5.0, 5.0, 5, 1, False, False),
+            (3, 2, 1, date(2026, 1, 7), 10.0, 10.0, 1, 1, False, True),
+            (4, 1, 2, date(2026, 2, 3), 4.5, 5.0, 3, 4, False, True),
+        ],
+        [
+            "campaign_id",
+            "community_id",
+            "sku_id",
+            "sale_date",
+            "price",
+            "list_price",
+            "threshold",
+            "units",
+            "sold_out",
+            "success",
+        ],
+    )
+    load(
+        "inventory",
+        [
+            (date(2026, 1, 5), 1, 1, 10, 3, 1, 6),
+            (date(2026, 1, 6), 1, 1, 0, 1, 1, 4),
+            (date(2026, 1, 7), 2, 1, 5, 1, 0, 4),
+        ],
+        ["stock_date", "warehouse_id", "sku_id", "received", "sold", "wasted", "on_hand"],
+    )
+    load(
+        "feedback",
+        [
+            (i + 1, 1, 1, 1, d, 5, n)
+            for i, (d, n) in enumerate(
+                [
+                    (date(2026, 1, 6), 10),
+                    (date(2026, 1, 7), 9),
+                    (date(2026, 1, 8), 7),
+                    (date(2026, 1, 9), 3),
+                    (date(2026, 2, 4), 10),
+                ]
+            )
+        ],
+        ["feedback_id", "order_id", "user_id", "community_id", "feedback_date", "rating", "nps"],
+    )
     kpis.refresh_rollups(con)
     yield con
     con.close()
@@ -148,8 +294,10 @@ def test_trend_by_month_adds_up(tiny):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [((date(2026, 2, 1), date(2026, 1, 1), ()), "empty date range"),
-     ((date(2026, 1, 1), date(2026, 1, 31), ("north",)), "integer ids")],
+    [
+        ((date(2026, 2, 1), date(2026, 1, 1), ()), "empty date range"),
+        ((date(2026, 1, 1), date(2026, 1, 31), ("north",)), "integer ids"),
+    ],
 )
 def test_bad_input_is_a_clear_error(tiny, args, message):
     """An inverted date range or non-numeric regions raise ValueError with a reason."""
@@ -169,8 +317,10 @@ def test_rollups_match_base_tables_on_world(world):
     lo, hi = kpis.data_range(cur)
     direct = cur.execute(
         """SELECT sum((i.qty - i.refund_qty) * i.unit_price) FROM order_items i
-           JOIN orders o USING (order_id) WHERE o.status <> 'cancelled'""").fetchall()[0][0]
+           JOIN orders o USING (order_id) WHERE o.status <> 'cancelled'"""
+    ).fetchall()[0][0]
     assert kpis.gmv(cur, lo, hi) == pytest.approx(direct)
-    buyers = cur.execute("SELECT count(DISTINCT user_id) FROM orders WHERE status = 'paid'"
-                         ).fetchall()[0][0]
+    buyers = cur.execute(
+        "SELECT count(DISTINCT user_id) FROM orders WHERE status = 'paid'"
+    ).fetchall()[0][0]
     assert kpis.active_buyers(cur, lo, hi) == buyers

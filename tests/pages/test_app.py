@@ -74,10 +74,18 @@ def test_locked_database_is_explained(app, monkeypatch, tmp_path):
     import textwrap
 
     locked = tmp_path / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import duckdb, time
         con = duckdb.connect({str(locked)!r}); print("ready", flush=True); time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         monkeypatch.setenv("LINLI_DB", str(locked))
