@@ -31,7 +31,7 @@ for row, k in zip(summ.itertuples(), kpis.KPIS, strict=True):
             k.higher_is_better,
         )
     )
-ui.kpi_row(cards, per_row=6)
+ui.kpi_row(cards, per_row=4)
 
 grain = (
     st.segmented_control(
