@@ -55,7 +55,9 @@ def test_account_locks_after_repeated_failures_and_unlocks_later(con):
     later = T0 + timedelta(minutes=auth.LOCK_MINUTES + 1)
     user = auth.authenticate(con, "li.na", "correct horse 1", now=later)
     assert user.role == "regional_manager" and user.scope.regions == (1,)
-    actions = [r[0] for r in con.execute("SELECT action FROM audit_log ORDER BY logged_at").fetchall()]
+    actions = [
+        r[0] for r in con.execute("SELECT action FROM audit_log ORDER BY logged_at").fetchall()
+    ]
     assert actions.count("login_failed") == auth.MAX_FAILURES and "login_refused" in actions
     assert actions[-1] == "login"
 
@@ -68,8 +70,12 @@ def test_session_expiry():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"role": "boss"}, "unknown role"), ({"username": " "}, "empty"),
-     ({"password": "short"}, "at least 8"), ({"username": "li.na"}, "already exists")],
+    [
+        ({"role": "boss"}, "unknown role"),
+        ({"username": " "}, "empty"),
+        ({"password": "short"}, "at least 8"),
+        ({"username": "li.na"}, "already exists"),
+    ],
 )
 def test_bad_user_definitions_are_rejected(con, kwargs, message):
     """Unknown roles, empty names, short passwords and duplicates are refused."""
@@ -98,8 +104,10 @@ def test_kpi_scope_never_leaks_other_regions(world, name):
         assert fn(cur, lo, hi, (), SCOPED) < fn(cur, lo, hi, ())
 
 
-@pytest.mark.parametrize("name", ["by_region", "community_ranking", "trend", "repurchase_trend",
-                                  "by_category", "summary"])
+@pytest.mark.parametrize(
+    "name",
+    ["by_region", "community_ranking", "trend", "repurchase_trend", "by_category", "summary"],
+)
 def test_kpi_tables_respect_scope(world, name):
     """Tables for a scoped user equal the region-1 tables, never all regions."""
     cur = world.cursor()
@@ -111,5 +119,7 @@ def test_kpi_tables_respect_scope(world, name):
     if name == "by_region":
         assert set(scoped["region_id"]) == {1}
     if name == "community_ranking":
-        regions = dict(cur.execute("SELECT c.community_id, c.region_id FROM communities c").fetchall())
+        regions = dict(
+            cur.execute("SELECT c.community_id, c.region_id FROM communities c").fetchall()
+        )
         assert {regions[c] for c in scoped["community_id"]} == {1}

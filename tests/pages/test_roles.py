@@ -10,7 +10,6 @@ from dashboard import i18n, nav
 from engine import auth
 
 
-
 def t_en(key: str) -> str:
     return i18n.table()[key]["en"]
 
@@ -35,7 +34,9 @@ def test_login_form_shown_and_wrong_password_refused(app, local_auth):
 @pytest.mark.parametrize("role", auth.ROLES)
 def test_pages_visible_per_role(app, local_auth, role):
     """Navigation lists exactly the registered pages whose roles include the user's role."""
-    user = auth.User("u", role, "U", auth.Scope(regions=(1,)) if role == "regional_manager" else auth.ALL)
+    user = auth.User(
+        "u", role, "U", auth.Scope(regions=(1,)) if role == "regional_manager" else auth.ALL
+    )
     at = app("en", user=user, last_seen=datetime.now())
     at.run()
     assert not at.exception
