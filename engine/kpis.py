@@ -76,10 +76,27 @@ ROLLUPS = {
         SELECT DISTINCT o.order_date AS day, o.user_id, c.region_id
         FROM orders o JOIN communities c USING (community_id)
         WHERE o.status = 'paid'""",
+    "rollup_buyer_weeks": """
+        SELECT DISTINCT date_trunc('week', o.order_date)::DATE AS day, o.user_id, c.region_id
+        FROM orders o JOIN communities c USING (community_id)
+        WHERE o.status = 'paid'""",
     "rollup_buyer_months": """
         SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id, c.region_id
         FROM orders o JOIN communities c USING (community_id)
         WHERE o.status = 'paid'""",
+    # Additive repurchase counts: buyers of month m−1 (base) and those of them buying in m.
+    # A user's region is their community's, so the counts add up over regions.
+    "rollup_repurchase": """
+        SELECT (a.month + INTERVAL 1 MONTH)::DATE AS month, a.region_id, count(*) AS base,
+               count(b.user_id) AS repeat
+        FROM (SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id,
+                     c.region_id
+              FROM orders o JOIN communities c USING (community_id) WHERE o.status = 'paid') a
+        LEFT JOIN (SELECT DISTINCT date_trunc('month', order_date)::DATE AS month, user_id
+                   FROM orders WHERE status = 'paid') b
+               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
+        WHERE a.month + INTERVAL 1 MONTH <= (SELECT max(order_date) FROM orders)
+        GROUP BY ALL""",
     "rollup_campaigns": """
         SELECT g.sale_date AS day, g.community_id, c.region_id, s.category,
                count(*) AS campaigns, count(*) FILTER (WHERE g.success) AS successes
@@ -213,18 +230,12 @@ def repurchase_rate(
     r = _check(start, end, regions, scope)
     m0 = start.replace(day=1)
     months_from = m0 if start.day == 1 or end < _next_month(m0) else _next_month(m0)
-    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
-    sql = f"""
-        SELECT count(b.user_id)::DOUBLE / nullif(count(*), 0)
-        FROM rollup_buyer_months a
-        LEFT JOIN rollup_buyer_months b
-               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
-        WHERE a.month + INTERVAL 1 MONTH BETWEEN ? AND ?{reg}
-          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)"""
-    params: list = [months_from, max(end, months_from)]
-    if r:
-        params.append(r)
-    return _one(con, sql, params)
+    return _one(
+        con,
+        "SELECT sum(repeat)::DOUBLE / nullif(sum(base), 0) FROM rollup_repurchase "
+        f"WHERE {_where(r, 'month')}",
+        _params(months_from, max(end, months_from), r),
+    )
 
 
 def _next_month(d: date) -> date:
@@ -439,17 +450,11 @@ def repurchase_trend(
 ) -> pd.DataFrame:
     """Monthly repurchase rate per month in the period (columns ``month, repurchase_rate``)."""
     r = _check(start, end, regions, scope)
-    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
-    sql = f"""
-        SELECT (a.month + INTERVAL 1 MONTH)::DATE AS month,
-               count(b.user_id)::DOUBLE / count(*) AS repurchase_rate
-        FROM rollup_buyer_months a
-        LEFT JOIN rollup_buyer_months b
-               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
-        WHERE a.month + INTERVAL 1 MONTH BETWEEN date_trunc('month', ?::DATE) AND ?{reg}
-          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)
-        GROUP BY 1 ORDER BY 1"""
-    return con.execute(sql, [start, end] + ([r] if r else [])).df()
+    sql = (
+        "SELECT month, sum(repeat)::DOUBLE / sum(base) AS repurchase_rate FROM rollup_repurchase "
+        f"WHERE {_where(r, 'month')} GROUP BY 1 ORDER BY 1"
+    )
+    return con.execute(sql, _params(start.replace(day=1), end, r)).df()
 
 
 def by_region(
