@@ -1,0 +1,261 @@
+"""``solve``: screen out stops no vehicle can serve, run a backend, build a scheduled plan."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.routing import backends
+from engine.routing.problem import (
+    HORIZON,
+    Dropped,
+    Route,
+    RoutingPlan,
+    RoutingProblem,
+    SolverStats,
+)
+
+DEFAULT_SOLVER = "pyvrp"
+
+REASONS = {
+    "no_vehicle": "no vehicle in the fleet",
+    "no_refrigerated": "needs refrigeration but no refrigerated vehicle is available",
+    "too_heavy": "load {load} exceeds the largest suitable vehicle capacity {cap}",
+    "too_bulky": "volume {load} exceeds the largest suitable vehicle volume {cap}",
+    "unreachable": "time window {window} cannot be met within any suitable vehicle's shift",
+    "penalty": "left out: serving it costs more than its penalty {penalty}",
+    "no_room": "the fleet has no room left (capacity or time) for this stop",
+}
+
+
+def _drop(node: int, code: str, **kw: object) -> Dropped:
+    return Dropped(node=node, reason=REASONS[code].format(**kw), code=code)
+
+
+def screen(problem: RoutingProblem) -> list[Dropped]:
+    """Stops that no single vehicle can serve on its own, each with the reason.
+
+    Parameters
+    ----------
+    problem
+        The problem to screen.
+
+    Returns
+    -------
+    list[Dropped]
+        One entry per unservable stop, in node order.
+    """
+    p = problem
+    assert p.time_windows is not None and p.service_time is not None and p.duration is not None
+    out = []
+    for i in p.stops:
+        fleet = [vt for vt in p.vehicle_types if vt.count > 0]
+        if not fleet:
+            out.append(_drop(i, "no_vehicle"))
+            continue
+        if p.needs_refrigeration[i]:
+            fleet = [vt for vt in fleet if vt.refrigerated]
+            if not fleet:
+                out.append(_drop(i, "no_refrigerated"))
+                continue
+        biggest = max(vt.capacity for vt in fleet)
+        if p.demand[i] > biggest:
+            out.append(_drop(i, "too_heavy", load=p.demand[i], cap=biggest))
+            continue
+        fleet = [vt for vt in fleet if vt.capacity >= p.demand[i]]
+        if p.volume is not None:
+            vols = [HORIZON if vt.capacity_volume is None else vt.capacity_volume for vt in fleet]
+            if p.volume[i] > max(vols):
+                out.append(_drop(i, "too_bulky", load=p.volume[i], cap=max(vols)))
+                continue
+            fleet = [vt for vt, v in zip(fleet, vols, strict=True) if v >= p.volume[i]]
+        early, late = p.time_windows[i]
+        reachable = False
+        for vt in fleet:
+            dur = p.duration[vt.profile]
+            start = max(vt.shift_start + int(dur[vt.depot, i]), early)
+            back = start + p.service_time[i] + int(dur[i, vt.depot])
+            reachable |= start <= late and back <= vt.shift_end
+        if not reachable:
+            out.append(_drop(i, "unreachable", window=(early, late)))
+    return out
+
+
+def _subproblem(p: RoutingProblem, keep: list[int], penalty: list[int | None]) -> RoutingProblem:
+    idx = np.asarray(keep)
+    pick = lambda seq: None if seq is None else [seq[i] for i in keep]  # noqa: E731
+    return RoutingProblem(
+        distance=p.distance[np.ix_(idx, idx)],
+        duration=p.duration[:, idx][:, :, idx] if p.duration is not None else None,
+        demand=pick(p.demand),
+        vehicle_types=p.vehicle_types,
+        num_depots=p.num_depots,
+        volume=pick(p.volume),
+        time_windows=pick(p.time_windows),
+        service_time=pick(p.service_time),
+        penalty=[penalty[i] for i in keep],
+        needs_refrigeration=pick(p.needs_refrigeration),
+        coords=pick(p.coords),
+        distance_scale=p.distance_scale,
+        name=p.name,
+    )
+
+
+def schedule(
+    problem: RoutingProblem, vehicle_type: int, stops: list[int] | tuple[int, ...]
+) -> Route:
+    """Earliest-time schedule of one route, leaving the depot as late as needed to not wait.
+
+    Parameters
+    ----------
+    problem
+        The problem the route belongs to.
+    vehicle_type
+        Index into ``problem.vehicle_types``.
+    stops
+        Stop nodes in visiting order (depot implicit at both ends).
+
+    Returns
+    -------
+    Route
+        Arrival and service start times, loads on board, distance and return time.
+    """
+    p = problem
+    assert p.time_windows is not None and p.service_time is not None and p.duration is not None
+    vt = p.vehicle_types[vehicle_type]
+    dur = p.duration[vt.profile]
+    depot = vt.depot
+    load = sum(p.demand[i] for i in stops)
+    volume = sum(p.volume[i] for i in stops) if p.volume is not None else 0
+    departure = vt.shift_start
+    if stops:
+        # Leave later instead of waiting at the first stop; later service times don't change.
+        departure = max(departure, p.time_windows[stops[0]][0] - int(dur[depot, stops[0]]))
+    t, prev, on_board = departure, depot, load
+    arrivals, starts, loads = [], [], []
+    distance = 0
+    for i in stops:
+        t += p.service_time[prev] if prev != depot else 0
+        t += int(dur[prev, i])
+        distance += int(p.distance[prev, i])
+        arrivals.append(t)
+        loads.append(on_board)
+        t = max(t, p.time_windows[i][0])
+        starts.append(t)
+        on_board -= p.demand[i]
+        prev = i
+    if stops:
+        t += p.service_time[prev] + int(dur[prev, depot])
+        distance += int(p.distance[prev, depot])
+    return Route(
+        vehicle_type=vehicle_type,
+        depot=depot,
+        stops=tuple(stops),
+        departure=departure,
+        arrivals=tuple(arrivals),
+        starts=tuple(starts),
+        loads=tuple(loads),
+        return_time=t,
+        distance=distance,
+        load=load,
+        volume=volume,
+    )
+
+
+def _big_penalty(p: RoutingProblem) -> int:
+    max_unit = max((vt.unit_distance_cost for vt in p.vehicle_types), default=1)
+    max_fixed = max((vt.fixed_cost for vt in p.vehicle_types), default=0)
+    max_dist = int(p.distance.max()) if p.num_nodes else 1
+    return 2 * (max_unit * max(max_dist, 1) * (p.num_nodes + 1) + max_fixed) + 1
+
+
+def solve(
+    problem: RoutingProblem,
+    time_limit_s: float = 10,
+    solver: str | None = None,
+    seed: int = 0,
+) -> RoutingPlan:
+    """Plan routes for a :class:`RoutingProblem`.
+
+    Stops no vehicle could serve even alone (too heavy, needs refrigeration, window out of
+    every shift) are dropped with a reason before solving. If the fleet cannot serve all
+    required stops together, the solve is repeated with them droppable at a prohibitive
+    penalty, and the ones left out are reported with reason code ``no_room``.
+
+    Parameters
+    ----------
+    problem
+        The problem to solve.
+    time_limit_s
+        Wall-clock budget of the search, in seconds (tiny problems stop earlier).
+    solver
+        ``"pyvrp"`` (default: best measured gaps, see ``bench/routing.py``) or ``"ortools"``.
+    seed
+        Random seed of the search.
+
+    Returns
+    -------
+    RoutingPlan
+        Scheduled routes, dropped stops with reasons, distance in the instance's unit.
+
+    Raises
+    ------
+    ValueError
+        When ``solver`` is unknown or ``time_limit_s`` is not positive.
+    """
+    name = solver or DEFAULT_SOLVER
+    if name not in backends.BACKENDS:
+        raise ValueError(f"unknown solver {name!r}; choose one of {sorted(backends.BACKENDS)}")
+    if not time_limit_s > 0:
+        raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
+    p = problem
+    assert p.penalty is not None
+    dropped = screen(p)
+    out = {d.node for d in dropped}
+    keep = [*range(p.num_depots), *(i for i in p.stops if i not in out)]
+    runtime, iterations, status = 0.0, None, "empty"
+    routes: list[Route] = []
+    if len(keep) > p.num_depots:
+        penalty = list(p.penalty)
+        sub = _subproblem(p, keep, penalty)
+        result = backends.BACKENDS[name](sub, time_limit_s, seed)
+        runtime, iterations, status = result.runtime_s, result.iterations, result.status
+        forced: set[int] = set()
+        if not result.feasible:
+            big = _big_penalty(sub)
+            forced = {keep[j] for j in sub.stops if penalty[keep[j]] is None}
+            relaxed = [big if i in forced else penalty[i] for i in range(p.num_nodes)]
+            sub = _subproblem(p, keep, relaxed)
+            result = backends.BACKENDS[name](sub, time_limit_s, seed + 1)
+            runtime += result.runtime_s
+            status = f"{status}; relaxed: {result.status}"
+        for vt_index, stops in result.routes:
+            routes.append(schedule(p, vt_index, [keep[j] for j in stops]))
+        for j in result.unserved:
+            node = keep[j]
+            if node in forced:
+                dropped.append(_drop(node, "no_room"))
+            else:
+                dropped.append(_drop(node, "penalty", penalty=p.penalty[node]))
+    dropped.sort(key=lambda d: d.node)
+    units = sum(r.distance for r in routes)
+    cost = sum(
+        p.vehicle_types[r.vehicle_type].fixed_cost
+        + p.vehicle_types[r.vehicle_type].unit_distance_cost * r.distance
+        for r in routes
+    ) + sum(p.penalty[d.node] or 0 for d in dropped if d.code == "penalty")
+    return RoutingPlan(
+        routes=tuple(routes),
+        dropped=tuple(dropped),
+        distance_units=units,
+        total_distance=units / p.distance_scale,
+        duration=sum(r.duration for r in routes),
+        cost=cost,
+        stats=SolverStats(
+            solver=name,
+            runtime_s=runtime,
+            iterations=iterations,
+            objective=cost,
+            seed=seed,
+            status=status,
+        ),
+    )
