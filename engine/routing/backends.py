@@ -7,6 +7,7 @@ on their own (``solve`` has dropped the others) and returns the chosen stop sequ
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,7 @@ def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
 def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendResult:
     """Solve with PyVRP's iterated local search (hybrid of HGS ideas, v0.14)."""
     import pyvrp
+    from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
     coords = p.coords or [(0.0, 0.0)] * p.num_nodes
@@ -108,7 +110,10 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
         # Tiny problems converge in milliseconds; don't sit out the whole time limit.
         stop = MultipleCriteria([stop, NoImprovement(20_000)])
     start = time.perf_counter()
-    result = pyvrp.solve(data, stop, seed=seed, collect_stats=False, display=False)
+    with warnings.catch_warnings():
+        # Infeasible results are handled by the caller (it relaxes and re-solves).
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = pyvrp.solve(data, stop, seed=seed, collect_stats=False, display=False)
     runtime = time.perf_counter() - start
     first = p.num_depots
     routes = []

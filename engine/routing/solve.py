@@ -217,10 +217,17 @@ def solve(
     if len(keep) > p.num_depots:
         penalty = list(p.penalty)
         sub = _subproblem(p, keep, penalty)
-        result = backends.BACKENDS[name](sub, time_limit_s, seed)
-        runtime, iterations, status = result.runtime_s, result.iterations, result.status
+        assert sub.penalty is not None
+        required = sum(sub.demand[j] for j in sub.stops if sub.penalty[j] is None)
+        fleet = sum(vt.capacity * vt.count for vt in p.vehicle_types)
+        result = None
+        if required <= fleet:
+            result = backends.BACKENDS[name](sub, time_limit_s, seed)
+            runtime, iterations, status = result.runtime_s, result.iterations, result.status
+        else:
+            status = "fleet capacity below required load"
         forced: set[int] = set()
-        if not result.feasible:
+        if result is None or not result.feasible:
             big = _big_penalty(sub)
             forced = {keep[j] for j in sub.stops if penalty[keep[j]] is None}
             relaxed = [big if i in forced else penalty[i] for i in range(p.num_nodes)]
