@@ -6,6 +6,7 @@ on their own (``solve`` has dropped the others) and returns the chosen stop sequ
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -54,6 +55,52 @@ def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
         for cap, vt in zip(caps, p.vehicle_types, strict=True):
             cap.append(len(cold) if vt.refrigerated else 0)
     return demand, caps
+
+
+def _savings_applies(p: RoutingProblem) -> bool:
+    """Savings starts suit one depot, one unlimited-ish vehicle type, weight only, no windows."""
+    if os.environ.get("LINLI_NO_SAVINGS"):
+        return False
+    return (
+        p.num_depots == 1
+        and len(p.vehicle_types) == 1
+        and p.vehicle_types[0].count >= len(p.stops)
+        and not p.has_time_windows
+        and not any(p.needs_refrigeration)
+        and p.vehicle_types[0].capacity_volume is None
+        and bool(np.array_equal(p.distance, p.distance.T))
+    )
+
+
+def savings(distance: np.ndarray, demand, capacity: int) -> list[list[int]]:
+    """Clarke-Wright parallel savings routes (stop nodes, single depot 0, symmetric)."""
+    n = len(demand)
+    route_of: dict[int, list[int]] = {i: [i] for i in range(1, n)}
+    load: dict[int, int] = {id(r): demand[r[0]] for r in route_of.values()}  # by id(route)
+    i_idx, j_idx = np.triu_indices(n - 1, 1)
+    i_idx, j_idx = i_idx + 1, j_idx + 1
+    gain = distance[0, i_idx] + distance[0, j_idx] - distance[i_idx, j_idx]
+    for k in np.argsort(-gain, kind="stable"):
+        if gain[k] <= 0:
+            break
+        i, j = int(i_idx[k]), int(j_idx[k])
+        ri, rj = route_of[i], route_of[j]
+        if ri is rj or load[id(ri)] + load[id(rj)] > capacity:
+            continue
+        if ri[-1] != i:
+            if ri[0] != i:
+                continue
+            ri.reverse()
+        if rj[0] != j:
+            if rj[-1] != j:
+                continue
+            rj.reverse()
+        merged = ri + rj
+        load[id(merged)] = load.pop(id(ri)) + load.pop(id(rj))
+        for c in merged:
+            route_of[c] = merged
+    unique = {id(r): r for r in route_of.values()}
+    return list(unique.values())
 
 
 def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendResult:
@@ -108,12 +155,19 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
     stop = MaxRuntime(time_limit_s)
     if len(clients) <= 20:
         # Tiny problems converge in milliseconds; don't sit out the whole time limit.
-        stop = MultipleCriteria([stop, NoImprovement(20_000)])
+        stop = MultipleCriteria([stop, NoImprovement(1_000)])
     start = time.perf_counter()
+    init = None
+    if _savings_applies(p):
+        first = p.num_depots
+        routes0 = savings(p.distance, p.demand, p.vehicle_types[0].capacity)
+        init = pyvrp.Solution(data, [[i - first for i in r] for r in routes0])
     with warnings.catch_warnings():
         # Infeasible results are handled by the caller (it relaxes and re-solves).
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        result = pyvrp.solve(data, stop, seed=seed, collect_stats=False, display=False)
+        result = pyvrp.solve(
+            data, stop, seed=seed, collect_stats=False, display=False, initial_solution=init
+        )
     runtime = time.perf_counter() - start
     first = p.num_depots
     routes = []

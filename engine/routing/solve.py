@@ -161,11 +161,49 @@ def schedule(
     )
 
 
-def _big_penalty(p: RoutingProblem) -> int:
+def _must_serve_penalty(p: RoutingProblem, node: int) -> int:
+    """A drop penalty above any cost of serving ``node`` (own vehicle and round trip).
+
+    Large enough that the solver only drops the stop when no vehicle has room, small enough
+    that the solver's capacity and time-window penalties still dominate it (an astronomically
+    large prize makes the search prefer overloaded routes).
+    """
     max_unit = max((vt.unit_distance_cost for vt in p.vehicle_types), default=1)
     max_fixed = max((vt.fixed_cost for vt in p.vehicle_types), default=0)
-    max_dist = int(p.distance.max()) if p.num_nodes else 1
-    return 2 * (max_unit * max(max_dist, 1) * (p.num_nodes + 1) + max_fixed) + 1
+    trip = max(int(p.distance[d, node] + p.distance[node, d]) for d in range(p.num_depots))
+    return 2 * (max_unit * max(trip, 1) + max_fixed) + 1
+
+
+def _violates(p: RoutingProblem, r: Route) -> int | None:
+    """A stop to remove from ``r`` to move it towards feasibility, or ``None`` if feasible."""
+    assert p.time_windows is not None
+    vt = p.vehicle_types[r.vehicle_type]
+    if r.load > vt.capacity:
+        return max(r.stops, key=lambda i: p.demand[i])
+    if p.volume is not None and vt.capacity_volume is not None and r.volume > vt.capacity_volume:
+        return max(r.stops, key=lambda i: p.volume[i])
+    if not vt.refrigerated:
+        cold = [i for i in r.stops if p.needs_refrigeration[i]]
+        if cold:
+            return cold[0]
+    for i, start in zip(r.stops, r.starts, strict=True):
+        if start > p.time_windows[i][1]:
+            return i
+    if r.stops and r.return_time > vt.shift_end:
+        return r.stops[-1]
+    return None
+
+
+def _repair(p: RoutingProblem, routes: list[Route]) -> tuple[list[Route], list[int]]:
+    """Remove stops from infeasible routes (a backend returning its best infeasible answer)."""
+    out, removed = [], []
+    for r in routes:
+        while (bad := _violates(p, r)) is not None:
+            removed.append(bad)
+            r = schedule(p, r.vehicle_type, [i for i in r.stops if i != bad])
+        if r.stops:
+            out.append(r)
+    return out, removed
 
 
 def solve(
@@ -228,15 +266,20 @@ def solve(
             status = "fleet capacity below required load"
         forced: set[int] = set()
         if result is None or not result.feasible:
-            big = _big_penalty(sub)
             forced = {keep[j] for j in sub.stops if penalty[keep[j]] is None}
-            relaxed = [big if i in forced else penalty[i] for i in range(p.num_nodes)]
+            relaxed = [
+                _must_serve_penalty(p, i) if i in forced else penalty[i] for i in range(p.num_nodes)
+            ]
             sub = _subproblem(p, keep, relaxed)
             result = backends.BACKENDS[name](sub, time_limit_s, seed + 1)
             runtime += result.runtime_s
             status = f"{status}; relaxed: {result.status}"
         for vt_index, stops in result.routes:
             routes.append(schedule(p, vt_index, [keep[j] for j in stops]))
+        routes, removed = _repair(p, routes)
+        if removed:
+            status += f"; {len(removed)} stops removed to restore feasibility"
+        dropped += [_drop(node, "no_room") for node in removed]
         for j in result.unserved:
             node = keep[j]
             if node in forced:
