@@ -9,6 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from engine import db
 from engine.routing import check, dispatch, export
 from tests.engine.routing_world import ORDER_DATE, build_day
 
@@ -219,3 +220,61 @@ def test_formula_like_text_is_neutralised_in_exports():
     sheet = openpyxl.load_workbook(io.BytesIO(export.to_excel(day)))["picking"]
     names = {row[1].value for row in sheet.iter_rows(min_row=2)}
     assert '\'=HYPERLINK("x")' in names
+
+
+@pytest.fixture(scope="module")
+def world_day(world):
+    """Tomorrow's plan (orders of the world's as-of day) on the generated small world."""
+    return dispatch.plan_day(
+        world.cursor(), dispatch.next_delivery_date(world.cursor()), settings=FAST
+    )
+
+
+def test_world_plan_serves_every_order_or_lists_reasons(world, world_day):
+    """Every paid order of the as-of day is on a route or its stop is dropped with a reason."""
+    as_of = dt.date.fromisoformat(db.get_meta(world.cursor(), "as_of"))
+    assert world_day.order_date == as_of
+    paid = (
+        world.cursor()
+        .execute(
+            """SELECT DISTINCT o.order_id, o.pickup_id FROM orders o JOIN order_items oi USING (order_id)
+           WHERE o.order_date = ? AND o.status = 'paid'
+             AND oi.qty > CASE WHEN oi.refund_reason = 'group_failed' THEN oi.refund_qty ELSE 0 END""",
+            [as_of],
+        )
+        .df()
+    )
+    assert len(paid) > 0
+    routed = set(world_day.route_stops["stop_key"])
+    dropped = world_day.dropped.set_index("stop_key")["reason"]
+    per_order = world_day.lines.groupby("order_id")["stop_key"].agg(set)
+    assert set(per_order.index) == set(paid["order_id"])
+    for keys in per_order:
+        for key in keys:
+            assert key in routed or dropped.get(key, "") != ""
+    for ws in world_day.solves:
+        assert check.violations(ws.problem, ws.plan) == []
+
+
+def test_world_pick_lists_add_up_to_order_lines(world, world_day):
+    """Units per pickup point and SKU in the pick list equal the shipped order-line units."""
+    truth = (
+        world.cursor()
+        .execute(
+            """SELECT o.pickup_id, oi.sku_id,
+                      SUM(oi.qty - CASE WHEN oi.refund_reason = 'group_failed'
+                                        THEN oi.refund_qty ELSE 0 END) AS qty
+               FROM orders o JOIN order_items oi USING (order_id)
+               WHERE o.order_date = ? AND o.status = 'paid' GROUP BY ALL HAVING qty > 0""",
+            [world_day.order_date],
+        )
+        .df()
+        .set_index(["pickup_id", "sku_id"])["qty"]
+    )
+    picking = dispatch.pick_list(world_day).groupby(["pickup_id", "sku_id"])["qty"].sum()
+    assert picking.to_dict() == {k: int(v) for k, v in truth.items()}
+    loading = dispatch.loading_list(world_day)["qty"].sum()
+    not_routed = world_day.lines[
+        ~world_day.lines["stop_key"].isin(world_day.route_stops["stop_key"])
+    ]["qty"].sum()
+    assert loading + not_routed == truth.sum()
