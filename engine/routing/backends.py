@@ -20,7 +20,7 @@ from engine.routing.problem import HORIZON, RoutingProblem
 class BackendResult:
     """Raw backend output: ``(vehicle_type, stops)`` per used vehicle and unserved stops."""
 
-    routes: tuple[tuple[int, tuple[int, ...]], ...]
+    routes: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]  # type, stops, trips
     unserved: tuple[int, ...]
     feasible: bool
     runtime_s: float
@@ -139,6 +139,8 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
             tw_late=vt.shift_end,
             unit_distance_cost=vt.unit_distance_cost,
             profile=vt.profile,
+            reload_depots=[vt.depot] if vt.max_trips > 1 else [],
+            max_reloads=vt.max_trips - 1,
         )
         for vt, cap in zip(p.vehicle_types, caps, strict=True)
     ]
@@ -173,9 +175,12 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
     routes = []
     served: set[int] = set()
     for route in result.best.routes():
-        stops = tuple(first + a.idx for a in route if a.is_client())
+        visits = [a for a in route if a.is_client()]
+        stops = tuple(first + a.idx for a in visits)
+        trips = [a.trip for a in visits]
         served.update(stops)
-        routes.append((route.vehicle_type(), stops))
+        rank = {t: k for k, t in enumerate(sorted(set(trips)))}
+        routes.append((route.vehicle_type(), stops, tuple(rank[t] for t in trips)))
     unserved = tuple(i for i in p.stops if i not in served)
     feasible = result.is_feasible()
     return BackendResult(
@@ -192,6 +197,7 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendR
     """Solve with OR-Tools routing: cheapest-insertion start, guided local search.
 
     ``seed`` is accepted for interface symmetry; OR-Tools' routing search is deterministic.
+    Every vehicle makes a single trip here (``max_trips`` is not modelled).
     """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
@@ -282,7 +288,7 @@ def solve_ortools(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendR
             seq.append(manager.IndexToNode(index))
             index = solution.Value(model.NextVar(index))
         if seq:
-            routes.append((vehicle_type_of[v], tuple(seq)))
+            routes.append((vehicle_type_of[v], tuple(seq), (0,) * len(seq)))
             served.update(seq)
     unserved = tuple(i for i in stops if i not in served)
     return BackendResult(tuple(routes), unserved, True, runtime, None, "ok")

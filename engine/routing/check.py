@@ -51,18 +51,34 @@ def violations(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
             out.append(f"{tag}: visits non-stop nodes {bad}")
             continue
         seen.update(r.stops)
-        weight = sum(p.demand[i] for i in r.stops)
-        if weight > vt.capacity:
-            out.append(f"{tag}: load {weight} > capacity {vt.capacity}")
-        if p.volume is not None and vt.capacity_volume is not None:
-            vol = sum(p.volume[i] for i in r.stops)
-            if vol > vt.capacity_volume:
-                out.append(f"{tag}: volume {vol} > capacity {vt.capacity_volume}")
+        trips = list(r.trips) if r.trips else [0] * len(r.stops)
+        if len(trips) != len(r.stops) or trips != sorted(trips):
+            out.append(f"{tag}: trip numbers {trips} do not match its stops")
+            continue
+        if len(set(trips)) > vt.max_trips:
+            out.append(f"{tag}: {len(set(trips))} trips, vehicle allows {vt.max_trips}")
+        for trip_no in sorted(set(trips)):
+            trip = [i for i, j in zip(r.stops, trips, strict=True) if j == trip_no]
+            weight = sum(p.demand[i] for i in trip)
+            if weight > vt.capacity:
+                out.append(f"{tag}: trip {trip_no} load {weight} > capacity {vt.capacity}")
+            if p.volume is not None and vt.capacity_volume is not None:
+                vol = sum(p.volume[i] for i in trip)
+                if vol > vt.capacity_volume:
+                    out.append(
+                        f"{tag}: trip {trip_no} volume {vol} > capacity {vt.capacity_volume}"
+                    )
         if p.needs_refrigeration is not None and not vt.refrigerated:
             cold = [i for i in r.stops if p.needs_refrigeration[i]]
             if cold:
                 out.append(f"{tag}: stops {cold} need refrigeration, vehicle is not refrigerated")
-        seq = [vt.depot, *r.stops, vt.depot]
+        # The driven sequence: depot, the stops, and a depot visit wherever the trip changes.
+        seq = [vt.depot]
+        for idx, i in enumerate(r.stops):
+            if idx and trips[idx] != trips[idx - 1]:
+                seq.append(vt.depot)
+            seq.append(i)
+        seq.append(vt.depot)
         dist = sum(int(p.distance[a][b]) for a, b in itertools.pairwise(seq))
         total += dist
         if dist != r.distance:
@@ -76,7 +92,7 @@ def violations(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
         for a, b in itertools.pairwise(seq):
             t += (p.service_time[a] if a != vt.depot else 0) + int(travel[a][b])
             if b == vt.depot:
-                break
+                continue
             early, late = p.time_windows[b]
             t = max(t, early)
             if t > late:

@@ -12,6 +12,7 @@ volume in litres, cost in 1e-4 yuan, so every quantity is an exact integer.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from engine.routing.problem import RoutingPlan, RoutingProblem, VehicleType
-from engine.routing.solve import solve
+from engine.routing.solve import REASONS, must_serve_penalty, solve
 
 WEIGHT_SCALE = 10  # problem weight unit = 0.1 kg
 COST_SCALE = 10_000  # problem cost unit = 1e-4 yuan
@@ -44,6 +45,8 @@ class DispatchSettings:
         ``(from_minute_of_day, km/h)`` pairs, first at minute 0. A vehicle's travel times use
         the slowest band its working span (shift start to the last window close) touches,
         so planned arrival times are safe upper bounds in rush hours.
+    max_trips
+        Trips per vehicle and shift (a forward warehouse reloads vans between waves).
     split_cold
         Split each pickup point into a chilled/frozen stop and an ambient stop, so ambient
         goods can ride on non-refrigerated vehicles.
@@ -63,6 +66,7 @@ class DispatchSettings:
         (17 * 60, 20.0),
         (19 * 60, 38.0),
     )
+    max_trips: int = 2
     split_cold: bool = True
     time_limit_s: float = 10.0
     solver: str | None = None
@@ -81,6 +85,8 @@ class DispatchSettings:
             raise ValueError("every speed in speed_bands must be positive")
         if not self.time_limit_s > 0:
             raise ValueError("time_limit_s must be positive")
+        if int(self.max_trips) != self.max_trips or self.max_trips < 1:
+            raise ValueError("max_trips must be an integer >= 1")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> DispatchSettings:
@@ -278,11 +284,12 @@ def build_problem(
             fixed_cost=round(v.fixed_cost * COST_SCALE),
             unit_distance_cost=round(v.cost_per_km * COST_SCALE / 1000),
             profile=profiles.index(speed),
+            max_trips=settings.max_trips,
             name=str(v.plate),
         )
         for v, speed in zip(vehicles.itertuples(), speeds, strict=True)
     ]
-    return RoutingProblem(
+    problem = RoutingProblem(
         distance=distance,
         duration=duration,
         demand=[0, *np.ceil(stops["kg"].to_numpy() * WEIGHT_SCALE - 1e-9).astype(int)],
@@ -297,6 +304,10 @@ def build_problem(
         coords=list(zip(lat, lon, strict=True)),
         names=["depot", *stops["stop_key"]],
     )
+    # Every stop must be served, but when the fleet is short the plan should still come back
+    # in one solve: make stops droppable at a price above any cost of serving them.
+    penalty = [None, *(must_serve_penalty(problem, i) for i in problem.stops)]
+    return dataclasses.replace(problem, penalty=penalty)
 
 
 def next_delivery_date(con: duckdb.DuckDBPyConnection) -> dt.date:
@@ -400,7 +411,10 @@ def plan_day(
             WarehouseSolve(wh, problem, plan, keys, tuple(vans["vehicle_id"].astype(int)))
         )
         for d in plan.dropped:
-            dropped.append({"stop_key": keys[d.node - 1], "code": d.code, "reason": d.reason})
+            code, reason = d.code, d.reason
+            if code == "penalty":  # the must-serve price was not enough: no room left
+                code, reason = "no_room", REASONS["no_room"]
+            dropped.append({"stop_key": keys[d.node - 1], "code": code, "reason": reason})
     routes, route_stops = _tables(solves, stops, fleet)
     dropped_df = pd.DataFrame(dropped, columns=["stop_key", "code", "reason"]).merge(
         stops[["stop_key", "pickup_id", "name", "temp", "kg", "orders"]], on="stop_key"
@@ -430,12 +444,15 @@ def _tables(
         for r in ws.plan.routes:
             vid = ws.vehicle_ids[r.vehicle_type]
             van = vans.loc[vid]
-            path = [[p.coords[0][1], p.coords[0][0]]]
-            for seq, (node, arr, start, load) in enumerate(
-                zip(r.stops, r.arrivals, r.starts, r.loads, strict=True), start=1
+            depot_xy = [p.coords[0][1], p.coords[0][0]]
+            path = [depot_xy]
+            for seq, (node, arr, start, load, trip) in enumerate(
+                zip(r.stops, r.arrivals, r.starts, r.loads, r.trips, strict=True), start=1
             ):
                 key = ws.stop_keys[node - 1]
                 s = by_key.loc[key]
+                if seq > 1 and trip != r.trips[seq - 2]:
+                    path.append(depot_xy)  # back to reload
                 path.append([float(s["lon"]), float(s["lat"])])
                 visits.append(
                     {
@@ -443,6 +460,7 @@ def _tables(
                         "vehicle_id": vid,
                         "plate": van["plate"],
                         "seq": seq,
+                        "trip": trip + 1,
                         "stop_key": key,
                         "pickup_id": int(s["pickup_id"]),
                         "name": s["name"],
@@ -467,9 +485,11 @@ def _tables(
                     "plate": van["plate"],
                     "refrigerated": bool(van["refrigerated"]),
                     "stops": len(r.stops),
+                    "trips": r.num_trips,
                     "km": r.distance / 1000,
                     "load_kg": r.load / WEIGHT_SCALE,
-                    "load_pct": r.load / vt.capacity if vt.capacity else 0.0,
+                    # fullest trip against capacity (each trip starts full)
+                    "load_pct": r.max_trip_load / vt.capacity if vt.capacity else 0.0,
                     "volume_pct": (r.volume / vt.capacity_volume) if vt.capacity_volume else 0.0,
                     "depart_min": r.departure / 60,
                     "return_min": r.return_time / 60,
@@ -478,11 +498,11 @@ def _tables(
                 }
             )
     route_cols = [
-        "warehouse_id", "vehicle_id", "plate", "refrigerated", "stops", "km", "load_kg",
+        "warehouse_id", "vehicle_id", "plate", "refrigerated", "stops", "trips", "km", "load_kg",
         "load_pct", "volume_pct", "depart_min", "return_min", "cost_yuan", "path",
     ]  # fmt: skip
     visit_cols = [
-        "warehouse_id", "vehicle_id", "plate", "seq", "stop_key", "pickup_id", "name", "temp",
+        "warehouse_id", "vehicle_id", "plate", "seq", "trip", "stop_key", "pickup_id", "name", "temp",
         "lat", "lon", "eta_min", "service_start_min", "window_start", "window_end", "kg",
         "on_board_kg", "orders",
     ]  # fmt: skip
@@ -490,7 +510,7 @@ def _tables(
 
 
 def loading_list(day: DayPlan) -> pd.DataFrame:
-    """Per vehicle, what to load in loading order (last stop first), per stop and SKU.
+    """Per vehicle and trip, what to load in loading order (last stop first), per stop and SKU.
 
     Parameters
     ----------
@@ -500,15 +520,19 @@ def loading_list(day: DayPlan) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``plate, vehicle_id, load_seq, seq, pickup_id, name, temp, sku_id, sku_name, storage,
-        unit, qty, orders, kg`` (发货单/装车单).
+        ``plate, vehicle_id, trip, load_seq, seq, pickup_id, name, temp, sku_id, sku_name,
+        storage, unit, qty, orders, kg`` (发货单/装车单); ``load_seq`` restarts each trip.
     """
     per_stop = _per_stop_sku(day)
-    visits = day.route_stops[["vehicle_id", "plate", "seq", "stop_key", "name"]]
+    visits = day.route_stops[["vehicle_id", "plate", "trip", "seq", "stop_key", "name"]]
     out = visits.merge(per_stop, on="stop_key")
-    out["load_seq"] = out.groupby("vehicle_id")["seq"].transform("max") - out["seq"] + 1
-    out = out.sort_values(["vehicle_id", "load_seq", "sku_id"]).reset_index(drop=True)
-    cols = ["plate", "vehicle_id", "load_seq", "seq", "pickup_id", "name", "temp", "sku_id"]
+    # Within a trip the last stop's goods go in first (they come out last).
+    out["load_seq"] = (
+        out.groupby(["vehicle_id", "trip"])["seq"].rank(method="dense", ascending=False)
+    ).astype(int)
+    out = out.sort_values(["vehicle_id", "trip", "load_seq", "sku_id"]).reset_index(drop=True)
+    cols = ["plate", "vehicle_id", "trip", "load_seq", "seq", "pickup_id", "name", "temp"]
+    cols.append("sku_id")
     return out[[*cols, "sku_name", "storage", "unit", "qty", "orders", "kg"]]
 
 

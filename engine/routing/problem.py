@@ -35,6 +35,9 @@ class VehicleType:
         Cost per unit of the distance matrix (integer cost unit).
     profile
         Which duration matrix the vehicle uses when ``duration`` holds several profiles.
+    max_trips
+        Trips per shift: after a trip the vehicle may return to its depot to reload
+        (capacity applies per trip). Only the PyVRP backend plans more than one.
     name
         Label shown in plans.
     """
@@ -49,9 +52,12 @@ class VehicleType:
     fixed_cost: int = 0
     unit_distance_cost: int = 1
     profile: int = 0
+    max_trips: int = 1
     name: str = ""
 
     def __post_init__(self) -> None:
+        if int(self.max_trips) != self.max_trips or self.max_trips < 1:
+            raise ValueError(f"vehicle type {self.name!r}: max_trips must be an int >= 1")
         for attr in ("capacity", "count", "shift_start", "fixed_cost", "unit_distance_cost"):
             if int(getattr(self, attr)) != getattr(self, attr) or getattr(self, attr) < 0:
                 raise ValueError(f"vehicle type {self.name!r}: {attr} must be a non-negative int")
@@ -227,7 +233,9 @@ class Route:
     """One vehicle's tour: depot → stops → depot.
 
     ``arrivals[k]`` is when the vehicle reaches ``stops[k]``, ``starts[k]`` when service
-    begins there (after waiting for the window), ``loads[k]`` the load on board on arrival.
+    begins there (after waiting for the window), ``loads[k]`` the load on board on arrival,
+    ``trips[k]`` the trip (0, 1, ...) it belongs to; between trips the vehicle reloads at
+    its depot.
     """
 
     vehicle_type: int
@@ -241,6 +249,21 @@ class Route:
     distance: int
     load: int
     volume: int = 0
+    trips: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.trips:
+            object.__setattr__(self, "trips", (0,) * len(self.stops))
+
+    @property
+    def num_trips(self) -> int:
+        """Number of depot departures."""
+        return len(set(self.trips))
+
+    @property
+    def max_trip_load(self) -> int:
+        """Largest load carried on one trip (the first load of each trip)."""
+        return max(self.loads, default=0)
 
     @property
     def duration(self) -> int:

@@ -101,7 +101,10 @@ def _subproblem(p: RoutingProblem, keep: list[int], penalty: list[int | None]) -
 
 
 def schedule(
-    problem: RoutingProblem, vehicle_type: int, stops: list[int] | tuple[int, ...]
+    problem: RoutingProblem,
+    vehicle_type: int,
+    stops: list[int] | tuple[int, ...],
+    trips: list[int] | tuple[int, ...] | None = None,
 ) -> Route:
     """Earliest-time schedule of one route, leaving the depot as late as needed to not wait.
 
@@ -113,6 +116,9 @@ def schedule(
         Index into ``problem.vehicle_types``.
     stops
         Stop nodes in visiting order (depot implicit at both ends).
+    trips
+        Trip number of each stop (non-decreasing from 0); between trips the vehicle goes
+        back to its depot to reload. ``None`` = a single trip.
 
     Returns
     -------
@@ -124,16 +130,27 @@ def schedule(
     vt = p.vehicle_types[vehicle_type]
     dur = p.duration[vt.profile]
     depot = vt.depot
-    load = sum(p.demand[i] for i in stops)
+    trips = tuple(trips) if trips is not None else (0,) * len(stops)
+    if len(trips) != len(stops):
+        raise ValueError("trips must give one trip number per stop")
+    trip_load: dict[int, int] = {}
+    for i, k in zip(stops, trips, strict=True):
+        trip_load[k] = trip_load.get(k, 0) + p.demand[i]
     volume = sum(p.volume[i] for i in stops) if p.volume is not None else 0
     departure = vt.shift_start
     if stops:
         # Leave later instead of waiting at the first stop; later service times don't change.
         departure = max(departure, p.time_windows[stops[0]][0] - int(dur[depot, stops[0]]))
-    t, prev, on_board = departure, depot, load
+    t, prev, on_board, trip = departure, depot, 0, None
     arrivals, starts, loads = [], [], []
     distance = 0
-    for i in stops:
+    for i, k in zip(stops, trips, strict=True):
+        if k != trip:
+            if trip is not None:  # back to the depot to reload
+                t += p.service_time[prev] + int(dur[prev, depot])
+                distance += int(p.distance[prev, depot])
+                prev = depot
+            trip, on_board = k, trip_load[k]
         t += p.service_time[prev] if prev != depot else 0
         t += int(dur[prev, i])
         distance += int(p.distance[prev, i])
@@ -156,12 +173,13 @@ def schedule(
         loads=tuple(loads),
         return_time=t,
         distance=distance,
-        load=load,
+        load=sum(trip_load.values()),
         volume=volume,
+        trips=trips,
     )
 
 
-def _must_serve_penalty(p: RoutingProblem, node: int) -> int:
+def must_serve_penalty(p: RoutingProblem, node: int) -> int:
     """A drop penalty above any cost of serving ``node`` (own vehicle and round trip).
 
     Large enough that the solver only drops the stop when no vehicle has room, small enough
@@ -178,8 +196,12 @@ def _violates(p: RoutingProblem, r: Route) -> int | None:
     """A stop to remove from ``r`` to move it towards feasibility, or ``None`` if feasible."""
     assert p.time_windows is not None
     vt = p.vehicle_types[r.vehicle_type]
-    if r.load > vt.capacity:
-        return max(r.stops, key=lambda i: p.demand[i])
+    for k in sorted(set(r.trips)):
+        trip = [i for i, j in zip(r.stops, r.trips, strict=True) if j == k]
+        if sum(p.demand[i] for i in trip) > vt.capacity:
+            return max(trip, key=lambda i: p.demand[i])
+    if len(set(r.trips)) > vt.max_trips:
+        return r.stops[-1]
     if p.volume is not None and vt.capacity_volume is not None and r.volume > vt.capacity_volume:
         return max(r.stops, key=lambda i: p.volume[i])
     if not vt.refrigerated:
@@ -200,7 +222,8 @@ def _repair(p: RoutingProblem, routes: list[Route]) -> tuple[list[Route], list[i
     for r in routes:
         while (bad := _violates(p, r)) is not None:
             removed.append(bad)
-            r = schedule(p, r.vehicle_type, [i for i in r.stops if i != bad])
+            keep = [(i, k) for i, k in zip(r.stops, r.trips, strict=True) if i != bad]
+            r = schedule(p, r.vehicle_type, [i for i, _ in keep], [k for _, k in keep])
         if r.stops:
             out.append(r)
     return out, removed
@@ -257,7 +280,7 @@ def solve(
         sub = _subproblem(p, keep, penalty)
         assert sub.penalty is not None
         required = sum(sub.demand[j] for j in sub.stops if sub.penalty[j] is None)
-        fleet = sum(vt.capacity * vt.count for vt in p.vehicle_types)
+        fleet = sum(vt.capacity * vt.count * vt.max_trips for vt in p.vehicle_types)
         result = None
         if required <= fleet:
             result = backends.BACKENDS[name](sub, time_limit_s, seed)
@@ -267,15 +290,19 @@ def solve(
         forced: set[int] = set()
         if result is None or not result.feasible:
             forced = {keep[j] for j in sub.stops if penalty[keep[j]] is None}
+        # With every stop droppable already, a second solve would repeat the first one;
+        # the repair step below makes the answer feasible instead.
+        if forced:
             relaxed = [
-                _must_serve_penalty(p, i) if i in forced else penalty[i] for i in range(p.num_nodes)
+                must_serve_penalty(p, i) if i in forced else penalty[i] for i in range(p.num_nodes)
             ]
             sub = _subproblem(p, keep, relaxed)
             result = backends.BACKENDS[name](sub, time_limit_s, seed + 1)
             runtime += result.runtime_s
             status = f"{status}; relaxed: {result.status}"
-        for vt_index, stops in result.routes:
-            routes.append(schedule(p, vt_index, [keep[j] for j in stops]))
+        assert result is not None
+        for vt_index, stops, trips in result.routes:
+            routes.append(schedule(p, vt_index, [keep[j] for j in stops], trips))
         routes, removed = _repair(p, routes)
         if removed:
             status += f"; {len(removed)} stops removed to restore feasibility"

@@ -80,9 +80,9 @@ def test_pick_lists_add_up_to_the_orders(day, day_db):
 
 
 def test_loading_order_is_reverse_of_stop_order(day):
-    """The first stop's goods are loaded last on every vehicle."""
+    """Within each trip of each vehicle, the first stop's goods are loaded last."""
     loading = dispatch.loading_list(day)
-    for _, group in loading.groupby("vehicle_id"):
+    for _, group in loading.groupby(["vehicle_id", "trip"]):
         seqs = group.drop_duplicates("load_seq").sort_values("load_seq")["seq"].tolist()
         assert seqs == sorted(seqs, reverse=True)
         assert group["load_seq"].min() == 1
@@ -148,7 +148,8 @@ def test_too_small_fleet_drops_stops_for_lack_of_room():
     day = dispatch.plan_day(con, DELIVERY, settings=FAST, vehicles=vans)
     assert not day.dropped.empty
     assert set(day.dropped["code"]) <= {"no_room", "too_heavy"}
-    assert day.routes["load_kg"].max() <= 150
+    assert (day.routes["load_pct"] <= 1).all() and (day.routes["trips"] <= 2).all()
+    assert day.routes["load_kg"].max() <= 2 * 150
     assert len(day.route_stops) + len(day.dropped) == len(day.stops)
 
 

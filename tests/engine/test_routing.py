@@ -356,3 +356,45 @@ def test_clashing_windows_drop_one_stop_for_lack_of_room(solver):
     assert [len(r) for r in plan.node_routes] == [1]
     assert [d.code for d in plan.dropped] == ["no_room"]
     assert check.violations(problem, plan) == []
+
+
+def test_multi_trip_vehicle_reloads_at_depot():
+    """One 10-kg van allowed two trips serves two 6-kg stops; the checker accepts it."""
+    problem = routing.RoutingProblem(
+        distance=np.full((3, 3), 5) - 5 * np.eye(3, dtype=int),
+        demand=[0, 6, 6],
+        time_windows=[(0, 100), (0, 100), (0, 100)],
+        vehicle_types=[routing.VehicleType(capacity=10, count=1, max_trips=2, shift_end=100)],
+    )
+    plan = routing.solve(problem, time_limit_s=0.5)
+    assert not plan.dropped
+    (route,) = plan.routes
+    assert route.num_trips == 2 and route.max_trip_load == 6
+    assert route.distance == 20 and route.return_time == 20
+    assert check.violations(problem, plan) == []
+    single = routing.RoutingProblem(
+        distance=problem.distance,
+        demand=problem.demand,
+        vehicle_types=[routing.VehicleType(capacity=10, count=1)],
+    )
+    assert [d.code for d in routing.solve(single, time_limit_s=0.5).dropped] == ["no_room"]
+
+
+def test_checker_rejects_too_many_trips_and_overloaded_trip():
+    """A route with more trips than allowed, or a trip over capacity, is flagged."""
+    problem = routing.RoutingProblem(
+        distance=np.full((4, 4), 5) - 5 * np.eye(4, dtype=int),
+        demand=[0, 6, 6, 6],
+        vehicle_types=[routing.VehicleType(capacity=12, count=1, max_trips=2)],
+    )
+    three = routing.schedule(problem, 0, [1, 2, 3], [0, 1, 2])
+    two = routing.schedule(problem, 0, [1, 2, 3], [0, 0, 1])
+    over = routing.schedule(problem, 0, [1, 2, 3], [0, 0, 0])
+    for route, message in [(three, "3 trips"), (over, "trip 0 load 18")]:
+        plan = RoutingPlan(
+            (route,), (), route.distance, route.distance, 0, SolverStats("x", 0, 0, 0, 0)
+        )
+        assert any(message in v for v in check.violations(problem, plan))
+    ok = RoutingPlan((two,), (), two.distance, two.distance, 0, SolverStats("x", 0, 0, 0, 0))
+    assert check.violations(problem, ok) == []
+    assert two.distance == 25

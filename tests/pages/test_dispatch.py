@@ -9,7 +9,7 @@ PAGE = "../pages/dispatch.py"  # relative to dashboard/app.py
 
 def test_dispatch_page_shows_plan_map_and_lists(app):
     """KPIs, a pydeck map with one PathLayer and no basemap, route/stop/pick tables, downloads."""
-    at = app("en")
+    at = app("en", dp_limit=1)
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -31,7 +31,7 @@ def test_dispatch_page_shows_plan_map_and_lists(app):
 
 def test_dispatch_page_in_chinese_translates_reasons_and_headers(app):
     """The default language labels the page and its KPIs in Chinese."""
-    at = app()
+    at = app(dp_limit=1)
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception
@@ -41,7 +41,7 @@ def test_dispatch_page_in_chinese_translates_reasons_and_headers(app):
 
 def test_dispatch_manual_reorder_reports_its_cost(app):
     """Reversing a vehicle's stops in the manual editor shows the cost of that order."""
-    at = app("en")
+    at = app("en", dp_limit=1)
     at.run()
     at.switch_page(PAGE).run()
     box = at.multiselect(key=next(k for k in at.session_state if str(k).startswith("dp_order_")))
