@@ -182,7 +182,7 @@ def routes_table(day: dispatch.DayPlan) -> pd.DataFrame:
     out["depart"] = out.pop("depart_min").map(_hhmm)
     out["return"] = out.pop("return_min").map(_hhmm)
     return out[
-        ["plate", "refrigerated", "stops", "km", "load_kg", "load_pct", "volume_pct",
+        ["plate", "refrigerated", "stops", "trips", "km", "load_kg", "load_pct", "volume_pct",
          "depart", "return", "cost_yuan"]
     ]  # fmt: skip
 
@@ -194,6 +194,7 @@ def stops_table(day: dispatch.DayPlan) -> pd.DataFrame:
         {
             "plate": rs["plate"],
             "seq": rs["seq"],
+            "trip": rs["trip"],
             "pickup": rs["name"],
             "temp": rs["temp"].map(lambda x: t("dp_temp_" + x)),
             "eta": rs["eta_min"].map(_hhmm),
@@ -224,6 +225,7 @@ def loading_table(day: dispatch.DayPlan) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "plate": ll["plate"],
+            "trip": ll["trip"],
             "load_seq": ll["load_seq"],
             "seq": ll["seq"],
             "pickup": ll["name"],
@@ -256,7 +258,7 @@ def picking_table(day: dispatch.DayPlan) -> pd.DataFrame:
 def column_labels() -> dict[str, str]:
     """Translated headers of the page's tables."""
     keys = {
-        "plate": "dp_col_plate", "seq": "dp_col_seq", "load_seq": "dp_col_load_seq",
+        "plate": "dp_col_plate", "seq": "dp_col_seq", "trip": "dp_col_trip", "load_seq": "dp_col_load_seq",
         "pickup": "dp_col_pickup", "temp": "dp_col_temp", "eta": "dp_col_eta",
         "window": "dp_col_window", "kg": "dp_col_kg", "orders": "dp_col_orders",
         "sku": "dp_col_sku", "storage": "dp_col_storage", "qty": "dp_col_qty",

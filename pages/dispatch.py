@@ -119,6 +119,7 @@ st.dataframe(
         "plate": t("dp_col_plate"),
         "refrigerated": t("dp_col_refrigerated"),
         "stops": t("dp_col_stops"),
+        "trips": t("dp_col_trips"),
         "km": st.column_config.NumberColumn(t("dp_col_km"), format="%.1f"),
         "load_kg": st.column_config.NumberColumn(t("dp_col_load_kg"), format="%,.0f"),
         "load_pct": st.column_config.ProgressColumn(t("dp_col_load_pct"), format="percent"),

@@ -113,6 +113,7 @@ def to_html(day: dispatch.DayPlan, title: str = "配送单 / Loading lists") -> 
         stops = pd.DataFrame(
             {
                 "#": visits["seq"],
+                "趟 trip": visits["trip"],
                 "自提点 pickup": visits["name"],
                 "ETA": visits["eta_min"].map(_minutes),
                 "窗口 window": visits["window_end"].map(lambda m: "≤ " + _minutes(m)),
@@ -121,11 +122,11 @@ def to_html(day: dispatch.DayPlan, title: str = "配送单 / Loading lists") -> 
             }
         )
         load = loading[loading["vehicle_id"] == r.vehicle_id][
-            ["load_seq", "seq", "name", "sku_name", "storage", "qty", "unit", "orders"]
+            ["trip", "load_seq", "seq", "name", "sku_name", "storage", "qty", "unit", "orders"]
         ]
         parts += [
             "<section>",
-            f"<h2>{html.escape(str(r.plate))} — {r.stops} stops, {r.km:.1f} km, "
+            f"<h2>{html.escape(str(r.plate))} — {r.stops} stops, {r.trips} trip(s), {r.km:.1f} km, "
             f"{r.load_kg:.0f} kg ({100 * r.load_pct:.0f} %), "
             f"depart {_minutes(r.depart_min)}</h2>",
             "<h3>路线 Route</h3>",
