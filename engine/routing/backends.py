@@ -10,6 +10,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
     stop needs refrigeration (1 per such stop, capacity 0 on non-refrigerated vehicles), which
     turns refrigeration into an ordinary capacity constraint both solvers understand.
     """
+    assert p.needs_refrigeration is not None
     stops = list(p.stops)
     use_volume = p.volume is not None and any(
         vt.capacity_volume is not None for vt in p.vehicle_types
@@ -61,6 +63,7 @@ def _savings_applies(p: RoutingProblem) -> bool:
     """Savings starts suit one depot, one unlimited-ish vehicle type, weight only, no windows."""
     if os.environ.get("LINLI_NO_SAVINGS"):
         return False
+    assert p.needs_refrigeration is not None
     return (
         p.num_depots == 1
         and len(p.vehicle_types) == 1
@@ -107,7 +110,7 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
     """Solve with PyVRP's iterated local search (hybrid of HGS ideas, v0.14)."""
     import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
-    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement, StoppingCriterion
 
     coords = p.coords or [(0.0, 0.0)] * p.num_nodes
     locations = [pyvrp.Location(float(x), float(y)) for x, y in coords]
@@ -145,16 +148,17 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
         for vt, cap in zip(p.vehicle_types, caps, strict=True)
     ]
     assert p.duration is not None
-    durations = [np.ascontiguousarray(m) for m in p.duration]
+    durations: list[Any] = [np.ascontiguousarray(m) for m in p.duration]
+    distances: list[Any] = [np.ascontiguousarray(p.distance) for _ in durations]
     data = pyvrp.ProblemData(
         locations,
         clients,
         depots,
         vehicle_types,
-        [np.ascontiguousarray(p.distance)] * len(durations),
+        distances,
         durations,
     )
-    stop = MaxRuntime(time_limit_s)
+    stop: StoppingCriterion = MaxRuntime(time_limit_s)
     if len(clients) <= 20:
         # Tiny problems converge in milliseconds; don't sit out the whole time limit.
         stop = MultipleCriteria([stop, NoImprovement(1_000)])

@@ -444,6 +444,7 @@ def _tables(
         for r in ws.plan.routes:
             vid = ws.vehicle_ids[r.vehicle_type]
             van = vans.loc[vid]
+            assert p.coords is not None
             depot_xy = [p.coords[0][1], p.coords[0][0]]
             path = [depot_xy]
             for seq, (node, arr, start, load, trip) in enumerate(

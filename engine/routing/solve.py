@@ -46,6 +46,7 @@ def screen(problem: RoutingProblem) -> list[Dropped]:
     """
     p = problem
     assert p.time_windows is not None and p.service_time is not None and p.duration is not None
+    assert p.needs_refrigeration is not None
     out = []
     for i in p.stops:
         fleet = [vt for vt in p.vehicle_types if vt.count > 0]
@@ -86,7 +87,7 @@ def _subproblem(p: RoutingProblem, keep: list[int], penalty: list[int | None]) -
     return RoutingProblem(
         distance=p.distance[np.ix_(idx, idx)],
         duration=p.duration[:, idx][:, :, idx] if p.duration is not None else None,
-        demand=pick(p.demand),
+        demand=[p.demand[i] for i in keep],
         vehicle_types=p.vehicle_types,
         num_depots=p.num_depots,
         volume=pick(p.volume),
@@ -194,16 +195,18 @@ def must_serve_penalty(p: RoutingProblem, node: int) -> int:
 
 def _violates(p: RoutingProblem, r: Route) -> int | None:
     """A stop to remove from ``r`` to move it towards feasibility, or ``None`` if feasible."""
-    assert p.time_windows is not None
+    assert p.time_windows is not None and p.needs_refrigeration is not None
     vt = p.vehicle_types[r.vehicle_type]
+    volume = p.volume
     for k in sorted(set(r.trips)):
         trip = [i for i, j in zip(r.stops, r.trips, strict=True) if j == k]
         if sum(p.demand[i] for i in trip) > vt.capacity:
             return max(trip, key=lambda i: p.demand[i])
+        if volume is not None and vt.capacity_volume is not None:
+            if sum(volume[i] for i in trip) > vt.capacity_volume:
+                return max(trip, key=lambda i: volume[i])
     if len(set(r.trips)) > vt.max_trips:
         return r.stops[-1]
-    if p.volume is not None and vt.capacity_volume is not None and r.volume > vt.capacity_volume:
-        return max(r.stops, key=lambda i: p.volume[i])
     if not vt.refrigerated:
         cold = [i for i in r.stops if p.needs_refrigeration[i]]
         if cold:
