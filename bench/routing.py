@@ -5,8 +5,9 @@ Run from the repository root::
     python -m bench.routing                 # all instances, both solvers, 10 s each
     python -m bench.routing --time-limit 3 --solvers pyvrp
 
-Instances come from ``../shared/benchmarks/vrp`` (or ``LINLI_BENCHMARKS``/vrp); when that
-folder is absent the instance table is skipped with a note.
+Instances come from ``../shared/benchmarks/vrp`` (or ``--bench-dir``); when that folder is
+absent the instance table is skipped with a note. The delivery-day figures plan tomorrow of
+the `large` world (generated, or ``--day-db PATH``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 GOAL_MEAN, GOAL_MAX = 0.4, 1.5
 
 
-def benchmark_dir() -> Path | None:
-    """The shared benchmark folder, if present."""
-    candidates = [Path(os.environ["LINLI_BENCHMARKS"])] if "LINLI_BENCHMARKS" in os.environ else []
+def benchmark_dir(given: str | None = None) -> Path | None:
+    """The VRP benchmark folder, if present."""
+    candidates = [Path(given), Path(given) / "benchmarks"] if given else []
     candidates += [
         REPO.parent / "shared" / "benchmarks",
         REPO.parent.parent / "shared" / "benchmarks",
@@ -40,10 +41,12 @@ def benchmark_dir() -> Path | None:
 
 
 def machine_note() -> str:
-    """One line on where the figures were measured."""
+    """One line on where the figures were measured, including how busy the machine was."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with "
-        f"other jobs (timings are wall-clock and noisy), Python {platform.python_version()}"
+        f"other jobs (load average {load} at start; timings are wall-clock, so a busy "
+        f"machine gets fewer search iterations), Python {platform.python_version()}"
     )
 
 
@@ -51,22 +54,27 @@ def run_instances(folder: Path, solvers: list[str], time_limit: float, seed: int
     """Solve every instance with every solver and print the gap table and a summary."""
     files = sorted(p for p in folder.iterdir() if p.suffix in (".vrp", ".txt"))
     print(f"## Gap to best-known at {time_limit:g} s per instance (seed {seed})\n")
-    print("| instance | type | n | BKS | solver | found | gap % | routes | s | feasible |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| instance | type | n | BKS | solver | found | gap % | routes | wall s | CPU s | feasible |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     gaps: dict[str, list[float]] = {s: [] for s in solvers}
     for path in files:
         problem = routing.read_instance(path)
         _, bks = routing.read_solution(path.with_suffix(".sol"))
         kind = "VRPTW" if problem.has_time_windows else "CVRP"
         for solver in solvers:
+            cpu = time.process_time()
             plan = routing.solve(problem, time_limit_s=time_limit, solver=solver, seed=seed)
+            cpu = time.process_time() - cpu
             ok = not check.violations(problem, plan) and not plan.dropped
             gap = bks_gap(plan.total_distance, bks) if ok else float("inf")
             gaps[solver].append(gap)
             found = f"{plan.total_distance:g}" if ok else f"{len(plan.dropped)} dropped"
             print(
                 f"| {path.stem} | {kind} | {len(problem.stops)} | {bks:g} | {solver} | {found} "
-                f"| {gap:.2f} | {len(plan.routes)} | {plan.stats.runtime_s:.1f} | {ok} |",
+                f"| {gap:.2f} | {len(plan.routes)} | {plan.stats.runtime_s:.1f} | {cpu:.1f} "
+                f"| {ok} |",
                 flush=True,
             )
     print("\n| figure | goal | measured | scale |")
@@ -136,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--solvers", nargs="+", default=["pyvrp", "ortools"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bench-dir", help="folder holding vrp/ (default ../shared/benchmarks)")
     parser.add_argument("--skip-instances", action="store_true")
     parser.add_argument("--skip-day", action="store_true")
     parser.add_argument("--day-db", help="large-world DuckDB file (default: generate one)")
@@ -143,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"# Routing benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
     print(f"Machine: {machine_note()}.\n")
-    folder = benchmark_dir()
+    folder = benchmark_dir(args.bench_dir)
     if args.skip_instances:
         pass
     elif folder is None:
