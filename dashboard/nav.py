@@ -44,4 +44,11 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_dispatch",
+        "pages/dispatch.py",
+        "page_dispatch",
+        ":material/local_shipping:",
+        ("regional_manager", "dispatcher", "admin"),
+    ),
 ]
