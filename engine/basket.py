@@ -1,0 +1,551 @@
+"""Market-basket analysis: frequent itemsets, association rules and bundles.
+
+Rules follow R arules' ``apriori`` semantics so that figures compare with the literature:
+an itemset is frequent when its support is at least ``min_support`` (count
+``>= ceil(min_support * n_orders)``), a rule's length counts both sides, and by default the
+consequent is a single item. Mining uses mlxtend's FP-growth on a sparse basket matrix,
+guarded against memory blow-up (see :class:`Limits`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from mlxtend.frequent_patterns import fpcommon
+
+# The package re-exports the function ``fpgrowth`` under its module's name; fetch the module.
+_fpgrowth = importlib.import_module("mlxtend.frequent_patterns.fpgrowth")
+
+RULE_COLUMNS = [
+    "antecedents",
+    "consequents",
+    "support",
+    "confidence",
+    "lift",
+    "leverage",
+    "conviction",
+    "count",
+]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards that keep a mining request within memory and time.
+
+    Attributes
+    ----------
+    max_basket_items
+        Baskets with more frequent items keep only their most frequent ones (a cap on
+        basket length; FP-growth's cost grows with it). Groceries' longest basket has 32.
+    max_candidates
+        Largest allowed estimate of candidate itemsets (frequent pairs plus candidate
+        triples, i.e. triangles of the frequent-pair graph) before mining starts.
+    max_rules
+        Largest number of rules a request may produce.
+    """
+
+    max_basket_items: int = 64
+    max_candidates: int = 5_000_000
+    max_rules: int = 5_000_000
+
+
+@dataclass(frozen=True)
+class _Baskets:
+    """Encoded transactions: item labels, per-item order counts and a sparse matrix."""
+
+    labels: np.ndarray  # item label by code
+    item_count: np.ndarray  # orders containing each item, by code
+    n_orders: int
+    matrix: sp.csr_matrix  # orders x items (bool)
+
+
+def _check_transactions(transactions: pd.DataFrame) -> None:
+    if not isinstance(transactions, pd.DataFrame):
+        raise ValueError(
+            f"transactions must be a DataFrame with columns order_id, item; "
+            f"got {type(transactions).__name__}"
+        )
+    missing = [c for c in ("order_id", "item") if c not in transactions.columns]
+    if missing:
+        raise ValueError(
+            f"transactions lacks column(s) {missing}; expected order_id, item "
+            f"(has {list(transactions.columns)})"
+        )
+    if transactions.empty:
+        raise ValueError("transactions is empty: there are no orders to analyse")
+    nulls = int(transactions["order_id"].isna().sum() + transactions["item"].isna().sum())
+    if nulls:
+        raise ValueError(f"transactions has {nulls} missing order_id/item value(s)")
+
+
+def _check_fraction(name: str, value: float, allow_zero: bool) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    lower_ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not (lower_ok and value <= 1):
+        interval = "[0, 1]" if allow_zero else "(0, 1]"
+        raise ValueError(f"{name} must be a number in {interval}; got {value!r}")
+
+
+def _encode(transactions: pd.DataFrame) -> _Baskets:
+    _check_transactions(transactions)
+    order_codes, _ = pd.factorize(transactions["order_id"], sort=False)
+    item_codes, labels = pd.factorize(transactions["item"], sort=True)
+    n_orders = int(order_codes.max()) + 1
+    matrix = sp.csr_matrix(
+        (np.ones(order_codes.size, dtype=bool), (order_codes, item_codes)),
+        shape=(n_orders, len(labels)),
+    )
+    # Duplicate (order, item) lines were summed into True; a basket is a set.
+    matrix.sum_duplicates()
+    matrix.data[:] = True
+    item_count = np.asarray(matrix.sum(axis=0, dtype=np.int64)).ravel()
+    return _Baskets(np.asarray(labels, dtype=object), item_count, n_orders, matrix)
+
+
+def min_count(min_support: float, n_orders: int) -> int:
+    """Smallest order count that makes an itemset frequent (arules: ``>= ceil(s * n)``).
+
+    Parameters
+    ----------
+    min_support
+        Minimum support as a fraction of orders.
+    n_orders
+        Number of orders.
+
+    Returns
+    -------
+    int
+        The count threshold, at least 1.
+    """
+    # The tolerance keeps e.g. 0.001 * 1_000_000 = 1000.0000000000001 at 1000.
+    return max(1, math.ceil(min_support * n_orders - 1e-9))
+
+
+def _frequent_matrix(baskets: _Baskets, threshold: int, limits: Limits):
+    """Prune rare items, cap basket length, keep baskets with two or more frequent items."""
+    frequent = np.flatnonzero(baskets.item_count >= threshold)
+    # Columns in descending frequency: CSR rows with sorted indices are then already in
+    # FP-tree insertion order, and truncating a row keeps its most frequent items.
+    frequent = frequent[np.argsort(-baskets.item_count[frequent], kind="stable")]
+    x = baskets.matrix[:, frequent].tocsr()
+    x.sort_indices()
+    lengths = np.diff(x.indptr)
+    x = x[lengths >= 2]
+    cap = limits.max_basket_items
+    lengths = np.diff(x.indptr)
+    if x.shape[0] and lengths.max() > cap:
+        keep = np.arange(x.nnz) - np.repeat(x.indptr[:-1], lengths) < cap
+        rows = np.repeat(np.arange(x.shape[0]), lengths)[keep]
+        x = sp.csr_matrix((x.data[keep], (rows, x.indices[keep])), shape=x.shape, dtype=bool)
+    return frequent, x
+
+
+def _guard(x: sp.csr_matrix, threshold: int, max_len: int | None, limits: Limits) -> None:
+    """Raise ValueError when the request would enumerate too many candidate itemsets."""
+    if x.shape[0] == 0 or (max_len is not None and max_len < 2):
+        return
+    xi = x.astype(np.int32)
+    pair_counts = sp.triu(xi.T @ xi, k=1).tocsr()
+    adj = (pair_counts >= threshold).astype(np.int64)
+    pairs = int(adj.sum())
+    triangles = 0
+    if max_len is None or max_len >= 3:
+        sym = adj + adj.T
+        triangles = int((sym @ sym).multiply(sym).sum()) // 6
+    estimate = pairs + triangles
+    if estimate > limits.max_candidates:
+        raise ValueError(
+            f"request too large: {x.shape[1]} frequent items form {pairs:,} frequent pairs and "
+            f"{triangles:,} candidate triples (limit {limits.max_candidates:,} candidates); "
+            "raise min_support, set max_len, or narrow the scope"
+        )
+
+
+def _mine(x: sp.csr_matrix, threshold: int, max_len: int | None) -> dict[tuple[int, ...], int]:
+    """Frequent itemsets of size >= 2 (column tuples, sorted) with their order counts.
+
+    mlxtend's ``fpgrowth()`` builds its FP-tree one order at a time and densifies the frame;
+    here each distinct basket is inserted once with its multiplicity into mlxtend's FPTree
+    and the tree is mined by mlxtend's FP-growth step, which yields the same itemsets.
+    """
+    if x.shape[0] == 0:
+        return {}
+    lengths = np.diff(x.indptr)
+    width = int(lengths.max())
+    padded = np.full((x.shape[0], width), -1, dtype=np.int32)
+    padded[
+        np.repeat(np.arange(x.shape[0]), lengths),
+        np.arange(x.nnz) - np.repeat(x.indptr[:-1], lengths),
+    ] = x.indices
+    distinct, multiplicity = np.unique(padded, axis=0, return_counts=True)
+    n_items = x.shape[1]
+    # Higher rank = more frequent; column 0 is the most frequent item.
+    tree = fpcommon.FPTree({i: n_items - i for i in range(n_items)})
+    for row, n in zip(distinct.tolist(), multiplicity.tolist(), strict=True):
+        end = row.index(-1) if row[-1] == -1 else width
+        tree.insert_itemset(row[:end], n)
+    found: dict[tuple[int, ...], int] = {}
+    for count, itemset in _fpgrowth.fpg_step(tree, threshold, None, max_len, 0):
+        if len(itemset) >= 2:
+            found[tuple(sorted(itemset))] = int(count)
+    return found
+
+
+def frequent_itemsets(
+    transactions: pd.DataFrame,
+    min_support: float,
+    max_len: int | None = None,
+    limits: Limits = Limits(),
+) -> pd.DataFrame:
+    """Frequent itemsets with support at least ``min_support``.
+
+    Parameters
+    ----------
+    transactions
+        One row per order line, columns ``order_id`` and ``item``; duplicates are ignored.
+    min_support
+        Minimum support in (0, 1].
+    max_len
+        Largest itemset size; ``None`` for no limit.
+    limits
+        Memory guards.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``itemsets`` (frozenset), ``support``, ``count``, by support descending.
+
+    Raises
+    ------
+    ValueError
+        On malformed input or when the request exceeds ``limits``.
+    """
+    _check_fraction("min_support", min_support, allow_zero=False)
+    _check_len(1, max_len)
+    baskets = _encode(transactions)
+    labels, counts = _itemset_counts(baskets, min_support, max_len, limits)
+    rows = [(frozenset(labels[list(s)]), c / baskets.n_orders, c) for s, c in counts.items()]
+    out = pd.DataFrame(rows, columns=["itemsets", "support", "count"])
+    return out.sort_values("support", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _check_len(min_len: int, max_len: int | None) -> None:
+    if isinstance(min_len, bool) or not isinstance(min_len, int) or min_len < 1:
+        raise ValueError(f"min_len must be an integer >= 1; got {min_len!r}")
+    if max_len is not None and (
+        isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < min_len
+    ):
+        raise ValueError(f"max_len must be None or an integer >= min_len; got {max_len!r}")
+
+
+def _itemset_counts(baskets: _Baskets, min_support: float, max_len: int | None, limits: Limits):
+    """Labels and a dict {sorted code tuple: count} of all frequent itemsets."""
+    threshold = min_count(min_support, baskets.n_orders)
+    columns, x = _frequent_matrix(baskets, threshold, limits)
+    _guard(x, threshold, max_len, limits)
+    counts: dict[tuple[int, ...], int] = {(int(c),): int(baskets.item_count[c]) for c in columns}
+    if max_len is None or max_len >= 2:
+        for itemset, count in _mine(x, threshold, max_len).items():
+            counts[tuple(sorted(int(columns[i]) for i in itemset))] = count
+    return baskets.labels, counts
+
+
+def rules(
+    transactions: pd.DataFrame,
+    min_support: float,
+    min_confidence: float,
+    min_len: int = 2,
+    max_len: int | None = None,
+    single_consequent: bool = True,
+    limits: Limits = Limits(),
+) -> pd.DataFrame:
+    """Association rules in the manner of R arules' ``apriori``.
+
+    Parameters
+    ----------
+    transactions
+        One row per order line, columns ``order_id`` and ``item``; duplicates are ignored.
+    min_support
+        Minimum rule support (support of antecedent and consequent together), in (0, 1].
+    min_confidence
+        Minimum confidence, in [0, 1].
+    min_len
+        Minimum rule length, counting antecedent and consequent items. ``1`` admits rules
+        with an empty antecedent, ``{} => {item}``, as arules does.
+    max_len
+        Maximum rule length; ``None`` for no limit (arules' default is 10).
+    single_consequent
+        ``True`` (arules) for exactly one consequent item; ``False`` for every split of an
+        itemset into non-empty antecedent and consequent (mlxtend).
+    limits
+        Memory guards.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``antecedents``, ``consequents`` (frozensets), ``support``, ``confidence``,
+        ``lift``, ``leverage``, ``conviction`` (``inf`` at confidence 1) and ``count``
+        (orders with all items), sorted by lift, then confidence and support, descending.
+
+    Raises
+    ------
+    ValueError
+        On malformed input, thresholds outside their interval, or a request exceeding
+        ``limits``.
+    """
+    _check_fraction("min_support", min_support, allow_zero=False)
+    _check_fraction("min_confidence", min_confidence, allow_zero=True)
+    _check_len(min_len, max_len)
+    baskets = _encode(transactions)
+    labels, counts = _itemset_counts(baskets, min_support, max_len, limits)
+    n = baskets.n_orders
+
+    ante_codes: list[tuple[int, ...]] = []
+    cons_codes: list[tuple[int, ...]] = []
+    both: list[int] = []
+    for itemset, count in counts.items():
+        k = len(itemset)
+        if k < min_len:
+            continue
+        sizes = [1] if single_consequent else range(1, k + (1 if k == 1 else 0))
+        for size in sizes:
+            for consequent in combinations(itemset, size):
+                antecedent = tuple(i for i in itemset if i not in consequent)
+                base = counts[antecedent] if antecedent else n
+                if count / base >= min_confidence:
+                    ante_codes.append(antecedent)
+                    cons_codes.append(consequent)
+                    both.append(count)
+                    if len(both) > limits.max_rules:
+                        raise ValueError(
+                            f"request too large: more than {limits.max_rules:,} rules; "
+                            "raise min_support or min_confidence, or set max_len"
+                        )
+    if not both:
+        return _empty_rules()
+
+    count_ac = np.asarray(both, dtype=np.float64)
+    count_a = np.array([counts[a] if a else n for a in ante_codes], dtype=np.float64)
+    count_c = np.array([counts[c] for c in cons_codes], dtype=np.float64)
+    support = count_ac / n
+    confidence = count_ac / count_a
+    support_c = count_c / n
+    with np.errstate(divide="ignore"):
+        conviction = np.where(
+            confidence >= 1.0, np.inf, (1.0 - support_c) / np.maximum(1.0 - confidence, 1e-300)
+        )
+    out = pd.DataFrame(
+        {
+            "antecedents": [frozenset(labels[list(a)]) for a in ante_codes],
+            "consequents": [frozenset(labels[list(c)]) for c in cons_codes],
+            "support": support,
+            "confidence": confidence,
+            "lift": confidence / support_c,
+            "leverage": support - (count_a / n) * support_c,
+            "conviction": conviction,
+            "count": count_ac.astype(np.int64),
+        }
+    )
+    # A text key makes the order of exact ties deterministic.
+    out["_key"] = [
+        "|".join(sorted(map(str, a))) + "=>" + "|".join(sorted(map(str, c)))
+        for a, c in zip(out["antecedents"], out["consequents"], strict=True)
+    ]
+    out = out.sort_values(
+        ["lift", "confidence", "support", "_key"],
+        ascending=[False, False, False, True],
+        kind="stable",
+    )
+    return out.drop(columns="_key").reset_index(drop=True)
+
+
+def _empty_rules() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype="float64") for c in RULE_COLUMNS})
+    out["antecedents"] = pd.Series(dtype=object)
+    out["consequents"] = pd.Series(dtype=object)
+    out["count"] = pd.Series(dtype="int64")
+    return out
+
+
+def item_support(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Share of orders containing each item.
+
+    Parameters
+    ----------
+    transactions
+        One row per order line, columns ``order_id`` and ``item``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``item``, ``count``, ``support``, by support descending then item.
+
+    Raises
+    ------
+    ValueError
+        On malformed input.
+    """
+    baskets = _encode(transactions)
+    out = pd.DataFrame(
+        {
+            "item": baskets.labels,
+            "count": baskets.item_count,
+            "support": baskets.item_count / baskets.n_orders,
+        }
+    )
+    order = np.lexsort((np.arange(len(out)), -baskets.item_count))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def also_bought(transactions: pd.DataFrame, item, top: int = 10) -> pd.DataFrame:
+    """ "Bought X, also bought": items most often in the same order as ``item``.
+
+    Parameters
+    ----------
+    transactions
+        One row per order line, columns ``order_id`` and ``item``.
+    item
+        The item X.
+    top
+        Number of items to return.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``item``, ``count`` (orders with X and the item), ``confidence``
+        (share of X's orders), ``lift``; by confidence then lift, descending.
+
+    Raises
+    ------
+    ValueError
+        On malformed input, ``top < 1``, or when no order contains ``item``.
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be an integer >= 1; got {top!r}")
+    baskets = _encode(transactions)
+    hits = np.flatnonzero(baskets.labels == item)
+    if hits.size == 0:
+        raise ValueError(f"no order contains item {item!r}")
+    code = int(hits[0])
+    column = baskets.matrix[:, code].toarray().ravel()
+    together = np.asarray(baskets.matrix[column].sum(axis=0, dtype=np.int64)).ravel()
+    together[code] = 0
+    n_x = int(baskets.item_count[code])
+    confidence = together / n_x
+    lift = confidence / (baskets.item_count / baskets.n_orders)
+    out = pd.DataFrame(
+        {"item": baskets.labels, "count": together, "confidence": confidence, "lift": lift}
+    )
+    out = out[out["count"] > 0]
+    out = out.sort_values(["confidence", "lift"], ascending=False, kind="stable")
+    return out.head(top).reset_index(drop=True)
+
+
+def _margin_table(margins) -> pd.Series:
+    if isinstance(margins, pd.DataFrame):
+        missing = [c for c in ("item", "margin") if c not in margins.columns]
+        if missing:
+            raise ValueError(f"margins lacks column(s) {missing}; expected item, margin")
+        table = margins.set_index("item")["margin"]
+    elif isinstance(margins, pd.Series):
+        table = margins
+    elif isinstance(margins, Mapping):
+        table = pd.Series(dict(margins), dtype="float64")
+    else:
+        raise ValueError("margins must be a DataFrame (item, margin), a Series or a mapping")
+    table = pd.to_numeric(table, errors="coerce").dropna()
+    if table.empty:
+        raise ValueError("margins has no numeric margin for any item")
+    if table.index.has_duplicates:
+        raise ValueError("margins lists an item more than once")
+    return table
+
+
+def bundles(
+    transactions: pd.DataFrame,
+    margins,
+    min_support: float,
+    min_confidence: float = 0.0,
+    max_size: int = 3,
+    top: int = 20,
+    limits: Limits = Limits(),
+) -> pd.DataFrame:
+    """Bundles of 2 to ``max_size`` items ranked by expected incremental margin.
+
+    The score is ``lift x volume x margin``: the lift of the bundle's strongest
+    single-consequent rule, the number of orders containing the whole bundle, and the sum
+    of the items' unit margins. Items without a margin are left out.
+
+    Parameters
+    ----------
+    transactions
+        One row per order line, columns ``order_id`` and ``item``.
+    margins
+        Unit margin per item: a DataFrame with ``item, margin``, a Series or a mapping.
+    min_support
+        Minimum support of the bundle, in (0, 1].
+    min_confidence
+        Minimum confidence of the supporting rule, in [0, 1].
+    max_size
+        Largest bundle, 2 or 3.
+    top
+        Number of bundles to return.
+    limits
+        Memory guards.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``items`` (frozenset), ``size``, ``antecedents``, ``consequents`` (the
+        supporting rule), ``support``, ``confidence``, ``lift``, ``volume``, ``margin``,
+        ``score``; by score descending.
+
+    Raises
+    ------
+    ValueError
+        On malformed input or parameters.
+    """
+    if max_size not in (2, 3):
+        raise ValueError(f"max_size must be 2 or 3; got {max_size!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be an integer >= 1; got {top!r}")
+    table = _margin_table(margins)
+    found = rules(
+        transactions, min_support, min_confidence, min_len=2, max_len=max_size, limits=limits
+    )
+    columns = [
+        "items",
+        "size",
+        "antecedents",
+        "consequents",
+        "support",
+        "confidence",
+        "lift",
+        "volume",
+        "margin",
+        "score",
+    ]
+    if found.empty:
+        return pd.DataFrame(columns=columns)
+    found = found.copy()
+    found["items"] = [
+        a | c for a, c in zip(found["antecedents"], found["consequents"], strict=True)
+    ]
+    found = found[found["items"].map(lambda s: all(i in table.index for i in s))]
+    if found.empty:
+        return pd.DataFrame(columns=columns)
+    # rules() is sorted by lift, so the first rule per bundle is its strongest.
+    best = found.drop_duplicates("items", keep="first").copy()
+    best["size"] = best["items"].map(len)
+    best["volume"] = best["count"]
+    best["margin"] = [float(table.loc[list(s)].sum()) for s in best["items"]]
+    best["score"] = best["lift"] * best["volume"] * best["margin"]
+    best = best.sort_values(["score", "lift"], ascending=False, kind="stable")
+    return best[columns].head(top).reset_index(drop=True)
