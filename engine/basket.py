@@ -3,8 +3,9 @@
 Rules follow R arules' ``apriori`` semantics so that figures compare with the literature:
 an itemset is frequent when its support is at least ``min_support`` (count
 ``>= ceil(min_support * n_orders)``), a rule's length counts both sides, and by default the
-consequent is a single item. Mining uses mlxtend's FP-growth on a sparse basket matrix,
-guarded against memory blow-up (see :class:`Limits`).
+consequent is a single item. Items and pairs are counted exactly from a sparse basket
+matrix; longer itemsets are mined by mlxtend's FP-growth or, for large inputs, by sparse
+level-wise counting; both are guarded against memory blow-up (see :class:`Limits`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from mlxtend.frequent_patterns import fpcommon
 
 # The package re-exports the function ``fpgrowth`` under its module's name; fetch the module.
 _fpgrowth = importlib.import_module("mlxtend.frequent_patterns.fpgrowth")
+
+METHODS = ("auto", "mlxtend", "sparse")
+# With more baskets than this left for itemsets of three or more items, "auto" counts them
+# with sparse products: mlxtend's pure-Python FP-tree costs about 10 us per basket and node.
+AUTO_MLXTEND_MAX_BASKETS = 50_000
+# Sparse mining tests basket membership in a dense boolean table up to this size.
+DENSE_LOOKUP_BYTES = 1 << 30
 
 RULE_COLUMNS = [
     "antecedents",
@@ -147,55 +155,178 @@ def _frequent_matrix(baskets: _Baskets, threshold: int, limits: Limits):
     return frequent, x
 
 
-def _guard(x: sp.csr_matrix, threshold: int, max_len: int | None, limits: Limits) -> None:
-    """Raise ValueError when the request would enumerate too many candidate itemsets."""
-    if x.shape[0] == 0 or (max_len is not None and max_len < 2):
-        return
+def _pair_graph(x: sp.csr_matrix, threshold: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Exact pair counts (upper triangle) and the symmetric frequent-pair adjacency."""
     xi = x.astype(np.int32)
     pair_counts = sp.triu(xi.T @ xi, k=1).tocsr()
-    adj = (pair_counts >= threshold).astype(np.int64)
-    pairs = int(adj.sum())
+    upper = (pair_counts >= threshold).astype(np.int32)
+    return pair_counts, (upper + upper.T).tocsr()
+
+
+def _guard(n_items: int, adjacency: sp.csr_matrix, max_len: int | None, limits: Limits) -> None:
+    """Raise ValueError when the request would enumerate too many candidate itemsets."""
+    pairs = adjacency.nnz // 2
     triangles = 0
     if max_len is None or max_len >= 3:
-        sym = adj + adj.T
-        triangles = int((sym @ sym).multiply(sym).sum()) // 6
-    estimate = pairs + triangles
-    if estimate > limits.max_candidates:
+        a = adjacency.astype(np.int64)
+        triangles = int((a @ a).multiply(a).sum()) // 6
+    if pairs + triangles > limits.max_candidates:
         raise ValueError(
-            f"request too large: {x.shape[1]} frequent items form {pairs:,} frequent pairs and "
+            f"request too large: {n_items} frequent items form {pairs:,} frequent pairs and "
             f"{triangles:,} candidate triples (limit {limits.max_candidates:,} candidates); "
             "raise min_support, set max_len, or narrow the scope"
         )
 
 
-def _mine(x: sp.csr_matrix, threshold: int, max_len: int | None) -> dict[tuple[int, ...], int]:
+def _mine(
+    x: sp.csr_matrix,
+    threshold: int,
+    max_len: int | None,
+    pair_counts: sp.csr_matrix,
+    adjacency: sp.csr_matrix,
+    method: str,
+    limits: Limits,
+) -> dict[tuple[int, ...], int]:
     """Frequent itemsets of size >= 2 (column tuples, sorted) with their order counts.
 
-    mlxtend's ``fpgrowth()`` builds its FP-tree one order at a time and densifies the frame;
-    here each distinct basket is inserted once with its multiplicity into mlxtend's FPTree
-    and the tree is mined by mlxtend's FP-growth step, which yields the same itemsets.
+    Pairs come exactly from the sparse product ``X'X``. For three or more items only items
+    with a frequent partner matter (every item of a frequent itemset has one), and baskets
+    left with fewer than three such items are dropped before mining.
     """
-    if x.shape[0] == 0:
-        return {}
-    lengths = np.diff(x.indptr)
+    coo = pair_counts.tocoo()
+    hit = coo.data >= threshold
+    found: dict[tuple[int, ...], int] = {
+        (int(i), int(j)): int(c)
+        for i, j, c in zip(coo.row[hit], coo.col[hit], coo.data[hit], strict=True)
+    }
+    if (max_len is not None and max_len < 3) or not found:
+        return found
+    connected = np.flatnonzero(np.diff(adjacency.indptr) > 0)
+    y = x[:, connected].tocsr()
+    y.sort_indices()
+    y = y[np.diff(y.indptr) >= 3]
+    if y.shape[0] == 0:
+        return found
+    if method == "auto":
+        method = "mlxtend" if y.shape[0] <= AUTO_MLXTEND_MAX_BASKETS else "sparse"
+    if method == "mlxtend":
+        mined = _mine_fptree(y, threshold, max_len)
+    else:
+        position = np.full(x.shape[1], -1)
+        position[connected] = np.arange(connected.size)
+        pairs = position[np.array(list(found), dtype=np.int64)]
+        mined = _mine_vertical(y, pairs, threshold, max_len, limits)
+    for itemset, count in mined:
+        found[tuple(sorted(int(connected[i]) for i in itemset))] = count
+    return found
+
+
+def _mine_fptree(y: sp.csr_matrix, threshold: int, max_len: int | None):
+    """Itemsets of three or more items by mlxtend's FP-growth on distinct weighted baskets.
+
+    Each distinct basket is inserted once, with its multiplicity, into mlxtend's FPTree;
+    mlxtend's ``fpgrowth()`` itself inserts one order at a time from a densified frame.
+    """
+    lengths = np.diff(y.indptr)
     width = int(lengths.max())
-    padded = np.full((x.shape[0], width), -1, dtype=np.int32)
+    padded = np.full((y.shape[0], width), -1, dtype=np.int32)
     padded[
-        np.repeat(np.arange(x.shape[0]), lengths),
-        np.arange(x.nnz) - np.repeat(x.indptr[:-1], lengths),
-    ] = x.indices
+        np.repeat(np.arange(y.shape[0]), lengths),
+        np.arange(y.nnz) - np.repeat(y.indptr[:-1], lengths),
+    ] = y.indices
     distinct, multiplicity = np.unique(padded, axis=0, return_counts=True)
-    n_items = x.shape[1]
+    n_items = y.shape[1]
     # Higher rank = more frequent; column 0 is the most frequent item.
     tree = fpcommon.FPTree({i: n_items - i for i in range(n_items)})
     for row, n in zip(distinct.tolist(), multiplicity.tolist(), strict=True):
         end = row.index(-1) if row[-1] == -1 else width
         tree.insert_itemset(row[:end], n)
-    found: dict[tuple[int, ...], int] = {}
     for count, itemset in _fpgrowth.fpg_step(tree, threshold, None, max_len, 0):
-        if len(itemset) >= 2:
-            found[tuple(sorted(itemset))] = int(count)
-    return found
+        if len(itemset) >= 3:
+            yield itemset, int(count)
+
+
+def _segments(indptr: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the concatenated segments ``which`` of a CSR/CSC layout, and owners."""
+    starts = indptr[which]
+    lengths = indptr[which + 1] - starts
+    owner = np.repeat(np.arange(which.size), lengths)
+    offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + offsets, owner
+
+
+def _occurrence_matrix(rows: np.ndarray, sets: np.ndarray, n_rows: int, n_sets: int):
+    return sp.csc_matrix((np.ones(rows.size, dtype=np.int32), (rows, sets)), shape=(n_rows, n_sets))
+
+
+def _mine_vertical(
+    y: sp.csr_matrix, pairs: np.ndarray, threshold: int, max_len: int | None, limits: Limits
+):
+    """Itemsets of three or more items by level-wise exact counting with sparse products.
+
+    Starts from the frequent ``pairs`` (column positions in ``y``). ``occ`` marks, per
+    frequent k-itemset, the baskets containing it; ``occ' @ Y`` counts every one-item
+    extension at once. Extensions only add items after the set's last item, so each itemset
+    is generated once. Membership tests use sorted (basket, item) keys instead of slicing
+    columns of ``Y``, whose popular columns are long.
+    """
+    n_rows, n_items = y.shape
+    # Eclat's order: least frequent item first, so a set's parent (its prefix) is its
+    # rarest subset and extending it touches the fewest baskets.
+    y = sp.csr_matrix((y.data, n_items - 1 - y.indices, y.indptr), shape=y.shape)
+    y.sort_indices()
+    lengths = np.diff(y.indptr)
+    basket_of = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+    if n_rows * n_items <= DENSE_LOOKUP_BYTES:
+        dense = np.zeros((n_rows, n_items), dtype=bool)
+        dense[basket_of, y.indices] = True
+
+        def contains(rows, items):
+            return dense[rows, items]
+    else:
+        keys = basket_of * n_items + y.indices  # ascending: rows with sorted indices
+
+        def contains(rows, items):
+            wanted = rows * n_items + items
+            at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+            return keys[at] == wanted
+
+    sets = np.sort(n_items - 1 - pairs, axis=1)
+    pair_id = np.full((n_items, n_items), -1, dtype=np.int64)
+    pair_id[sets[:, 0], sets[:, 1]] = np.arange(len(sets))
+    # Level 2: every within-basket pair (i before j in the row) that is frequent.
+    offset = np.arange(y.nnz) - np.repeat(y.indptr[:-1], lengths)
+    occ_rows, occ_sets = [], []
+    for d in range(1, int(lengths.max())):
+        k = np.flatnonzero(offset + d < np.repeat(lengths, lengths))
+        ids = pair_id[y.indices[k], y.indices[k + d]]
+        hit = ids >= 0
+        occ_rows.append(basket_of[k[hit]])
+        occ_sets.append(ids[hit])
+    occ = _occurrence_matrix(np.concatenate(occ_rows), np.concatenate(occ_sets), n_rows, len(sets))
+    size = 2
+    while len(sets) and (max_len is None or size < max_len):
+        counts = (occ.T.tocsr() @ y.astype(np.int32)).tocoo()
+        extend = (counts.data >= threshold) & (counts.col > sets[counts.row, -1])
+        parent, item = counts.row[extend], counts.col[extend]
+        if parent.size == 0:
+            break
+        if parent.size > limits.max_candidates:
+            raise ValueError(
+                f"request too large: {parent.size:,} frequent itemsets of size {size + 1} "
+                f"(limit {limits.max_candidates:,}); raise min_support or set max_len"
+            )
+        sets = np.column_stack([sets[parent], item])
+        original = n_items - 1 - sets
+        for row, count in zip(original.tolist(), counts.data[extend].tolist(), strict=True):
+            yield row, int(count)
+        if max_len is not None and size + 1 >= max_len:
+            break
+        positions, owner = _segments(occ.indptr, parent)
+        rows = occ.indices[positions].astype(np.int64)
+        present = contains(rows, item[owner])
+        occ = _occurrence_matrix(rows[present], owner[present], n_rows, len(sets))
+        size += 1
 
 
 def frequent_itemsets(
@@ -203,6 +334,7 @@ def frequent_itemsets(
     min_support: float,
     max_len: int | None = None,
     limits: Limits = Limits(),
+    method: str = "auto",
 ) -> pd.DataFrame:
     """Frequent itemsets with support at least ``min_support``.
 
@@ -216,6 +348,11 @@ def frequent_itemsets(
         Largest itemset size; ``None`` for no limit.
     limits
         Memory guards.
+    method
+        How itemsets of three or more items are mined: ``"mlxtend"`` (mlxtend's FP-growth),
+        ``"sparse"`` (level-wise exact counting with sparse matrix products) or ``"auto"``
+        (mlxtend unless more than ``AUTO_MLXTEND_MAX_BASKETS`` baskets remain). Pairs are
+        always counted exactly from ``X'X``; all methods give identical results.
 
     Returns
     -------
@@ -229,11 +366,17 @@ def frequent_itemsets(
     """
     _check_fraction("min_support", min_support, allow_zero=False)
     _check_len(1, max_len)
+    _check_method(method)
     baskets = _encode(transactions)
-    labels, counts = _itemset_counts(baskets, min_support, max_len, limits)
+    labels, counts = _itemset_counts(baskets, min_support, max_len, limits, method)
     rows = [(frozenset(labels[list(s)]), c / baskets.n_orders, c) for s, c in counts.items()]
     out = pd.DataFrame(rows, columns=["itemsets", "support", "count"])
     return out.sort_values("support", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
 
 
 def _check_len(min_len: int, max_len: int | None) -> None:
@@ -245,14 +388,19 @@ def _check_len(min_len: int, max_len: int | None) -> None:
         raise ValueError(f"max_len must be None or an integer >= min_len; got {max_len!r}")
 
 
-def _itemset_counts(baskets: _Baskets, min_support: float, max_len: int | None, limits: Limits):
+def _itemset_counts(
+    baskets: _Baskets, min_support: float, max_len: int | None, limits: Limits, method: str
+):
     """Labels and a dict {sorted code tuple: count} of all frequent itemsets."""
     threshold = min_count(min_support, baskets.n_orders)
     columns, x = _frequent_matrix(baskets, threshold, limits)
-    _guard(x, threshold, max_len, limits)
     counts: dict[tuple[int, ...], int] = {(int(c),): int(baskets.item_count[c]) for c in columns}
-    if max_len is None or max_len >= 2:
-        for itemset, count in _mine(x, threshold, max_len).items():
+    if x.shape[0] and (max_len is None or max_len >= 2):
+        pair_counts, adjacency = _pair_graph(x, threshold)
+        _guard(len(columns), adjacency, max_len, limits)
+        for itemset, count in _mine(
+            x, threshold, max_len, pair_counts, adjacency, method, limits
+        ).items():
             counts[tuple(sorted(int(columns[i]) for i in itemset))] = count
     return baskets.labels, counts
 
@@ -265,6 +413,7 @@ def rules(
     max_len: int | None = None,
     single_consequent: bool = True,
     limits: Limits = Limits(),
+    method: str = "auto",
 ) -> pd.DataFrame:
     """Association rules in the manner of R arules' ``apriori``.
 
@@ -286,6 +435,11 @@ def rules(
         itemset into non-empty antecedent and consequent (mlxtend).
     limits
         Memory guards.
+    method
+        How itemsets of three or more items are mined: ``"mlxtend"`` (mlxtend's FP-growth),
+        ``"sparse"`` (level-wise exact counting with sparse matrix products) or ``"auto"``
+        (mlxtend unless more than ``AUTO_MLXTEND_MAX_BASKETS`` baskets remain). Pairs are
+        always counted exactly from ``X'X``; all methods give identical results.
 
     Returns
     -------
@@ -303,8 +457,9 @@ def rules(
     _check_fraction("min_support", min_support, allow_zero=False)
     _check_fraction("min_confidence", min_confidence, allow_zero=True)
     _check_len(min_len, max_len)
+    _check_method(method)
     baskets = _encode(transactions)
-    labels, counts = _itemset_counts(baskets, min_support, max_len, limits)
+    labels, counts = _itemset_counts(baskets, min_support, max_len, limits, method)
     n = baskets.n_orders
 
     ante_codes: list[tuple[int, ...]] = []
@@ -476,6 +631,7 @@ def bundles(
     max_size: int = 3,
     top: int = 20,
     limits: Limits = Limits(),
+    method: str = "auto",
 ) -> pd.DataFrame:
     """Bundles of 2 to ``max_size`` items ranked by expected incremental margin.
 
@@ -499,6 +655,11 @@ def bundles(
         Number of bundles to return.
     limits
         Memory guards.
+    method
+        How itemsets of three or more items are mined: ``"mlxtend"`` (mlxtend's FP-growth),
+        ``"sparse"`` (level-wise exact counting with sparse matrix products) or ``"auto"``
+        (mlxtend unless more than ``AUTO_MLXTEND_MAX_BASKETS`` baskets remain). Pairs are
+        always counted exactly from ``X'X``; all methods give identical results.
 
     Returns
     -------
@@ -518,7 +679,13 @@ def bundles(
         raise ValueError(f"top must be an integer >= 1; got {top!r}")
     table = _margin_table(margins)
     found = rules(
-        transactions, min_support, min_confidence, min_len=2, max_len=max_size, limits=limits
+        transactions,
+        min_support,
+        min_confidence,
+        min_len=2,
+        max_len=max_size,
+        limits=limits,
+        method=method,
     )
     columns = [
         "items",

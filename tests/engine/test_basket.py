@@ -68,6 +68,7 @@ def test_groceries_top_lift_herbs(rules_463):
     assert round(second["lift"], 6) == 3.796886
 
 
+@pytest.mark.parametrize("method", ["mlxtend", "sparse"])
 @pytest.mark.parametrize(
     ("support", "confidence", "expected", "top_ante", "top_cons", "top_lift"),
     [
@@ -78,10 +79,10 @@ def test_groceries_top_lift_herbs(rules_463):
     ],
 )
 def test_groceries_rule_counts(
-    groceries, support, confidence, expected, top_ante, top_cons, top_lift
+    groceries, support, confidence, expected, top_ante, top_cons, top_lift, method
 ):
     """Rule counts match arules' apriori defaults (minlen 1) at the published thresholds."""
-    out = basket.rules(groceries, support, confidence, min_len=1)
+    out = basket.rules(groceries, support, confidence, min_len=1, method=method)
     assert len(out) == expected
     if top_ante is not None:
         assert out.iloc[0]["antecedents"] == frozenset(top_ante)
@@ -91,22 +92,35 @@ def test_groceries_rule_counts(
 
 def test_groceries_frequent_itemset_counts(groceries):
     """747 frequent itemsets at 0.006; 13,492 at 0.001, of which 12,949 have 2-4 items."""
-    assert len(basket.frequent_itemsets(groceries, 0.006)) == 747
-    fi = basket.frequent_itemsets(groceries, 0.001)
+    assert len(basket.frequent_itemsets(groceries, 0.006, method="sparse")) == 747
+    fi = basket.frequent_itemsets(groceries, 0.001, method="sparse")
     assert len(fi) == 13492
     assert fi["itemsets"].map(len).between(2, 4).sum() == 12949
-    assert len(basket.frequent_itemsets(groceries, 0.001, max_len=4)) == 12949 + 157
+    short = basket.frequent_itemsets(groceries, 0.001, max_len=4, method="sparse")
+    assert len(short) == 12949 + 157
 
 
-def test_itemsets_equal_mlxtend_public_fpgrowth(groceries):
-    """The weighted-tree shortcut finds the same itemsets and supports as mlxtend.fpgrowth."""
+@pytest.mark.parametrize("method", ["mlxtend", "sparse"])
+def test_itemsets_equal_mlxtend_public_fpgrowth(groceries, method):
+    """Both miners find the same itemsets and supports as mlxtend's public fpgrowth()."""
     baskets = groceries.groupby("order_id")["item"].apply(list).tolist()
     enc = TransactionEncoder()
     onehot = pd.DataFrame(enc.fit(baskets).transform(baskets), columns=enc.columns_)
     ref = fpgrowth(onehot, min_support=0.004, use_colnames=True)
-    ours = basket.frequent_itemsets(groceries, 0.004)
+    ours = basket.frequent_itemsets(groceries, 0.004, method=method)
     assert dict(zip(ours["itemsets"], ours["support"].round(12), strict=True)) == dict(
         zip(ref["itemsets"], ref["support"].round(12), strict=True)
+    )
+
+
+@pytest.mark.parametrize(("support", "max_len"), [(0.002, 3), (0.001, None)])
+def test_sparse_and_mlxtend_miners_agree(groceries, support, max_len):
+    """The sparse level-wise miner and mlxtend's FP-growth give identical itemset counts."""
+    a = basket.frequent_itemsets(groceries, support, max_len=max_len, method="mlxtend")
+    b = basket.frequent_itemsets(groceries, support, max_len=max_len, method="sparse")
+    assert len(a) > 2000
+    assert dict(zip(a["itemsets"], a["count"], strict=True)) == dict(
+        zip(b["itemsets"], b["count"], strict=True)
     )
 
 
@@ -176,6 +190,11 @@ def test_guard_raises_clear_error_when_too_large(groceries):
     """A candidate estimate above the limit raises ValueError naming the way out."""
     with pytest.raises(ValueError, match=r"too large.*raise min_support"):
         basket.rules(groceries, 0.001, 0.5, limits=basket.Limits(max_candidates=1000))
+    dense = pd.DataFrame(
+        [(order, item) for order in range(30) for item in range(20)], columns=["order_id", "item"]
+    )
+    with pytest.raises(ValueError, match="frequent itemsets of size 4"):
+        basket.rules(dense, 0.5, 0.5, method="sparse", limits=basket.Limits(max_candidates=2000))
     with pytest.raises(ValueError, match="more than 100 rules"):
         basket.rules(groceries, 0.006, 0.25, limits=basket.Limits(max_rules=100))
 
@@ -232,6 +251,7 @@ def test_support_outside_unit_interval_raises(support):
         ({"min_confidence": -0.1}, "min_confidence"),
         ({"min_confidence": 0.1, "min_len": 0}, "min_len"),
         ({"min_confidence": 0.1, "min_len": 3, "max_len": 2}, "max_len"),
+        ({"min_confidence": 0.1, "method": "apriori"}, "method"),
     ],
 )
 def test_bad_rule_parameters_raise(kwargs, match):
