@@ -44,4 +44,11 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_analysis",
+        "pages/basket.py",
+        "page_basket",
+        ":material/shopping_basket:",
+        ("regional_manager", "analyst", "admin"),
+    ),
 ]

@@ -484,7 +484,7 @@ def rules(
                             "raise min_support or min_confidence, or set max_len"
                         )
     if not both:
-        return _empty_rules()
+        return empty_rules()
 
     count_ac = np.asarray(both, dtype=np.float64)
     count_a = np.array([counts[a] if a else n for a in ante_codes], dtype=np.float64)
@@ -521,7 +521,14 @@ def rules(
     return out.drop(columns="_key").reset_index(drop=True)
 
 
-def _empty_rules() -> pd.DataFrame:
+def empty_rules() -> pd.DataFrame:
+    """An empty rule table with the documented columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        No rows; columns as :func:`rules` returns them.
+    """
     out = pd.DataFrame({c: pd.Series(dtype="float64") for c in RULE_COLUMNS})
     out["antecedents"] = pd.Series(dtype=object)
     out["consequents"] = pd.Series(dtype=object)
