@@ -86,6 +86,37 @@ _FROM = """
 """
 
 
+def _labels(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:
+    """Item label per sku_id at the level, as a categorical series indexed by sku_id."""
+    skus = con.execute(f"SELECT sku_id, {LEVELS[level]} AS item FROM skus s").df()
+    labels = skus["item"].astype("category")
+    labels.index = skus["sku_id"].to_numpy()
+    return labels
+
+
+def _lines(con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool) -> pd.DataFrame:
+    """Distinct (order, item) lines of a scope; items as a categorical of labels."""
+    where, params = _where(scope)
+    extra = ", o.community_id" if by_type else ""
+    # Integer columns out of DuckDB, deduplicated and labelled in pandas: far cheaper than
+    # millions of strings through DISTINCT and the result conversion.
+    sql = f"SELECT oi.order_id, oi.sku_id{extra} {_FROM} WHERE {where}"
+    lines = con.execute(sql, params).df().drop_duplicates(["order_id", "sku_id"])
+    labels = _labels(con, scope.level)
+    item = pd.Categorical.from_codes(
+        labels.cat.codes.reindex(lines["sku_id"].to_numpy()).to_numpy(),
+        categories=labels.cat.categories,
+    )
+    lines = lines.drop(columns="sku_id").assign(item=item)
+    if scope.level != "sku":
+        lines = lines.drop_duplicates(["order_id", "item"])
+    if by_type:
+        kinds = con.execute("SELECT community_id, type FROM communities").df()
+        lines["community_type"] = lines["community_id"].map(kinds.set_index("community_id")["type"])
+    columns = ["order_id", "item", *(["community_type"] if by_type else [])]
+    return lines[columns].reset_index(drop=True)
+
+
 def transactions(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFrame:
     """Order lines of a scope as basket transactions.
 
@@ -99,12 +130,10 @@ def transactions(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        Distinct ``order_id, item`` pairs, ordered by order then item; empty when the scope
-        has no orders.
+        Distinct ``order_id, item`` pairs (``item`` categorical: SKU names or categories);
+        empty when the scope has no orders.
     """
-    where, params = _where(scope)
-    sql = f"SELECT DISTINCT oi.order_id, {LEVELS[scope.level]} AS item {_FROM} WHERE {where} "
-    return con.execute(sql + "ORDER BY 1, 2", params).df()
+    return _lines(con, scope, by_type=False)
 
 
 def margins(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFrame:
@@ -122,11 +151,17 @@ def margins(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFr
     pandas.DataFrame
         Columns ``item``, ``margin`` (CNY per unit), ``units``.
     """
+    return _margins(con, scope, by_type=False)
+
+
+def _margins(con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool) -> pd.DataFrame:
     where, params = _where(scope)
+    kind = ", c.type AS community_type" if by_type else ""
+    group = "1, 4" if by_type else "1"
     sql = (
         f"SELECT {LEVELS[scope.level]} AS item, "
         "sum((oi.unit_price - oi.unit_cost) * oi.qty) / nullif(sum(oi.qty), 0) AS margin, "
-        f"sum(oi.qty) AS units {_FROM} WHERE {where} GROUP BY 1 ORDER BY 1"
+        f"sum(oi.qty) AS units{kind} {_FROM} WHERE {where} GROUP BY {group} ORDER BY {group}"
     )
     return con.execute(sql, params).df()
 
@@ -167,23 +202,17 @@ def bundles_by_type(
     ValueError
         On invalid thresholds.
     """
-    types = list(scope.community_types) or community_types(con)
+    lines = _lines(con, scope, by_type=True)
+    unit_margins = _margins(con, scope, by_type=True)
     parts = []
-    for kind in types:
-        sub = Scope(
-            regions=scope.regions,
-            community_types=(kind,),
-            user_ids=scope.user_ids,
-            start=scope.start,
-            end=scope.end,
-            level=scope.level,
-            statuses=scope.statuses,
-        )
-        tx = transactions(con, sub)
-        if tx.empty:
-            continue
+    for kind, tx in lines.groupby("community_type", sort=True, observed=True):
         found = basket.bundles(
-            tx, margins(con, sub), min_support, min_confidence, max_size=max_size, top=top
+            tx[["order_id", "item"]],
+            unit_margins.loc[unit_margins["community_type"] == kind, ["item", "margin"]],
+            min_support,
+            min_confidence,
+            max_size=max_size,
+            top=top,
         )
         if not found.empty:
             parts.append(found.assign(community_type=kind))
