@@ -321,3 +321,22 @@ def test_bundles_bad_input_raises(margins, kwargs, match):
     tx = pd.DataFrame({"order_id": [1, 1], "item": ["a", "b"]})
     with pytest.raises(ValueError, match=match):
         basket.bundles(tx, margins, 0.5, **kwargs)
+
+
+def test_miners_agree_on_random_skewed_baskets():
+    """On seeded Zipf-like baskets with a planted triple, both miners return equal counts."""
+    rng = np.random.default_rng(3)
+    popularity = 1 / np.arange(1, 41) ** 0.8
+    sizes = 1 + rng.poisson(4, 4000)
+    order_id = np.repeat(np.arange(4000), sizes)
+    item = rng.choice(40, size=order_id.size, p=popularity / popularity.sum())
+    planted = np.flatnonzero(rng.random(4000) < 0.05)
+    order_id = np.concatenate([order_id, np.repeat(planted, 3)])
+    item = np.concatenate([item, np.tile([37, 38, 39], planted.size)])
+    tx = pd.DataFrame({"order_id": order_id, "item": item})
+    a = basket.frequent_itemsets(tx, 0.01, method="mlxtend")
+    b = basket.frequent_itemsets(tx, 0.01, method="sparse")
+    as_dict = lambda df: dict(zip(df["itemsets"], df["count"], strict=True))  # noqa: E731
+    assert as_dict(a) == as_dict(b)
+    assert a["itemsets"].map(len).max() >= 3
+    assert frozenset({37, 38, 39}) in as_dict(a)
