@@ -9,9 +9,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from engine import basket
 from engine import basket_scopes as scopes
+
+
+def allowed_regions(requested: tuple[int, ...]) -> tuple[int, ...]:
+    """The requested regions limited to the session's row scope (empty = all, if unscoped)."""
+    return auth.scope().clip_regions(requested)
 
 
 def _scope(

@@ -48,7 +48,8 @@ min_support = c3.number_input(
 min_conf = c4.slider(t("bk_min_confidence"), 0.0, 1.0, 0.3, 0.05, key="bk_conf")
 max_len = c5.selectbox(t("bk_max_len"), [2, 3, 4], index=1, key="bk_max_len")
 
-scope = (version, f.start, f.end, f.regions, types, level)
+# Regional managers see only their regions, whatever the filter says.
+scope = (version, f.start, f.end, bk.allowed_regions(f.regions), types, level)
 item_table = bk.items(*scope)
 if item_table.empty:
     ui.empty_note("bk_no_orders")

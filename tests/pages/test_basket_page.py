@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
 from dashboard import basket as bk
 from dashboard import nav
+from engine import auth
 
 
 @pytest.fixture
@@ -71,3 +73,22 @@ def test_filter_rules_rejects_unknown_sort():
     """Sorting by an unknown column raises ValueError."""
     with pytest.raises(ValueError, match="sort"):
         bk.filter_rules(bk.basket.empty_rules(), "", 1.0, "price")
+
+
+def test_regional_manager_sees_only_own_region_orders(app, monkeypatch):
+    """A region-1 manager's basket page counts fewer orders than the unscoped page."""
+
+    def orders_shown(at) -> int:
+        return int(next(m.value for m in at.metric if m.label == "Orders").replace(",", ""))
+
+    at = app("en")
+    at.run()
+    at.switch_page(str(nav.ROOT / "pages" / "basket.py")).run()
+    everyone = orders_shown(at)
+    monkeypatch.setenv("LINLI_AUTH", "local")
+    user = auth.User("m", "regional_manager", "M", auth.Scope(regions=(1,)))
+    at = app("en", user=user, last_seen=datetime.now())
+    at.run()
+    at.switch_page(str(nav.ROOT / "pages" / "basket.py")).run()
+    assert not at.exception
+    assert 0 < orders_shown(at) < everyone
