@@ -51,4 +51,18 @@ PAGES: list[NavPage] = [
         ":material/local_shipping:",
         ("regional_manager", "dispatcher", "admin"),
     ),
+    NavPage(
+        "sec_analysis",
+        "pages/basket.py",
+        "page_basket",
+        ":material/shopping_basket:",
+        ("regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_data",
+        "pages/admin.py",
+        "page_admin",
+        ":material/admin_panel_settings:",
+        ("admin",),
+    ),
 ]
