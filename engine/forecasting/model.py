@@ -1,0 +1,231 @@
+"""The global xgboost model: recursive multi-step forecasts with conformal intervals.
+
+One model is fitted across all series on scaled targets. Forecasts are recursive: step k's
+prediction becomes the lag-1 value of step k + 1. Intervals are split-conformal: the model is
+refitted with the last ``h`` periods held out (``calibration_windows`` times, each one ``h``
+further back), the held-out residuals are divided by each series' MASE scale (mean absolute
+seasonal difference) and their empirical quantiles, per block of one season of horizon when
+there are at least 200 residuals per block, give the interval around the final forecast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from engine.forecasting import features, frames
+
+MIN_PER_BLOCK = 200  # residuals needed to calibrate each horizon block on its own
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Model settings; the defaults suit daily retail series.
+
+    ``lags`` / ``windows`` default by frequency (daily: lags 1–7, 14, 21, 28; means over
+    7, 14, 28 days). ``max_train_rows`` caps the sampled training cells so large panels fit
+    in bounded time. ``fill_gaps`` is ``"error"`` or ``"zero"`` (see ``frames.validate``).
+    ``n_jobs`` defaults to 1 because on a busy 2-core machine xgboost's threads spin against
+    each other (measured: 100 trees on 28k rows took 1.4 s with one thread, 10.6 s with two).
+    """
+
+    lags: tuple[int, ...] | None = None
+    windows: tuple[int, ...] | None = None
+    n_estimators: int = 300
+    max_depth: int = 6
+    learning_rate: float = 0.06
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    min_child_weight: float = 5.0
+    max_train_rows: int = 400_000
+    calibration_windows: int = 1
+    fill_gaps: str = "error"
+    n_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        """Reject settings that cannot work."""
+        if self.calibration_windows < 1:
+            raise ValueError("calibration_windows must be >= 1")
+        if self.max_train_rows < 100:
+            raise ValueError("max_train_rows must be >= 100")
+        for name in ("lags", "windows"):
+            v = getattr(self, name)
+            if v is not None and (not v or min(v) < 1):
+                raise ValueError(f"{name} must be positive integers")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated training frame laid out for the model."""
+
+    panel: frames.Panel
+    ctx: features.Context
+    layout: features.Layout
+    h: int
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One fitted booster with the scales it was trained on."""
+
+    booster: xgb.XGBRegressor
+    scale: np.ndarray
+    cut: int
+    names: list[str] = field(default_factory=list)
+
+
+def observed(panel: frames.Panel) -> np.ndarray:
+    """Sales with censored (sold-out) cells set to NaN."""
+    return np.where(panel.censored, np.nan, panel.y)
+
+
+def fit(problem: Problem, cut: int, settings: Settings, seed: int) -> Fitted:
+    """Fit the booster on panel columns ``[0, cut)``."""
+    y = observed(problem.panel)[:, :cut]
+    scale = features.scales(y, problem.layout.season)
+    yn = y / scale[:, None]
+    start = problem.panel.start
+    rows, cols = np.nonzero(np.isfinite(yn))
+    keep = cols - start[rows] >= problem.layout.season
+    rows, cols = rows[keep], cols[keep]
+    if len(rows) == 0:
+        raise ValueError("no training rows: series are shorter than one season of history")
+    rng = np.random.default_rng(seed)
+    if len(rows) > settings.max_train_rows:
+        pick = rng.choice(len(rows), settings.max_train_rows, replace=False)
+        rows, cols = rows[pick], cols[pick]
+    x = features.matrix(yn, rows, cols, np.log(scale), problem.ctx, problem.layout)
+    model = xgb.XGBRegressor(
+        n_estimators=settings.n_estimators,
+        max_depth=settings.max_depth,
+        learning_rate=settings.learning_rate,
+        subsample=settings.subsample,
+        colsample_bytree=settings.colsample_bytree,
+        min_child_weight=settings.min_child_weight,
+        tree_method="hist",
+        max_bin=128,
+        n_jobs=settings.n_jobs,
+        random_state=seed,
+    )
+    model.fit(x, yn[rows, cols])
+    return Fitted(model, scale, cut, problem.layout.names)
+
+
+def predict(problem: Problem, fitted: Fitted, h: int) -> np.ndarray:
+    """Recursive forecast of ``h`` steps after column ``fitted.cut``; shape (n, h)."""
+    n = problem.panel.y.shape[0]
+    y = observed(problem.panel)[:, : fitted.cut]
+    yn = np.full((n, fitted.cut + h), np.nan)
+    yn[:, : fitted.cut] = y / fitted.scale[:, None]
+    rows = np.arange(n)
+    log_scale = np.log(fitted.scale)
+    for k in range(h):
+        col = np.full(n, fitted.cut + k)
+        x = features.matrix(yn, rows, col, log_scale, problem.ctx, problem.layout)
+        yn[:, fitted.cut + k] = np.maximum(fitted.booster.predict(x), 0.0)
+    return yn[:, fitted.cut :] * fitted.scale[:, None]
+
+
+def mase_scale(y: np.ndarray, season: int) -> np.ndarray:
+    """Mean absolute seasonal difference per series (the MASE denominator), never zero."""
+    with np.errstate(all="ignore"):
+        d = np.nanmean(np.abs(y[:, season:] - y[:, :-season]), axis=1)
+        d1 = np.nanmean(np.abs(np.diff(y, axis=1)), axis=1)
+        level = np.nanmean(y, axis=1)
+    d = np.where(np.isfinite(d) & (d > 0), d, d1)
+    d = np.where(np.isfinite(d) & (d > 0), d, 0.1 * level)
+    return np.where(np.isfinite(d) & (d > 0), d, 1.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Conformal quantiles of scaled residuals per horizon block and tail probability."""
+
+    block: int  # horizon steps per block
+    probs: tuple[float, ...]
+    quantiles: np.ndarray  # (n_blocks, len(probs))
+    n: np.ndarray  # residuals per block
+
+    def frame(self) -> pd.DataFrame:
+        """Quantiles as a long frame for inspection."""
+        rows = [
+            {"block": b, "prob": p, "quantile": float(self.quantiles[b, j]), "n": int(self.n[b])}
+            for b in range(self.quantiles.shape[0])
+            for j, p in enumerate(self.probs)
+        ]
+        return pd.DataFrame(rows)
+
+
+def calibrate(
+    problem: Problem, settings: Settings, levels: tuple[int, ...], seed: int
+) -> Calibration:
+    """Hold out the last ``h`` periods (repeatedly) and collect scaled residuals."""
+    h, season = problem.h, problem.layout.season
+    t = problem.panel.length
+    y = observed(problem.panel)
+    resid = []
+    for w in range(1, settings.calibration_windows + 1):
+        cut = t - w * h
+        if cut <= season:
+            break
+        fitted = fit(problem, cut, settings, seed + w)
+        pred = predict(problem, fitted, h)
+        scale = mase_scale(y[:, :cut], season)
+        resid.append((y[:, cut : cut + h] - pred) / scale[:, None])
+    if not resid:
+        raise ValueError("series too short to hold out a calibration window")
+    r = np.concatenate(resid, axis=0)  # (n * windows, h)
+    probs = tuple(sorted({p for lv in levels for p in ((100 - lv) / 200, (100 + lv) / 200)}))
+    n_blocks = -(-h // season)
+    per_block = [np.isfinite(r[:, b * season : (b + 1) * season]).sum() for b in range(n_blocks)]
+    if n_blocks > 1 and min(per_block) < MIN_PER_BLOCK:
+        n_blocks, block = 1, h
+    else:
+        block = season
+    q = np.zeros((n_blocks, len(probs)))
+    counts = np.zeros(n_blocks, dtype=int)
+    for b in range(n_blocks):
+        v = r[:, b * block : (b + 1) * block]
+        v = v[np.isfinite(v)]
+        if len(v) == 0:
+            raise ValueError("calibration window holds no uncensored observations")
+        counts[b] = len(v)
+        q[b] = [_conformal_quantile(v, p) for p in probs]
+    return Calibration(block, probs, q, counts)
+
+
+def _conformal_quantile(v: np.ndarray, p: float) -> float:
+    """Finite-sample corrected empirical quantile (outward from the median)."""
+    n = len(v)
+    adj = min(1.0, np.ceil((n + 1) * p) / n) if p >= 0.5 else max(0.0, np.floor((n + 1) * p) / n)
+    return float(np.quantile(v, adj, method="higher" if p >= 0.5 else "lower"))
+
+
+def intervals(
+    pred: np.ndarray, scale: np.ndarray, cal: Calibration, levels: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """Lower/upper bounds (n, h) per level, clipped at zero."""
+    h = pred.shape[1]
+    block = np.minimum(np.arange(h) // cal.block, cal.quantiles.shape[0] - 1)
+    out = {}
+    for lv in levels:
+        lo_p, hi_p = (100 - lv) / 200, (100 + lv) / 200
+        q_lo = cal.quantiles[block, cal.probs.index(lo_p)]
+        q_hi = cal.quantiles[block, cal.probs.index(hi_p)]
+        out[f"yhat_lo_{lv}"] = np.maximum(pred + q_lo[None, :] * scale[:, None], 0.0)
+        out[f"yhat_hi_{lv}"] = np.maximum(pred + q_hi[None, :] * scale[:, None], 0.0)
+    return out
+
+
+def importance(fitted: Fitted) -> pd.DataFrame:
+    """Total gain per feature, as share of all gain, largest first."""
+    score = fitted.booster.get_booster().get_score(importance_type="total_gain")
+    names = {f"f{i}": n for i, n in enumerate(fitted.names)}
+    df = pd.DataFrame({"feature": [names.get(k, k) for k in score], "gain": list(score.values())})
+    if df.empty:
+        return pd.DataFrame({"feature": [], "gain": [], "share": []})
+    df["share"] = df["gain"] / df["gain"].sum()
+    return df.sort_values("gain", ascending=False, ignore_index=True)
