@@ -64,7 +64,7 @@ def check_holidays(cal: pd.DataFrame) -> pd.DataFrame:
 
 def from_linli_calendar(cal: pd.DataFrame) -> pd.DataFrame:
     """Convert Linli's ``calendar`` table (cal_date, is_holiday, is_workday, holiday)."""
-    wk = pd.to_datetime(cal["cal_date"]).dt.dayofweek >= 5
+    wk = pd.to_datetime(cal["cal_date"]).dt.day_of_week >= 5
     hol = cal["is_holiday"].astype(bool)
     adj = cal["is_workday"].astype(bool) & wk
     rows = cal.loc[hol | adj, ["cal_date", "holiday"]].copy()
@@ -84,7 +84,7 @@ def features(dates: pd.DatetimeIndex, freq: str, holidays: pd.DataFrame | None) 
     out = pd.DataFrame(index=d)
     if freq == "h":
         out["hour"] = d.hour
-        out["dow"] = d.dayofweek
+        out["dow"] = d.day_of_week
         return out
     if freq == "W":
         out["week"] = d.isocalendar().week.to_numpy().astype(int)
@@ -93,9 +93,9 @@ def features(dates: pd.DatetimeIndex, freq: str, holidays: pd.DataFrame | None) 
     if freq in ("MS", "ME"):
         out["month"] = d.month
         return out
-    out["dow"] = d.dayofweek
+    out["dow"] = d.day_of_week
     out["month"] = d.month
-    out["doy"] = d.dayofyear
+    out["doy"] = d.day_of_year
     cal = holidays if holidays is not None else pd.DataFrame(columns=["date", "kind", "holiday"])
     hol = cal.loc[cal["kind"] == "holiday"]
     hol_dates = pd.DatetimeIndex(hol["date"]).sort_values()
@@ -105,7 +105,7 @@ def features(dates: pd.DatetimeIndex, freq: str, holidays: pd.DataFrame | None) 
     is_work = dn.isin(work)
     out["is_holiday"] = is_hol.astype(int)
     out["is_adj_workday"] = is_work.astype(int)
-    out["is_off"] = (is_hol | ((d.dayofweek >= 5) & ~is_work)).astype(int)
+    out["is_off"] = (is_hol | ((d.day_of_week >= 5) & ~is_work)).astype(int)
     names = sorted(set(hol["holiday"].dropna().astype(str)))
     code = dict(
         zip(

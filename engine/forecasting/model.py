@@ -3,8 +3,9 @@
 One model is fitted across all series on scaled targets. Forecasts are recursive: step k's
 prediction becomes the lag-1 value of step k + 1. Intervals are split-conformal: the model is
 refitted with the last ``h`` periods held out (``calibration_windows`` times, each one ``h``
-further back), the held-out residuals are divided by each series' MASE scale (mean absolute
-seasonal difference) and their empirical quantiles, per block of one season of horizon when
+further back), the held-out residuals are divided by an expected error size (each series' MASE
+scale, stretched with the square root of the forecast level, see ``residual_scale``) and
+their empirical quantiles, per block of one season of horizon when
 there are at least 200 residuals per block, give the interval around the final forecast.
 """
 
@@ -140,6 +141,21 @@ def mase_scale(y: np.ndarray, season: int) -> np.ndarray:
     return np.where(np.isfinite(d) & (d > 0), d, 1.0)
 
 
+def residual_scale(
+    pred: np.ndarray, history: np.ndarray, level: np.ndarray, season: int
+) -> np.ndarray:
+    """Expected error size per forecast cell, (n, h).
+
+    The series' MASE scale, stretched by the square root of the forecast relative to the
+    series' level: sales are counts whose noise grows like the square root of demand, so a
+    holiday forecast twice the usual level gets an interval about 1.4 times wider. The
+    quarter-level offset keeps intervals open where the forecast is near zero.
+    """
+    base = mase_scale(history, season)[:, None]
+    lv = level[:, None]
+    return base * np.sqrt((np.maximum(pred, 0.0) + 0.25 * lv) / (1.25 * lv))
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Conformal quantiles of scaled residuals per horizon block and tail probability."""
@@ -173,8 +189,8 @@ def calibrate(
             break
         fitted = fit(problem, cut, settings, seed + w)
         pred = predict(problem, fitted, h)
-        scale = mase_scale(y[:, :cut], season)
-        resid.append((y[:, cut : cut + h] - pred) / scale[:, None])
+        spread = residual_scale(pred, y[:, :cut], fitted.scale, season)
+        resid.append((y[:, cut : cut + h] - pred) / spread)
     if not resid:
         raise ValueError("series too short to hold out a calibration window")
     r = np.concatenate(resid, axis=0)  # (n * windows, h)
@@ -205,9 +221,9 @@ def _conformal_quantile(v: np.ndarray, p: float) -> float:
 
 
 def intervals(
-    pred: np.ndarray, scale: np.ndarray, cal: Calibration, levels: tuple[int, ...]
+    pred: np.ndarray, spread: np.ndarray, cal: Calibration, levels: tuple[int, ...]
 ) -> dict[str, np.ndarray]:
-    """Lower/upper bounds (n, h) per level, clipped at zero."""
+    """Lower/upper bounds (n, h) per level from :func:`residual_scale`, clipped at zero."""
     h = pred.shape[1]
     block = np.minimum(np.arange(h) // cal.block, cal.quantiles.shape[0] - 1)
     out = {}
@@ -215,8 +231,8 @@ def intervals(
         lo_p, hi_p = (100 - lv) / 200, (100 + lv) / 200
         q_lo = cal.quantiles[block, cal.probs.index(lo_p)]
         q_hi = cal.quantiles[block, cal.probs.index(hi_p)]
-        out[f"yhat_lo_{lv}"] = np.maximum(pred + q_lo[None, :] * scale[:, None], 0.0)
-        out[f"yhat_hi_{lv}"] = np.maximum(pred + q_hi[None, :] * scale[:, None], 0.0)
+        out[f"yhat_lo_{lv}"] = np.maximum(pred + q_lo[None, :] * spread, 0.0)
+        out[f"yhat_hi_{lv}"] = np.maximum(pred + q_hi[None, :] * spread, 0.0)
     return out
 
 

@@ -84,6 +84,8 @@ def prepare(
     ValueError
         For any bad input, see :func:`fit_predict`.
     """
+    if not isinstance(settings, model.Settings):
+        raise TypeError(f"settings must be a forecasting.Settings, got {type(settings).__name__}")
     if not isinstance(h, int | np.integer) or h < 1:
         raise ValueError(f"h must be a positive integer, got {h!r}")
     spec = frames.freq_spec(freq)
@@ -131,14 +133,15 @@ def forecast(
     Forecast
         The forecast frame plus feature importance and calibration quantiles.
     """
-    settings = settings or model.Settings()
+    settings = model.Settings() if settings is None else settings
     levels = _check_levels(level)
     problem = prepare(train, h, freq, future_exog, holidays, settings)
     cal = model.calibrate(problem, settings, levels, seed)
     fitted = model.fit(problem, problem.panel.length, settings, seed)
     pred = model.predict(problem, fitted, h)
-    scale = model.mase_scale(model.observed(problem.panel), problem.layout.season)
-    bounds = model.intervals(pred, scale, cal, levels)
+    y = model.observed(problem.panel)
+    spread = model.residual_scale(pred, y, fitted.scale, problem.layout.season)
+    bounds = model.intervals(pred, spread, cal, levels)
     frame = _frame(problem.panel, h, pred, bounds)
     return Forecast(frame, model.importance(fitted), cal.frame())
 

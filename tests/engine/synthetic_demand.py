@@ -18,6 +18,7 @@ HOLIDAY_LIFT = 1.8
 EVE_LIFT = 1.4
 HEAT_SLOPE = 0.08
 PROMO_LIFT = 1.6
+HEAT_WAVE = ("2025-09-21", "2025-09-29")
 
 
 def generate(
@@ -25,22 +26,29 @@ def generate(
     start: str = "2024-01-01",
     days: int = 730,
     seed: int = 0,
-    stock_cap: bool = False,
+    stock_cap: float = 0.0,
 ) -> pd.DataFrame:
     """Long frame ``unique_id, ds, y, censored, tmax, promo, category`` plus ``mean``.
 
     ``mean`` is the true expected demand (before censoring); tests drop it before fitting.
-    With ``stock_cap`` some days carry a stock limit: sales are capped and flagged censored.
+    A share ``stock_cap`` of days carries a stock limit of 60 % of mean demand: sales above
+    it are capped and flagged censored.
     """
     rng = np.random.default_rng(seed)
     ds = pd.date_range(start, periods=days, freq="D")
     cal = calendar.features(ds, "D", calendar.load_holidays())
-    doy = ds.dayofyear.to_numpy()
-    # Changsha-like summer: peaks around day 200 near 36 °C.
+    doy = ds.day_of_year.to_numpy()
+    # Changsha-like summer peaking near 35 °C around day 200, plus heat waves at random
+    # times (so heat is not confounded with season) and one planted late-September heat
+    # wave (秋老虎) that tests can forecast through.
     tmax = 22 + 13 * np.sin(2 * np.pi * (doy - 110) / 365) + rng.normal(0, 2.5, days)
+    for s in rng.integers(0, days - 8, size=days // 90):
+        tmax[s : s + 7] = np.maximum(tmax[s : s + 7], rng.uniform(34, 38, 7))
+    wave = (ds >= HEAT_WAVE[0]) & (ds <= HEAT_WAVE[1])
+    tmax[wave] = rng.uniform(35, 38, int(wave.sum()))
     holiday = np.where(cal["is_holiday"] == 1, HOLIDAY_LIFT, 1.0)
     eve = np.where(cal["days_to_holiday"].between(1, 2) & (cal["is_holiday"] == 0), EVE_LIFT, 1)
-    base = WEEKDAY[ds.dayofweek] * holiday * eve
+    base = WEEKDAY[ds.day_of_week] * holiday * eve
     frames = []
     for i in range(n_series):
         level = float(np.exp(rng.normal(2.3, 0.7)))
@@ -51,8 +59,8 @@ def generate(
         demand = rng.poisson(mean).astype(float)
         censored = np.zeros(days, dtype=bool)
         if stock_cap:
-            capped = rng.random(days) < 0.1
-            cap = np.floor(0.7 * mean)
+            capped = rng.random(days) < stock_cap
+            cap = np.floor(0.6 * mean)
             censored = capped & (demand > cap)
             demand = np.where(censored, cap, demand)
         frames.append(
