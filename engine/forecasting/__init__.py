@@ -15,21 +15,27 @@ from engine.forecasting.model import Settings
 from engine.forecasting.pipeline import (
     MODELS,
     Forecast,
+    Model,
     baseline_forecasts,
+    fit,
     fit_predict,
     forecast,
+    predict,
 )
 
 __all__ = [
     "MODELS",
     "Backtest",
     "Forecast",
+    "Model",
     "Settings",
     "backtest",
     "baseline_forecasts",
+    "fit",
     "fit_predict",
     "forecast",
     "load_holidays",
     "metrics",
+    "predict",
     "rollup",
 ]

@@ -117,6 +117,13 @@ def features(dates: pd.DatetimeIndex, freq: str, holidays: pd.DataFrame | None) 
     out["holiday_code"] = [code.get(x, 0) for x in dn]
     starts, ends = _blocks(hol_dates)
     out["days_to_holiday"] = _distance(dn, starts, forward=True)
+    # Which holiday is coming matters (mooncakes before 中秋节, not before 国庆节).
+    nxt = np.zeros(len(dn), dtype=int)
+    if len(starts):
+        k = np.searchsorted(starts.to_numpy(), dn.to_numpy(), side="right")
+        ok = (k < len(starts)) & (out["days_to_holiday"].to_numpy() < CAP)
+        nxt[ok] = [code.get(x, 0) for x in starts[k[ok]]]
+    out["next_holiday_code"] = nxt
     out["days_since_holiday"] = _distance(dn, ends, forward=False)
     pos = np.zeros(len(dn), dtype=int)
     if len(starts):

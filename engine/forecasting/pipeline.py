@@ -114,6 +114,100 @@ def prepare(
     return model.Problem(panel, ctx, layout, h)
 
 
+@dataclass(frozen=True)
+class Model:
+    """A fitted model that can forecast again under other future exogenous values.
+
+    Attributes
+    ----------
+    train
+        The training frame as passed.
+    h, freq, levels, holidays, settings
+        As given to :func:`fit`.
+    problem, fitted, calibration
+        Internal state (see ``forecasting.model``).
+    """
+
+    train: pd.DataFrame
+    h: int
+    freq: str
+    levels: tuple[int, ...]
+    holidays: pd.DataFrame | None
+    settings: model.Settings
+    problem: model.Problem
+    fitted: model.Fitted
+    calibration: model.Calibration
+
+
+def fit(
+    train: pd.DataFrame,
+    h: int,
+    freq: str = "D",
+    future_exog: pd.DataFrame | None = None,
+    level: tuple[int, ...] = (80, 95),
+    seed: int = 0,
+    holidays: pd.DataFrame | None = None,
+    settings: model.Settings | None = None,
+) -> Model:
+    """Fit the global model and calibrate its intervals (see :func:`fit_predict`).
+
+    Returns
+    -------
+    Model
+        Pass it to :func:`predict`.
+
+    Raises
+    ------
+    ValueError
+        For bad input, as :func:`fit_predict`.
+    """
+    settings = model.Settings() if settings is None else settings
+    levels = _check_levels(level)
+    problem = prepare(train, h, freq, future_exog, holidays, settings)
+    cal = model.calibrate(problem, settings, levels, seed)
+    fitted = model.fit(problem, problem.panel.length, settings, seed)
+    return Model(train, h, freq, levels, holidays, settings, problem, fitted, cal)
+
+
+def predict(
+    m: Model, future_exog: pd.DataFrame | None = None, holidays: pd.DataFrame | None = None
+) -> Forecast:
+    """Forecast with a fitted model, optionally under other future exogenous values.
+
+    Parameters
+    ----------
+    m
+        From :func:`fit`.
+    future_exog
+        Replaces the future exogenous frame given to :func:`fit` (what-if scenarios:
+        another temperature, a promotion); ``None`` keeps it.
+    holidays
+        Replaces the holiday calendar for the forecast period; ``None`` keeps it.
+
+    Returns
+    -------
+    Forecast
+        Forecast frame, feature importance and calibration quantiles.
+
+    Raises
+    ------
+    ValueError
+        When the replacement frames are malformed.
+    """
+    problem = m.problem
+    if future_exog is not None or holidays is not None:
+        cal = m.holidays if holidays is None else holidays
+        problem = prepare(m.train, m.h, m.freq, future_exog, cal, m.settings)
+        if future_exog is None and problem.layout.exog:
+            raise ValueError("pass future_exog together with holidays for a model with exog")
+    pred = model.predict(problem, m.fitted, m.h)
+    y = model.observed(problem.panel)
+    spread = model.residual_scale(pred, y, m.fitted.scale, problem.layout.season)
+    bounds = model.intervals(pred, spread, m.calibration, m.levels)
+    frame = _frame(problem.panel, m.h, pred, bounds)
+    return Forecast(frame, model.importance(m.fitted), m.calibration.frame())
+
+
 def forecast(
     train: pd.DataFrame,
     h: int,
@@ -124,26 +218,20 @@ def forecast(
     holidays: pd.DataFrame | None = None,
     settings: model.Settings | None = None,
 ) -> Forecast:
-    """Fit the global model and forecast ``h`` periods after each series' last date.
-
-    Parameters are those of :func:`fit_predict`.
+    """Fit and forecast in one call; parameters are those of :func:`fit_predict`.
 
     Returns
     -------
     Forecast
         The forecast frame plus feature importance and calibration quantiles.
+
+    Raises
+    ------
+    ValueError
+        For bad input, as :func:`fit_predict`.
     """
-    settings = model.Settings() if settings is None else settings
-    levels = _check_levels(level)
-    problem = prepare(train, h, freq, future_exog, holidays, settings)
-    cal = model.calibrate(problem, settings, levels, seed)
-    fitted = model.fit(problem, problem.panel.length, settings, seed)
-    pred = model.predict(problem, fitted, h)
-    y = model.observed(problem.panel)
-    spread = model.residual_scale(pred, y, fitted.scale, problem.layout.season)
-    bounds = model.intervals(pred, spread, cal, levels)
-    frame = _frame(problem.panel, h, pred, bounds)
-    return Forecast(frame, model.importance(fitted), cal.frame())
+    m = fit(train, h, freq, future_exog, level, seed, holidays, settings)
+    return predict(m)
 
 
 def fit_predict(
