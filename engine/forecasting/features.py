@@ -15,6 +15,8 @@ import pandas as pd
 
 from engine.forecasting import calendar, frames
 
+ANNUAL = {"D": 365, "W": 52, "MS": 12, "ME": 12, "h": 24 * 365}  # periods per year
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -59,6 +61,10 @@ def context(
     uniq, inverse = np.unique(dates.ravel(), return_inverse=True)
     spec = frames.freq_spec(panel.freq)
     cal = calendar.features(pd.DatetimeIndex(uniq), spec.alias, holidays)
+    if panel.length < 2 * ANNUAL.get(spec.alias, 0):
+        # With under two years of history the day of year / month is just a time index:
+        # trees would pin one-off events (a festival week, a heat wave) on it.
+        cal = cal.drop(columns=[c for c in ("doy", "month", "week") if c in cal.columns])
     ctx = Context(inverse.reshape(dates.shape), cal.to_numpy(dtype=float), exog)
     return ctx, tuple(cal.columns)
 
