@@ -44,4 +44,11 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_analysis",
+        "pages/forecast.py",
+        "page_forecast",
+        ":material/query_stats:",
+        ("executive", "regional_manager", "analyst", "admin"),
+    ),
 ]

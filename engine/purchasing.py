@@ -166,11 +166,28 @@ def plan(
     lines["arrival_date"] = (as_of + pd.to_timedelta(lead_days(lines), unit="D")).dt.date
     lines = lines.rename(columns={"cover_mean": "forecast", "cover_q": "planned_demand"})
     cols = [
-        "supplier_id", "supplier", "lead_time_days", "order_date", "arrival_date",
-        "warehouse_id", "sku_id", "name", "category", "shelf_life_days", "service_level",
-        "forecast", "planned_demand", "on_hand", "in_transit", "need", "pack_size", "packs",
-        "qty", "unit_cost", "amount",
-    ]  # fmt: skip
+        "supplier_id",
+        "supplier",
+        "lead_time_days",
+        "order_date",
+        "arrival_date",
+        "warehouse_id",
+        "sku_id",
+        "name",
+        "category",
+        "shelf_life_days",
+        "service_level",
+        "forecast",
+        "planned_demand",
+        "on_hand",
+        "in_transit",
+        "need",
+        "pack_size",
+        "packs",
+        "qty",
+        "unit_cost",
+        "amount",
+    ]
     lines = lines.loc[lines["qty"] > 0, cols].sort_values(
         ["supplier_id", "warehouse_id", "sku_id"], ignore_index=True
     )

@@ -20,6 +20,7 @@ from engine.forecasting.pipeline import (
     fit,
     fit_predict,
     forecast,
+    holdout,
     predict,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "fit",
     "fit_predict",
     "forecast",
+    "holdout",
     "load_holidays",
     "metrics",
     "predict",

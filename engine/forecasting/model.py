@@ -5,13 +5,15 @@ prediction becomes the lag-1 value of step k + 1. Intervals are split-conformal:
 refitted with the last ``h`` periods held out (``calibration_windows`` times, each one ``h``
 further back), the held-out residuals are divided by an expected error size (each series' MASE
 scale, stretched with the square root of the forecast level, see ``residual_scale``) and
-their empirical quantiles, per block of one season of horizon when
-there are at least 200 residuals per block, give the interval around the final forecast.
+their empirical quantiles give the interval around the final forecast. Quantiles are kept
+apart per bin of forecast level (Mondrian conformal: below the median, to the 80th, 95th
+percentile and above) and per block of one season of horizon, as far as each cell keeps at
+least 200 residuals; otherwise bins and blocks are merged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ import xgboost as xgb
 
 from engine.forecasting import features, frames
 
-MIN_PER_BLOCK = 200  # residuals needed to calibrate each horizon block on its own
+MIN_PER_BLOCK = 200  # residuals needed to calibrate a (horizon block, level bin) cell alone
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,10 @@ class Settings:
     in bounded time. ``local_level`` makes the booster predict the ratio of the target to
     the series' recent level (its longest rolling mean, recomputed at every recursive step)
     so that forecasts follow growing or shrinking series, which trees alone cannot
-    extrapolate. ``fill_gaps`` is ``"error"`` or ``"zero"`` (see ``frames.validate``).
+    extrapolate. ``censored="impute"`` (default) replaces sold-out days by
+    max(sales, a one-step forecast of a light model fitted without them) before fitting;
+    ``"drop"`` only leaves them out (biased low when sell-outs mark high demand).
+    ``fill_gaps`` is ``"error"`` or ``"zero"`` (see ``frames.validate``).
     ``n_jobs`` defaults to 1 because on a busy 2-core machine xgboost's threads spin against
     each other (measured: 100 trees on 28k rows took 1.4 s with one thread, 10.6 s with two).
     """
@@ -49,9 +54,12 @@ class Settings:
     fill_gaps: str = "error"
     n_jobs: int = 1
     local_level: bool = False
+    censored: str = "impute"
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
+        if self.censored not in ("impute", "drop"):
+            raise ValueError("censored must be 'impute' or 'drop'")
         if self.calibration_windows < 1:
             raise ValueError("calibration_windows must be >= 1")
         if self.max_train_rows < 100:
@@ -79,6 +87,7 @@ class Fitted:
     booster: xgb.XGBRegressor
     scale: np.ndarray
     cut: int
+    history: np.ndarray  # (n, cut) the sales history it was fitted on (censored imputed)
     names: list[str] = field(default_factory=list)
     local_level: bool = False
 
@@ -89,8 +98,44 @@ def observed(panel: frames.Panel) -> np.ndarray:
 
 
 def fit(problem: Problem, cut: int, settings: Settings, seed: int) -> Fitted:
-    """Fit the booster on panel columns ``[0, cut)``."""
+    """Fit the booster on panel columns ``[0, cut)``, imputing censored demand first."""
     y = observed(problem.panel)[:, :cut]
+    if settings.censored == "impute" and problem.panel.censored[:, :cut].any():
+        y = _impute(problem, y, cut, settings, seed)
+    return _fit_on(problem, y, cut, settings, seed)
+
+
+def _impute(problem: Problem, y: np.ndarray, cut: int, settings: Settings, seed: int) -> np.ndarray:
+    """Latent demand of censored cells: max(recorded sales, one-step forecast).
+
+    Sold-out days are the high-demand days, so leaving them out biases the model down
+    (selection on the outcome). A light model fitted on the uncensored cells predicts each
+    censored cell from its real history; demand is at least the recorded sales.
+    """
+    light = replace(
+        settings,
+        n_estimators=min(settings.n_estimators, 100),
+        max_train_rows=min(settings.max_train_rows, 100_000),
+    )
+    first = _fit_on(problem, y, cut, light, seed)
+    raw = problem.panel.y[:, :cut]
+    rows, cols = np.nonzero(problem.panel.censored[:, :cut])
+    out = y.copy()
+    out[rows, cols] = raw[rows, cols]
+    keep = cols - problem.panel.start[rows] >= problem.layout.season
+    rows, cols = rows[keep], cols[keep]
+    if len(rows):
+        yn = y / first.scale[:, None]
+        x = features.matrix(yn, rows, cols, np.log(first.scale), problem.ctx, problem.layout)
+        p = first.booster.predict(x)
+        if first.local_level:
+            p = p * _level(x, problem.layout)
+        out[rows, cols] = np.maximum(raw[rows, cols], p * first.scale[rows])
+    return out
+
+
+def _fit_on(problem: Problem, y: np.ndarray, cut: int, settings: Settings, seed: int) -> Fitted:
+    """Fit the booster on the history ``y`` (n, cut); NaN cells are not targets."""
     scale = features.scales(y, problem.layout.season)
     yn = y / scale[:, None]
     start = problem.panel.start
@@ -120,24 +165,27 @@ def fit(problem: Problem, cut: int, settings: Settings, seed: int) -> Fitted:
     if settings.local_level:
         target = target / _level(x, problem.layout)
     model.fit(x, target)
-    return Fitted(model, scale, cut, problem.layout.names, settings.local_level)
+    return Fitted(model, scale, cut, y, problem.layout.names, settings.local_level)
 
 
 def predict(problem: Problem, fitted: Fitted, h: int) -> np.ndarray:
     """Recursive forecast of ``h`` steps after column ``fitted.cut``; shape (n, h)."""
     n = problem.panel.y.shape[0]
-    y = observed(problem.panel)[:, : fitted.cut]
     yn = np.full((n, fitted.cut + h), np.nan)
-    yn[:, : fitted.cut] = y / fitted.scale[:, None]
+    yn[:, : fitted.cut] = fitted.history / fitted.scale[:, None]
     rows = np.arange(n)
     log_scale = np.log(fitted.scale)
+    # Recursion can feed on itself (a burst becomes the next lag); twice the series' largest
+    # recorded value bounds it.
+    with np.errstate(all="ignore"):
+        cap = 2 * np.nan_to_num(np.nanmax(yn[:, : fitted.cut], axis=1), nan=0.0)
     for k in range(h):
         col = np.full(n, fitted.cut + k)
         x = features.matrix(yn, rows, col, log_scale, problem.ctx, problem.layout)
         p = fitted.booster.predict(x)
         if fitted.local_level:
             p = p * _level(x, problem.layout)
-        yn[:, fitted.cut + k] = np.maximum(p, 0.0)
+        yn[:, fitted.cut + k] = np.clip(p, 0.0, cap)
     return yn[:, fitted.cut :] * fitted.scale[:, None]
 
 
@@ -175,21 +223,40 @@ def residual_scale(
 
 @dataclass(frozen=True)
 class Calibration:
-    """Conformal quantiles of scaled residuals per horizon block and tail probability."""
+    """Conformal quantiles of scaled residuals per horizon block, level bin and probability.
+
+    Level bins (Mondrian conformal) split the cells by the forecast relative to the series'
+    scale: for intermittent series the residuals of near-zero forecasts (mostly zero sales)
+    and of high forecasts (a listing day, a holiday) have very different spreads.
+    """
 
     block: int  # horizon steps per block
     probs: tuple[float, ...]
-    quantiles: np.ndarray  # (n_blocks, len(probs))
-    n: np.ndarray  # residuals per block
+    edges: np.ndarray  # (n_bins - 1,) bin edges of pred / scale
+    quantiles: np.ndarray  # (n_blocks, n_bins, len(probs))
+    n: np.ndarray  # (n_blocks, n_bins) residuals per cell
+    holdout: np.ndarray | None = None  # (n_series, h) forecasts of the last h periods
 
     def frame(self) -> pd.DataFrame:
         """Quantiles as a long frame for inspection."""
+        lo = np.r_[-np.inf, self.edges]
         rows = [
-            {"block": b, "prob": p, "quantile": float(self.quantiles[b, j]), "n": int(self.n[b])}
+            {
+                "block": b,
+                "bin_from": float(lo[k]),
+                "prob": p,
+                "quantile": float(self.quantiles[b, k, j]),
+                "n": int(self.n[b, k]),
+            }
             for b in range(self.quantiles.shape[0])
+            for k in range(self.quantiles.shape[1])
             for j, p in enumerate(self.probs)
         ]
         return pd.DataFrame(rows)
+
+    def bins(self, level: np.ndarray) -> np.ndarray:
+        """Bin index of each relative forecast level."""
+        return np.searchsorted(self.edges, level, side="right")
 
 
 def calibrate(
@@ -199,35 +266,48 @@ def calibrate(
     h, season = problem.h, problem.layout.season
     t = problem.panel.length
     y = observed(problem.panel)
-    resid = []
+    resid, rel = [], []
+    holdout = None
     for w in range(1, settings.calibration_windows + 1):
         cut = t - w * h
         if cut <= season:
             break
         fitted = fit(problem, cut, settings, seed + w)
         pred = predict(problem, fitted, h)
+        holdout = pred if holdout is None else holdout
         spread = residual_scale(pred, y[:, :cut], fitted.scale, season)
         resid.append((y[:, cut : cut + h] - pred) / spread)
+        rel.append(pred / fitted.scale[:, None])
     if not resid:
         raise ValueError("series too short to hold out a calibration window")
     r = np.concatenate(resid, axis=0)  # (n * windows, h)
+    z = np.concatenate(rel, axis=0)
+    ok = np.isfinite(r)
+    if not ok.any():
+        raise ValueError("calibration window holds no uncensored observations")
     probs = tuple(sorted({p for lv in levels for p in ((100 - lv) / 200, (100 + lv) / 200)}))
-    n_blocks = -(-h // season)
-    per_block = [np.isfinite(r[:, b * season : (b + 1) * season]).sum() for b in range(n_blocks)]
-    if n_blocks > 1 and min(per_block) < MIN_PER_BLOCK:
-        n_blocks, block = 1, h
-    else:
-        block = season
-    q = np.zeros((n_blocks, len(probs)))
-    counts = np.zeros(n_blocks, dtype=int)
+    step = np.broadcast_to(np.arange(h)[None, :], r.shape)
+    for cuts in ((0.5, 0.8, 0.95), (0.5,), ()):
+        edges = np.unique(np.quantile(z[ok], cuts)) if cuts else np.array([])
+        n_bins = len(edges) + 1
+        bins = np.searchsorted(edges, z, side="right")
+        for block in (season, h):
+            n_blocks = -(-h // block)
+            cell = np.minimum(step // block, n_blocks - 1) * n_bins + bins
+            counts = np.bincount(cell[ok], minlength=n_blocks * n_bins)
+            if counts.min() >= MIN_PER_BLOCK or (block == h and not cuts):
+                break
+        else:
+            continue
+        break
+    q = np.zeros((n_blocks, n_bins, len(probs)))
     for b in range(n_blocks):
-        v = r[:, b * block : (b + 1) * block]
-        v = v[np.isfinite(v)]
-        if len(v) == 0:
-            raise ValueError("calibration window holds no uncensored observations")
-        counts[b] = len(v)
-        q[b] = [_conformal_quantile(v, p) for p in probs]
-    return Calibration(block, probs, q, counts)
+        for k in range(n_bins):
+            v = r[ok & (cell == b * n_bins + k)]
+            if len(v) == 0:
+                v = r[ok]
+            q[b, k] = [_conformal_quantile(v, p) for p in probs]
+    return Calibration(block, probs, edges, q, counts.reshape(n_blocks, n_bins), holdout)
 
 
 def _conformal_quantile(v: np.ndarray, p: float) -> float:
@@ -238,18 +318,23 @@ def _conformal_quantile(v: np.ndarray, p: float) -> float:
 
 
 def intervals(
-    pred: np.ndarray, spread: np.ndarray, cal: Calibration, levels: tuple[int, ...]
+    pred: np.ndarray,
+    spread: np.ndarray,
+    scale: np.ndarray,
+    cal: Calibration,
+    levels: tuple[int, ...],
 ) -> dict[str, np.ndarray]:
     """Lower/upper bounds (n, h) per level from :func:`residual_scale`, clipped at zero."""
     h = pred.shape[1]
     block = np.minimum(np.arange(h) // cal.block, cal.quantiles.shape[0] - 1)
+    block = np.broadcast_to(block[None, :], pred.shape)
+    bins = cal.bins(pred / scale[:, None])
     out = {}
     for lv in levels:
-        lo_p, hi_p = (100 - lv) / 200, (100 + lv) / 200
-        q_lo = cal.quantiles[block, cal.probs.index(lo_p)]
-        q_hi = cal.quantiles[block, cal.probs.index(hi_p)]
-        out[f"yhat_lo_{lv}"] = np.maximum(pred + q_lo[None, :] * spread, 0.0)
-        out[f"yhat_hi_{lv}"] = np.maximum(pred + q_hi[None, :] * spread, 0.0)
+        q_lo = cal.quantiles[block, bins, cal.probs.index((100 - lv) / 200)]
+        q_hi = cal.quantiles[block, bins, cal.probs.index((100 + lv) / 200)]
+        out[f"yhat_lo_{lv}"] = np.maximum(pred + q_lo * spread, 0.0)
+        out[f"yhat_hi_{lv}"] = np.maximum(pred + q_hi * spread, 0.0)
     return out
 
 

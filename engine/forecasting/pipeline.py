@@ -203,9 +203,31 @@ def predict(
     pred = model.predict(problem, m.fitted, m.h)
     y = model.observed(problem.panel)
     spread = model.residual_scale(pred, y, m.fitted.scale, problem.layout.season)
-    bounds = model.intervals(pred, spread, m.calibration, m.levels)
+    bounds = model.intervals(pred, spread, m.fitted.scale, m.calibration, m.levels)
     frame = _frame(problem.panel, m.h, pred, bounds)
     return Forecast(frame, model.importance(m.fitted), m.calibration.frame())
+
+
+def holdout(m: Model) -> pd.DataFrame:
+    """The calibration forecasts of the last ``h`` training periods beside the actuals.
+
+    The calibration model never saw those periods, so this is a one-window backtest that
+    costs nothing extra; its intervals are not reported (they were calibrated on it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unique_id, ds, yhat, y, censored``.
+    """
+    panel = m.problem.panel
+    h = m.h
+    out = pd.DataFrame({ID: np.repeat(panel.ids, h)})
+    dates = panel.dates()[:, -h:]
+    out[DS] = dates.ravel()
+    out["yhat"] = m.calibration.holdout.ravel()
+    out["y"] = panel.y[:, -h:].ravel()
+    out[CENSORED] = panel.censored[:, -h:].ravel()
+    return out.dropna(subset=["y"]).reset_index(drop=True)
 
 
 def forecast(
