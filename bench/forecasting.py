@@ -52,12 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     t_load = time.perf_counter() - t0
     train, future, test = demand.split(data, H)
     hol = demand.holidays(con)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     m = forecasting.fit(
         train, H, future_exog=future, holidays=hol, seed=args.seed, level=(50, 80, 95)
     )
     fc = forecasting.predict(m)
-    t_fit = time.perf_counter() - t0
+    t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     base = forecasting.baseline_forecasts(train, H, level=(50, 80, 95))
     t_base = time.perf_counter() - t0
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                 (
                     "fit + 28-day forecast (2 fits: calibration + final)",
                     "≤ 120 s",
-                    f"{t_fit:.1f} s",
+                    f"{t_fit:.1f} s wall, {c_fit:.1f} s CPU",
                     scale,
                 ),
                 ("load series from DuckDB", "—", f"{t_load:.1f} s", scale),

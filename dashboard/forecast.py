@@ -7,12 +7,14 @@ the calibration model) gives the accuracy shown beside the baselines.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import db
+from engine import db as dbmod
 from engine import demand, forecasting, purchasing
 
 H = 28
@@ -36,6 +38,14 @@ class Result:
 @st.cache_data(show_spinner=False, max_entries=4)
 def result(version: str, seed: int = 0) -> Result:
     """Fit the model on all history and forecast 28 days ahead."""
+    return _fitted(str(dbmod.db_path()), version, seed)
+
+
+# A fit takes tens of seconds, so it also outlives st.cache_data.clear() (the page tests clear
+# caches per test); the key holds the database path and its data version.
+@functools.lru_cache(maxsize=2)
+def _fitted(path: str, version: str, seed: int) -> Result:
+    """Fit and forecast for one database file and data version."""
     cur = db.cursor()
     data = demand.history(cur)
     future = demand.future_exog(data, H)

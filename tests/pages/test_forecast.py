@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-PAGE = "pages/forecast.py"
+PAGE = "../pages/forecast.py"  # switch_page resolves against dashboard/app.py
 
 
 def test_forecast_page_shows_kpis_chart_and_orders(app):
