@@ -3,7 +3,7 @@
 A holiday calendar is a frame with columns ``date`` (or ``ds``), ``kind`` (``holiday`` for a
 statutory day off, ``workday`` for a weekend day worked instead) and optionally ``holiday``
 (the holiday's name, e.g. 春节). The default is the mainland China calendar 2024–2026 shipped
-in ``data/holidays.csv``. Dates outside the calendar get no holiday flags, so pass your own
+in ``data/ref/holidays.csv``. Dates outside the calendar get no holiday flags, so pass your own
 calendar (or an empty frame to switch holidays off) for other countries or years.
 """
 
@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-_ROOT = Path(__file__).resolve().parents[2] / "data"
-# The generator's reference copy wins when present; ours is the same list.
-DEFAULT_PATHS = (_ROOT / "ref" / "holidays.csv", _ROOT / "holidays.csv")
+DEFAULT_PATHS = (Path(__file__).resolve().parents[2] / "data" / "ref" / "holidays.csv",)
 CAP = 30  # distances to and from holidays saturate here (days)
 
 

@@ -8,6 +8,7 @@ missing.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,7 @@ class Layout:
             *(f"mean_{w}" for w in self.windows),
             f"season_mean_{self.season}",
             "log_scale",
+            "horizon",
             *self.calendar,
             *self.exog,
         ]
@@ -71,7 +73,8 @@ def context(
 
 def scales(y: np.ndarray, season: int) -> np.ndarray:
     """Per-series scale: mean of the last 8 seasons of observed sales, never zero."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are handled below
         recent = np.nanmean(y[:, -8 * season :], axis=1)
         overall = np.nanmean(y, axis=1)
         top = np.nanmax(np.where(np.isnan(y), -np.inf, y), axis=1)
@@ -87,11 +90,20 @@ def matrix(
     log_scale: np.ndarray,
     ctx: Context,
     layout: Layout,
+    origin: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Feature rows for target cells ``(rows[j], cols[j])`` using history ``yn[:, :col]``."""
+    """Feature rows for target cells ``(rows[j], cols[j])``.
+
+    History features (lags, rolling and same-weekday means) read ``yn`` up to column
+    ``origin`` (default ``cols - 1``: one step ahead); lag ``l`` is the value ``l`` periods
+    before the first step after the origin, and ``horizon`` is ``cols - origin``. Calendar and
+    exogenous features are those of the target cell.
+    """
+    origin = cols - 1 if origin is None else origin
+    c0 = origin + 1  # first column after the known history
     feats: list[np.ndarray] = []
     for lag in layout.lags:
-        c = cols - lag
+        c = c0 - lag
         v = np.full(len(rows), np.nan)
         ok = c >= 0
         v[ok] = yn[rows[ok], c[ok]]
@@ -102,20 +114,23 @@ def matrix(
     np.cumsum(np.where(finite, yn, 0.0), axis=1, out=csum[:, 1:])
     np.cumsum(finite, axis=1, out=ccnt[:, 1:])
     for w in layout.windows:
-        lo = np.maximum(cols - w, 0)
-        total = csum[rows, cols] - csum[rows, lo]
-        count = ccnt[rows, cols] - ccnt[rows, lo]
+        lo = np.maximum(c0 - w, 0)
+        total = csum[rows, c0] - csum[rows, lo]
+        count = ccnt[rows, c0] - ccnt[rows, lo]
         feats.append(np.divide(total, count, out=np.full(len(rows), np.nan), where=count > 0))
     m = layout.season
+    horizon = cols - origin
+    first = -(-horizon // m)  # same weekday, the nearest one inside the known history
     same = np.full((4, len(rows)), np.nan)
     for k in range(4):
-        c = cols - m * (k + 1)
+        c = cols - m * (first + k)
         ok = c >= 0
         same[k, ok] = yn[rows[ok], c[ok]]
     cnt = np.isfinite(same).sum(axis=0)
     total = np.where(np.isfinite(same), same, 0.0).sum(axis=0)
     feats.append(np.divide(total, cnt, out=np.full(len(rows), np.nan), where=cnt > 0))
     feats.append(log_scale[rows])
+    feats.append(horizon.astype(float))
     cal = ctx.cal_values[ctx.cal_index[rows, cols]]
     feats.extend(cal.T)
     feats.extend(ctx.exog[c][rows, cols] for c in layout.exog)

@@ -13,6 +13,7 @@ least 200 residuals; otherwise bins and blocks are merged.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -55,9 +56,12 @@ class Settings:
     n_jobs: int = 1
     local_level: bool = False
     censored: str = "impute"
+    strategy: str = "recursive"
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
+        if self.strategy not in ("recursive", "direct"):
+            raise ValueError("strategy must be 'recursive' or 'direct'")
         if self.censored not in ("impute", "drop"):
             raise ValueError("censored must be 'impute' or 'drop'")
         if self.calibration_windows < 1:
@@ -90,6 +94,7 @@ class Fitted:
     history: np.ndarray  # (n, cut) the sales history it was fitted on (censored imputed)
     names: list[str] = field(default_factory=list)
     local_level: bool = False
+    strategy: str = "recursive"
 
 
 def observed(panel: frames.Panel) -> np.ndarray:
@@ -148,7 +153,12 @@ def _fit_on(problem: Problem, y: np.ndarray, cut: int, settings: Settings, seed:
     if len(rows) > settings.max_train_rows:
         pick = rng.choice(len(rows), settings.max_train_rows, replace=False)
         rows, cols = rows[pick], cols[pick]
-    x = features.matrix(yn, rows, cols, np.log(scale), problem.ctx, problem.layout)
+    origin = None
+    if settings.strategy == "direct":
+        # Each target cell is seen from one random origin 1..h periods earlier.
+        origin = cols - rng.integers(1, problem.h + 1, size=len(cols))
+        origin = np.maximum(origin, start[rows] + problem.layout.season - 1)
+    x = features.matrix(yn, rows, cols, np.log(scale), problem.ctx, problem.layout, origin)
     model = xgb.XGBRegressor(
         n_estimators=settings.n_estimators,
         max_depth=settings.max_depth,
@@ -165,20 +175,33 @@ def _fit_on(problem: Problem, y: np.ndarray, cut: int, settings: Settings, seed:
     if settings.local_level:
         target = target / _level(x, problem.layout)
     model.fit(x, target)
-    return Fitted(model, scale, cut, y, problem.layout.names, settings.local_level)
+    return Fitted(
+        model, scale, cut, y, problem.layout.names, settings.local_level, settings.strategy
+    )
 
 
 def predict(problem: Problem, fitted: Fitted, h: int) -> np.ndarray:
-    """Recursive forecast of ``h`` steps after column ``fitted.cut``; shape (n, h)."""
+    """Forecast ``h`` steps after column ``fitted.cut``; shape (n, h)."""
     n = problem.panel.y.shape[0]
     yn = np.full((n, fitted.cut + h), np.nan)
     yn[:, : fitted.cut] = fitted.history / fitted.scale[:, None]
-    rows = np.arange(n)
     log_scale = np.log(fitted.scale)
-    # Recursion can feed on itself (a burst becomes the next lag); twice the series' largest
-    # recorded value bounds it.
-    with np.errstate(all="ignore"):
+    # A forecast never exceeds twice the series' largest recorded value: this bounds the
+    # feedback of recursive forecasts (a burst becoming the next lag).
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         cap = 2 * np.nan_to_num(np.nanmax(yn[:, : fitted.cut], axis=1), nan=0.0)
+    if fitted.strategy == "direct":
+        rows = np.repeat(np.arange(n), h)
+        cols = np.tile(np.arange(fitted.cut, fitted.cut + h), n)
+        origin = np.full(len(rows), fitted.cut - 1)
+        x = features.matrix(yn, rows, cols, log_scale, problem.ctx, problem.layout, origin)
+        p = fitted.booster.predict(x)
+        if fitted.local_level:
+            p = p * _level(x, problem.layout)
+        out = np.clip(p.reshape(n, h), 0.0, cap[:, None])
+        return out * fitted.scale[:, None]
+    rows = np.arange(n)
     for k in range(h):
         col = np.full(n, fitted.cut + k)
         x = features.matrix(yn, rows, col, log_scale, problem.ctx, problem.layout)
