@@ -65,4 +65,11 @@ PAGES: list[NavPage] = [
         ":material/admin_panel_settings:",
         ("admin",),
     ),
+    NavPage(
+        "sec_analysis",
+        "pages/forecast.py",
+        "page_forecast",
+        ":material/query_stats:",
+        ("executive", "regional_manager", "analyst", "admin"),
+    ),
 ]
