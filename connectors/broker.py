@@ -176,16 +176,27 @@ class EmbeddedBroker:
         log.info("embedded MQTT broker on %s:%d", self.host, self.port)
         return self
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = 15.0, drain_s: float = 3.0) -> None:
         """Shut the broker down (sessions and queued messages are forgotten).
+
+        amqtt acknowledges a QoS 1 PUBLISH before it forwards it, and its shutdown drops what
+        is still on the way. So the stop first drains: it stops reading from publishers
+        (what they send next stays unacknowledged and is resent after the restart), then
+        waits until every acknowledged message reached its subscribers.
 
         Parameters
         ----------
         timeout
             Seconds to wait for shutdown.
+        drain_s
+            Longest drain; 0 stops abruptly (like a crash).
         """
         if self._thread is None or self._loop is None or self._broker is None:
             return
+        if drain_s > 0:
+            fut = asyncio.run_coroutine_threadsafe(self._drain(drain_s), self._loop)
+            with contextlib.suppress(Exception):
+                fut.result(drain_s + 5)
         fut = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
         with contextlib.suppress(Exception):
             fut.result(timeout)
@@ -193,6 +204,27 @@ class EmbeddedBroker:
         self._thread.join(timeout)
         self._thread = None
         self._broker = None
+
+    async def _drain(self, timeout: float) -> None:
+        # Uses amqtt internals (0.12); any mismatch just falls through to a plain shutdown.
+        b = self._broker
+        assert b is not None
+        subscribers = set(self.presubscribe)
+        for client_id, (_session, handler) in list(b._sessions.items()):
+            writer = getattr(handler, "writer", None)
+            transport = getattr(getattr(writer, "_writer", None), "transport", None)
+            if client_id not in subscribers and transport is not None:
+                transport.pause_reading()
+        end = self._loop.time() + timeout if self._loop else 0.0
+        while self._loop is not None and self._loop.time() < end:
+            busy = not b._broadcast_queue.empty() or any(not t.done() for t in b._tasks_queue)
+            for session, _handler in b._sessions.values():
+                busy |= not session.delivered_message_queue.empty()
+                if session.transitions.state == "connected":
+                    busy |= bool(session.inflight_out)
+            if not busy:
+                return
+            await asyncio.sleep(0.01)
 
     def restart(self) -> None:
         """Stop and start again on the same port."""

@@ -3,7 +3,7 @@
 A reading is a deterministic function of (device, time, seed) and a fault plan, so the live
 publisher and :func:`history` (used by the data generator) share one model:
 
-- temperature holds the storage setpoint (chilled 2.5 °C, frozen -20 °C) with slow drift and
+- temperature holds the storage setpoint (chilled 2 °C, frozen -20 °C) with slow drift and
   sensor noise; rooms and cabinets defrost every few hours for about 12 minutes (a bump
   above the range that is shorter than the alarm hold time);
 - trucks drive loops warehouse → pickup points → warehouse during the morning shift, doors
@@ -39,7 +39,7 @@ from connectors import mqtt
 
 log = logging.getLogger(__name__)
 
-SETPOINT_C = {"chilled": 2.5, "frozen": -20.0}
+SETPOINT_C = {"chilled": 2.0, "frozen": -20.0}
 AMBIENT_C = 26.0
 DEFAULT_LATLON = (28.228, 112.939)  # Changsha
 FAULT_KINDS = ("compressor_failure", "door_left_open", "sensor_dropout")
@@ -61,7 +61,7 @@ class SimSettings:
     """Physical constants of the simulation (°C, seconds)."""
 
     noise_c: float = 0.15
-    drift_c: float = 0.3
+    drift_c: float = 0.25
     defrost_every_s: float = 6 * 3600.0
     defrost_s: float = 12 * 60.0
     defrost_rise_c: float = 4.0
@@ -160,7 +160,7 @@ class _Fleet:
         self.warehouse = d["warehouse_id"].to_numpy()
         self.interval = d["interval_s"].astype(float).to_numpy()
         self.target = np.array([SETPOINT_C.get(s, 2.5) for s in self.storage])
-        self.target = self.target + rng.normal(0, 0.3, n)
+        self.target = self.target + rng.normal(0, 0.2, n)
         self.phase = rng.uniform(0, 2 * math.pi, (n, 2))
         self.period = rng.uniform(2 * 3600, 9 * 3600, (n, 2))
         self.defrost_offset = rng.uniform(0, 6 * 3600, n)
@@ -433,18 +433,8 @@ def history(
     if missing:
         raise ValueError(f"devices frame lacks columns: {', '.join(sorted(missing))}")
     s = settings or SimSettings()
-    fleet = _Fleet(devices_df, seed)
     faults = plan_faults(devices_df, start_ts, end_ts, seed, faults_per_device_day)
-    t0, t1 = _epoch(start_ts), _epoch(end_ts)
-    parts = []
-    for i in range(len(fleet.ids)):
-        step = float(step_s or fleet.interval[i])
-        t = np.arange(t0 + (fleet.salt[i] % int(step)), t1, step)
-        parts.append(_readings(fleet, np.full(len(t), i), t, faults, s))
-    tel = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    tel["msg_id"] = None
-    tel["received_at"] = pd.NaT
-    tel = tel.sort_values(["ts", "device_id"]).reset_index(drop=True)
+    tel = simulate(devices_df, start_ts, end_ts, faults, seed, step_s, s)
     all_faults = (
         pd.concat(
             [faults, defrost_cycles(devices_df, start_ts, end_ts, seed, s)], ignore_index=True
@@ -453,6 +443,51 @@ def history(
         .reset_index(drop=True)
     )
     return tel, all_faults
+
+
+def simulate(
+    devices_df: pd.DataFrame,
+    start_ts: datetime,
+    end_ts: datetime,
+    faults: pd.DataFrame,
+    seed: int,
+    step_s: float | None = None,
+    settings: SimSettings | None = None,
+) -> pd.DataFrame:
+    """Readings of every device in ``[start_ts, end_ts)`` under an explicit fault plan.
+
+    Parameters
+    ----------
+    devices_df
+        The devices table.
+    start_ts, end_ts
+        The window (naive local time).
+    faults
+        ``device_id, fault, start_ts, end_ts`` (for example from :func:`plan_faults`).
+    seed
+        Random seed.
+    step_s
+        Sampling step; default each device's ``interval_s``.
+    settings
+        Physical constants.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows shaped like the telemetry table, ordered by ``ts``.
+    """
+    s = settings or SimSettings()
+    fleet = _Fleet(devices_df, seed)
+    t0, t1 = _epoch(start_ts), _epoch(end_ts)
+    parts = []
+    for i in range(len(fleet.ids)):
+        step = float(step_s or fleet.interval[i])
+        t = np.arange(t0 + (fleet.salt[i] % max(int(step), 1)), t1, step)
+        parts.append(_readings(fleet, np.full(len(t), i), t, faults, s))
+    tel = pd.concat(parts, ignore_index=True)
+    tel["msg_id"] = None
+    tel["received_at"] = pd.NaT
+    return tel.sort_values(["ts", "device_id"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------- live

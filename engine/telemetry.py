@@ -198,6 +198,7 @@ class _DeviceState:
     high: float
     interval_s: float
     last_ts: float | None = None
+    last_received: float | None = None  # wall time the last message arrived (live only)
     last_temp: float = math.nan
     # pending (not yet raised) excursion per direction: start, peak, degree-minutes
     pending: dict[str, list[float]] = field(default_factory=dict)
@@ -450,6 +451,10 @@ class AlarmTracker:
             if st.last_ts is None or "offline" in st.active:
                 continue
             silent = now - st.last_ts
+            # A backlog (messages queued by the broker while the app was away) arrives with
+            # old timestamps: judge silence by arrival too, or every replay looks offline.
+            if st.last_received is not None:
+                silent = min(silent, now - st.last_received)
             if s.offline_intervals * st.interval_s < silent <= s.offline_max_age_s:
                 self._raise(st, "offline", "warning", st.last_ts, now)
 

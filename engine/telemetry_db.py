@@ -52,6 +52,8 @@ class AlarmEngine:
             st = self.tracker.states.get(r.device_id)
             if st is not None:
                 st.last_ts = telemetry._ts(r.ts)
+                if not pd.isna(r.received_at):
+                    st.last_received = telemetry._ts(r.received_at)
                 st.last_temp = float("nan") if pd.isna(r.temp_c) else float(r.temp_c)
         wm = last["received_at"].max() if len(last) else None
         self.watermark = pd.Timestamp("1970-01-01") if wm is None or pd.isna(wm) else wm
@@ -80,6 +82,11 @@ class AlarmEngine:
             if unknown:
                 self._add_devices(unknown)
             telemetry._feed_frame(self.tracker, rows)
+            arrived = rows.groupby("device_id")["received_at"].max()
+            for dev, at in arrived.items():
+                st = self.tracker.states.get(dev)
+                if st is not None:
+                    st.last_received = telemetry._ts(at)
         self.tracker.check_offline(telemetry._ts(now or telemetry.local_now()))
         changes = self.tracker.take_changes()
         if len(changes):
