@@ -305,6 +305,10 @@ def parse_message(
 
 
 # ---------------------------------------------------------------------- ingester
+_ALARM_COLUMNS = ["device_id", "ts", "temp_c", "door_open", "battery", "received_at"]
+_EMPTY_ROWS = pd.DataFrame({c: [] for c in _ALARM_COLUMNS})
+
+
 @dataclass(frozen=True)
 class IngestStatus:
     """What the UI shows about live ingestion."""
@@ -388,6 +392,7 @@ class Ingester:
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._enqueued = 0
+        self._unevaluated: list[pd.DataFrame] = []
         self._processed = 0
         self.on_batch: Callable[[int], None] | None = None
         self.client = make_client(self.settings, self.settings.client_id)
@@ -587,8 +592,10 @@ class Ingester:
     def _evaluate(self) -> None:
         if self.alarm_engine is None:
             return
+        frames, self._unevaluated = self._unevaluated, []
+        rows = pd.concat(frames, ignore_index=True) if frames else None
         try:
-            self.alarm_engine.evaluate()
+            self.alarm_engine.evaluate(rows=rows if rows is not None else _EMPTY_ROWS)
         except Exception as exc:
             log.exception("alarm evaluation failed")
             with self._lock:
@@ -632,6 +639,8 @@ class Ingester:
                     f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM _telemetry_batch"
                 )
                 cur.unregister("_telemetry_batch")
+                if self.alarm_engine is not None:
+                    self._unevaluated.append(df[_ALARM_COLUMNS])
             if bad:
                 cur.executemany(
                     "INSERT INTO telemetry_quarantine (received_at, topic, payload, reason) "

@@ -488,7 +488,7 @@ def _feed_frame(tracker: AlarmTracker, telemetry: pd.DataFrame) -> None:
     ts = df["ts"].astype("datetime64[us]").astype("int64").to_numpy() / 1e6
     temp = pd.to_numeric(df["temp_c"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     door = (
-        df["door_open"].astype("float64").to_numpy(dtype=float, na_value=np.nan)
+        df["door_open"].astype("boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         if "door_open" in df
         else np.full(len(df), np.nan)
     )

@@ -18,6 +18,9 @@ ORDER BY device_id, ts
 """
 
 
+_NO_CHANGES = telemetry._episodes_frame([])
+
+
 class AlarmEngine:
     """Live alarm evaluation over the ``telemetry`` table, writing ``alerts``.
 
@@ -61,13 +64,19 @@ class AlarmEngine:
     def _devices(self) -> pd.DataFrame:
         return self.cur.execute("SELECT device_id, kind, storage, interval_s FROM devices").df()
 
-    def evaluate(self, now: datetime | None = None) -> pd.DataFrame:
+    def evaluate(
+        self, now: datetime | None = None, rows: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Evaluate telemetry received since the last call and write alarm changes.
 
         Parameters
         ----------
         now
             Evaluation time for the offline check (naive local); default the wall clock.
+        rows
+            The rows just inserted (columns ``device_id, ts, temp_c, door_open, battery,
+            received_at``), passed by the writer to save reading them back; ``None`` reads
+            rows newer than the watermark from ``telemetry``.
 
         Returns
         -------
@@ -75,22 +84,25 @@ class AlarmEngine:
             The alarms raised, updated or cleared (columns of
             :data:`engine.telemetry.EPISODE_COLUMNS`).
         """
-        rows = self.cur.execute(_NEW_ROWS_SQL, [self.watermark]).df()
+        if rows is None:
+            rows = self.cur.execute(_NEW_ROWS_SQL, [self.watermark]).df()
         if len(rows):
             self.watermark = rows["received_at"].max()
             unknown = set(rows["device_id"].unique()) - set(self.tracker.states)
             if unknown:
                 self._add_devices(unknown)
             telemetry._feed_frame(self.tracker, rows)
-            arrived = rows.groupby("device_id")["received_at"].max()
-            for dev, at in arrived.items():
+            arrived = rows.groupby("device_id", sort=False)["received_at"].max()
+            seconds = arrived.to_numpy(dtype="datetime64[us]").astype("int64") / 1e6
+            for dev, at in zip(arrived.index, seconds.tolist(), strict=True):
                 st = self.tracker.states.get(dev)
                 if st is not None:
-                    st.last_received = telemetry._ts(at)
+                    st.last_received = at
         self.tracker.check_offline(telemetry._ts(now or telemetry.local_now()))
+        if not self.tracker.changed:
+            return _NO_CHANGES
         changes = self.tracker.take_changes()
-        if len(changes):
-            write_alerts(self.cur, changes)
+        write_alerts(self.cur, changes)
         return changes
 
     def _add_devices(self, ids: set[str]) -> None:
@@ -109,6 +121,7 @@ def write_alerts(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
     changes
         Frame with the columns of :data:`engine.telemetry.EPISODE_COLUMNS`.
     """
+    now = telemetry.local_now()  # Changsha wall time, like every timestamp in the schema
     cur.register("_alert_changes", changes)
     try:
         cur.execute("BEGIN TRANSACTION")
@@ -116,19 +129,21 @@ def write_alerts(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
             """
             UPDATE alerts SET severity = c.severity, cleared_at = c.cleared_at,
                    peak_c = c.peak_c, degree_minutes = c.degree_minutes,
-                   updated_at = current_localtimestamp()
+                   updated_at = ?
             FROM _alert_changes c WHERE alerts.alert_id = c.alert_id
-            """
+            """,
+            [now],
         )
         cur.execute(
             """
             INSERT INTO alerts (alert_id, device_id, kind, severity, started_at, cleared_at,
                                 peak_c, degree_minutes, raised_at, updated_at)
             SELECT alert_id, device_id, kind, severity, started_at, cleared_at,
-                   peak_c, degree_minutes, raised_at, current_localtimestamp()
+                   peak_c, degree_minutes, raised_at, ?
             FROM _alert_changes c
             WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.alert_id = c.alert_id)
-            """
+            """,
+            [now],
         )
         cur.execute("COMMIT")
     except Exception:
@@ -163,9 +178,9 @@ def acknowledge(cur: duckdb.DuckDBPyConnection, alert_id: int, username: str) ->
     if not username:
         raise ValueError("acknowledge needs a username.")
     rows = cur.execute(
-        "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = current_localtimestamp() "
+        "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? "
         "WHERE alert_id = ? AND acknowledged_by IS NULL RETURNING alert_id",
-        [username, int(alert_id)],
+        [username, telemetry.local_now(), int(alert_id)],
     ).fetchall()
     return bool(rows)
 

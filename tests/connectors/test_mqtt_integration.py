@@ -59,7 +59,7 @@ def target():
 
 
 @pytest.fixture
-def world():
+def fresh():
     """A fresh in-memory database with the three test devices."""
     con = db.connect(":memory:")
     con.register("d", DEVICES)
@@ -93,10 +93,10 @@ def _reading(device="CAB-1", temp=2.0, age_s=0, **extra):
     return {"device_id": device, "ts": ts.isoformat(), "temp_c": temp, **extra}
 
 
-def test_publish_to_duckdb_end_to_end(target, world):
+def test_publish_to_duckdb_end_to_end(target, fresh):
     """Readings published at QoS 1 arrive as telemetry rows with every field intact."""
     prefix, cid = f"t{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
-    ing = _start(world, target(cid, prefix), alarms=False)
+    ing = _start(fresh, target(cid, prefix), alarms=False)
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
     try:
         for i in range(200):
@@ -114,8 +114,8 @@ def test_publish_to_duckdb_end_to_end(target, world):
                 ),
             )
         assert pub.flush(10)
-        assert _wait_count(world, 200) == 200
-        row = world.execute(
+        assert _wait_count(fresh, 200) == 200
+        row = fresh.execute(
             "SELECT temp_c, door_open, battery, humidity, lat, lon, received_at "
             "FROM telemetry WHERE msg_id = 'm7'"
         ).fetchone()
@@ -127,12 +127,12 @@ def test_publish_to_duckdb_end_to_end(target, world):
         ing.stop()
 
 
-def test_broker_restart_mid_stream_loses_nothing(world):
+def test_broker_restart_mid_stream_loses_nothing(fresh):
     """A stream at QoS 1 survives an embedded broker restart: every message lands once."""
     prefix, cid = "rst", "ing-restart"
     with broker.EmbeddedBroker(presubscribe={cid: [f"{prefix}/+/+/telemetry"]}) as b:
         ing = _start(
-            world, b.settings(client_id=cid, topic=f"{prefix}/+/+/telemetry"), alarms=False
+            fresh, b.settings(client_id=cid, topic=f"{prefix}/+/+/telemetry"), alarms=False
         )
         pub = mqtt.Publisher(b.settings(), client_id="pub-restart", prefix=prefix)
         assert pub.wait_connected(5)
@@ -144,17 +144,17 @@ def test_broker_restart_mid_stream_loses_nothing(world):
                     b.restart()
                 time.sleep(0.002)
             assert pub.flush(30)
-            assert _wait_count(world, n, timeout=30) == n
-            assert world.execute("SELECT count(DISTINCT msg_id) FROM telemetry").fetchone()[0] == n
+            assert _wait_count(fresh, n, timeout=30) == n
+            assert fresh.execute("SELECT count(DISTINCT msg_id) FROM telemetry").fetchone()[0] == n
         finally:
             pub.close()
             ing.stop()
 
 
-def test_status_reports_disconnected_since_and_recovers(world):
+def test_status_reports_disconnected_since_and_recovers(fresh):
     """When the broker goes away the status says since when; it reconnects by itself."""
     with broker.EmbeddedBroker(presubscribe={}) as b:
-        ing = _start(world, b.settings(client_id="ing-status"), alarms=False)
+        ing = _start(fresh, b.settings(client_id="ing-status"), alarms=False)
         try:
             b.stop()
             end = time.monotonic() + 10
@@ -171,10 +171,10 @@ def test_status_reports_disconnected_since_and_recovers(world):
             ing.stop()
 
 
-def test_malformed_payloads_land_in_quarantine_with_reasons(target, world):
+def test_malformed_payloads_land_in_quarantine_with_reasons(target, fresh):
     """Each bad message is quarantined with its reason; good ones still flow."""
     prefix, cid = f"q{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
-    ing = _start(world, target(cid, prefix), alarms=False)
+    ing = _start(fresh, target(cid, prefix), alarms=False)
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
     topic = f"{prefix}/1/CAB-1/telemetry"
     good = _reading()
@@ -196,19 +196,19 @@ def test_malformed_payloads_land_in_quarantine_with_reasons(target, world):
         pub.publish(1, _reading(msg_id="ok-1"))
         assert pub.flush(10)
         assert (
-            _wait_count(world, len(cases) + 1, sql="SELECT count(*) FROM telemetry_quarantine")
+            _wait_count(fresh, len(cases) + 1, sql="SELECT count(*) FROM telemetry_quarantine")
             == len(cases) + 1
         )
         reasons = [
             r[0].split(":")[0]
-            for r in world.execute(
+            for r in fresh.execute(
                 "SELECT reason FROM telemetry_quarantine ORDER BY reason"
             ).fetchall()
         ]
         assert sorted(reasons) == sorted([c[1] for c in cases] + ["unknown_device"])
-        assert _wait_count(world, 1) == 1
-        assert world.execute("SELECT msg_id FROM telemetry").fetchall() == [("ok-1",)]
-        stored = world.execute(
+        assert _wait_count(fresh, 1) == 1
+        assert fresh.execute("SELECT msg_id FROM telemetry").fetchall() == [("ok-1",)]
+        stored = fresh.execute(
             "SELECT payload FROM telemetry_quarantine WHERE reason LIKE 'not_json%'"
         ).fetchone()[0]
         assert stored == "{not json"
@@ -217,11 +217,11 @@ def test_malformed_payloads_land_in_quarantine_with_reasons(target, world):
         ing.stop()
 
 
-def test_redeliveries_not_double_counted_even_across_restart(target, world):
+def test_redeliveries_not_double_counted_even_across_restart(target, fresh):
     """The same msg_id delivered again (QoS 1 redelivery) is stored once, also after a restart."""
     prefix, cid = f"d{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
     settings = target(cid, prefix)
-    ing = _start(world, settings, alarms=False)
+    ing = _start(fresh, settings, alarms=False)
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
     r = _reading(msg_id="dup-1")
     no_id = _reading(device="CAB-2", age_s=5)
@@ -231,17 +231,17 @@ def test_redeliveries_not_double_counted_even_across_restart(target, world):
             pub.publish_raw(f"{prefix}/1/CAB-2/telemetry", json.dumps(no_id))
         assert pub.flush(10)
         assert ing.wait_idle(10)
-        assert world.execute("SELECT count(*) FROM telemetry").fetchone()[0] == 2
+        assert fresh.execute("SELECT count(*) FROM telemetry").fetchone()[0] == 2
         assert ing.status().duplicates == 4
         ing.stop()
-        ing = _start(world, settings, alarms=False)
+        ing = _start(fresh, settings, alarms=False)
         pub.publish(1, r)
         pub.publish(1, _reading(msg_id="new-1"))
         assert pub.flush(10)
-        assert _wait_count(world, 3) == 3
+        assert _wait_count(fresh, 3) == 3
         assert ing.wait_idle(10)
         assert (
-            world.execute("SELECT count(*) FROM telemetry WHERE msg_id = 'dup-1'").fetchone()[0]
+            fresh.execute("SELECT count(*) FROM telemetry WHERE msg_id = 'dup-1'").fetchone()[0]
             == 1
         )
     finally:
@@ -261,7 +261,7 @@ def _publish_frame(pub, frame):
         pub.publish(1, body)
 
 
-def test_compressor_failure_alarm_raises_and_clears_with_hysteresis(target, world):
+def test_compressor_failure_alarm_raises_and_clears_with_hysteresis(target, fresh):
     """A planted compressor failure raises a high_temp alarm that clears after recovery."""
     prefix, cid = f"c{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
     end = pd.Timestamp(telemetry.local_now()).floor("min")
@@ -278,16 +278,16 @@ def test_compressor_failure_alarm_raises_and_clears_with_hysteresis(target, worl
     # A defrost-free stretch: the room's defrost is pushed out of the window.
     sim = simulator.SimSettings(defrost_every_s=10 * 86400.0)
     frame = simulator.simulate(devs, start, end, fault, seed=3, settings=sim)
-    ing = _start(world, target(cid, prefix))
+    ing = _start(fresh, target(cid, prefix))
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
     try:
         _publish_frame(pub, frame)
         assert pub.flush(10)
-        assert _wait_count(world, len(frame)) == len(frame)
+        assert _wait_count(fresh, len(frame)) == len(frame)
         assert ing.wait_idle(10)
         time.sleep(0.6)
         assert ing.wait_idle(10)
-        alerts = world.execute("SELECT * FROM alerts WHERE device_id = 'ROOM-C'").df()
+        alerts = fresh.execute("SELECT * FROM alerts WHERE device_id = 'ROOM-C'").df()
         assert list(alerts["kind"]) == ["high_temp"]
         a = alerts.iloc[0]
         assert fault["start_ts"][0] <= a["started_at"] <= fault["end_ts"][0]
@@ -306,7 +306,7 @@ def test_compressor_failure_alarm_raises_and_clears_with_hysteresis(target, worl
         ing.stop()
 
 
-def test_defrost_shorter_than_hold_raises_no_alarm(target, world):
+def test_defrost_shorter_than_hold_raises_no_alarm(target, fresh):
     """Defrost bumps above 4 °C (12 min) stay under the 20-minute hold: no alarm at all."""
     prefix, cid = f"f{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
     end = pd.Timestamp(telemetry.local_now()).floor("min")
@@ -315,16 +315,16 @@ def test_defrost_shorter_than_hold_raises_no_alarm(target, world):
     none = pd.DataFrame(columns=["device_id", "fault", "start_ts", "end_ts"])
     frame = simulator.simulate(devs, start, end, none, seed=3)
     assert (frame["temp_c"] > 4.0).sum() >= 3  # the defrost does leave the range
-    ing = _start(world, target(cid, prefix))
+    ing = _start(fresh, target(cid, prefix))
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
     try:
         _publish_frame(pub, frame)
         assert pub.flush(10)
-        assert _wait_count(world, len(frame)) == len(frame)
+        assert _wait_count(fresh, len(frame)) == len(frame)
         assert ing.wait_idle(10)
         time.sleep(0.6)
         assert (
-            world.execute("SELECT count(*) FROM alerts WHERE device_id = 'ROOM-C'").fetchone()[0]
+            fresh.execute("SELECT count(*) FROM alerts WHERE device_id = 'ROOM-C'").fetchone()[0]
             == 0
         )
     finally:
@@ -332,9 +332,9 @@ def test_defrost_shorter_than_hold_raises_no_alarm(target, world):
         ing.stop()
 
 
-def test_threads_are_released(world):
+def test_threads_are_released(fresh):
     """Stopping the ingester leaves no writer thread behind."""
     with broker.EmbeddedBroker(presubscribe={}) as b:
-        ing = _start(world, b.settings(client_id="ing-threads"), alarms=False)
+        ing = _start(fresh, b.settings(client_id="ing-threads"), alarms=False)
         ing.stop()
     assert not any(t.name == "linli-mqtt-writer" and t.is_alive() for t in threading.enumerate())
