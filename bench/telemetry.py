@@ -159,7 +159,7 @@ def run(rate: float, seconds: float, n_dev: int, n_probes: int = 20) -> list[Fig
     first_load, last_load, n_rows, n_distinct = cur.execute(
         "SELECT min(received_at), max(received_at), count(*), count(DISTINCT msg_id) "
         "FROM telemetry WHERE device_id LIKE 'BEN-%'"
-    ).fetchone()
+    ).fetchall()[0]
     ingest_s = max((last_load - first_load).total_seconds(), 1e-9)
     alarms = cur.execute(
         "SELECT device_id, updated_at FROM alerts WHERE kind = 'high_temp' AND device_id LIKE 'PRB-%'"

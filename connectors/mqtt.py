@@ -448,7 +448,7 @@ class Ingester:
             [telemetry.local_now() - timedelta(hours=2), self._dedup_size],
         ).fetchall()
         self._remember(r[0] for r in reversed(recent))
-        last = cur.execute("SELECT max(received_at) FROM telemetry").fetchone()[0]
+        last = cur.execute("SELECT max(received_at) FROM telemetry").fetchall()[0][0]
         if last is not None:
             self._last_received = last
         cur.close()

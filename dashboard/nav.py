@@ -44,4 +44,10 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_coldchain",
+        "pages/coldchain.py",
+        "page_coldchain",
+        ":material/ac_unit:",
+    ),
 ]

@@ -44,7 +44,7 @@ class AlarmEngine:
         self.cur = con.cursor()
         self.settings = settings or telemetry.AlarmSettings()
         devices = self._devices()
-        next_id = self.cur.execute("SELECT coalesce(max(alert_id), 0) + 1 FROM alerts").fetchone()
+        next_id = self.cur.execute("SELECT coalesce(max(alert_id), 0) + 1 FROM alerts").fetchall()[0]
         self.tracker = telemetry.AlarmTracker(devices, self.settings, int(next_id[0]))
         self.tracker.adopt(self.cur.execute("SELECT * FROM alerts WHERE cleared_at IS NULL").df())
         last = self.cur.execute(
@@ -311,3 +311,144 @@ def risk_summary(stock: pd.DataFrame) -> pd.DataFrame:
         top_skus=("name", lambda s: "、".join(s.head(3))),
     )
     return out.reset_index()
+
+
+# ---------------------------------------------------------------------- live panel queries
+def device_status(
+    cur: duckdb.DuckDBPyConnection,
+    now: datetime,
+    regions: Sequence[int] = (),
+    settings: telemetry.AlarmSettings | None = None,
+) -> pd.DataFrame:
+    """Latest reading and state of every device (alarm, offline, ok, no_data).
+
+    Parameters
+    ----------
+    cur
+        A cursor.
+    now
+        Naive local time the offline state is judged against.
+    regions
+        Region ids to keep (by the device's warehouse); empty keeps all.
+    settings
+        Alarm settings (offline threshold).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``device_id, kind, storage, warehouse_id, warehouse, lat, lon, ts, temp_c,
+        door_open, battery, open_alarms, worst, state``; devices in alarm first.
+    """
+    s = settings or telemetry.AlarmSettings()
+    return cur.execute(
+        """
+        WITH last AS (
+            SELECT device_id, max(ts) AS ts, arg_max(temp_c, ts) AS temp_c,
+                   arg_max(door_open, ts) AS door_open, arg_max(battery, ts) AS battery,
+                   arg_max(lat, ts) AS lat, arg_max(lon, ts) AS lon
+            FROM telemetry GROUP BY device_id
+        ),
+        open_alarms AS (
+            SELECT device_id, count(*) AS n,
+                   max(CASE severity WHEN 'critical' THEN 2 ELSE 1 END) AS worst
+            FROM alerts WHERE cleared_at IS NULL GROUP BY device_id
+        )
+        SELECT d.device_id, d.kind, d.storage, d.warehouse_id, w.name AS warehouse,
+               coalesce(l.lat, d.lat) AS lat, coalesce(l.lon, d.lon) AS lon,
+               l.ts, l.temp_c, l.door_open, l.battery,
+               coalesce(a.n, 0) AS open_alarms,
+               CASE a.worst WHEN 2 THEN 'critical' WHEN 1 THEN 'warning' END AS worst,
+               CASE WHEN l.ts IS NULL THEN 'no_data'
+                    WHEN a.n > 0 THEN 'alarm'
+                    WHEN epoch(?::TIMESTAMP - l.ts) > ? * d.interval_s THEN 'offline'
+                    ELSE 'ok' END AS state
+        FROM devices d
+        LEFT JOIN warehouses w ON w.warehouse_id = d.warehouse_id
+        LEFT JOIN last l ON l.device_id = d.device_id
+        LEFT JOIN open_alarms a ON a.device_id = d.device_id
+        WHERE len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id)
+        ORDER BY CASE state WHEN 'alarm' THEN 0 WHEN 'offline' THEN 1 WHEN 'ok' THEN 2
+                 ELSE 3 END, coalesce(a.worst, 0) DESC, d.device_id
+        """,
+        [now, s.offline_intervals, list(regions), list(regions)],
+    ).df()
+
+
+def sparklines(
+    cur: duckdb.DuckDBPyConnection, hours: float = 6.0, bucket_min: int = 5
+) -> pd.DataFrame:
+    """Recent temperature per device as a list of bucket means (for sparkline columns).
+
+    The window ends at the newest reading in the table, so a historical data set shows its
+    last hours as well as a live one.
+
+    Parameters
+    ----------
+    cur
+        A cursor.
+    hours
+        Window length.
+    bucket_min
+        Bucket width in minutes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``device_id, temps`` (list of floats, oldest first).
+    """
+    if hours <= 0 or bucket_min <= 0:
+        raise ValueError("hours and bucket_min must be positive.")
+    return cur.execute(
+        """
+        WITH bounds AS (SELECT max(ts) AS hi FROM telemetry),
+        b AS (
+            SELECT device_id, time_bucket(to_minutes(?::INTEGER), ts) AS bucket,
+                   avg(temp_c) AS t
+            FROM telemetry, bounds
+            WHERE ts > hi - to_microseconds(CAST(? * 3600e6 AS BIGINT))
+            GROUP BY ALL
+        )
+        SELECT device_id, list(round(t, 2) ORDER BY bucket) AS temps FROM b GROUP BY device_id
+        """,
+        [bucket_min, hours],
+    ).df()
+
+
+def alarm_history(
+    cur: duckdb.DuckDBPyConnection,
+    since: datetime,
+    regions: Sequence[int] = (),
+) -> pd.DataFrame:
+    """Alarms started since a time or still open, open ones first.
+
+    Parameters
+    ----------
+    cur
+        A cursor.
+    since
+        Earliest ``started_at`` of cleared alarms to include.
+    regions
+        Region ids to keep; empty keeps all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``alert_id, device_id, kind_device, warehouse, kind, severity, started_at, raised_at,
+        cleared_at, duration_min, peak_c, degree_minutes, acknowledged_by, acknowledged_at``.
+    """
+    return cur.execute(
+        """
+        SELECT a.alert_id, a.device_id, d.kind AS kind_device, w.name AS warehouse, a.kind,
+               a.severity, a.started_at, a.raised_at, a.cleared_at,
+               round(epoch(coalesce(a.cleared_at, ?::TIMESTAMP) - a.started_at) / 60, 1)
+                   AS duration_min,
+               a.peak_c, a.degree_minutes, a.acknowledged_by, a.acknowledged_at
+        FROM alerts a
+        JOIN devices d USING (device_id)
+        LEFT JOIN warehouses w ON w.warehouse_id = d.warehouse_id
+        WHERE (a.cleared_at IS NULL OR a.started_at >= ?)
+          AND (len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id))
+        ORDER BY a.cleared_at IS NULL DESC, a.severity = 'critical' DESC, a.started_at DESC
+        """,
+        [telemetry.local_now(), since, list(regions), list(regions)],
+    ).df()
