@@ -251,7 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password", default=None, help="default: LINLI_MQTT_PASSWORD or linli-local")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    broker = EmbeddedBroker(args.port, username=args.user, password=args.password)
+    user, password = args.user, args.password
+    env_url = os.environ.get("LINLI_MQTT_URL", "")
+    if password is None and env_url.startswith("mqtt://"):
+        # `make run` exports the URL it will give the app and the simulator: serve that account.
+        settings = mqtt.MqttSettings.from_url(env_url)
+        if settings.username and settings.port == args.port:
+            user, password = settings.username, settings.password
+    broker = EmbeddedBroker(args.port, username=user, password=password)
     try:
         broker.start()
     except RuntimeError as exc:

@@ -122,22 +122,31 @@ def load_devices(db: str | Path | None = None, devices: str | Path | None = None
         p = Path(devices)
         df = pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_json(p, orient="records")
     elif db is not None:
-        try:
-            con = duckdb.connect(str(db), read_only=True)
-        except (duckdb.IOException, duckdb.ConnectionException):
-            # Held by the app (another process, or this one with write access).
-            sidecar = Path(f"{db}.devices.json")
-            if not sidecar.exists():
-                raise ValueError(
-                    f"{db} is locked by the app and {sidecar} does not exist; start the app "
-                    "first (it writes that file) or pass --devices."
-                ) from None
+        sidecar = Path(f"{db}.devices.json")
+        fresh = (
+            sidecar.exists()
+            and Path(db).exists()
+            and sidecar.stat().st_mtime >= Path(db).stat().st_mtime
+        )
+        if fresh:
+            # Never touch the file the app may be opening: a read-only open would block it.
             df = pd.read_json(sidecar, orient="records")
         else:
             try:
-                df = con.execute(f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices").df()
-            finally:
-                con.close()
+                con = duckdb.connect(str(db), read_only=True)
+            except (duckdb.IOException, duckdb.ConnectionException):
+                # Held by the app (another process, or this one with write access).
+                if not sidecar.exists():
+                    raise ValueError(
+                        f"{db} is locked by the app and {sidecar} does not exist; start the "
+                        "app first (it writes that file) or pass --devices."
+                    ) from None
+                df = pd.read_json(sidecar, orient="records")
+            else:
+                try:
+                    df = con.execute(f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices").df()
+                finally:
+                    con.close()
     else:
         raise ValueError("Give a devices file or a database.")
     missing = set(DEVICE_COLUMNS) - set(df.columns)
@@ -571,11 +580,17 @@ def main(argv: list[str] | None = None) -> int:
         from engine import db as engine_db
 
         args.db = str(engine_db.db_path())
-    try:
-        devices = load_devices(args.db, args.devices)
-    except ValueError as exc:
-        print(exc)
-        return 2
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            devices = load_devices(args.db, args.devices)
+            break
+        except ValueError as exc:
+            # The app may still be starting: it writes <db>.devices.json when it opens the DB.
+            if time.monotonic() > deadline or args.devices is not None:
+                print(exc)
+                return 2
+            time.sleep(3)
     pub = mqtt.Publisher(mqtt.MqttSettings.from_url(args.url))
     sim = LiveSimulator(devices, pub, args.seed, args.speed, args.faults)
     stop = threading.Event()

@@ -138,10 +138,10 @@ class AlarmSettings:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"Unknown alarm settings: {', '.join(unknown)}")
-        return replace(
-            cls(),
-            **{k: float(v) if k != "offline_intervals" else int(v) for k, v in values.items()},
-        )
+        typed: dict[str, Any] = {
+            k: int(v) if k == "offline_intervals" else float(v) for k, v in values.items()
+        }
+        return replace(cls(), **typed)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> AlarmSettings:
@@ -418,7 +418,8 @@ class AlarmTracker:
             elif sign * (bound - temp_c) >= s.hysteresis_c:
                 since = st.clear_since.setdefault(kind, t)
                 if t - since >= s.clear_hold_s:
-                    self._sync(ep, pend, t)
+                    if pend is not None:
+                        self._sync(ep, pend, t)
                     self._clear(st, kind, since)
                     st.pending.pop(kind, None)
                     st.clear_since.pop(kind, None)
