@@ -44,7 +44,9 @@ class AlarmEngine:
         self.cur = con.cursor()
         self.settings = settings or telemetry.AlarmSettings()
         devices = self._devices()
-        next_id = self.cur.execute("SELECT coalesce(max(alert_id), 0) + 1 FROM alerts").fetchall()[0]
+        next_id = self.cur.execute("SELECT coalesce(max(alert_id), 0) + 1 FROM alerts").fetchall()[
+            0
+        ]
         self.tracker = telemetry.AlarmTracker(devices, self.settings, int(next_id[0]))
         self.tracker.adopt(self.cur.execute("SELECT * FROM alerts WHERE cleared_at IS NULL").df())
         last = self.cur.execute(
