@@ -72,4 +72,10 @@ PAGES: list[NavPage] = [
         ":material/query_stats:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_coldchain",
+        "pages/coldchain.py",
+        "page_coldchain",
+        ":material/ac_unit:",
+    ),
 ]
