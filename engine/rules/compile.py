@@ -1,0 +1,366 @@
+"""A rule -> one DuckDB query over all communities in scope; values bound, names whitelisted.
+
+Metric definitions (window = the ``window_days`` days ending on ``as_of``, inclusive; the
+previous window is the same length just before it):
+
+=============  ==================================================================================
+views, carts   sum of ``browse_events`` in the community over the window
+units          net units sold: ``qty - refund_qty`` over paid orders in the community
+gmv            net revenue: ``(qty - refund_qty) * unit_price`` over the same lines
+margin         ``(unit_price - unit_cost) * (qty - refund_qty)`` over the same lines (CNY)
+margin_rate    margin / gmv (NULL when gmv is 0)
+conversion     units / views (NULL when views is 0)
+stock_days     on_hand at the community's warehouse (last stock row of the window) divided by
+               the warehouse's average daily ``sold`` over the window; ``inf`` when nothing sold
+               but stock remains, 0 without stock
+price          the SKU's list price; price_pct its percent rank (0..1) within its category
+trend          (units + 1) / (units in the previous window + 1); view_trend the same for views
+mentions(k)    mentions of keyword k in the community's ``topics`` over the window (a community
+               level signal, the same for every SKU of that community); mention_trend(k) as trend
+aud_units      net units the audience's users in the community bought; aud_buyers how many of
+               them bought the SKU
+=============  ==================================================================================
+
+Audience: the users of a community with the tag (stated at sign-up) or persona (behaviour in
+the window). The rule then only covers communities where such users live, the ``aud_*`` metrics
+count their purchases, and ``买过/bought`` keeps only SKUs they bought in the window. Browsing
+is recorded per community, not per user, so the audience cannot filter on what they viewed.
+Tags: kids = has_children, pet = has_pet, senior = age band 60+, young = 18-29, female/male =
+stated gender. Personas: high_value = the top 20 % of the community's buyers by GMV in the
+window (cume_dist > 0.8), new = signed up within the window, dormant = bought before the
+window but not in it.
+
+Only SKUs launched on or before ``as_of`` and communities opened by then are considered, so a
+backtest as of a past date never sees the future. Atomic conditions are two-valued: a
+comparison with a NULL metric is false, and ``not`` of it is true.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from engine.rules import model
+
+# metric -> SQL over the grid's source columns (code constants, never user text).
+_METRIC_SQL: dict[str, str] = {
+    "views": "coalesce(br.views, 0)",
+    "carts": "coalesce(br.carts, 0)",
+    "units": "coalesce(sl.units, 0)",
+    "gmv": "coalesce(sl.gmv, 0)",
+    "margin": "coalesce(sl.margin, 0)",
+    "margin_rate": "sl.margin / nullif(sl.gmv, 0)",
+    "conversion": "coalesce(sl.units, 0) / nullif(br.views, 0)",
+    "stock_days": (
+        "CASE WHEN coalesce(inv.sold_w, 0) > 0 THEN coalesce(inv.on_hand, 0) / (inv.sold_w / $days)"
+        " WHEN coalesce(inv.on_hand, 0) > 0 THEN 'inf'::DOUBLE ELSE 0 END"
+    ),
+    "price": "s.list_price",
+    "price_pct": "s.price_pct",
+    "trend": "(coalesce(sl.units, 0) + 1.0) / (coalesce(sl.units_prev, 0) + 1.0)",
+    "view_trend": "(coalesce(br.views, 0) + 1.0) / (coalesce(br.views_prev, 0) + 1.0)",
+    "aud_units": "coalesce(asl.aud_units, 0)",
+    "aud_buyers": "coalesce(asl.aud_buyers, 0)",
+}
+# Which source (CTE) each metric needs.
+_SOURCE = {
+    "views": "br",
+    "carts": "br",
+    "view_trend": "br",
+    "units": "sl",
+    "gmv": "sl",
+    "margin": "sl",
+    "margin_rate": "sl",
+    "trend": "sl",
+    "conversion": "br+sl",
+    "stock_days": "inv",
+    "aud_units": "asl",
+    "aud_buyers": "asl",
+}
+# Conditions run over the grid CTE, whose SKU columns keep these names.
+_ATTR_SQL = {"category": "category", "storage": "storage"}
+_OP_SQL = {">=": ">=", "<=": "<=", ">": ">", "<": "<", "=": "=", "!=": "<>"}
+
+_USER_TAG_SQL = {
+    "kids": "u.has_children",
+    "pet": "u.has_pet",
+    "senior": "u.age_band = '60+'",
+    "young": "u.age_band = '18-29'",
+    "female": "u.gender = 'F'",
+    "male": "u.gender = 'M'",
+}
+_PERSONA_SQL = {
+    "new": "u.signup_date >= $ws",
+    "high_value": "u.user_id IN (SELECT user_id FROM spend WHERE pr > 0.8)",
+    "dormant": (
+        "u.user_id IN (SELECT user_id FROM orders WHERE status = 'paid' AND order_date < $ws)"
+        " AND u.user_id NOT IN (SELECT user_id FROM orders WHERE status = 'paid'"
+        " AND order_date BETWEEN $ws AND $we)"
+    ),
+}
+# SKU tags are stored in English; Chinese spellings users type map to them.
+SKU_TAG_ALIASES = {
+    "有机": "organic",
+    "进口": "imported",
+    "低糖": "low_sugar",
+    "儿童": "kids",
+    "软食": "soft_food",
+    "无添加": "no_additive",
+    "当季": "seasonal",
+}
+
+_NET = "(oi.qty - oi.refund_qty)"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled rule: SQL with ``$name`` placeholders, their values, and output metrics.
+
+    ``metric_columns`` maps each SQL alias (``m0``, ``m1``, ...) to its display name
+    (``views``, ``mentions(低糖水果)``).
+    """
+
+    sql: str
+    params: dict[str, object]
+    metric_columns: dict[str, str]
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def add(self, value: object) -> str:
+        name = f"v{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def metric_label(m: model.Metric) -> str:
+    """Column name of a metric in results: ``views`` or ``mentions(低糖水果)``."""
+    return m.name if m.arg is None else f"{m.name}({m.arg})"
+
+
+def compile_rule(rule: model.Rule, as_of: dt.date) -> Compiled:
+    """Compile a rule into one query returning the top N SKUs of every community in scope.
+
+    Parameters
+    ----------
+    rule
+        A valid rule (checked again here).
+    as_of
+        The last day of the look-back window.
+
+    Returns
+    -------
+    Compiled
+        SQL and its named parameters.
+
+    Raises
+    ------
+    ValueError
+        If the rule is invalid.
+    """
+    model.validate(rule)
+    p = _Params()
+    days = rule.window_days
+    ws = as_of - dt.timedelta(days=days - 1)
+    fixed = {
+        "asof": as_of,
+        "we": as_of,
+        "ws": ws,
+        "pws": ws - dt.timedelta(days=days),
+        "days": float(days),
+        "top": rule.top,
+    }
+    metrics = model.metrics_used(rule)
+    sources = set()
+    for m in metrics:
+        sources.update(_SOURCE.get(m.name, "").split("+"))
+    if rule.audience is not None:
+        sources.add("asl")
+
+    ctes = [_comm_cte(rule.scope, p), _SKU_CTE]
+    joins = []
+    if "br" in sources:
+        ctes.append(_BR_CTE)
+        joins.append("LEFT JOIN br ON br.community_id = c.community_id AND br.sku_id = s.sku_id")
+    if "sl" in sources:
+        ctes.append(_SL_CTE)
+        joins.append("LEFT JOIN sl ON sl.community_id = c.community_id AND sl.sku_id = s.sku_id")
+    if "inv" in sources:
+        ctes.append(_INV_CTE)
+        joins.append("LEFT JOIN inv ON inv.warehouse_id = c.warehouse_id AND inv.sku_id = s.sku_id")
+    audience_filter = ""
+    if rule.audience is not None:
+        a = rule.audience
+        if a.kind == "persona" and a.value == "high_value":
+            ctes.append(_SPEND_CTE)
+        pred = (_USER_TAG_SQL if a.kind == "tag" else _PERSONA_SQL)[a.value]
+        ctes.append(f"aud AS (SELECT u.user_id, u.community_id FROM users u WHERE ({pred}))")
+        ctes.append("aud_n AS (SELECT community_id, count(*) AS n FROM aud GROUP BY community_id)")
+        ctes.append(_ASL_CTE)
+        joins.append("JOIN aud_n ON aud_n.community_id = c.community_id")
+        joins.append("LEFT JOIN asl ON asl.community_id = c.community_id AND asl.sku_id = s.sku_id")
+        if a.bought_only:
+            audience_filter = " AND coalesce(asl.aud_units, 0) > 0"
+
+    # Metric expressions; keyword metrics get a topics CTE each.
+    select_metrics: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    expr_of: dict[model.Metric, str] = {}
+    topic_ctes: dict[str, str] = {}
+    for i, m in enumerate(metrics):
+        alias = f"m{i}"
+        if m.name in model.KEYWORD_METRICS:
+            arg = str(m.arg)
+            if arg not in topic_ctes:
+                t = f"tp{len(topic_ctes)}"
+                topic_ctes[arg] = t
+                ctes.append(_topic_cte(t, p.add(arg)))
+                joins.append(f"LEFT JOIN {t} ON {t}.community_id = c.community_id")
+            t = topic_ctes[arg]
+            if m.name == "mentions":
+                expr = f"coalesce({t}.cur, 0)"
+            else:
+                expr = f"(coalesce({t}.cur, 0) + 1.0) / (coalesce({t}.prev, 0) + 1.0)"
+        else:
+            expr = _METRIC_SQL[m.name]
+        select_metrics[alias] = expr
+        expr_of[m] = alias
+        labels[alias] = metric_label(m)
+
+    where = _cond(rule.where, p, expr_of, fixed) if rule.where is not None else "TRUE"
+    rank_col = expr_of[rule.rank.metric]
+    direction = "DESC" if rule.rank.descending else "ASC"
+    metric_sel = ",\n           ".join(f"{e} AS {a}" for a, e in select_metrics.items())
+    sql = (
+        "WITH "
+        + ",\n".join(ctes)
+        + f""",
+grid AS (
+    SELECT c.community_id, c.community_name, s.sku_id, s.sku_name, s.category,
+           s.storage, s.tags, s.launched,
+           {metric_sel}
+    FROM comm c CROSS JOIN sku s
+    {chr(10).join("    " + j for j in joins)}
+    WHERE TRUE{audience_filter}
+),
+kept AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY community_id ORDER BY {rank_col} {direction} NULLS LAST, sku_id
+    ) AS rank
+    FROM grid WHERE {where}
+)
+SELECT community_id, community_name, rank, sku_id, sku_name, category, {", ".join(labels)}
+FROM kept WHERE rank <= $top ORDER BY community_id, rank"""
+    )
+    params = dict(p.values)
+    for key, value in fixed.items():
+        if f"${key}" in sql:
+            params[key] = value
+    return Compiled(sql, params, labels)
+
+
+def _comm_cte(scope: model.Scope, p: _Params) -> str:
+    base = (
+        "comm AS (SELECT c.community_id, c.name AS community_name, c.warehouse_id"
+        " FROM communities c WHERE c.opened <= $asof"
+    )
+    if scope.kind == "all":
+        return base + ")"
+    if scope.kind == "type":
+        return base + f" AND c.type = {p.add(scope.value)})"
+    column = "c.community_id" if scope.kind == "community" else "c.region_id"
+    if isinstance(scope.value, int):
+        return base + f" AND {column} = {p.add(scope.value)})"
+    if scope.kind == "community":
+        return base + f" AND c.name = {p.add(scope.value)})"
+    return (
+        base
+        + f" AND c.region_id IN (SELECT region_id FROM regions WHERE name = {p.add(scope.value)}))"
+    )
+
+
+def _cond(c: model.Condition, p: _Params, expr_of: dict, fixed: dict) -> str:
+    if isinstance(c, model.Compare):
+        return f"coalesce({expr_of[c.metric]} {_OP_SQL[c.op]} {p.add(float(c.value))}, FALSE)"
+    if isinstance(c, model.AttrIn):
+        values = ", ".join(p.add(v) for v in c.values)
+        return f"({_ATTR_SQL[c.attr]} {'NOT IN' if c.negate else 'IN'} ({values}))"
+    if isinstance(c, model.TagHas):
+        names = list(dict.fromkeys([c.tag, SKU_TAG_ALIASES.get(c.tag, c.tag)]))
+        return f"list_has_any(tags, [{', '.join(p.add(n) for n in names)}]::VARCHAR[])"
+    if isinstance(c, model.NameHas):
+        return f"contains(sku_name, {p.add(c.text)})"
+    if isinstance(c, model.Launched):
+        as_of: dt.date = fixed["asof"]
+        if c.kind == "since":
+            since = c.since
+        elif c.kind == "within":
+            since = as_of - dt.timedelta(days=int(c.days or 1) - 1)
+        else:
+            since = as_of.replace(day=1)
+        return f"(launched >= {p.add(since)})"
+    if isinstance(c, model.Not):
+        return f"(NOT {_cond(c.part, p, expr_of, fixed)})"
+    joiner = " AND " if isinstance(c, model.And) else " OR "
+    return "(" + joiner.join(_cond(x, p, expr_of, fixed) for x in c.parts) + ")"
+
+
+_SKU_CTE = """sku AS (
+    SELECT sku_id, name AS sku_name, category, storage, tags, launched, list_price,
+           percent_rank() OVER (PARTITION BY category ORDER BY list_price) AS price_pct
+    FROM skus WHERE launched <= $asof
+)"""
+_BR_CTE = """br AS (
+    SELECT community_id, sku_id,
+           sum(CASE WHEN event_date >= $ws THEN views ELSE 0 END) AS views,
+           sum(CASE WHEN event_date >= $ws THEN carts ELSE 0 END) AS carts,
+           sum(CASE WHEN event_date < $ws THEN views ELSE 0 END) AS views_prev
+    FROM browse_events WHERE event_date BETWEEN $pws AND $we
+      AND community_id IN (SELECT community_id FROM comm)
+    GROUP BY community_id, sku_id
+)"""
+_SL_CTE = f"""sl AS (
+    SELECT o.community_id, oi.sku_id,
+           sum(CASE WHEN o.order_date >= $ws THEN {_NET} ELSE 0 END) AS units,
+           sum(CASE WHEN o.order_date >= $ws THEN {_NET} * oi.unit_price ELSE 0 END) AS gmv,
+           sum(CASE WHEN o.order_date >= $ws
+                    THEN (oi.unit_price - oi.unit_cost) * {_NET} ELSE 0 END) AS margin,
+           sum(CASE WHEN o.order_date < $ws THEN {_NET} ELSE 0 END) AS units_prev
+    FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
+    WHERE o.status = 'paid' AND o.order_date BETWEEN $pws AND $we
+      AND o.community_id IN (SELECT community_id FROM comm)
+    GROUP BY o.community_id, oi.sku_id
+)"""
+_INV_CTE = """inv AS (
+    SELECT warehouse_id, sku_id, arg_max(on_hand, stock_date) AS on_hand, sum(sold) AS sold_w
+    FROM inventory WHERE stock_date BETWEEN $ws AND $we
+      AND warehouse_id IN (SELECT warehouse_id FROM comm)
+    GROUP BY warehouse_id, sku_id
+)"""
+_SPEND_CTE = f"""spend AS (
+    SELECT o.user_id, cume_dist() OVER (PARTITION BY o.community_id
+                                         ORDER BY sum({_NET} * oi.unit_price)) AS pr
+    FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
+    WHERE o.status = 'paid' AND o.order_date BETWEEN $ws AND $we
+    GROUP BY o.community_id, o.user_id
+)"""
+_ASL_CTE = f"""asl AS (
+    SELECT o.community_id, oi.sku_id, sum({_NET}) AS aud_units,
+           count(DISTINCT o.user_id) AS aud_buyers
+    FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
+    JOIN aud ON aud.user_id = o.user_id
+    WHERE o.status = 'paid' AND o.order_date BETWEEN $ws AND $we
+    GROUP BY o.community_id, oi.sku_id
+)"""
+
+
+def _topic_cte(name: str, keyword_param: str) -> str:
+    return f"""{name} AS (
+    SELECT community_id,
+           sum(CASE WHEN topic_date >= $ws THEN mentions ELSE 0 END) AS cur,
+           sum(CASE WHEN topic_date < $ws THEN mentions ELSE 0 END) AS prev
+    FROM topics WHERE keyword = {keyword_param} AND topic_date BETWEEN $pws AND $we
+    GROUP BY community_id
+)"""
