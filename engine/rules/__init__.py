@@ -2,11 +2,11 @@
 
 ``parse(text) -> Rule``, ``to_text(rule)``, ``evaluate(con, rule_or_text, as_of)``; see the
 modules: model (structured form), lexer/parser (text), render (back to text), compile (SQL),
-evaluate (run it).
+evaluation (run it), backtest.
 """
 
 from engine.rules.errors import RuleError
-from engine.rules.evaluate import evaluate
+from engine.rules.evaluation import evaluate
 from engine.rules.model import Rule
 from engine.rules.parser import parse
 from engine.rules.render import to_text

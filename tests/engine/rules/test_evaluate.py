@@ -4,6 +4,7 @@ import pytest
 
 from engine import rules
 from engine.rules import compile as rule_compile
+from engine.rules import evaluation
 from tests.engine.rules import tiny
 
 
@@ -30,7 +31,7 @@ def test_seed_rule_high_ticket_with_stock(con):
     assert list(out["rank"]) == [1, 2]
     assert out["stock_days"].tolist() == [7.0, float("inf")]
     assert out["views"].tolist() == [80, 60]
-    assert list(out.columns[:6]) == rules.evaluate.__globals__["BASE_COLUMNS"]
+    assert list(out.columns[:6]) == evaluation.BASE_COLUMNS
 
 
 def test_sales_metrics_net_of_refunds_and_cancellations(con):

@@ -1,0 +1,250 @@
+"""Backtest selection rules: pick as of past dates, score the picks on the week that followed.
+
+For each week start D (``start``, ``start + 7``, ...) every rule is evaluated as of D with only
+data up to D, and its picks per community are compared with what that community bought in the
+following ``horizon_days`` days (order dates D+1 .. D+horizon, next-day delivery):
+
+- hit rate: share of picks that are among the community's realised top N SKUs by units;
+- GMV captured: realised net GMV of the picked SKUs in the community, and its share of the
+  community's whole GMV that week;
+- sell-through and waste: at the warehouses serving the picked communities, over the distinct
+  (warehouse, SKU) pairs picked: units sold, and units wasted, divided by the stock available
+  (on hand at D plus received during the horizon).
+
+"Last week's bestsellers" (top N by units over the 7 days up to D) is always scored alongside
+as the baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from engine.rules import evaluation as rule_eval
+from engine.rules import model, parser
+
+BASELINE = "上周畅销 / last week's bestsellers"
+BASELINE_TEXT = "范围 全部 过去 7 天 排序 销量 降序 前 10"
+MAX_RULES = 4
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Scores of each rule, per week and overall.
+
+    Attributes
+    ----------
+    weekly
+        One row per (rule, as_of): communities, picks, hits, hit_rate, gmv_captured,
+        gmv_share, sell_through, waste_rate.
+    summary
+        One row per rule (baseline last): the same figures over all weeks (ratios of sums).
+    picks
+        Every pick: rule, as_of, community_id, rank, sku_id, and whether it was a hit.
+    """
+
+    weekly: pd.DataFrame
+    summary: pd.DataFrame
+    picks: pd.DataFrame
+
+
+def backtest(
+    con: duckdb.DuckDBPyConnection,
+    rules: Mapping[str, model.Rule | str] | Sequence[model.Rule | str],
+    start: dt.date,
+    weeks: int,
+    top_n: int = 10,
+    horizon_days: int = 7,
+) -> BacktestResult:
+    """Score up to four rules and the bestseller baseline over several past weeks.
+
+    Parameters
+    ----------
+    con
+        An open connection.
+    rules
+        Up to 4 rules (objects or text), as a name -> rule mapping or a sequence (named by
+        their text).
+    start
+        The first as-of date D.
+    weeks
+        How many weekly as-of dates to score (D, D+7, ...).
+    top_n
+        Picks per community (each rule's own top is replaced by this, so rules compete on
+        equal list length) and the size of the realised top list.
+    horizon_days
+        Days after D whose orders count as the outcome.
+
+    Returns
+    -------
+    BacktestResult
+        Weekly and overall scores plus every pick.
+
+    Raises
+    ------
+    ValueError
+        With more than 4 rules, a non-positive ``weeks``, ``top_n`` or ``horizon_days``, or a
+        rule that is invalid.
+    """
+    named = _named(rules)
+    if len(named) > MAX_RULES:
+        raise ValueError(f"at most {MAX_RULES} rules side by side, got {len(named)}")
+    if weeks < 1 or top_n < 1 or horizon_days < 1:
+        raise ValueError("weeks, top_n and horizon_days must be at least 1")
+    if not 1 <= top_n <= model.MAX_TOP:
+        raise ValueError(f"top_n must be 1..{model.MAX_TOP}")
+    named[BASELINE] = parser.parse(BASELINE_TEXT)
+    named = {k: dataclasses.replace(r, top=top_n) for k, r in named.items()}
+    dates = [start + dt.timedelta(days=7 * w) for w in range(weeks)]
+    cur = con.cursor()
+    sales = _realised(cur, dates, horizon_days)
+    stock = _stock(cur, dates, horizon_days)
+    warehouse = cur.execute("SELECT community_id, warehouse_id FROM communities").df()
+
+    sales["rank_real"] = sales.groupby(["as_of", "community_id"])["units"].rank(
+        method="first", ascending=False
+    )
+    real_top = sales[sales["rank_real"] <= top_n]
+    real_keys = set(
+        zip(real_top["as_of"], real_top["community_id"], real_top["sku_id"], strict=True)
+    )
+    totals = sales.groupby(["as_of", "community_id"], as_index=False)["gmv"].sum()
+
+    pick_frames = []
+    for name, rule in named.items():
+        for d in dates:
+            out = rule_eval.evaluate(cur, rule, as_of=d)[["community_id", "rank", "sku_id"]]
+            out.insert(0, "as_of", d)
+            out.insert(0, "rule", name)
+            pick_frames.append(out)
+    picks = pd.concat(pick_frames, ignore_index=True)
+    picks["hit"] = [
+        (a, c, s) in real_keys
+        for a, c, s in zip(picks["as_of"], picks["community_id"], picks["sku_id"], strict=True)
+    ]
+    picks = picks.merge(
+        sales[["as_of", "community_id", "sku_id", "units", "gmv"]],
+        on=["as_of", "community_id", "sku_id"],
+        how="left",
+    ).fillna({"units": 0.0, "gmv": 0.0})
+    picks = picks.merge(warehouse, on="community_id", how="left")
+
+    weekly = _weekly(picks, totals, stock, list(named), dates)
+    summary = _summary(weekly)
+    return BacktestResult(weekly=weekly, summary=summary, picks=picks)
+
+
+def _named(rules: Mapping[str, model.Rule | str] | Sequence[model.Rule | str]) -> dict:
+    if isinstance(rules, Mapping):
+        items = list(rules.items())
+    else:
+        items = [(r if isinstance(r, str) else f"rule {i + 1}", r) for i, r in enumerate(rules)]
+    if len(items) > MAX_RULES:
+        raise ValueError(f"at most {MAX_RULES} rules side by side, got {len(items)}")
+    out: dict[str, model.Rule] = {}
+    for name, r in items:
+        if name in out:
+            raise ValueError(f"two rules are named {name!r}; give each rule its own name")
+        if name == BASELINE:
+            raise ValueError(f"the name {BASELINE!r} is reserved for the baseline")
+        out[str(name)] = rule_eval.as_rule(r)
+    return out
+
+
+def _dates_sql() -> str:
+    return "SELECT unnest($dates::DATE[]) AS as_of"
+
+
+def _realised(cur: duckdb.DuckDBPyConnection, dates: list[dt.date], horizon: int) -> pd.DataFrame:
+    sql = f"""
+        WITH d AS ({_dates_sql()})
+        SELECT d.as_of, o.community_id, oi.sku_id,
+               sum(oi.qty - oi.refund_qty) AS units,
+               sum((oi.qty - oi.refund_qty) * oi.unit_price) AS gmv
+        FROM d JOIN orders o
+          ON o.order_date > d.as_of AND o.order_date <= d.as_of + CAST($h AS INTEGER)
+        JOIN order_items oi ON oi.order_id = o.order_id
+        WHERE o.status = 'paid'
+        GROUP BY ALL
+    """
+    out = cur.execute(sql, {"dates": dates, "h": horizon}).df()
+    out["as_of"] = pd.to_datetime(out["as_of"]).dt.date
+    return out
+
+
+def _stock(cur: duckdb.DuckDBPyConnection, dates: list[dt.date], horizon: int) -> pd.DataFrame:
+    sql = f"""
+        WITH d AS ({_dates_sql()})
+        SELECT d.as_of, i.warehouse_id, i.sku_id,
+               sum(CASE WHEN i.stock_date = d.as_of THEN i.on_hand ELSE 0 END) AS on_hand,
+               sum(CASE WHEN i.stock_date > d.as_of THEN i.received ELSE 0 END) AS received,
+               sum(CASE WHEN i.stock_date > d.as_of THEN i.sold ELSE 0 END) AS sold,
+               sum(CASE WHEN i.stock_date > d.as_of THEN i.wasted ELSE 0 END) AS wasted
+        FROM d JOIN inventory i
+          ON i.stock_date >= d.as_of AND i.stock_date <= d.as_of + CAST($h AS INTEGER)
+        GROUP BY ALL
+    """
+    out = cur.execute(sql, {"dates": dates, "h": horizon}).df()
+    out["as_of"] = pd.to_datetime(out["as_of"]).dt.date
+    return out
+
+
+def _weekly(picks, totals, stock, names, dates) -> pd.DataFrame:
+    rows = []
+    for name in names:
+        for d in dates:
+            p = picks[(picks["rule"] == name) & (picks["as_of"] == d)]
+            comms = p["community_id"].unique()
+            total_gmv = totals[(totals["as_of"] == d) & totals["community_id"].isin(comms)][
+                "gmv"
+            ].sum()
+            pairs = p[["warehouse_id", "sku_id"]].drop_duplicates()
+            s = stock[stock["as_of"] == d].merge(pairs, on=["warehouse_id", "sku_id"])
+            available = float((s["on_hand"] + s["received"]).sum())
+            rows.append(
+                {
+                    "rule": name,
+                    "as_of": d,
+                    "communities": len(comms),
+                    "picks": len(p),
+                    "hits": int(p["hit"].sum()),
+                    "hit_rate": p["hit"].mean() if len(p) else float("nan"),
+                    "gmv_captured": float(p["gmv"].sum()),
+                    "gmv_total": float(total_gmv),
+                    "gmv_share": float(p["gmv"].sum()) / total_gmv if total_gmv else float("nan"),
+                    "stock": available,
+                    "sold": float(s["sold"].sum()),
+                    "wasted": float(s["wasted"].sum()),
+                    "sell_through": float(s["sold"].sum()) / available
+                    if available
+                    else float("nan"),
+                    "waste_rate": float(s["wasted"].sum()) / available
+                    if available
+                    else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _summary(weekly: pd.DataFrame) -> pd.DataFrame:
+    g = weekly.groupby("rule", sort=False)[
+        ["picks", "hits", "gmv_captured", "gmv_total", "stock", "sold", "wasted"]
+    ].sum()
+    out = pd.DataFrame(
+        {
+            "rule": g.index,
+            "weeks": weekly.groupby("rule", sort=False).size().to_numpy(),
+            "picks": g["picks"].to_numpy(),
+            "hit_rate": (g["hits"] / g["picks"].where(g["picks"] > 0)).to_numpy(),
+            "gmv_captured": g["gmv_captured"].to_numpy(),
+            "gmv_share": (g["gmv_captured"] / g["gmv_total"].where(g["gmv_total"] > 0)).to_numpy(),
+            "sell_through": (g["sold"] / g["stock"].where(g["stock"] > 0)).to_numpy(),
+            "waste_rate": (g["wasted"] / g["stock"].where(g["stock"] > 0)).to_numpy(),
+        }
+    )
+    return out.reset_index(drop=True)
