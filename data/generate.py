@@ -503,7 +503,7 @@ def _truth(con, pop, dates, items, orders, truth_demand, campaigns) -> None:
 
 
 def _bar(stage: str, frac: float, _state={"last": ""}) -> None:  # noqa: B006 - call-local cache
-    line = f"\r{stage:<11} [{"#" * int(frac * 30):<30}] {int(frac * 100):3d}%"
+    line = f"\r{stage:<11} [{'#' * int(frac * 30):<30}] {int(frac * 100):3d}%"
     if _state["last"] and not _state["last"].startswith(f"\r{stage:<11}"):
         sys.stderr.write("\n")
     if line != _state["last"]:
