@@ -196,7 +196,10 @@ def compile_rule(rule: model.Rule, as_of: dt.date) -> Compiled:
         if a.kind == "persona" and a.value == "high_value":
             ctes.append(_SPEND_CTE)
         pred = (_USER_TAG_SQL if a.kind == "tag" else _PERSONA_SQL)[a.value]
-        ctes.append(f"aud AS (SELECT u.user_id, u.community_id FROM users u WHERE ({pred}))")
+        ctes.append(
+            "aud AS (SELECT u.user_id, u.community_id FROM users u"
+            f" WHERE u.signup_date <= $asof AND ({pred}))"
+        )
         ctes.append("aud_n AS (SELECT community_id, count(*) AS n FROM aud GROUP BY community_id)")
         ctes.append(_ASL_CTE)
         joins.append("JOIN aud_n ON aud_n.community_id = c.community_id")
