@@ -106,32 +106,27 @@ def backtest(
     stock = _stock(cur, dates, horizon_days)
     warehouse = cur.execute("SELECT community_id, warehouse_id FROM communities").df()
 
-    sales["rank_real"] = sales.groupby(["as_of", "community_id"])["units"].rank(
-        method="first", ascending=False
+    # Realised top N per community and week: units desc, ties by sku_id (deterministic).
+    sales = sales.sort_values(
+        ["as_of", "community_id", "units", "sku_id"], ascending=[True, True, False, True]
     )
-    real_top = sales[sales["rank_real"] <= top_n]
-    real_keys = set(
-        zip(real_top["as_of"], real_top["community_id"], real_top["sku_id"], strict=True)
-    )
+    sales["rank_real"] = sales.groupby(["as_of", "community_id"]).cumcount() + 1
+    sales["hit"] = sales["rank_real"] <= top_n
     totals = sales.groupby(["as_of", "community_id"], as_index=False)["gmv"].sum()
 
     pick_frames = []
     for name, rule in named.items():
-        for d in dates:
-            out = rule_eval.evaluate(cur, rule, as_of=d)[["community_id", "rank", "sku_id"]]
-            out.insert(0, "as_of", d)
-            out.insert(0, "rule", name)
-            pick_frames.append(out)
+        out = rule_eval.evaluate_many(cur, rule, dates)[["as_of", "community_id", "rank", "sku_id"]]
+        out.insert(0, "rule", name)
+        pick_frames.append(out)
     picks = pd.concat(pick_frames, ignore_index=True)
-    picks["hit"] = [
-        (a, c, s) in real_keys
-        for a, c, s in zip(picks["as_of"], picks["community_id"], picks["sku_id"], strict=True)
-    ]
     picks = picks.merge(
-        sales[["as_of", "community_id", "sku_id", "units", "gmv"]],
+        sales[["as_of", "community_id", "sku_id", "units", "gmv", "hit"]],
         on=["as_of", "community_id", "sku_id"],
         how="left",
-    ).fillna({"units": 0.0, "gmv": 0.0})
+    )
+    picks = picks.fillna({"units": 0.0, "gmv": 0.0, "hit": False})
+    picks["hit"] = picks["hit"].astype(bool)
     picks = picks.merge(warehouse, on="community_id", how="left")
 
     weekly = _weekly(picks, totals, stock, list(named), dates)
@@ -195,40 +190,63 @@ def _stock(cur: duckdb.DuckDBPyConnection, dates: list[dt.date], horizon: int) -
 
 
 def _weekly(picks, totals, stock, names, dates) -> pd.DataFrame:
-    rows = []
-    for name in names:
-        for d in dates:
-            p = picks[(picks["rule"] == name) & (picks["as_of"] == d)]
-            comms = p["community_id"].unique()
-            total_gmv = totals[(totals["as_of"] == d) & totals["community_id"].isin(comms)][
-                "gmv"
-            ].sum()
-            pairs = p[["warehouse_id", "sku_id"]].drop_duplicates()
-            s = stock[stock["as_of"] == d].merge(pairs, on=["warehouse_id", "sku_id"])
-            available = float((s["on_hand"] + s["received"]).sum())
-            rows.append(
-                {
-                    "rule": name,
-                    "as_of": d,
-                    "communities": len(comms),
-                    "picks": len(p),
-                    "hits": int(p["hit"].sum()),
-                    "hit_rate": p["hit"].mean() if len(p) else float("nan"),
-                    "gmv_captured": float(p["gmv"].sum()),
-                    "gmv_total": float(total_gmv),
-                    "gmv_share": float(p["gmv"].sum()) / total_gmv if total_gmv else float("nan"),
-                    "stock": available,
-                    "sold": float(s["sold"].sum()),
-                    "wasted": float(s["wasted"].sum()),
-                    "sell_through": float(s["sold"].sum()) / available
-                    if available
-                    else float("nan"),
-                    "waste_rate": float(s["wasted"].sum()) / available
-                    if available
-                    else float("nan"),
-                }
-            )
-    return pd.DataFrame(rows)
+    keys = ["rule", "as_of"]
+    grid = pd.MultiIndex.from_product([names, dates], names=keys).to_frame(index=False)
+    g = picks.groupby(keys)
+    base = pd.DataFrame(
+        {
+            "communities": g["community_id"].nunique(),
+            "picks": g.size(),
+            "hits": g["hit"].sum(),
+            "gmv_captured": g["gmv"].sum(),
+        }
+    ).reset_index()
+    # Whole GMV of the communities each rule covered that week.
+    covered = picks[[*keys, "community_id"]].drop_duplicates()
+    gmv_total = (
+        covered.merge(totals, on=["as_of", "community_id"])
+        .groupby(keys)["gmv"]
+        .sum()
+        .rename("gmv_total")
+        .reset_index()
+    )
+    # Stock at the picked (warehouse, SKU) pairs, each pair once per rule and week.
+    pairs = picks[[*keys, "warehouse_id", "sku_id"]].drop_duplicates()
+    st = (
+        pairs.merge(stock, on=["as_of", "warehouse_id", "sku_id"])
+        .assign(stock=lambda x: x["on_hand"] + x["received"])
+        .groupby(keys)[["stock", "sold", "wasted"]]
+        .sum()
+        .reset_index()
+    )
+    out = grid.merge(base, on=keys, how="left").merge(gmv_total, on=keys, how="left")
+    out = out.merge(st, on=keys, how="left")
+    counts = ["communities", "picks", "hits"]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    sums = ["gmv_captured", "gmv_total", "stock", "sold", "wasted"]
+    out[sums] = out[sums].fillna(0.0).astype(float)
+    out["hit_rate"] = out["hits"] / out["picks"].where(out["picks"] > 0)
+    out["gmv_share"] = out["gmv_captured"] / out["gmv_total"].where(out["gmv_total"] > 0)
+    out["sell_through"] = out["sold"] / out["stock"].where(out["stock"] > 0)
+    out["waste_rate"] = out["wasted"] / out["stock"].where(out["stock"] > 0)
+    return out[
+        [
+            "rule",
+            "as_of",
+            "communities",
+            "picks",
+            "hits",
+            "hit_rate",
+            "gmv_captured",
+            "gmv_total",
+            "gmv_share",
+            "stock",
+            "sold",
+            "wasted",
+            "sell_through",
+            "waste_rate",
+        ]
+    ]
 
 
 def _summary(weekly: pd.DataFrame) -> pd.DataFrame:

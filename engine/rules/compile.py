@@ -38,6 +38,7 @@ comparison with a NULL metric is false, and ``not`` of it is true.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.rules import model
@@ -89,13 +90,18 @@ _USER_TAG_SQL = {
     "female": "u.gender = 'F'",
     "male": "u.gender = 'M'",
 }
+# Personas depend on behaviour in each as-of date's window (d.as_of, d.ws).
 _PERSONA_SQL = {
-    "new": "u.signup_date >= $ws",
-    "high_value": "u.user_id IN (SELECT user_id FROM spend WHERE pr > 0.8)",
+    "new": "u.signup_date >= d.ws",
+    "high_value": (
+        "EXISTS (SELECT 1 FROM spend sp WHERE sp.as_of = d.as_of AND sp.user_id = u.user_id"
+        " AND sp.pr > 0.8)"
+    ),
     "dormant": (
-        "u.user_id IN (SELECT user_id FROM orders WHERE status = 'paid' AND order_date < $ws)"
-        " AND u.user_id NOT IN (SELECT user_id FROM orders WHERE status = 'paid'"
-        " AND order_date BETWEEN $ws AND $we)"
+        "EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.user_id AND o.status = 'paid'"
+        " AND o.order_date < d.ws)"
+        " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.user_id"
+        " AND o.status = 'paid' AND o.order_date BETWEEN d.ws AND d.as_of)"
     ),
 }
 # SKU tags are stored in English; Chinese spellings users type map to them.
@@ -140,7 +146,7 @@ def metric_label(m: model.Metric) -> str:
     return m.name if m.arg is None else f"{m.name}({m.arg})"
 
 
-def compile_rule(rule: model.Rule, as_of: dt.date) -> Compiled:
+def compile_rule(rule: model.Rule, as_of: dt.date | Sequence[dt.date]) -> Compiled:
     """Compile a rule into one query returning the top N SKUs of every community in scope.
 
     Parameters
@@ -148,48 +154,53 @@ def compile_rule(rule: model.Rule, as_of: dt.date) -> Compiled:
     rule
         A valid rule (checked again here).
     as_of
-        The last day of the look-back window.
+        The last day of the look-back window, or several such days: the query then returns
+        the picks as of each of them (column ``as_of``), as a backtest needs, in one scan.
 
     Returns
     -------
     Compiled
-        SQL and its named parameters.
+        SQL and its named parameters. Result columns: as_of, community_id, community_name,
+        rank, sku_id, sku_name, category, then the metric aliases.
 
     Raises
     ------
     ValueError
-        If the rule is invalid.
+        If the rule is invalid or no date is given.
     """
     model.validate(rule)
+    dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
+    if not dates:
+        raise ValueError("give at least one as_of date")
     p = _Params()
     days = rule.window_days
-    ws = as_of - dt.timedelta(days=days - 1)
-    fixed = {
-        "asof": as_of,
-        "we": as_of,
-        "ws": ws,
-        "pws": ws - dt.timedelta(days=days),
+    fixed: dict[str, object] = {
+        "dates": dates,
+        "dm1": days - 1,  # window start = as_of - (days - 1)
+        "d2m1": 2 * days - 1,  # previous window start
         "days": float(days),
         "top": rule.top,
     }
     metrics = model.metrics_used(rule)
-    sources = set()
+    sources: set[str] = set()
     for m in metrics:
         sources.update(_SOURCE.get(m.name, "").split("+"))
-    if rule.audience is not None:
-        sources.add("asl")
 
-    ctes = [_comm_cte(rule.scope, p), _SKU_CTE]
+    ctes = [_DATES_CTE, _comm_cte(rule.scope, p), _SKU_CTE]
     joins = []
+    on = "{t}.as_of = c.as_of AND {t}.community_id = c.community_id AND {t}.sku_id = s.sku_id"
     if "br" in sources:
         ctes.append(_BR_CTE)
-        joins.append("LEFT JOIN br ON br.community_id = c.community_id AND br.sku_id = s.sku_id")
+        joins.append("LEFT JOIN br ON " + on.format(t="br"))
     if "sl" in sources:
         ctes.append(_SL_CTE)
-        joins.append("LEFT JOIN sl ON sl.community_id = c.community_id AND sl.sku_id = s.sku_id")
+        joins.append("LEFT JOIN sl ON " + on.format(t="sl"))
     if "inv" in sources:
         ctes.append(_INV_CTE)
-        joins.append("LEFT JOIN inv ON inv.warehouse_id = c.warehouse_id AND inv.sku_id = s.sku_id")
+        joins.append(
+            "LEFT JOIN inv ON inv.as_of = c.as_of AND inv.warehouse_id = c.warehouse_id"
+            " AND inv.sku_id = s.sku_id"
+        )
     audience_filter = ""
     if rule.audience is not None:
         a = rule.audience
@@ -197,13 +208,13 @@ def compile_rule(rule: model.Rule, as_of: dt.date) -> Compiled:
             ctes.append(_SPEND_CTE)
         pred = (_USER_TAG_SQL if a.kind == "tag" else _PERSONA_SQL)[a.value]
         ctes.append(
-            "aud AS (SELECT u.user_id, u.community_id FROM users u"
-            f" WHERE u.signup_date <= $asof AND ({pred}))"
+            "aud AS (SELECT d.as_of, u.user_id, u.community_id FROM users u CROSS JOIN d"
+            f" WHERE u.signup_date <= d.as_of AND ({pred}))"
         )
-        ctes.append("aud_n AS (SELECT community_id, count(*) AS n FROM aud GROUP BY community_id)")
+        ctes.append("aud_n AS (SELECT as_of, community_id, count(*) AS n FROM aud GROUP BY ALL)")
         ctes.append(_ASL_CTE)
-        joins.append("JOIN aud_n ON aud_n.community_id = c.community_id")
-        joins.append("LEFT JOIN asl ON asl.community_id = c.community_id AND asl.sku_id = s.sku_id")
+        joins.append("JOIN aud_n ON aud_n.as_of = c.as_of AND aud_n.community_id = c.community_id")
+        joins.append("LEFT JOIN asl ON " + on.format(t="asl"))
         if a.bought_only:
             audience_filter = " AND coalesce(asl.aud_units, 0) > 0"
 
@@ -220,7 +231,9 @@ def compile_rule(rule: model.Rule, as_of: dt.date) -> Compiled:
                 t = f"tp{len(topic_ctes)}"
                 topic_ctes[arg] = t
                 ctes.append(_topic_cte(t, p.add(arg)))
-                joins.append(f"LEFT JOIN {t} ON {t}.community_id = c.community_id")
+                joins.append(
+                    f"LEFT JOIN {t} ON {t}.as_of = c.as_of AND {t}.community_id = c.community_id"
+                )
             t = topic_ctes[arg]
             if m.name == "mentions":
                 expr = f"coalesce({t}.cur, 0)"
@@ -232,30 +245,31 @@ def compile_rule(rule: model.Rule, as_of: dt.date) -> Compiled:
         expr_of[m] = alias
         labels[alias] = metric_label(m)
 
-    where = _cond(rule.where, p, expr_of, fixed) if rule.where is not None else "TRUE"
+    where = _cond(rule.where, p, expr_of) if rule.where is not None else "TRUE"
     rank_col = expr_of[rule.rank.metric]
     direction = "DESC" if rule.rank.descending else "ASC"
     metric_sel = ",\n           ".join(f"{e} AS {a}" for a, e in select_metrics.items())
+    join_sql = "\n    ".join(joins)
     sql = (
         "WITH "
         + ",\n".join(ctes)
         + f""",
 grid AS (
-    SELECT c.community_id, c.community_name, s.sku_id, s.sku_name, s.category,
+    SELECT c.as_of, c.community_id, c.community_name, s.sku_id, s.sku_name, s.category,
            s.storage, s.tags, s.launched,
            {metric_sel}
-    FROM comm c CROSS JOIN sku s
-    {chr(10).join("    " + j for j in joins)}
+    FROM comm c JOIN sku s ON s.as_of = c.as_of
+    {join_sql}
     WHERE TRUE{audience_filter}
 ),
 kept AS (
     SELECT *, row_number() OVER (
-        PARTITION BY community_id ORDER BY {rank_col} {direction} NULLS LAST, sku_id
+        PARTITION BY as_of, community_id ORDER BY {rank_col} {direction} NULLS LAST, sku_id
     ) AS rank
     FROM grid WHERE {where}
 )
-SELECT community_id, community_name, rank, sku_id, sku_name, category, {", ".join(labels)}
-FROM kept WHERE rank <= $top ORDER BY community_id, rank"""
+SELECT as_of, community_id, community_name, rank, sku_id, sku_name, category, {", ".join(labels)}
+FROM kept WHERE rank <= $top ORDER BY as_of, community_id, rank"""
     )
     params = dict(p.values)
     for key, value in fixed.items():
@@ -266,8 +280,8 @@ FROM kept WHERE rank <= $top ORDER BY community_id, rank"""
 
 def _comm_cte(scope: model.Scope, p: _Params) -> str:
     base = (
-        "comm AS (SELECT c.community_id, c.name AS community_name, c.warehouse_id"
-        " FROM communities c WHERE c.opened <= $asof"
+        "comm AS (SELECT d.as_of, c.community_id, c.name AS community_name, c.warehouse_id"
+        " FROM communities c CROSS JOIN d WHERE c.opened <= d.as_of"
     )
     if scope.kind == "all":
         return base + ")"
@@ -284,7 +298,7 @@ def _comm_cte(scope: model.Scope, p: _Params) -> str:
     )
 
 
-def _cond(c: model.Condition, p: _Params, expr_of: dict, fixed: dict) -> str:
+def _cond(c: model.Condition, p: _Params, expr_of: dict) -> str:
     if isinstance(c, model.Compare):
         return f"coalesce({expr_of[c.metric]} {_OP_SQL[c.op]} {p.add(float(c.value))}, FALSE)"
     if isinstance(c, model.AttrIn):
@@ -296,74 +310,90 @@ def _cond(c: model.Condition, p: _Params, expr_of: dict, fixed: dict) -> str:
     if isinstance(c, model.NameHas):
         return f"contains(sku_name, {p.add(c.text)})"
     if isinstance(c, model.Launched):
-        as_of: dt.date = fixed["asof"]
         if c.kind == "since":
-            since = c.since
-        elif c.kind == "within":
-            since = as_of - dt.timedelta(days=int(c.days or 1) - 1)
-        else:
-            since = as_of.replace(day=1)
-        return f"(launched >= {p.add(since)})"
+            return f"(launched >= {p.add(c.since)})"
+        if c.kind == "within":
+            return f"(launched >= as_of - CAST({p.add(int(c.days or 1) - 1)} AS INTEGER))"
+        return "(launched >= CAST(date_trunc('month', as_of) AS DATE))"
     if isinstance(c, model.Not):
-        return f"(NOT {_cond(c.part, p, expr_of, fixed)})"
+        return f"(NOT {_cond(c.part, p, expr_of)})"
     joiner = " AND " if isinstance(c, model.And) else " OR "
-    return "(" + joiner.join(_cond(x, p, expr_of, fixed) for x in c.parts) + ")"
+    return "(" + joiner.join(_cond(x, p, expr_of) for x in c.parts) + ")"
 
 
+# One row per as-of date with its window start (ws) and previous-window start (pws).
+_DATES_CTE = """d AS (
+    SELECT as_of, as_of - CAST($dm1 AS INTEGER) AS ws, as_of - CAST($d2m1 AS INTEGER) AS pws
+    FROM (SELECT unnest($dates::DATE[]) AS as_of)
+)"""
 _SKU_CTE = """sku AS (
-    SELECT sku_id, name AS sku_name, category, storage, tags, launched, list_price,
-           percent_rank() OVER (PARTITION BY category ORDER BY list_price) AS price_pct
-    FROM skus WHERE launched <= $asof
+    SELECT d.as_of, sku_id, name AS sku_name, category, storage, tags, launched, list_price,
+           percent_rank() OVER (PARTITION BY d.as_of, category ORDER BY list_price) AS price_pct
+    FROM skus CROSS JOIN d WHERE launched <= d.as_of
 )"""
 _BR_CTE = """br AS (
-    SELECT community_id, sku_id,
-           sum(CASE WHEN event_date >= $ws THEN views ELSE 0 END) AS views,
-           sum(CASE WHEN event_date >= $ws THEN carts ELSE 0 END) AS carts,
-           sum(CASE WHEN event_date < $ws THEN views ELSE 0 END) AS views_prev
-    FROM browse_events WHERE event_date BETWEEN $pws AND $we
-      AND community_id IN (SELECT community_id FROM comm)
-    GROUP BY community_id, sku_id
+    SELECT d.as_of, b.community_id, b.sku_id,
+           sum(CASE WHEN b.event_date >= d.ws THEN b.views ELSE 0 END) AS views,
+           sum(CASE WHEN b.event_date >= d.ws THEN b.carts ELSE 0 END) AS carts,
+           sum(CASE WHEN b.event_date < d.ws THEN b.views ELSE 0 END) AS views_prev
+    FROM browse_events b JOIN d ON b.event_date BETWEEN d.pws AND d.as_of
+    WHERE b.community_id IN (SELECT community_id FROM comm)
+    GROUP BY ALL
 )"""
-_SL_CTE = f"""sl AS (
-    SELECT o.community_id, oi.sku_id,
-           sum(CASE WHEN o.order_date >= $ws THEN {_NET} ELSE 0 END) AS units,
-           sum(CASE WHEN o.order_date >= $ws THEN {_NET} * oi.unit_price ELSE 0 END) AS gmv,
-           sum(CASE WHEN o.order_date >= $ws
-                    THEN (oi.unit_price - oi.unit_cost) * {_NET} ELSE 0 END) AS margin,
-           sum(CASE WHEN o.order_date < $ws THEN {_NET} ELSE 0 END) AS units_prev
+# Sales are summed per day first, so overlapping windows of several as-of dates re-read
+# daily totals instead of order lines.
+_SL_CTE = f"""sl_day AS (
+    SELECT o.order_date AS day, o.community_id, oi.sku_id,
+           sum({_NET}) AS units,
+           sum({_NET} * oi.unit_price) AS gmv,
+           sum((oi.unit_price - oi.unit_cost) * {_NET}) AS margin
     FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
-    WHERE o.status = 'paid' AND o.order_date BETWEEN $pws AND $we
+    WHERE o.status = 'paid'
+      AND o.order_date BETWEEN (SELECT min(pws) FROM d) AND (SELECT max(as_of) FROM d)
       AND o.community_id IN (SELECT community_id FROM comm)
-    GROUP BY o.community_id, oi.sku_id
+    GROUP BY ALL
+),
+sl AS (
+    SELECT d.as_of, x.community_id, x.sku_id,
+           sum(CASE WHEN x.day >= d.ws THEN x.units ELSE 0 END) AS units,
+           sum(CASE WHEN x.day >= d.ws THEN x.gmv ELSE 0 END) AS gmv,
+           sum(CASE WHEN x.day >= d.ws THEN x.margin ELSE 0 END) AS margin,
+           sum(CASE WHEN x.day < d.ws THEN x.units ELSE 0 END) AS units_prev
+    FROM sl_day x JOIN d ON x.day BETWEEN d.pws AND d.as_of
+    GROUP BY ALL
 )"""
 _INV_CTE = """inv AS (
-    SELECT warehouse_id, sku_id, arg_max(on_hand, stock_date) AS on_hand, sum(sold) AS sold_w
-    FROM inventory WHERE stock_date BETWEEN $ws AND $we
-      AND warehouse_id IN (SELECT warehouse_id FROM comm)
-    GROUP BY warehouse_id, sku_id
+    SELECT d.as_of, i.warehouse_id, i.sku_id, arg_max(i.on_hand, i.stock_date) AS on_hand,
+           sum(i.sold) AS sold_w
+    FROM inventory i JOIN d ON i.stock_date BETWEEN d.ws AND d.as_of
+    WHERE i.warehouse_id IN (SELECT warehouse_id FROM comm)
+    GROUP BY ALL
 )"""
 _SPEND_CTE = f"""spend AS (
-    SELECT o.user_id, cume_dist() OVER (PARTITION BY o.community_id
-                                         ORDER BY sum({_NET} * oi.unit_price)) AS pr
-    FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
-    WHERE o.status = 'paid' AND o.order_date BETWEEN $ws AND $we
-    GROUP BY o.community_id, o.user_id
+    SELECT d.as_of, o.user_id, cume_dist() OVER (PARTITION BY d.as_of, o.community_id
+                                               ORDER BY sum({_NET} * oi.unit_price)) AS pr
+    FROM orders o JOIN d ON o.order_date BETWEEN d.ws AND d.as_of
+    JOIN order_items oi ON oi.order_id = o.order_id
+    WHERE o.status = 'paid'
+    GROUP BY d.as_of, o.community_id, o.user_id
 )"""
 _ASL_CTE = f"""asl AS (
-    SELECT o.community_id, oi.sku_id, sum({_NET}) AS aud_units,
+    SELECT d.as_of, o.community_id, oi.sku_id, sum({_NET}) AS aud_units,
            count(DISTINCT o.user_id) AS aud_buyers
-    FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
-    JOIN aud ON aud.user_id = o.user_id
-    WHERE o.status = 'paid' AND o.order_date BETWEEN $ws AND $we
-    GROUP BY o.community_id, oi.sku_id
+    FROM orders o JOIN d ON o.order_date BETWEEN d.ws AND d.as_of
+    JOIN aud ON aud.user_id = o.user_id AND aud.as_of = d.as_of
+    JOIN order_items oi ON oi.order_id = o.order_id
+    WHERE o.status = 'paid'
+    GROUP BY ALL
 )"""
 
 
 def _topic_cte(name: str, keyword_param: str) -> str:
     return f"""{name} AS (
-    SELECT community_id,
-           sum(CASE WHEN topic_date >= $ws THEN mentions ELSE 0 END) AS cur,
-           sum(CASE WHEN topic_date < $ws THEN mentions ELSE 0 END) AS prev
-    FROM topics WHERE keyword = {keyword_param} AND topic_date BETWEEN $pws AND $we
-    GROUP BY community_id
+    SELECT d.as_of, t.community_id,
+           sum(CASE WHEN t.topic_date >= d.ws THEN t.mentions ELSE 0 END) AS cur,
+           sum(CASE WHEN t.topic_date < d.ws THEN t.mentions ELSE 0 END) AS prev
+    FROM topics t JOIN d ON t.topic_date BETWEEN d.pws AND d.as_of
+    WHERE t.keyword = {keyword_param}
+    GROUP BY ALL
 )"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import duckdb
 import pandas as pd
@@ -103,11 +104,47 @@ def evaluate(
         as_of = default_as_of(con)
     elif isinstance(as_of, dt.datetime):
         as_of = as_of.date()
+    frame = evaluate_many(con, rule, [as_of])
+    return frame.drop(columns=["as_of"])
+
+
+def evaluate_many(
+    con: duckdb.DuckDBPyConnection,
+    rule_or_text: model.Rule | str,
+    dates: Sequence[dt.date],
+) -> pd.DataFrame:
+    """Pick SKUs as of each of several dates, in one query (what a backtest needs).
+
+    Parameters
+    ----------
+    con
+        An open connection.
+    rule_or_text
+        The rule or its text.
+    dates
+        As-of dates; each is evaluated with only the data of its own window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`evaluate` preceded by ``as_of`` (a ``datetime.date``).
+
+    Raises
+    ------
+    RuleError
+        When the text cannot be parsed.
+    ValueError
+        When the rule is invalid, ``dates`` is empty, or the scope names an unknown
+        community or region.
+    """
+    rule = as_rule(rule_or_text)
+    dates = [d.date() if isinstance(d, dt.datetime) else d for d in dates]
     cur = con.cursor()
     _check_scope(cur, rule.scope)
-    compiled = rule_compile.compile_rule(rule, as_of)
+    compiled = rule_compile.compile_rule(rule, dates)
     frame = cur.execute(compiled.sql, compiled.params).df()
     frame = frame.rename(columns=compiled.metric_columns)
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     for col in ("community_id", "rank", "sku_id"):
         frame[col] = frame[col].astype("int64")
     return frame.reset_index(drop=True)

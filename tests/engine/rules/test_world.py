@@ -175,3 +175,25 @@ def test_audience_kids_units_match_pandas(world, as_of):
     out = full(world, as_of, rank="人群销量 降序", extra='人群 标签 "儿童" 买过')
     assert set(out.index.get_level_values(0)) <= set(users["community_id"])
     assert out["aud_units"].to_dict() == want.astype(float).to_dict()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '过去 14 天 人群 画像 "高价值" 筛选 话题趋势("低糖水果") >= 0 且 上新 近 400 天 '
+        "排序 毛利 降序 前 5",
+        '过去 7 天 人群 画像 "沉睡" 筛选 库存天数 >= 1 排序 浏览趋势 降序 前 3',
+        '过去 10 天 人群 画像 "新用户" 排序 人群买家 降序 前 3',
+    ],
+)
+def test_many_dates_in_one_query_equal_one_by_one(world, as_of, text):
+    """evaluate_many over several dates gives exactly the per-date evaluate results."""
+    from engine.rules import evaluation
+
+    dates = [as_of - dt.timedelta(days=k) for k in (0, 9, 30)]
+    many = evaluation.evaluate_many(world.cursor(), text, dates)
+    for d in dates:
+        one = rules.evaluate(world.cursor(), text, as_of=d)
+        part = many[many["as_of"] == d].drop(columns=["as_of"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, one, check_dtype=False)
+    assert len(many) > 0
