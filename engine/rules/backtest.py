@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from engine.rules import compile as rule_compile
 from engine.rules import evaluation as rule_eval
 from engine.rules import model, parser
 
@@ -102,7 +103,21 @@ def backtest(
     named = {k: dataclasses.replace(r, top=top_n) for k, r in named.items()}
     dates = [start + dt.timedelta(days=7 * w) for w in range(weeks)]
     cur = con.cursor()
-    sales = _realised(cur, dates, horizon_days)
+    # One pass over the order lines serves every rule's windows and the outcomes.
+    longest = max(r.window_days for r in named.values())
+    first = dates[0] - dt.timedelta(days=2 * longest - 1)
+    last = dates[-1] + dt.timedelta(days=horizon_days)
+    daily = rule_compile.create_sales_daily(cur, first, last)
+    try:
+        sales = _realised(cur, daily, dates, horizon_days)
+        pick_frames = []
+        for name, rule in named.items():
+            out = rule_eval.evaluate_many(cur, rule, dates, sales_daily=daily)
+            out = out[["as_of", "community_id", "rank", "sku_id"]]
+            out.insert(0, "rule", name)
+            pick_frames.append(out)
+    finally:
+        cur.execute(f"DROP TABLE IF EXISTS {daily}")  # a generated, validated name
     stock = _stock(cur, dates, horizon_days)
     warehouse = cur.execute("SELECT community_id, warehouse_id FROM communities").df()
 
@@ -114,11 +129,6 @@ def backtest(
     sales["hit"] = sales["rank_real"] <= top_n
     totals = sales.groupby(["as_of", "community_id"], as_index=False)["gmv"].sum()
 
-    pick_frames = []
-    for name, rule in named.items():
-        out = rule_eval.evaluate_many(cur, rule, dates)[["as_of", "community_id", "rank", "sku_id"]]
-        out.insert(0, "rule", name)
-        pick_frames.append(out)
     picks = pd.concat(pick_frames, ignore_index=True)
     picks = picks.merge(
         sales[["as_of", "community_id", "sku_id", "units", "gmv", "hit"]],
@@ -155,16 +165,16 @@ def _dates_sql() -> str:
     return "SELECT unnest($dates::DATE[]) AS as_of"
 
 
-def _realised(cur: duckdb.DuckDBPyConnection, dates: list[dt.date], horizon: int) -> pd.DataFrame:
+def _realised(
+    cur: duckdb.DuckDBPyConnection, daily: str, dates: list[dt.date], horizon: int
+) -> pd.DataFrame:
+    if not rule_compile.SALES_DAILY_NAME.fullmatch(daily):
+        raise ValueError(f"not a sales_daily table name: {daily!r}")
     sql = f"""
         WITH d AS ({_dates_sql()})
-        SELECT d.as_of, o.community_id, oi.sku_id,
-               sum(oi.qty - oi.refund_qty) AS units,
-               sum((oi.qty - oi.refund_qty) * oi.unit_price) AS gmv
-        FROM d JOIN orders o
-          ON o.order_date > d.as_of AND o.order_date <= d.as_of + CAST($h AS INTEGER)
-        JOIN order_items oi ON oi.order_id = o.order_id
-        WHERE o.status = 'paid'
+        SELECT d.as_of, x.community_id, x.sku_id, sum(x.units) AS units, sum(x.gmv) AS gmv
+        FROM d JOIN {daily} x
+          ON x.day > d.as_of AND x.day <= d.as_of + CAST($h AS INTEGER)
         GROUP BY ALL
     """
     out = cur.execute(sql, {"dates": dates, "h": horizon}).df()

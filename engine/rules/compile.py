@@ -38,6 +38,8 @@ comparison with a NULL metric is false, and ``not`` of it is true.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -146,7 +148,11 @@ def metric_label(m: model.Metric) -> str:
     return m.name if m.arg is None else f"{m.name}({m.arg})"
 
 
-def compile_rule(rule: model.Rule, as_of: dt.date | Sequence[dt.date]) -> Compiled:
+def compile_rule(
+    rule: model.Rule,
+    as_of: dt.date | Sequence[dt.date],
+    sales_daily: str | None = None,
+) -> Compiled:
     """Compile a rule into one query returning the top N SKUs of every community in scope.
 
     Parameters
@@ -156,6 +162,9 @@ def compile_rule(rule: model.Rule, as_of: dt.date | Sequence[dt.date]) -> Compil
     as_of
         The last day of the look-back window, or several such days: the query then returns
         the picks as of each of them (column ``as_of``), as a backtest needs, in one scan.
+    sales_daily
+        Name of a temporary table made by :func:`create_sales_daily` covering the windows,
+        to read instead of joining orders to order lines again (a backtest shares one).
 
     Returns
     -------
@@ -166,9 +175,11 @@ def compile_rule(rule: model.Rule, as_of: dt.date | Sequence[dt.date]) -> Compil
     Raises
     ------
     ValueError
-        If the rule is invalid or no date is given.
+        If the rule is invalid, no date is given, or ``sales_daily`` is not such a table name.
     """
     model.validate(rule)
+    if sales_daily is not None and not SALES_DAILY_NAME.fullmatch(sales_daily):
+        raise ValueError(f"not a sales_daily table name: {sales_daily!r}")
     dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
     if not dates:
         raise ValueError("give at least one as_of date")
@@ -193,7 +204,7 @@ def compile_rule(rule: model.Rule, as_of: dt.date | Sequence[dt.date]) -> Compil
         ctes.append(_BR_CTE)
         joins.append("LEFT JOIN br ON " + on.format(t="br"))
     if "sl" in sources:
-        ctes.append(_SL_CTE)
+        ctes.append(_SL_CTE if sales_daily is None else _sl_from(sales_daily))
         joins.append("LEFT JOIN sl ON " + on.format(t="sl"))
     if "inv" in sources:
         ctes.append(_INV_CTE)
@@ -340,20 +351,50 @@ _BR_CTE = """br AS (
     WHERE b.community_id IN (SELECT community_id FROM comm)
     GROUP BY ALL
 )"""
-# Sales are summed per day first, so overlapping windows of several as-of dates re-read
-# daily totals instead of order lines.
-_SL_CTE = f"""sl_day AS (
+SALES_DAILY_NAME = re.compile(r"rules_sales_daily_[0-9a-f]{32}")
+_SALES_DAILY_SELECT = f"""
     SELECT o.order_date AS day, o.community_id, oi.sku_id,
            sum({_NET}) AS units,
            sum({_NET} * oi.unit_price) AS gmv,
            sum((oi.unit_price - oi.unit_cost) * {_NET}) AS margin
     FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
-    WHERE o.status = 'paid'
-      AND o.order_date BETWEEN (SELECT min(pws) FROM d) AND (SELECT max(as_of) FROM d)
-      AND o.community_id IN (SELECT community_id FROM comm)
-    GROUP BY ALL
+    WHERE o.status = 'paid' AND o.order_date BETWEEN {{lo}} AND {{hi}}{{extra}}
+    GROUP BY ALL"""
+
+
+def create_sales_daily(cur, first: dt.date, last: dt.date) -> str:
+    """Create a temporary table of net sales per (day, community, SKU) between two dates.
+
+    Parameters
+    ----------
+    cur
+        A DuckDB connection or cursor (temporary tables work on read-only files too).
+    first, last
+        Inclusive order-date range.
+
+    Returns
+    -------
+    str
+        The table's generated name; drop it with ``DROP TABLE`` when done.
+    """
+    name = f"rules_sales_daily_{uuid.uuid4().hex}"
+    select = _SALES_DAILY_SELECT.format(lo="$lo", hi="$hi", extra="")
+    cur.execute(f"CREATE TEMP TABLE {name} AS {select}", {"lo": first, "hi": last})
+    return name
+
+
+def _sl_from(table: str) -> str:
+    return f"""sl_day AS (
+    SELECT * FROM {table}
+    WHERE day BETWEEN (SELECT min(pws) FROM d) AND (SELECT max(as_of) FROM d)
+      AND community_id IN (SELECT community_id FROM comm)
 ),
-sl AS (
+{_SL_WINDOWS}"""
+
+
+# Sales are summed per day first, so overlapping windows of several as-of dates re-read
+# daily totals instead of order lines.
+_SL_WINDOWS = """sl AS (
     SELECT d.as_of, x.community_id, x.sku_id,
            sum(CASE WHEN x.day >= d.ws THEN x.units ELSE 0 END) AS units,
            sum(CASE WHEN x.day >= d.ws THEN x.gmv ELSE 0 END) AS gmv,
@@ -362,6 +403,16 @@ sl AS (
     FROM sl_day x JOIN d ON x.day BETWEEN d.pws AND d.as_of
     GROUP BY ALL
 )"""
+_SL_CTE = (
+    "sl_day AS ("
+    + _SALES_DAILY_SELECT.format(
+        lo="(SELECT min(pws) FROM d)",
+        hi="(SELECT max(as_of) FROM d)",
+        extra="\n      AND o.community_id IN (SELECT community_id FROM comm)",
+    )
+    + "\n),\n"
+    + _SL_WINDOWS
+)
 _INV_CTE = """inv AS (
     SELECT d.as_of, i.warehouse_id, i.sku_id, arg_max(i.on_hand, i.stock_date) AS on_hand,
            sum(i.sold) AS sold_w

@@ -112,6 +112,7 @@ def evaluate_many(
     con: duckdb.DuckDBPyConnection,
     rule_or_text: model.Rule | str,
     dates: Sequence[dt.date],
+    sales_daily: str | None = None,
 ) -> pd.DataFrame:
     """Pick SKUs as of each of several dates, in one query (what a backtest needs).
 
@@ -123,6 +124,9 @@ def evaluate_many(
         The rule or its text.
     dates
         As-of dates; each is evaluated with only the data of its own window.
+    sales_daily
+        Optional temporary daily-sales table covering the windows, created on ``con``
+        itself (see :func:`engine.rules.compile.create_sales_daily`).
 
     Returns
     -------
@@ -139,9 +143,10 @@ def evaluate_many(
     """
     rule = as_rule(rule_or_text)
     dates = [d.date() if isinstance(d, dt.datetime) else d for d in dates]
-    cur = con.cursor()
+    # A temporary table is visible only on the connection (cursor) that created it.
+    cur = con if sales_daily is not None else con.cursor()
     _check_scope(cur, rule.scope)
-    compiled = rule_compile.compile_rule(rule, dates)
+    compiled = rule_compile.compile_rule(rule, dates, sales_daily)
     frame = cur.execute(compiled.sql, compiled.params).df()
     frame = frame.rename(columns=compiled.metric_columns)
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
