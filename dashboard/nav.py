@@ -44,4 +44,11 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_analysis",
+        "pages/selection.py",
+        "page_selection",
+        ":material/checklist:",
+        ("regional_manager", "analyst", "admin"),
+    ),
 ]
