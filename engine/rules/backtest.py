@@ -104,8 +104,11 @@ def backtest(
     dates = [start + dt.timedelta(days=7 * w) for w in range(weeks)]
     cur = con.cursor()
     # One pass over the order lines serves every rule's windows and the outcomes.
-    longest = max(r.window_days for r in named.values())
-    first = dates[0] - dt.timedelta(days=2 * longest - 1)
+    lookback = max(
+        r.window_days * (2 if any(m.name == "trend" for m in model.metrics_used(r)) else 1)
+        for r in named.values()
+    )
+    first = dates[0] - dt.timedelta(days=lookback - 1)
     last = dates[-1] + dt.timedelta(days=horizon_days)
     daily = rule_compile.create_sales_daily(cur, first, last)
     try:

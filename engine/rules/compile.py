@@ -200,11 +200,14 @@ def compile_rule(
     ctes = [_DATES_CTE, _comm_cte(rule.scope, p), _SKU_CTE]
     joins = []
     on = "{t}.as_of = c.as_of AND {t}.community_id = c.community_id AND {t}.sku_id = s.sku_id"
+    names = {m.name for m in metrics}
+    # Read the previous window only for the trend metrics that compare with it.
     if "br" in sources:
-        ctes.append(_BR_CTE)
+        ctes.append(_BR_CTE if "view_trend" in names else _BR_CTE.replace("d.pws", "d.ws"))
         joins.append("LEFT JOIN br ON " + on.format(t="br"))
     if "sl" in sources:
-        ctes.append(_SL_CTE if sales_daily is None else _sl_from(sales_daily))
+        sl = _SL_CTE if sales_daily is None else _sl_from(sales_daily)
+        ctes.append(sl if "trend" in names else sl.replace("pws", "ws"))
         joins.append("LEFT JOIN sl ON " + on.format(t="sl"))
     if "inv" in sources:
         ctes.append(_INV_CTE)

@@ -197,3 +197,23 @@ def test_many_dates_in_one_query_equal_one_by_one(world, as_of, text):
         part = many[many["as_of"] == d].drop(columns=["as_of"]).reset_index(drop=True)
         pd.testing.assert_frame_equal(part, one, check_dtype=False)
     assert len(many) > 0
+
+
+def test_shared_daily_sales_table_gives_the_same_picks(world, as_of):
+    """Reading a backtest's daily-sales temp table gives the same picks as the order lines."""
+    from engine.rules import compile as rule_compile
+    from engine.rules import evaluation
+
+    text = "过去 10 天 筛选 销量趋势 >= 1 且 毛利 > 0 排序 成交额 降序 前 5"
+    dates = [as_of - dt.timedelta(days=k) for k in (0, 7, 14)]
+    cur = world.cursor()
+    daily = rule_compile.create_sales_daily(cur, dates[-1] - dt.timedelta(days=19), dates[0])
+    try:
+        shared = evaluation.evaluate_many(cur, text, dates, sales_daily=daily)
+    finally:
+        cur.execute(f"DROP TABLE {daily}")
+    direct = evaluation.evaluate_many(world.cursor(), text, dates)
+    pd.testing.assert_frame_equal(shared, direct)
+    assert len(direct) > 0
+    with pytest.raises(ValueError, match="sales_daily"):
+        evaluation.evaluate_many(cur, text, dates, sales_daily="orders; DROP TABLE skus")
