@@ -147,8 +147,8 @@ def tokenize(text: str) -> list[Token]:
         m = _ASCII_WORD.match(src, i)
         if m:
             word = m.group()
-            kind, value = KEYWORDS.get(word.lower(), ("ident", word))
-            out.append(Token(kind, value, i, word))
+            kind, canon = KEYWORDS.get(word.lower(), ("ident", word))
+            out.append(Token(kind, canon, i, word))
             i = m.end()
             continue
         if _is_cjk(ch):

@@ -162,8 +162,7 @@ class _Parser:
                 raise RuleError(f"{what} must not be empty", nxt.pos)
             return model.Scope(tok.value, str(nxt.value))  # type: ignore[arg-type]
         if tok.kind == "kw" and tok.value == "type":
-            value = self.enum_value(model.COMMUNITY_TYPES, "community type")
-            return model.Scope("type", value)
+            return model.Scope("type", self.enum_value(model.COMMUNITY_TYPES, "community type"))
         raise self.fail("小区/community, 类型/type, 区域/region or 全部/all after 范围/scope", tok)
 
     def enum_value(self, table: dict[str, str], what: str) -> str:
