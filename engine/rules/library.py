@@ -1,7 +1,7 @@
 """Saved rules (table ``saved_rules``): save, load, list, delete, and the seeded library.
 
 Only rules that parse are saved; the text is stored as written by the user, so a saved rule
-reads back exactly as it was typed.
+reads back exactly as it was typed. Saving and deleting are recorded in ``audit_log``.
 """
 
 from __future__ import annotations
@@ -76,14 +76,21 @@ def save(con: duckdb.DuckDBPyConnection, name: str, text: str, author: str) -> i
             "UPDATE saved_rules SET text = ?, author = ?, updated_at = ? WHERE rule_id = ?",
             [text, author, now, row[0][0]],
         )
-        return int(row[0][0])
+    else:
+        cur.execute(
+            "INSERT INTO saved_rules (rule_id, name, text, author, created_at, updated_at) "
+            "SELECT coalesce(max(rule_id), 0) + 1, ?, ?, ?, ?, ? FROM saved_rules",
+            [name, text, author, now, now],
+        )
+    _audit(cur, author, "rule_saved", name)
+    rows = cur.execute("SELECT rule_id FROM saved_rules WHERE name = ?", [name]).fetchall()
+    return int(rows[0][0])
+
+
+def _audit(cur: duckdb.DuckDBPyConnection, username: str, action: str, detail: str) -> None:
     cur.execute(
-        "INSERT INTO saved_rules (rule_id, name, text, author, created_at, updated_at) "
-        "SELECT coalesce(max(rule_id), 0) + 1, ?, ?, ?, ?, ? FROM saved_rules",
-        [name, text, author, now, now],
-    )
-    return int(
-        cur.execute("SELECT rule_id FROM saved_rules WHERE name = ?", [name]).fetchall()[0][0]
+        "INSERT INTO audit_log (logged_at, username, action, detail) VALUES (?, ?, ?, ?)",
+        [dt.datetime.now(), username, action, detail],
     )
 
 
@@ -136,7 +143,7 @@ def list_rules(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
-def delete(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def delete(con: duckdb.DuckDBPyConnection, name: str, username: str = "") -> bool:
     """Delete a saved rule; return whether one was deleted.
 
     Parameters
@@ -145,6 +152,8 @@ def delete(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         An open, writable connection.
     name
         The rule's name.
+    username
+        Who deletes it (for the audit log).
 
     Returns
     -------
@@ -154,6 +163,8 @@ def delete(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     cur = con.cursor()
     n = cur.execute("SELECT count(*) FROM saved_rules WHERE name = ?", [name]).fetchall()[0][0]
     cur.execute("DELETE FROM saved_rules WHERE name = ?", [name])
+    if n:
+        _audit(cur, username, "rule_deleted", name)
     return bool(n)
 
 

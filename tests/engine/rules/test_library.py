@@ -37,7 +37,15 @@ def test_save_update_load_delete(con):
     assert rid == rid2 and row["text"] == "前 6" and row["author"] == "bob"
     assert row["created_at"] == first["created_at"] and row["updated_at"] >= first["updated_at"]
     assert library.load(con, "我的规则") == "前 6"
-    assert library.delete(con, "我的规则") and not library.delete(con, "我的规则")
+    assert library.delete(con, "我的规则", "carol") and not library.delete(con, "我的规则")
+    log = con.execute(
+        "SELECT username, action, detail FROM audit_log ORDER BY logged_at"
+    ).fetchall()
+    assert log == [
+        ("alice", "rule_saved", "我的规则"),
+        ("bob", "rule_saved", "我的规则"),
+        ("carol", "rule_deleted", "我的规则"),
+    ]
     with pytest.raises(KeyError):
         library.load(con, "我的规则")
 

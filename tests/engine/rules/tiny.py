@@ -7,7 +7,6 @@ the rows below.
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 
 from engine import db
@@ -28,7 +27,7 @@ def d(offset: int) -> dt.date:
 
 def build():
     """Return an in-memory connection holding the tiny world."""
-    con = _connect()
+    con = db.connect(":memory:")
     tables = {
         "meta": pd.DataFrame({"key": ["as_of"], "value": [AS_OF.isoformat()]}),
         "regions": pd.DataFrame(
@@ -201,14 +200,3 @@ def build():
         con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _frame")
         con.unregister("_frame")
     return con
-
-
-def _connect():
-    """engine.db.connect(":memory:"), working around the skeleton schema's unquoted ``at``."""
-    try:
-        return db.connect(":memory:")
-    except duckdb.ParserException:
-        con = duckdb.connect(":memory:")
-        text = db.SCHEMA_PATH.read_text(encoding="utf-8")
-        con.execute(text.replace("\n    at        TIMESTAMP", '\n    "at"      TIMESTAMP'))
-        return con
