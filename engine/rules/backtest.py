@@ -104,10 +104,7 @@ def backtest(
     dates = [start + dt.timedelta(days=7 * w) for w in range(weeks)]
     cur = con.cursor()
     # One pass over the order lines serves every rule's windows and the outcomes.
-    lookback = max(
-        r.window_days * (2 if any(m.name == "trend" for m in model.metrics_used(r)) else 1)
-        for r in named.values()
-    )
+    lookback = max(_sales_lookback(r) for r in named.values())
     first = dates[0] - dt.timedelta(days=lookback - 1)
     last = dates[-1] + dt.timedelta(days=horizon_days)
     daily = rule_compile.create_sales_daily(cur, first, last)
@@ -145,6 +142,14 @@ def backtest(
     weekly = _weekly(picks, totals, stock, list(named), dates)
     summary = _summary(weekly)
     return BacktestResult(weekly=weekly, summary=summary, picks=picks)
+
+
+def _sales_lookback(rule: model.Rule) -> int:
+    """Days of sales before an as-of date a rule reads (0 when it uses no sales metric)."""
+    names = {m.name for m in model.metrics_used(rule)}
+    if not names & rule_compile.SALES_METRICS:
+        return 1
+    return rule.window_days * (2 if "trend" in names else 1)
 
 
 def _named(rules: Mapping[str, model.Rule | str] | Sequence[model.Rule | str]) -> dict:

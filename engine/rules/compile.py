@@ -81,6 +81,7 @@ _SOURCE = {
     "aud_buyers": "asl",
 }
 # Conditions run over the grid CTE, whose SKU columns keep these names.
+SALES_METRICS = frozenset(m for m, src in _SOURCE.items() if "sl" in src.split("+"))
 _ATTR_SQL = {"category": "category", "storage": "storage"}
 _OP_SQL = {">=": ">=", "<=": "<=", ">": ">", "<": "<", "=": "=", "!=": "<>"}
 
