@@ -8,7 +8,7 @@ import pytest
 
 from dashboard import nav
 
-PAGES = [p.path for p in nav.PAGES]
+PAGES = [str(p.file) for p in nav.PAGES]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
