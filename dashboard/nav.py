@@ -78,4 +78,12 @@ PAGES: list[NavPage] = [
         "page_coldchain",
         ":material/ac_unit:",
     ),
+    ),
+    NavPage(
+        "sec_analysis",
+        "pages/selection.py",
+        "page_selection",
+        ":material/checklist:",
+        ("regional_manager", "analyst", "admin"),
+    ),
 ]
