@@ -1,0 +1,528 @@
+"""Checking a batch of imported rows and loading the valid ones in one transaction.
+
+Every importer (files, operational databases) hands this module raw columns already renamed
+to schema names, in any Arrow/pandas types. Coercion, checks and the load run as DuckDB SQL
+over the whole batch (no per-row Python), so a million rows take seconds:
+
+1. coerce each column to its kind (numbers with thousands separators, Chinese date formats,
+   yes/no words, tag lists) and fill defaults and lookups (an order's community from its user);
+2. give each row a list of reasons: ``bad_type:qty``, ``missing_value:user_id``,
+   ``negative:qty``, ``future:created_at``, ``formula:name``, ``duplicate_in_file:order_id``,
+   ``missing_reference:sku_id``, and ``duplicate_in_db:order_id`` for keys already present;
+3. in one transaction insert the valid rows, the rejected ones into ``import_quarantine``
+   and one ``import_log`` row per table; on any error nothing is written.
+
+Rows whose only problem is ``duplicate_in_db`` are skipped, not quarantined: re-importing an
+overlapping export, or syncing from a watermark inclusively, is not an error.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from connectors import tables
+
+ON_ERROR = ("quarantine", "abort")
+SKIP_REASON = "duplicate_in_db"
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_NULLS = "('nan', 'null', 'none', 'nat', '<na>', 'n/a', '#n/a')"
+DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日%H:%M",
+    "%Y年%m月%d日",
+    "%Y%m%d %H:%M:%S",
+    "%Y%m%d",
+)
+
+
+class ImportFileError(ValueError):
+    """A file or batch cannot be imported at all; ``code`` names the problem for the UI.
+
+    Codes: ``empty``, ``missing_columns``, ``encoding``, ``line_too_long``, ``format``,
+    ``table``, ``load``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """What validation found in one table of a batch.
+
+    Attributes
+    ----------
+    table
+        Target table.
+    rows_in
+        Rows read.
+    rows_valid
+        Rows that pass every check (loaded unless the import was a dry run or aborted).
+    rows_rejected
+        Rows with at least one problem (kept in ``import_quarantine`` when written).
+    rows_skipped
+        Rows whose key is already in the database and that have no other problem.
+    problems
+        ``{reason: number of rows}``, e.g. ``{"negative:qty": 3}``.
+    examples
+        ``{reason: first rows}``: the raw values, with ``row`` the spreadsheet row number.
+    mapping
+        ``{file header: column}`` used.
+    ignored
+        File headers not imported.
+    """
+
+    table: str
+    rows_in: int
+    rows_valid: int
+    rows_rejected: int
+    rows_skipped: int
+    problems: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, pd.DataFrame] = field(default_factory=dict)
+    mapping: dict[str, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """Outcome of one import (a file, a workbook or a database sync batch).
+
+    Attributes
+    ----------
+    import_id
+        Id of the batch; its ``import_log`` and ``import_quarantine`` rows carry
+        ``"<import_id>:<table>"``.
+    source
+        File name or sync source.
+    content_hash
+        SHA-256 of the content; the same content is never loaded twice.
+    tables
+        One report per table, in load order.
+    written
+        Whether rows were written (false for dry runs, aborts and repeated content).
+    already_imported
+        The content had been imported before; nothing was checked or written.
+    encoding
+        Detected text encoding (CSV only).
+    """
+
+    import_id: str
+    source: str
+    content_hash: str
+    tables: tuple[TableReport, ...] = ()
+    written: bool = False
+    already_imported: bool = False
+    encoding: str | None = None
+
+    @property
+    def rows_in(self) -> int:
+        """Rows read over all tables."""
+        return sum(t.rows_in for t in self.tables)
+
+    @property
+    def rows_loaded(self) -> int:
+        """Rows inserted (0 unless written)."""
+        return sum(t.rows_valid for t in self.tables) if self.written else 0
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows with a problem."""
+        return sum(t.rows_rejected for t in self.tables)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row was rejected."""
+        return self.rows_rejected == 0
+
+    def problems(self) -> pd.DataFrame:
+        """Return the problem counts as a frame (table, reason, rows)."""
+        rows = [(t.table, r, n) for t in self.tables for r, n in t.problems.items()]
+        return pd.DataFrame(rows, columns=["table", "reason", "rows"])
+
+
+@dataclass(frozen=True)
+class Staged:
+    """One table's raw rows, columns renamed to schema names, ready for :func:`run`."""
+
+    table: str
+    data: pa.Table
+    mapping: dict[str, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+    first_row: int = 2  # spreadsheet row number of the first data row (header is row 1)
+
+
+def _q(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"Unsafe identifier {name!r}")
+    return f'"{name}"'
+
+
+def _schema_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[str, bool]]:
+    rows = con.execute(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = ? AND table_schema = 'main'",
+        [table],
+    ).fetchall()
+    return {r[0]: (r[1], r[2] == "YES") for r in rows}
+
+
+def _coerce(kind: str, raw: str, sqltype: str) -> str:
+    """SQL turning the text ``raw`` (already NULL for blanks) into ``kind``."""
+    if kind == "int":
+        num = f"TRY_CAST(replace({raw}, ',', '') AS DOUBLE)"
+        cast = f"TRY_CAST(replace({raw}, ',', '') AS {sqltype})"
+        # TRY_CAST('3.5' AS INT) rounds; a fractional quantity is a type error instead.
+        return f"CASE WHEN {num} = floor({num}) THEN coalesce({cast}, TRY_CAST({num} AS {sqltype})) END"
+    if kind == "float":
+        return f"TRY_CAST(replace(replace(replace({raw}, ',', ''), '¥', ''), '￥', '') AS DOUBLE)"
+    if kind in ("date", "timestamp"):
+        fmts = ", ".join("'" + f + "'" for f in DATE_FORMATS)
+        ts = f"try_strptime({raw}, [{fmts}])"
+        return f"CAST({ts} AS DATE)" if kind == "date" else ts
+    if kind == "bool":
+        return (
+            f"CASE WHEN lower({raw}) IN ('true', 't', '1', '1.0', 'yes', 'y', '是', '有') THEN true "
+            f"WHEN lower({raw}) IN ('false', 'f', '0', '0.0', 'no', 'n', '否', '无', '没有') "
+            "THEN false END"
+        )
+    if kind == "list":
+        inner = f"regexp_replace({raw}, '^\\[|\\]$', '', 'g')"
+        parts = f"string_split_regex({inner}, '\\s*[,;，；|]\\s*')"
+        return (
+            f"list_filter(list_transform({parts}, lambda x: trim(x, ' ''\"')), lambda x: x <> '')"
+        )
+    return raw
+
+
+def _already(con: duckdb.DuckDBPyConnection, content_hash: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM import_log WHERE content_hash = ?", [content_hash]
+    ).fetchall()
+    return rows[0][0] > 0
+
+
+def run(
+    con: duckdb.DuckDBPyConnection,
+    batch: Mapping[str, Staged],
+    *,
+    source: str,
+    content_hash: str,
+    now: datetime | None = None,
+    on_error: str = "quarantine",
+    dry_run: bool = False,
+    encoding: str | None = None,
+    n_examples: int = 5,
+    force: bool = False,
+) -> ImportReport:
+    """Validate a batch and (unless a dry run) load its valid rows atomically.
+
+    Parameters
+    ----------
+    con
+        Connection to a Linli database.
+    batch
+        ``{table: Staged}``; tables are checked and loaded parents first, and a row may
+        refer to a valid row of the same batch.
+    source
+        Name recorded in ``import_log``.
+    content_hash
+        Hash of the content; when ``import_log`` already has it, nothing is done.
+    now
+        Dates after this are rejected as future; default the current local time.
+    on_error
+        ``"quarantine"`` loads the valid rows and quarantines the rest; ``"abort"`` writes
+        nothing when any row is rejected.
+    dry_run
+        Only validate; write nothing.
+    encoding
+        Detected encoding, copied into the report.
+    n_examples
+        Rows kept per problem in the report.
+    force
+        Check and load even when ``import_log`` has this content hash.
+
+    Returns
+    -------
+    ImportReport
+        Counts and examples per problem, and whether anything was written.
+
+    Raises
+    ------
+    ImportFileError
+        ``missing_columns`` when a required column is absent (nothing written), ``table``
+        for an unknown table, ``load`` when the database refuses the rows (rolled back).
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+    import_id = uuid.uuid4().hex[:16]
+    if not force and _already(con, content_hash):
+        return ImportReport(
+            import_id, source, content_hash, already_imported=True, encoding=encoding
+        )
+    unknown = [t for t in batch if t not in tables.SPECS]
+    if unknown:
+        raise ImportFileError("table", f"Cannot import into {', '.join(unknown)}.")
+    for table, staged in batch.items():
+        missing = [c for c in tables.spec(table).required if c not in staged.data.column_names]
+        if missing:
+            raise ImportFileError(
+                "missing_columns",
+                f"{table}: required columns missing: {', '.join(missing)}. Found columns: "
+                f"{', '.join(staged.mapping) or '(none recognised)'}; map them explicitly.",
+            )
+    now = now or datetime.now()
+    tok = uuid.uuid4().hex[:10]
+    created: list[str] = []
+    registered: list[str] = []
+    reports: list[TableReport] = []
+    try:
+        for table in (t for t in tables.LOAD_ORDER if t in batch):
+            reports.append(
+                _check(con, table, batch[table], tok, now, n_examples, created, registered)
+            )
+        rejected = sum(r.rows_rejected for r in reports)
+        write = not dry_run and not (on_error == "abort" and rejected)
+        if write:
+            columns = {r.table: batch[r.table].data.column_names for r in reports}
+            _load(con, columns, reports, tok, import_id, source, content_hash)
+    finally:
+        for name in reversed(created):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        for name in registered:
+            con.unregister(name)
+    return ImportReport(import_id, source, content_hash, tuple(reports), write, False, encoding)
+
+
+def _batch_union(con: duckdb.DuckDBPyConnection, table: str, tok: str, created: list[str]) -> str:
+    """SQL for a table's database rows plus the batch's valid rows."""
+    ok = f"_li_{tok}_{table}_ok"
+    if ok in created:
+        cols = ", ".join(_q(c) for c in tables.spec(table).names)
+        return f"(SELECT {cols} FROM {_q(table)} UNION ALL SELECT {cols} FROM {ok})"
+    return _q(table)
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    staged: Staged,
+    tok: str,
+    now: datetime,
+    n_examples: int,
+    created: list[str],
+    registered: list[str],
+) -> TableReport:
+    spec = tables.spec(table)
+    types = _schema_types(con, table)
+    present = [c for c in spec.names if c in staged.data.column_names]
+    raw_name = f"_li_{tok}_{table}_raw"
+    data = staged.data.select(present)
+    data = data.append_column(
+        "_row", pa.array(range(staged.first_row, staged.first_row + data.num_rows), pa.int64())
+    )
+    con.register(raw_name, data)
+    registered.append(raw_name)
+
+    # 1. text -> typed columns, and type/formula problems.
+    selects, reasons = ["_row"], []
+    for col in spec.columns:
+        sqltype = types[col.name][0]
+        if col.name not in present:
+            selects.append(f"CAST(NULL AS {sqltype}) AS {_q(col.name)}")
+            continue
+        text = f"CAST({_q(col.name)} AS VARCHAR)"
+        raw = f"(CASE WHEN lower(trim({text})) IN {_NULLS} THEN NULL ELSE NULLIF(trim({text}), '') END)"
+        typed = _coerce(col.kind, raw, sqltype)
+        selects.append(f"{typed} AS {_q(col.name)}")
+        if col.kind != "str":
+            reasons.append(
+                f"CASE WHEN {raw} IS NOT NULL AND ({typed}) IS NULL THEN 'bad_type:{col.name}' END"
+            )
+        else:
+            reasons.append(
+                f"CASE WHEN regexp_matches({text}, '^[=@\\t\\r]|^[+\\-][^0-9]') "
+                f"THEN 'formula:{col.name}' END"
+            )
+    reason_list = f"list_value({', '.join(reasons)})" if reasons else "[]::VARCHAR[]"
+    query = f"SELECT {', '.join(selects)}, {reason_list} AS _why FROM {raw_name}"
+
+    # 2. defaults, then lookups, each seeing the columns filled before it.
+    for col in spec.columns:
+        if col.default is not None:
+            query = f"SELECT * REPLACE (coalesce({_q(col.name)}, {col.default}) AS {_q(col.name)}) FROM ({query})"
+    for col_name, sql in spec.lookups:
+        sub = sql.format(
+            users=_batch_union(con, "users", tok, created),
+            skus=_batch_union(con, "skus", tok, created),
+        )
+        query = f"SELECT * REPLACE (coalesce({_q(col_name)}, ({sub})) AS {_q(col_name)}) FROM ({query}) r"
+
+    # 3. value checks.
+    checks, params = [], []
+    looked_up = {name for name, _ in spec.lookups}
+    for col in spec.columns:
+        q = _q(col.name)
+        if col.required or not types[col.name][1]:
+            # A lookup fails when its reference is missing; report that cause only.
+            extra = " AND len(_refs) = 0" if col.name in looked_up else ""
+            checks.append(f"CASE WHEN {q} IS NULL{extra} THEN 'missing_value:{col.name}' END")
+        if col.nonneg:
+            checks.append(f"CASE WHEN {q} < 0 THEN 'negative:{col.name}' END")
+        if col.not_future:
+            limit = "?::DATE" if col.kind == "date" else "?::TIMESTAMP"
+            checks.append(f"CASE WHEN {q} > {limit} THEN 'future:{col.name}' END")
+            params.append(now.date() if col.kind == "date" else now)
+    key = ", ".join(_q(k) for k in spec.key)
+    key_name = "+".join(spec.key)
+    checks.append(
+        f"CASE WHEN row_number() OVER (PARTITION BY {key} ORDER BY _row) > 1 "
+        f"THEN 'duplicate_in_file:{key_name}' END"
+    )
+    joins, refs = [], []
+    db_keys = ", ".join(f"{_q(k)}" for k in spec.key)
+    joins.append(
+        f"LEFT JOIN (SELECT DISTINCT {db_keys}, true AS _hit FROM {_q(table)}) d USING ({db_keys})"
+    )
+    checks.append(f"CASE WHEN d._hit THEN '{SKIP_REASON}:{key_name}' END")
+    for i, ref in enumerate(spec.references):
+        src = _batch_union(con, ref.table, tok, created)
+        joins.append(
+            f"LEFT JOIN (SELECT DISTINCT {_q(ref.key)} AS _k{i}, true AS _ref{i} FROM {src}) "
+            f"ref{i} ON c.{_q(ref.column)} = ref{i}._k{i}"
+        )
+        refs.append(
+            f"CASE WHEN c.{_q(ref.column)} IS NOT NULL AND ref{i}._ref{i} IS NULL "
+            f"THEN 'missing_reference:{ref.column}' END"
+        )
+    checked = f"_li_{tok}_{table}_checked"
+    con.execute(
+        f"CREATE TEMP TABLE {checked} AS SELECT c.* EXCLUDE (_why), "
+        f"list_filter(list_value({', '.join(refs) or 'NULL'}), lambda x: x IS NOT NULL) AS _refs, "
+        f"list_filter(list_concat(c._why, list_value({', '.join(checks)}), _refs), "
+        "lambda x: x IS NOT NULL) AS _why "
+        f"FROM ({query}) c {' '.join(joins)}",
+        params,
+    )
+    created.append(checked)
+
+    # Valid rows become the batch's rows for later tables' references and lookups.
+    ok = f"_li_{tok}_{table}_ok"
+    cols = ", ".join(_q(c) for c in spec.names)
+    con.execute(
+        f"CREATE TEMP TABLE {ok} AS SELECT {cols} FROM {checked} WHERE len(_why) = 0 ORDER BY _row"
+    )
+    created.append(ok)
+    return _summarise(con, table, staged, checked, raw_name, n_examples)
+
+
+def _summarise(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    staged: Staged,
+    checked: str,
+    raw_name: str,
+    n_examples: int,
+) -> TableReport:
+    skip = f"'{SKIP_REASON}:%'"
+    n_in, n_ok, n_skip = con.execute(
+        f"SELECT count(*), count(*) FILTER (len(_why) = 0), "
+        f"count(*) FILTER (len(_why) = 1 AND _why[1] LIKE {skip}) FROM {checked}"
+    ).fetchall()[0]
+    problems = dict(
+        con.execute(
+            f"SELECT reason, count(*) FROM (SELECT unnest(_why) AS reason FROM {checked}) "
+            "GROUP BY reason ORDER BY count(*) DESC, reason"
+        ).fetchall()
+    )
+    examples: dict[str, pd.DataFrame] = {}
+    if problems:
+        ex = con.execute(
+            f"WITH r AS (SELECT _row, unnest(_why) AS _reason FROM {checked}), "
+            "k AS (SELECT *, row_number() OVER (PARTITION BY _reason ORDER BY _row) AS _n FROM r) "
+            f"SELECT k._reason, raw.* FROM k JOIN {raw_name} raw USING (_row) "
+            "WHERE k._n <= ? ORDER BY k._reason, raw._row",
+            [n_examples],
+        ).df()
+        ex = ex.rename(columns={"_row": "row"})
+        for reason, frame in ex.groupby("_reason", sort=False):
+            examples[str(reason)] = frame.drop(columns="_reason").reset_index(drop=True)
+    return TableReport(
+        table=table,
+        rows_in=int(n_in),
+        rows_valid=int(n_ok),
+        rows_rejected=int(n_in - n_ok - n_skip),
+        rows_skipped=int(n_skip),
+        problems={str(k): int(v) for k, v in problems.items()},
+        examples=examples,
+        mapping=dict(staged.mapping),
+        ignored=tuple(staged.ignored),
+    )
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    rep_columns: dict[str, list[str]],
+    reports: list[TableReport],
+    tok: str,
+    import_id: str,
+    source: str,
+    content_hash: str,
+) -> None:
+    skip = f"'{SKIP_REASON}:%'"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for rep in reports:
+            table = rep.table
+            cols = ", ".join(_q(c) for c in tables.spec(table).names)
+            checked = f"_li_{tok}_{table}_checked"
+            raw = f"_li_{tok}_{table}_raw"
+            present = [c for c in tables.spec(table).names if c in rep_columns[table]]
+            fields = ", ".join(f"{_q(c)} := raw.{_q(c)}" for c in present)
+            con.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM _li_{tok}_{table}_ok")
+            con.execute(
+                "INSERT INTO import_quarantine "
+                f"SELECT ? || ':' || ?, ?, c._row, array_to_string(c._why, '; '), "
+                f"to_json(struct_pack({fields})) "
+                f"FROM {checked} c JOIN {raw} raw USING (_row) "
+                f"WHERE len(c._why) > 0 AND NOT (len(c._why) = 1 AND c._why[1] LIKE {skip})",
+                [import_id, table, table],
+            )
+            con.execute(
+                "INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    f"{import_id}:{table}",
+                    datetime.now(),
+                    source,
+                    table,
+                    content_hash,
+                    rep.rows_in,
+                    rep.rows_valid,
+                    rep.rows_rejected,
+                ],
+            )
+        con.execute("COMMIT")
+    except Exception as exc:
+        con.execute("ROLLBACK")
+        raise ImportFileError(
+            "load", f"The database refused the import; nothing was written: {exc}"
+        ) from exc
