@@ -233,6 +233,7 @@ def run(
     encoding: str | None = None,
     n_examples: int = 5,
     force: bool = False,
+    meta: Mapping[str, str] | None = None,
 ) -> ImportReport:
     """Validate a batch and (unless a dry run) load its valid rows atomically.
 
@@ -260,6 +261,8 @@ def run(
         Rows kept per problem in the report.
     force
         Check and load even when ``import_log`` has this content hash.
+    meta
+        ``meta`` rows to set in the same transaction as the rows (e.g. a sync watermark).
 
     Returns
     -------
@@ -304,7 +307,7 @@ def run(
         write = not dry_run and not (on_error == "abort" and rejected)
         if write:
             columns = {r.table: batch[r.table].data.column_names for r in reports}
-            _load(con, columns, reports, tok, import_id, source, content_hash)
+            _load(con, columns, reports, tok, import_id, source, content_hash, meta or {})
     finally:
         for name in reversed(created):
             con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -487,6 +490,7 @@ def _load(
     import_id: str,
     source: str,
     content_hash: str,
+    meta: Mapping[str, str],
 ) -> None:
     skip = f"'{SKIP_REASON}:%'"
     con.execute("BEGIN TRANSACTION")
@@ -520,6 +524,8 @@ def _load(
                     rep.rows_rejected,
                 ],
             )
+        for key, value in meta.items():
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
         con.execute("COMMIT")
     except Exception as exc:
         con.execute("ROLLBACK")
