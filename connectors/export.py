@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,6 +34,13 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
+def _flat(value: object) -> object:
+    # List cells (SKU tags) become "a, b": spreadsheets have no lists; the importer splits them.
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(map(str, value))
+    return neutralise_cell(value)
+
+
 def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``df`` whose text cells and headers cannot start a formula.
 
@@ -44,13 +52,14 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        A copy; text (object/string) columns and column names neutralised.
+        A copy; text (object/string) columns and column names neutralised, list cells joined
+        with ``", "``.
     """
     out = df.copy()
     for col in out.columns:
         s = out[col]
         if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
-            out[col] = s.map(neutralise_cell, na_action="ignore")
+            out[col] = s.map(_flat, na_action="ignore")
     out.columns = [neutralise_cell(str(c)) for c in out.columns]
     return out
 

@@ -17,6 +17,9 @@ from connectors import tables
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "order_id": ("订单号", "订单编号", "订单id", "订单ID", "单号", "order id", "order no", "order"),
     "user_id": (
+        "用户",
+        "客户",
+        "会员",
         "用户id",
         "用户ID",
         "用户编号",
@@ -42,6 +45,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "pickup_id": ("自提点id", "自提点编号", "自提点", "提货点", "pickup id", "pickup point"),
     "order_date": ("下单日期", "订单日期", "日期", "order date", "date"),
     "created_at": (
+        "时间",
         "下单时间",
         "创建时间",
         "订单时间",

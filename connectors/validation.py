@@ -291,7 +291,8 @@ def run(
             raise ImportFileError(
                 "missing_columns",
                 f"{table}: required columns missing: {', '.join(missing)}. Found columns: "
-                f"{', '.join(staged.mapping) or '(none recognised)'}; map them explicitly.",
+                f"{', '.join([*staged.mapping, *staged.ignored]) or '(none)'}; map them "
+                "explicitly.",
             )
     now = now or datetime.now()
     tok = uuid.uuid4().hex[:10]
@@ -382,13 +383,21 @@ def _check(
 
     # 3. value checks.
     checks, params = [], []
-    looked_up = {name for name, _ in spec.lookups}
+    required_ok = " AND ".join(f"c.{_q(c)} IS NOT NULL" for c in spec.required)
     for col in spec.columns:
-        q = _q(col.name)
-        if col.required or not types[col.name][1]:
-            # A lookup fails when its reference is missing; report that cause only.
-            extra = " AND len(_refs) = 0" if col.name in looked_up else ""
-            checks.append(f"CASE WHEN {q} IS NULL{extra} THEN 'missing_value:{col.name}' END")
+        q = f"c.{_q(col.name)}"
+        if col.required:
+            checks.append(
+                f"CASE WHEN {q} IS NULL AND NOT list_contains(c._why, 'bad_type:{col.name}') "
+                f"THEN 'missing_value:{col.name}' END"
+            )
+        elif not types[col.name][1]:
+            # A derived value (default, lookup) is missing only as a consequence when the row
+            # has another problem; report the cause alone.
+            checks.append(
+                f"CASE WHEN {q} IS NULL AND len(c._why) = 0 AND len(_refs) = 0 AND {required_ok} "
+                f"THEN 'missing_value:{col.name}' END"
+            )
         if col.nonneg:
             checks.append(f"CASE WHEN {q} < 0 THEN 'negative:{col.name}' END")
         if col.not_future:
