@@ -22,7 +22,7 @@ class DatabaseError(RuntimeError):
     """A database cannot be opened or used; the message says why and what to do."""
 
 
-class DatabaseLocked(DatabaseError):
+class DatabaseLocked(DatabaseError):  # noqa: N818 - name used across the codebase
     """Another process holds the DuckDB file for writing."""
 
 

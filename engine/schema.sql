@@ -331,7 +331,7 @@ CREATE TABLE IF NOT EXISTS app_users (
 );
 
 CREATE TABLE IF NOT EXISTS audit_log (
-    "at"      TIMESTAMP NOT NULL,
+    logged_at TIMESTAMP NOT NULL,
     username  VARCHAR,
     action    VARCHAR NOT NULL,           -- login | login_failed | import | plan_approved | rule_saved ...
     detail    VARCHAR

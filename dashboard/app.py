@@ -1,0 +1,54 @@
+"""Linli's Streamlit entry: page config, language, global filters, navigation by role."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+from dashboard import db, nav, state  # noqa: E402
+from dashboard.i18n import LANGS, t  # noqa: E402
+from engine import db as dbmod  # noqa: E402
+
+st.set_page_config(page_title="Linli 邻里", page_icon=":material/storefront:", layout="wide")
+
+st.session_state.setdefault(
+    "lang",
+    os.environ.get("LINLI_LANG", "zh") if os.environ.get("LINLI_LANG", "zh") in LANGS else "zh",
+)
+st.sidebar.radio(
+    t("language"),
+    LANGS,
+    key="lang",
+    horizontal=True,
+    format_func=lambda code: {"zh": "中文", "en": "English"}[code],
+)
+
+try:
+    db.connection()
+except dbmod.DatabaseError as exc:
+    st.title(t("app_title"))
+    st.error(f"**{t('db_error_title')}** — {exc}", icon=":material/error:")
+    st.stop()
+
+role = st.session_state.get("role", "demo")
+if os.environ.get("LINLI_AUTH", "none") == "none":
+    st.sidebar.caption(f":material/lock_open: {t('demo_mode')}")
+
+visible = [p for p in nav.PAGES if role == "demo" or role in p.roles]
+sections: dict[str, list] = {}
+for p in visible:
+    sections.setdefault(t(p.section), []).append(
+        st.Page(p.file, title=t(p.title_key), icon=p.icon, url_path=Path(p.path).stem)
+    )
+page = st.navigation(sections)
+state.sidebar()
+as_of = state.bounds()[1]
+st.sidebar.caption(t("data_as_of", as_of=as_of.isoformat()))
+page.run()

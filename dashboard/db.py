@@ -1,0 +1,29 @@
+"""The app's one DuckDB connection (the Streamlit process owns the file) and its cursors."""
+
+from __future__ import annotations
+
+import duckdb
+import streamlit as st
+
+from engine import db as dbmod
+
+
+@st.cache_resource(show_spinner=False)
+def connection() -> duckdb.DuckDBPyConnection:
+    """Open the configured database once per process."""
+    return dbmod.connect(dbmod.db_path())
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor of the shared connection; use one per thread or script run."""
+    return connection().cursor()
+
+
+def data_version() -> str:
+    """A token that changes when the data change, for cache keys."""
+    cur = cursor()
+    rows = cur.execute(
+        "SELECT value FROM meta WHERE key IN ('as_of', 'seed', 'scale', "
+        "'data_version') ORDER BY key"
+    ).fetchall()
+    return "|".join(r[0] for r in rows)

@@ -1,0 +1,47 @@
+"""The page registry: which pages exist, their section, title and the roles that see them.
+
+A page appears here only when its capability exists (no placeholders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_ROLES = ("executive", "regional_manager", "analyst", "dispatcher", "admin")
+SECTIONS = (
+    "sec_business",
+    "sec_community",
+    "sec_analysis",
+    "sec_dispatch",
+    "sec_coldchain",
+    "sec_data",
+)
+
+
+@dataclass(frozen=True)
+class NavPage:
+    """One registered page."""
+
+    section: str  # i18n key of the navigation group
+    path: str  # relative to the repository root
+    title_key: str  # i18n key of the page title
+    icon: str
+    roles: tuple[str, ...] = ALL_ROLES
+
+    @property
+    def file(self) -> Path:
+        """Absolute path of the page script."""
+        return ROOT / self.path
+
+
+PAGES: list[NavPage] = [
+    NavPage(
+        "sec_business",
+        "pages/overview.py",
+        "page_overview",
+        ":material/monitoring:",
+        ("executive", "regional_manager", "analyst", "admin"),
+    ),
+]

@@ -1,0 +1,44 @@
+"""Cached wrappers around the KPI engine for the Overview page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import db
+from engine import kpis
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def summary(version: str, start: date, end: date, regions: tuple[int, ...]) -> pd.DataFrame:
+    """KPI values with the previous period."""
+    return kpis.summary(db.cursor(), start, end, regions)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def trend(
+    version: str, start: date, end: date, grain: str, regions: tuple[int, ...]
+) -> pd.DataFrame:
+    """GMV, orders, success and loss per period."""
+    return kpis.trend(db.cursor(), start, end, grain, regions)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def repurchase(version: str, start: date, end: date, regions: tuple[int, ...]) -> pd.DataFrame:
+    """Monthly repurchase rate per month."""
+    return kpis.repurchase_trend(db.cursor(), start, end, regions)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def tables(
+    version: str, start: date, end: date, regions: tuple[int, ...]
+) -> dict[str, pd.DataFrame]:
+    """Region, community and category tables."""
+    cur = db.cursor()
+    return {
+        "regions": kpis.by_region(cur, start, end, regions),
+        "communities": kpis.community_ranking(cur, start, end, regions),
+        "categories": kpis.by_category(cur, start, end, regions),
+    }

@@ -1,0 +1,483 @@
+"""Executive KPIs, each defined once (docs/metrics.md), computed from daily rollup tables.
+
+The rollups are rebuilt by :func:`refresh_rollups` whenever the base tables change
+(generator, imports). Every KPI takes a date range and an optional set of region ids and
+returns the value for that period; :func:`summary` adds the previous period of equal length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+# --------------------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI's identity and presentation."""
+
+    key: str
+    unit: str  # money | count | pct | days | hours | score
+    higher_is_better: bool
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("gmv", "money", True),
+    Kpi("paid_orders", "count", True),
+    Kpi("aov", "money", True),
+    Kpi("active_buyers", "count", True),
+    Kpi("repurchase_rate", "pct", True),
+    Kpi("group_success_rate", "pct", True),
+    Kpi("inventory_turnover_days", "days", False),
+    Kpi("loss_rate", "pct", False),
+    Kpi("on_time_rate", "pct", True),
+    Kpi("pickup_hours", "hours", False),
+    Kpi("nps", "score", True),
+    Kpi("leader_commission", "money", True),
+)
+KPI_KEYS = tuple(k.key for k in KPIS)
+GRAINS = {"day": "day", "week": "week", "month": "month"}
+
+ROLLUPS = {
+    # Net sales per day × community × category (cancelled orders excluded, refunds netted).
+    "rollup_sales": """
+        SELECT o.order_date AS day, o.community_id, c.region_id, s.category,
+               sum((i.qty - i.refund_qty) * i.unit_price) AS gmv,
+               sum((i.qty - i.refund_qty) * i.unit_cost) AS cogs,
+               sum(i.qty - i.refund_qty) AS units,
+               sum((i.qty - i.refund_qty) * i.unit_price * l.commission_rate) AS commission
+        FROM order_items i
+        JOIN orders o USING (order_id)
+        JOIN skus s USING (sku_id)
+        JOIN communities c ON c.community_id = o.community_id
+        JOIN leaders l ON l.community_id = o.community_id
+        WHERE o.status <> 'cancelled'
+        GROUP BY ALL""",
+    # Orders and fulfilment per day × community.
+    "rollup_orders": """
+        SELECT o.order_date AS day, o.community_id, c.region_id,
+               count(*) FILTER (WHERE o.status = 'paid') AS paid_orders,
+               count(*) FILTER (WHERE o.delivered_at IS NOT NULL) AS delivered,
+               count(*) FILTER (WHERE o.delivered_at <= o.promised_by) AS on_time,
+               count(*) FILTER (WHERE o.picked_up_at IS NOT NULL) AS picked,
+               sum(epoch(o.picked_up_at - o.created_at) / 3600.0)
+                   FILTER (WHERE o.picked_up_at IS NOT NULL) AS pickup_hours_sum
+        FROM orders o JOIN communities c USING (community_id)
+        GROUP BY ALL""",
+    # Distinct buyers per day (a paid order that day).
+    "rollup_buyer_days": """
+        SELECT DISTINCT o.order_date AS day, o.user_id, c.region_id
+        FROM orders o JOIN communities c USING (community_id)
+        WHERE o.status = 'paid'""",
+    "rollup_buyer_months": """
+        SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id, c.region_id
+        FROM orders o JOIN communities c USING (community_id)
+        WHERE o.status = 'paid'""",
+    "rollup_campaigns": """
+        SELECT g.sale_date AS day, g.community_id, c.region_id, s.category,
+               count(*) AS campaigns, count(*) FILTER (WHERE g.success) AS successes
+        FROM campaigns g JOIN communities c USING (community_id) JOIN skus s USING (sku_id)
+        GROUP BY ALL""",
+    "rollup_stock": """
+        SELECT v.stock_date AS day, v.warehouse_id, w.region_id, s.category,
+               sum(v.on_hand * s.unit_cost) AS on_hand_value,
+               sum(v.received * s.unit_cost) AS received_value,
+               sum(v.sold * s.unit_cost) AS sold_value,
+               sum(v.wasted * s.unit_cost) AS wasted_value
+        FROM inventory v JOIN skus s USING (sku_id) JOIN warehouses w USING (warehouse_id)
+        GROUP BY ALL""",
+    "rollup_feedback": """
+        SELECT f.feedback_date AS day, f.community_id, c.region_id, count(*) AS answers,
+               count(*) FILTER (WHERE f.nps >= 9) AS promoters,
+               count(*) FILTER (WHERE f.nps <= 6) AS detractors
+        FROM feedback f JOIN communities c USING (community_id)
+        GROUP BY ALL""",
+}
+
+
+def refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild every rollup table from the base tables, in one transaction.
+
+    Parameters
+    ----------
+    con
+        A writable connection.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, sql in ROLLUPS.items():
+            order = "ORDER BY day" if "day" in sql.split("FROM")[0] else "ORDER BY month"
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) {order}")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _check(start: date, end: date, regions: Sequence[int]) -> list[int]:
+    if start > end:
+        raise ValueError(f"empty date range: start {start} is after end {end}")
+    try:
+        return [int(r) for r in regions]
+    except (TypeError, ValueError):
+        raise ValueError(f"regions must be integer ids, got {regions!r}") from None
+
+
+def _where(regions: list[int], col: str = "day") -> str:
+    # Values are bound; only this fixed text is interpolated.
+    w = f"{col} BETWEEN ? AND ?"
+    if regions:
+        w += " AND list_contains(?::INTEGER[], region_id)"
+    return w
+
+
+def _params(start: date, end: date, regions: list[int]) -> list:
+    return [start, end, regions] if regions else [start, end]
+
+
+def _one(con, sql: str, params: list) -> float | None:
+    v = con.execute(sql, params).fetchall()[0][0]
+    return None if v is None else float(v)
+
+
+# --------------------------------------------------------------------------- KPI queries
+
+
+def gmv(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+    """Net GMV in CNY: Σ (qty − refund_qty) × unit_price over non-cancelled orders."""
+    r = _check(start, end, regions)
+    return (
+        _one(
+            con,
+            f"SELECT coalesce(sum(gmv), 0) FROM rollup_sales WHERE {_where(r)}",
+            _params(start, end, r),
+        )
+        or 0.0
+    )
+
+
+def paid_orders(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+    """Orders with status ``paid`` (neither cancelled nor fully refunded)."""
+    r = _check(start, end, regions)
+    return (
+        _one(
+            con,
+            f"SELECT coalesce(sum(paid_orders), 0) FROM rollup_orders WHERE {_where(r)}",
+            _params(start, end, r),
+        )
+        or 0.0
+    )
+
+
+def aov(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+    """Average order value: GMV / paid orders; ``None`` without orders."""
+    n = paid_orders(con, start, end, regions)
+    return gmv(con, start, end, regions) / n if n else None
+
+
+def active_buyers(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+    """Distinct users with at least one paid order in the period."""
+    r = _check(start, end, regions)
+    return (
+        _one(
+            con,
+            f"SELECT count(DISTINCT user_id) FROM rollup_buyer_days WHERE {_where(r)}",
+            _params(start, end, r),
+        )
+        or 0.0
+    )
+
+
+def repurchase_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+    """Monthly repurchase: of the buyers of month m−1, the share buying again in month m.
+
+    Pooled over the calendar months m whose first day lies in the period (a period shorter
+    than a month uses the month it starts in).
+    """
+    r = _check(start, end, regions)
+    m0 = start.replace(day=1)
+    months_from = m0 if start.day == 1 or end < _next_month(m0) else _next_month(m0)
+    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
+    sql = f"""
+        SELECT count(b.user_id)::DOUBLE / nullif(count(*), 0)
+        FROM rollup_buyer_months a
+        LEFT JOIN rollup_buyer_months b
+               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
+        WHERE a.month + INTERVAL 1 MONTH BETWEEN ? AND ?{reg}
+          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)"""
+    params: list = [months_from, max(end, months_from)]
+    if r:
+        params.append(r)
+    return _one(con, sql, params)
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def group_success_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+    """成团率: campaigns whose units reached the threshold / all campaigns."""
+    r = _check(start, end, regions)
+    return _one(
+        con,
+        "SELECT sum(successes)::DOUBLE / nullif(sum(campaigns), 0) "
+        f"FROM rollup_campaigns WHERE {_where(r)}",
+        _params(start, end, r),
+    )
+
+
+def inventory_turnover_days(
+    con, start: date, end: date, regions: Sequence[int] = ()
+) -> float | None:
+    """Mean closing stock value / mean daily cost of goods sold, in days."""
+    r = _check(start, end, regions)
+    return _one(
+        con,
+        "SELECT (sum(on_hand_value) / count(DISTINCT day)) / "
+        "nullif(sum(sold_value) / count(DISTINCT day), 0) "
+        f"FROM rollup_stock WHERE {_where(r)}",
+        _params(start, end, r),
+    )
+
+
+def loss_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+    """Wasted stock at cost / received stock at cost."""
+    r = _check(start, end, regions)
+    return _one(
+        con,
+        "SELECT sum(wasted_value) / nullif(sum(received_value), 0) "
+        f"FROM rollup_stock WHERE {_where(r)}",
+        _params(start, end, r),
+    )
+
+
+def on_time_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+    """Delivered orders at the pickup point by the promised time / delivered orders."""
+    r = _check(start, end, regions)
+    return _one(
+        con,
+        "SELECT sum(on_time)::DOUBLE / nullif(sum(delivered), 0) "
+        f"FROM rollup_orders WHERE {_where(r)}",
+        _params(start, end, r),
+    )
+
+
+def pickup_hours(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+    """Mean hours from order to customer pickup, over picked-up orders."""
+    r = _check(start, end, regions)
+    return _one(
+        con,
+        "SELECT sum(pickup_hours_sum) / nullif(sum(picked), 0) "
+        f"FROM rollup_orders WHERE {_where(r)}",
+        _params(start, end, r),
+    )
+
+
+def nps(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+    """Net promoter score: (promoters − detractors) / answers × 100."""
+    r = _check(start, end, regions)
+    return _one(
+        con,
+        "SELECT 100.0 * (sum(promoters) - sum(detractors)) / nullif(sum(answers), 0) "
+        f"FROM rollup_feedback WHERE {_where(r)}",
+        _params(start, end, r),
+    )
+
+
+def leader_commission(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+    """Σ net GMV × the community leader's commission rate, in CNY."""
+    r = _check(start, end, regions)
+    return (
+        _one(
+            con,
+            f"SELECT coalesce(sum(commission), 0) FROM rollup_sales WHERE {_where(r)}",
+            _params(start, end, r),
+        )
+        or 0.0
+    )
+
+
+FUNCS: dict[str, Callable[..., float | None]] = {
+    "gmv": gmv,
+    "paid_orders": paid_orders,
+    "aov": aov,
+    "active_buyers": active_buyers,
+    "repurchase_rate": repurchase_rate,
+    "group_success_rate": group_success_rate,
+    "inventory_turnover_days": inventory_turnover_days,
+    "loss_rate": loss_rate,
+    "on_time_rate": on_time_rate,
+    "pickup_hours": pickup_hours,
+    "nps": nps,
+    "leader_commission": leader_commission,
+}
+
+# --------------------------------------------------------------------------- composites
+
+
+def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """Return the first and last order dates, or ``None`` for an empty database."""
+    lo, hi = con.execute("SELECT min(day), max(day) FROM rollup_orders").fetchall()[0]
+    return None if lo is None else (lo, hi)
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """Return the period of equal length ending the day before ``start``."""
+    days = (end - start).days + 1
+    return start - timedelta(days=days), start - timedelta(days=1)
+
+
+def summary(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+    """Every KPI for a period with the previous period of equal length and the change.
+
+    Parameters
+    ----------
+    con
+        Connection with rollups.
+    start, end
+        Inclusive period.
+    regions
+        Region ids to include; empty for all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``kpi, unit, value, previous, delta`` (delta relative for money/count,
+        in points for rates and scores, absolute for days/hours).
+
+    Raises
+    ------
+    ValueError
+        For an empty date range or non-integer regions.
+    """
+    _check(start, end, regions)
+    p0, p1 = previous_period(start, end)
+    rows = []
+    for k in KPIS:
+        v = FUNCS[k.key](con, start, end, regions)
+        p = FUNCS[k.key](con, p0, p1, regions)
+        if v is None or p is None:
+            delta = None
+        elif k.unit in ("money", "count"):
+            delta = (v - p) / p if p else None
+        else:
+            delta = v - p
+        rows.append((k.key, k.unit, v, p, delta))
+    return pd.DataFrame(rows, columns=["kpi", "unit", "value", "previous", "delta"])
+
+
+def trend(
+    con, start: date, end: date, grain: str = "day", regions: Sequence[int] = ()
+) -> pd.DataFrame:
+    """GMV, paid orders, group success and loss rate per period of a grain.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``period, gmv, paid_orders, group_success_rate, loss_rate``.
+    """
+    r = _check(start, end, regions)
+    if grain not in GRAINS:
+        raise ValueError(f"unknown grain {grain!r}; use one of {', '.join(GRAINS)}")
+    g = GRAINS[grain]
+    p = _params(start, end, r)
+    sql = f"""
+        WITH s AS (SELECT date_trunc('{g}', day)::DATE AS period, sum(gmv) AS gmv
+                   FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
+             o AS (SELECT date_trunc('{g}', day)::DATE AS period, sum(paid_orders) AS paid_orders
+                   FROM rollup_orders WHERE {_where(r)} GROUP BY 1),
+             c AS (SELECT date_trunc('{g}', day)::DATE AS period,
+                          sum(successes)::DOUBLE / nullif(sum(campaigns), 0) AS group_success_rate
+                   FROM rollup_campaigns WHERE {_where(r)} GROUP BY 1),
+             k AS (SELECT date_trunc('{g}', day)::DATE AS period,
+                          sum(wasted_value) / nullif(sum(received_value), 0) AS loss_rate
+                   FROM rollup_stock WHERE {_where(r)} GROUP BY 1)
+        SELECT period, coalesce(s.gmv, 0) AS gmv, coalesce(o.paid_orders, 0) AS paid_orders,
+               c.group_success_rate, k.loss_rate
+        FROM o FULL JOIN s USING (period) FULL JOIN c USING (period) FULL JOIN k USING (period)
+        ORDER BY period"""
+    return con.execute(sql, p * 4).df()
+
+
+def repurchase_trend(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+    """Monthly repurchase rate per month in the period (columns ``month, repurchase_rate``)."""
+    r = _check(start, end, regions)
+    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
+    sql = f"""
+        SELECT (a.month + INTERVAL 1 MONTH)::DATE AS month,
+               count(b.user_id)::DOUBLE / count(*) AS repurchase_rate
+        FROM rollup_buyer_months a
+        LEFT JOIN rollup_buyer_months b
+               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
+        WHERE a.month + INTERVAL 1 MONTH BETWEEN date_trunc('month', ?::DATE) AND ?{reg}
+          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)
+        GROUP BY 1 ORDER BY 1"""
+    return con.execute(sql, [start, end] + ([r] if r else [])).df()
+
+
+def by_region(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+    """GMV, orders, buyers, success and delivery per region for the period."""
+    r = _check(start, end, regions)
+    p = _params(start, end, r)
+    sql = f"""
+        WITH s AS (SELECT region_id, sum(gmv) AS gmv FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
+             o AS (SELECT region_id, sum(paid_orders) AS paid_orders,
+                          sum(on_time)::DOUBLE / nullif(sum(delivered), 0) AS on_time_rate
+                   FROM rollup_orders WHERE {_where(r)} GROUP BY 1),
+             b AS (SELECT region_id, count(DISTINCT user_id) AS active_buyers
+                   FROM rollup_buyer_days WHERE {_where(r)} GROUP BY 1),
+             c AS (SELECT region_id, sum(successes)::DOUBLE / nullif(sum(campaigns), 0)
+                          AS group_success_rate FROM rollup_campaigns WHERE {_where(r)} GROUP BY 1)
+        SELECT g.region_id, g.name AS region, coalesce(s.gmv, 0) AS gmv,
+               coalesce(o.paid_orders, 0) AS paid_orders, coalesce(b.active_buyers, 0) AS active_buyers,
+               c.group_success_rate, o.on_time_rate
+        FROM regions g LEFT JOIN s USING (region_id) LEFT JOIN o USING (region_id)
+             LEFT JOIN b USING (region_id) LEFT JOIN c USING (region_id)
+        WHERE {"list_contains(?::INTEGER[], g.region_id)" if r else "TRUE"}
+        ORDER BY gmv DESC"""
+    return con.execute(sql, p * 4 + ([r] if r else [])).df()
+
+
+def community_ranking(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+    """GMV, orders, GMV per household and group success per community, best GMV first."""
+    r = _check(start, end, regions)
+    p = _params(start, end, r)
+    sql = f"""
+        WITH s AS (SELECT community_id, sum(gmv) AS gmv FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
+             o AS (SELECT community_id, sum(paid_orders) AS paid_orders FROM rollup_orders
+                   WHERE {_where(r)} GROUP BY 1),
+             c AS (SELECT community_id, sum(successes)::DOUBLE / nullif(sum(campaigns), 0)
+                          AS group_success_rate FROM rollup_campaigns WHERE {_where(r)} GROUP BY 1)
+        SELECT m.community_id, m.name AS community, g.name AS region, m.type,
+               coalesce(s.gmv, 0) AS gmv, coalesce(o.paid_orders, 0) AS paid_orders,
+               coalesce(s.gmv, 0) / m.households AS gmv_per_household, c.group_success_rate
+        FROM communities m JOIN regions g USING (region_id)
+             LEFT JOIN s USING (community_id) LEFT JOIN o USING (community_id)
+             LEFT JOIN c USING (community_id)
+        WHERE {"list_contains(?::INTEGER[], m.region_id)" if r else "TRUE"}
+        ORDER BY gmv DESC"""
+    return con.execute(sql, p * 3 + ([r] if r else [])).df()
+
+
+def by_category(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+    """GMV, gross margin, loss rate and turnover days per category for the period."""
+    r = _check(start, end, regions)
+    p = _params(start, end, r)
+    sql = f"""
+        WITH s AS (SELECT category, sum(gmv) AS gmv, sum(gmv - cogs) AS gross_margin
+                   FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
+             k AS (SELECT category, sum(wasted_value) / nullif(sum(received_value), 0) AS loss_rate,
+                          sum(wasted_value) AS wasted_value,
+                          (sum(on_hand_value) / count(DISTINCT day))
+                          / nullif(sum(sold_value) / count(DISTINCT day), 0) AS inventory_turnover_days
+                   FROM rollup_stock WHERE {_where(r)} GROUP BY 1)
+        SELECT category, coalesce(s.gmv, 0) AS gmv, s.gross_margin,
+               s.gross_margin / nullif(s.gmv, 0) AS margin_rate, k.loss_rate, k.wasted_value,
+               k.inventory_turnover_days
+        FROM s FULL JOIN k USING (category) ORDER BY gmv DESC"""
+    return con.execute(sql, p * 2).df()
