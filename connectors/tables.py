@@ -53,6 +53,20 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Fill an empty ``column`` with ``agg(value)`` of the rows of ``table`` (database and
+    batch) whose ``key`` equals this row's ``on`` column; e.g. an order's community from its user.
+    """
+
+    column: str
+    table: str
+    on: str
+    key: str
+    value: str
+    agg: str = "any_value"
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """An importable table.
 
@@ -67,16 +81,14 @@ class TableSpec:
     references
         Foreign keys checked before loading.
     lookups
-        ``(column, sql)`` pairs: scalar subqueries over the database and the batch (alias
-        ``r`` is the row being imported) filling a missing value, e.g. an order's community
-        from its user.
+        Values filled from other tables, applied in order (after the defaults).
     """
 
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     references: tuple[Reference, ...] = ()
-    lookups: tuple[tuple[str, str], ...] = ()
+    lookups: tuple[Lookup, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -166,11 +178,11 @@ SPECS: dict[str, TableSpec] = {
             C("pickup_id", "int"),
             C("order_date", "date", default="CAST(created_at AS DATE)", not_future=True),
             C("created_at", "timestamp", required=True, not_future=True),
-            # Next-day group-buying: at the pickup point by 18:00 the day after the order.
+            # Next-day group-buying: at the pickup point by 17:00 the day after the order (as the generator).
             C(
                 "promised_by",
                 "timestamp",
-                default="CAST(order_date AS TIMESTAMP) + INTERVAL 42 HOUR",
+                default="CAST(order_date AS TIMESTAMP) + INTERVAL 41 HOUR",
             ),
             C("delivered_at", "timestamp"),
             C("picked_up_at", "timestamp"),
@@ -185,13 +197,9 @@ SPECS: dict[str, TableSpec] = {
             Reference("pickup_id", "pickup_points", "pickup_id"),
         ),
         lookups=(
-            (
-                "community_id",
-                "SELECT any_value(community_id) FROM {users} u WHERE u.user_id = r.user_id",
-            ),
-            (
-                "pickup_id",
-                "SELECT min(pickup_id) FROM pickup_points p WHERE p.community_id = r.community_id",
+            Lookup("community_id", "users", "user_id", "user_id", "community_id"),
+            Lookup(
+                "pickup_id", "pickup_points", "community_id", "community_id", "pickup_id", "min"
             ),
         ),
     ),
@@ -214,8 +222,8 @@ SPECS: dict[str, TableSpec] = {
             Reference("sku_id", "skus", "sku_id"),
         ),
         lookups=(
-            ("list_price", "SELECT any_value(list_price) FROM {skus} s WHERE s.sku_id = r.sku_id"),
-            ("unit_cost", "SELECT any_value(unit_cost) FROM {skus} s WHERE s.sku_id = r.sku_id"),
+            Lookup("list_price", "skus", "sku_id", "sku_id", "list_price"),
+            Lookup("unit_cost", "skus", "sku_id", "sku_id", "unit_cost"),
         ),
     ),
     "inventory": TableSpec(

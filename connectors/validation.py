@@ -18,6 +18,7 @@ overlapping export, or syncing from a watermark inclusively, is not an error.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -27,13 +28,14 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors import tables
 
 ON_ERROR = ("quarantine", "abort")
 SKIP_REASON = "duplicate_in_db"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-_NULLS = "('nan', 'null', 'none', 'nat', '<na>', 'n/a', '#n/a')"
+_NULLS = "['nan', 'null', 'none', 'nat', '<na>', 'n/a', '#n/a']"
 DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S.%f",
     "%Y-%m-%d %H:%M:%S",
@@ -187,23 +189,33 @@ def _schema_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple
 
 
 def _coerce(kind: str, raw: str, sqltype: str) -> str:
-    """SQL turning the text ``raw`` (already NULL for blanks) into ``kind``."""
+    """SQL turning the text ``raw`` (already NULL for blanks) into ``kind``.
+
+    Each kind has a fast path for the plain spelling; coalesce() only evaluates the slower
+    alternatives on the rows where it failed.
+    """
     if kind == "int":
+        plain = f"CASE WHEN NOT contains({raw}, '.') AND NOT contains(lower({raw}), 'e') THEN TRY_CAST({raw} AS {sqltype}) END"
         num = f"TRY_CAST(replace({raw}, ',', '') AS DOUBLE)"
-        cast = f"TRY_CAST(replace({raw}, ',', '') AS {sqltype})"
         # TRY_CAST('3.5' AS INT) rounds; a fractional quantity is a type error instead.
-        return f"CASE WHEN {num} = floor({num}) THEN coalesce({cast}, TRY_CAST({num} AS {sqltype})) END"
+        slow = f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({num} AS {sqltype}) END"
+        return f"coalesce({plain}, {slow})"
     if kind == "float":
-        return f"TRY_CAST(replace(replace(replace({raw}, ',', ''), '¥', ''), '￥', '') AS DOUBLE)"
+        cleaned = f"replace(replace(replace({raw}, ',', ''), '¥', ''), '￥', '')"
+        return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST({cleaned} AS DOUBLE))"
     if kind in ("date", "timestamp"):
-        fmts = ", ".join("'" + f + "'" for f in DATE_FORMATS)
-        ts = f"try_strptime({raw}, [{fmts}])"
+        # ISO text (the common case) casts fast; the rest tries one format at a time (a
+        # try_strptime() with a list of formats is ~50x slower per failing row).
+        # 2025年3月1日 8:00 and 2025/3/1 become ISO by plain replacements.
+        iso = f"trim(replace(replace(replace(replace({raw}, '年', '-'), '月', '-'), '日', ' '), '/', '-'))"
+        tries = ", ".join(f"try_strptime({raw}, '{f}')" for f in DATE_FORMATS)
+        ts = f"coalesce(TRY_CAST({raw} AS TIMESTAMP), TRY_CAST({iso} AS TIMESTAMP), {tries})"
         return f"CAST({ts} AS DATE)" if kind == "date" else ts
     if kind == "bool":
         return (
-            f"CASE WHEN lower({raw}) IN ('true', 't', '1', '1.0', 'yes', 'y', '是', '有') THEN true "
-            f"WHEN lower({raw}) IN ('false', 'f', '0', '0.0', 'no', 'n', '否', '无', '没有') "
-            "THEN false END"
+            f"CASE WHEN list_contains(['true', 't', '1', '1.0', 'yes', 'y', '是', '有'], lower({raw})) "
+            f"THEN true WHEN list_contains(['false', 'f', '0', '0.0', 'no', 'n', '否', '无', '没有'], "
+            f"lower({raw})) THEN false END"
         )
     if kind == "list":
         inner = f"regexp_replace({raw}, '^\\[|\\]$', '', 'g')"
@@ -311,10 +323,25 @@ def run(
             _load(con, columns, reports, tok, import_id, source, content_hash, meta or {})
     finally:
         for name in reversed(created):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+            kind = "VIEW" if name.endswith("_ok") else "TABLE"
+            con.execute(f"DROP {kind} IF EXISTS {name}")
         for name in registered:
             con.unregister(name)
     return ImportReport(import_id, source, content_hash, tuple(reports), write, False, encoding)
+
+
+def _clean(data: pa.Table) -> pa.Table:
+    """Trim text columns and turn blanks and null words ("nan", "NULL", ...) into nulls."""
+    nulls = pa.array(json.loads(_NULLS.replace("'", '"')))
+    out = {}
+    for name in data.column_names:
+        col = data.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.utf8_trim_whitespace(col)
+            bad = pc.or_(pc.is_in(pc.utf8_lower(col), value_set=nulls), pc.equal(col, ""))
+            col = pc.if_else(bad, pa.scalar(None, col.type), col)
+        out[name] = col
+    return pa.table(out)
 
 
 def _batch_union(con: duckdb.DuckDBPyConnection, table: str, tok: str, created: list[str]) -> str:
@@ -324,6 +351,33 @@ def _batch_union(con: duckdb.DuckDBPyConnection, table: str, tok: str, created: 
         cols = ", ".join(_q(c) for c in tables.spec(table).names)
         return f"(SELECT {cols} FROM {_q(table)} UNION ALL SELECT {cols} FROM {ok})"
     return _q(table)
+
+
+class _Reasons:
+    """Problem names and their bits: rows carry a BIGINT of flags, cheap to compute for every
+    row; the list of names is built only for the few rows with a problem."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def bit(self, name: str) -> int:
+        if name not in self.names:
+            if len(self.names) >= 62:
+                raise ValueError("Too many distinct checks for one table")
+            self.names.append(name)
+        return 1 << self.names.index(name)
+
+    def flag(self, name: str, condition: str) -> str:
+        return f"(CASE WHEN {condition} THEN {self.bit(name)} ELSE 0 END)"
+
+    def sum(self, flags: list[str]) -> str:
+        return " + ".join(flags) if flags else "0"
+
+    def names_sql(self, bits: str) -> str:
+        items = ", ".join(
+            f"CASE WHEN ({bits} & {1 << i}) <> 0 THEN '{n}' END" for i, n in enumerate(self.names)
+        )
+        return f"list_filter([{items}], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"
 
 
 def _check(
@@ -346,92 +400,99 @@ def _check(
     )
     con.register(raw_name, data)
     registered.append(raw_name)
+    why = _Reasons()
 
-    # 1. text -> typed columns, and type/formula problems.
-    selects, reasons = ["_row"], []
+    # 1. blanks and null words become NULL, text is trimmed (Arrow compute, no copy). The
+    # coercions then see plain columns: DuckDB hoists repeated subexpressions out of the lazy
+    # coalesce() and would otherwise try every date format on every row.
+    clean = f"_li_{tok}_{table}_clean"
+    con.register(clean, _clean(data))
+    registered.append(clean)
+    selects, flags = ["_row"], []
     for col in spec.columns:
+        name = _q(col.name)
         sqltype = types[col.name][0]
         if col.name not in present:
-            selects.append(f"CAST(NULL AS {sqltype}) AS {_q(col.name)}")
+            selects.append(f"CAST(NULL AS {sqltype}) AS {name}")
             continue
-        text = f"CAST({_q(col.name)} AS VARCHAR)"
-        raw = f"(CASE WHEN lower(trim({text})) IN {_NULLS} THEN NULL ELSE NULLIF(trim({text}), '') END)"
-        typed = _coerce(col.kind, raw, sqltype)
-        selects.append(f"{typed} AS {_q(col.name)}")
-        if col.kind != "str":
-            reasons.append(
-                f"CASE WHEN {raw} IS NOT NULL AND ({typed}) IS NULL THEN 'bad_type:{col.name}' END"
-            )
+        typed = _coerce(col.kind, f"CAST({name} AS VARCHAR)", sqltype)
+        selects.append(f"{typed} AS {name}")
+        if col.kind == "str":
+            formula = f"regexp_matches({name}, '^[=@]|^[+\\-][^0-9]')"
+            flags.append(why.flag(f"formula:{col.name}", formula))
         else:
-            reasons.append(
-                f"CASE WHEN regexp_matches({text}, '^[=@\\t\\r]|^[+\\-][^0-9]') "
-                f"THEN 'formula:{col.name}' END"
+            flags.append(
+                why.flag(f"bad_type:{col.name}", f"{name} IS NOT NULL AND ({typed}) IS NULL")
             )
-    reason_list = f"list_value({', '.join(reasons)})" if reasons else "[]::VARCHAR[]"
-    query = f"SELECT {', '.join(selects)}, {reason_list} AS _why FROM {raw_name}"
+    typed = f"_li_{tok}_{table}_typed"
+    con.execute(
+        f"CREATE TEMP TABLE {typed} AS SELECT {', '.join(selects)}, "
+        f"{why.sum(flags)} AS _tbits FROM {clean}"
+    )
+    created.append(typed)
+    query = f"SELECT * FROM {typed}"
 
     # 2. defaults, then lookups, each seeing the columns filled before it.
     for col in spec.columns:
         if col.default is not None:
-            query = f"SELECT * REPLACE (coalesce({_q(col.name)}, {col.default}) AS {_q(col.name)}) FROM ({query})"
-    for col_name, sql in spec.lookups:
-        sub = sql.format(
-            users=_batch_union(con, "users", tok, created),
-            skus=_batch_union(con, "skus", tok, created),
+            name = _q(col.name)
+            query = f"SELECT * REPLACE (coalesce({name}, {col.default}) AS {name}) FROM ({query})"
+    for lk in spec.lookups:
+        if lk.agg not in ("any_value", "min"):
+            raise ValueError(f"Unsupported lookup aggregate {lk.agg!r}")
+        src = _batch_union(con, lk.table, tok, created)
+        query = (
+            f"SELECT r.* REPLACE (coalesce(r.{_q(lk.column)}, l._v) AS {_q(lk.column)}) "
+            f"FROM ({query}) r LEFT JOIN (SELECT {_q(lk.key)} AS _k, {lk.agg}({_q(lk.value)}) "
+            f"AS _v FROM {src} GROUP BY 1) l ON r.{_q(lk.on)} = l._k"
         )
-        query = f"SELECT * REPLACE (coalesce({_q(col_name)}, ({sub})) AS {_q(col_name)}) FROM ({query}) r"
 
-    # 3. value checks.
-    checks, params = [], []
-    required_ok = " AND ".join(f"c.{_q(c)} IS NOT NULL" for c in spec.required)
-    for col in spec.columns:
-        q = f"c.{_q(col.name)}"
-        if col.required:
-            checks.append(
-                f"CASE WHEN {q} IS NULL AND NOT list_contains(c._why, 'bad_type:{col.name}') "
-                f"THEN 'missing_value:{col.name}' END"
-            )
-        elif not types[col.name][1]:
-            # A derived value (default, lookup) is missing only as a consequence when the row
-            # has another problem; report the cause alone.
-            checks.append(
-                f"CASE WHEN {q} IS NULL AND len(c._why) = 0 AND len(_refs) = 0 AND {required_ok} "
-                f"THEN 'missing_value:{col.name}' END"
-            )
-        if col.nonneg:
-            checks.append(f"CASE WHEN {q} < 0 THEN 'negative:{col.name}' END")
-        if col.not_future:
-            limit = "?::DATE" if col.kind == "date" else "?::TIMESTAMP"
-            checks.append(f"CASE WHEN {q} > {limit} THEN 'future:{col.name}' END")
-            params.append(now.date() if col.kind == "date" else now)
-    key = ", ".join(_q(k) for k in spec.key)
-    key_name = "+".join(spec.key)
-    checks.append(
-        f"CASE WHEN row_number() OVER (PARTITION BY {key} ORDER BY _row) > 1 "
-        f"THEN 'duplicate_in_file:{key_name}' END"
-    )
-    joins, refs = [], []
-    db_keys = ", ".join(f"{_q(k)}" for k in spec.key)
-    joins.append(
-        f"LEFT JOIN (SELECT DISTINCT {db_keys}, true AS _hit FROM {_q(table)}) d USING ({db_keys})"
-    )
-    checks.append(f"CASE WHEN d._hit THEN '{SKIP_REASON}:{key_name}' END")
+    # 3. references, then value checks, duplicates and keys already in the database.
+    joins, rflags = [], []
     for i, ref in enumerate(spec.references):
         src = _batch_union(con, ref.table, tok, created)
         joins.append(
             f"LEFT JOIN (SELECT DISTINCT {_q(ref.key)} AS _k{i}, true AS _ref{i} FROM {src}) "
             f"ref{i} ON c.{_q(ref.column)} = ref{i}._k{i}"
         )
-        refs.append(
-            f"CASE WHEN c.{_q(ref.column)} IS NOT NULL AND ref{i}._ref{i} IS NULL "
-            f"THEN 'missing_reference:{ref.column}' END"
-        )
+        cond = f"c.{_q(ref.column)} IS NOT NULL AND ref{i}._ref{i} IS NULL"
+        rflags.append(why.flag(f"missing_reference:{ref.column}", cond))
+    checks, params = [], []
+    required_ok = " AND ".join(f"c.{_q(c)} IS NOT NULL" for c in spec.required)
+    for col in spec.columns:
+        q = f"c.{_q(col.name)}"
+        if col.required:
+            bad = why.bit(f"bad_type:{col.name}")
+            cond = f"{q} IS NULL AND (c._tbits & {bad}) = 0"
+            checks.append(why.flag(f"missing_value:{col.name}", cond))
+        elif not types[col.name][1]:
+            # A derived value (default, lookup) is missing as a consequence when the row has
+            # another problem; report the cause alone.
+            cond = f"{q} IS NULL AND c._tbits = 0 AND _rbits = 0 AND {required_ok}"
+            checks.append(why.flag(f"missing_value:{col.name}", cond))
+        if col.nonneg:
+            checks.append(why.flag(f"negative:{col.name}", f"{q} < 0"))
+        if col.not_future:
+            limit = "?::DATE" if col.kind == "date" else "?::TIMESTAMP"
+            checks.append(why.flag(f"future:{col.name}", f"{q} > {limit}"))
+            params.append(now.date() if col.kind == "date" else now)
+    key_name = "+".join(spec.key)
+    db_keys = ", ".join(f"{_q(k)}" for k in spec.key)
+    # Repeated keys via a grouped subquery (far cheaper than a window over the whole batch).
+    checks.append(why.flag(f"duplicate_in_file:{key_name}", "c._row > dup._first"))
+    checks.append(why.flag(f"{SKIP_REASON}:{key_name}", "d._hit"))
+    joins += [
+        f"LEFT JOIN (SELECT {db_keys}, min(_row) AS _first FROM {typed} GROUP BY ALL "
+        f"HAVING count(*) > 1) dup USING ({db_keys})",
+        f"LEFT JOIN (SELECT DISTINCT {db_keys}, true AS _hit FROM {_q(table)}) d USING ({db_keys})",
+    ]
     checked = f"_li_{tok}_{table}_checked"
+    skip = why.bit(f"{SKIP_REASON}:{key_name}")
     con.execute(
-        f"CREATE TEMP TABLE {checked} AS SELECT c.* EXCLUDE (_why), "
-        f"list_filter(list_value({', '.join(refs) or 'NULL'}), lambda x: x IS NOT NULL) AS _refs, "
-        f"list_filter(list_concat(c._why, list_value({', '.join(checks)}), _refs), "
-        "lambda x: x IS NOT NULL) AS _why "
+        f"CREATE TEMP TABLE {checked} AS SELECT c.* EXCLUDE (_tbits), "
+        f"{why.sum(rflags)} AS _rbits, c._tbits + _rbits + {why.sum(checks)} AS _bits, "
+        f"_bits <> 0 AND _bits <> {skip} AS _rejected, "
+        f"CASE WHEN _bits <> 0 THEN {why.names_sql('_bits')} END AS _why "
         f"FROM ({query}) c {' '.join(joins)}",
         params,
     )
@@ -440,9 +501,7 @@ def _check(
     # Valid rows become the batch's rows for later tables' references and lookups.
     ok = f"_li_{tok}_{table}_ok"
     cols = ", ".join(_q(c) for c in spec.names)
-    con.execute(
-        f"CREATE TEMP TABLE {ok} AS SELECT {cols} FROM {checked} WHERE len(_why) = 0 ORDER BY _row"
-    )
+    con.execute(f"CREATE TEMP VIEW {ok} AS SELECT {cols} FROM {checked} WHERE _bits = 0")
     created.append(ok)
     return _summarise(con, table, staged, checked, raw_name, n_examples)
 
@@ -455,21 +514,21 @@ def _summarise(
     raw_name: str,
     n_examples: int,
 ) -> TableReport:
-    skip = f"'{SKIP_REASON}:%'"
     n_in, n_ok, n_skip = con.execute(
-        f"SELECT count(*), count(*) FILTER (len(_why) = 0), "
-        f"count(*) FILTER (len(_why) = 1 AND _why[1] LIKE {skip}) FROM {checked}"
+        f"SELECT count(*), count(*) FILTER (_bits = 0), "
+        f"count(*) FILTER (_bits <> 0 AND NOT _rejected) FROM {checked}"
     ).fetchall()[0]
     problems = dict(
         con.execute(
-            f"SELECT reason, count(*) FROM (SELECT unnest(_why) AS reason FROM {checked}) "
+            f"SELECT reason, count(*) FROM (SELECT unnest(_why) AS reason FROM {checked} "
+            "WHERE _bits <> 0) "
             "GROUP BY reason ORDER BY count(*) DESC, reason"
         ).fetchall()
     )
     examples: dict[str, pd.DataFrame] = {}
     if problems:
         ex = con.execute(
-            f"WITH r AS (SELECT _row, unnest(_why) AS _reason FROM {checked}), "
+            f"WITH r AS (SELECT _row, unnest(_why) AS _reason FROM {checked} WHERE _bits <> 0), "
             "k AS (SELECT *, row_number() OVER (PARTITION BY _reason ORDER BY _row) AS _n FROM r) "
             f"SELECT k._reason, raw.* FROM k JOIN {raw_name} raw USING (_row) "
             "WHERE k._n <= ? ORDER BY k._reason, raw._row",
@@ -501,7 +560,6 @@ def _load(
     content_hash: str,
     meta: Mapping[str, str],
 ) -> None:
-    skip = f"'{SKIP_REASON}:%'"
     con.execute("BEGIN TRANSACTION")
     try:
         for rep in reports:
@@ -517,7 +575,7 @@ def _load(
                 f"SELECT ? || ':' || ?, ?, c._row, array_to_string(c._why, '; '), "
                 f"to_json(struct_pack({fields})) "
                 f"FROM {checked} c JOIN {raw} raw USING (_row) "
-                f"WHERE len(c._why) > 0 AND NOT (len(c._why) = 1 AND c._why[1] LIKE {skip})",
+                "WHERE c._rejected",
                 [import_id, table, table],
             )
             con.execute(

@@ -75,7 +75,7 @@ def test_defaults_and_lookups(linli):
     row = linli.execute(
         "SELECT community_id, pickup_id, order_date, promised_by, status, coupon FROM orders"
     ).fetchone()
-    assert row == (2, 12, datetime(2025, 3, 1).date(), datetime(2025, 3, 2, 18), "paid", 0)
+    assert row == (2, 12, datetime(2025, 3, 1).date(), datetime(2025, 3, 2, 17), "paid", 0)
     items = "订单号,商品编号,数量,单价\n1,10,2,35.5\n".encode()
     files.import_file(linli, items, name="items.csv", now=NOW)
     assert linli.execute(
