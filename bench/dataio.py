@@ -19,7 +19,6 @@ import pandas as pd
 
 from connectors import files
 from data import generate
-from engine import db
 
 GOAL_S = 15.0
 
@@ -88,8 +87,12 @@ def main(argv: list[str] | None = None) -> None:
         ("**read + validate + import**", f"≤ {GOAL_S:.0f} s", f"**{total:.2f} s**", ""),
         ("throughput", "", f"{args.rows / total:,.0f} rows/s", ""),
         ("rows loaded / rejected", "", f"{loaded:,} / {report.rows_rejected:,}", "0.1 % planted"),
-        ("same file again (hash check)", "", f"{t_again:.2f} s", "adds nothing: "
-         f"{again.already_imported}"),
+        (
+            "same file again (hash check)",
+            "",
+            f"{t_again:.2f} s",
+            f"adds nothing: {again.already_imported}",
+        ),
         ("database file", "", f"{db_mb:.0f} MB", "small world + orders"),
     ]
     print(f"\n### Data import benchmark ({args.rows:,} orders, seed {args.seed})\n")
@@ -102,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{os.getloadavg()[0]:.1f}); figures are pessimistic. CSV generation "
         f"({t_make:.1f} s) not counted."
     )
-    print("Problems:", dict(zip(report.problems()["reason"], report.problems()["rows"], strict=True)))
+    print(
+        "Problems:", dict(zip(report.problems()["reason"], report.problems()["rows"], strict=True))
+    )
 
 
 if __name__ == "__main__":

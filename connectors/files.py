@@ -100,7 +100,7 @@ def detect_encoding(data: bytes) -> str:
     -------
     str
         ``utf-8-sig`` (BOM), ``utf-16``, ``utf-8``, ``gb18030`` (for GBK/GB2312 too, of which
-        it is a superset) or what charset-normalizer finds.
+        it is a superset; tried before any guess) or what charset-normalizer finds.
 
     Raises
     ------
@@ -118,6 +118,14 @@ def detect_encoding(data: bytes) -> str:
         pass
     if b"\x00" in data[:65536]:
         raise ImportFileError("encoding", "This is not a text file (it contains NUL bytes).")
+    # Mainland files that are not UTF-8 are almost always GBK; GB18030 (its superset) rejects
+    # most other encodings' byte patterns, so a clean decode is a reliable answer, where a
+    # statistical guess on a few Chinese headers may say Korean.
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        pass
     sample = data[:262144]
     cut = sample.rfind(b"\n")
     best = charset_normalizer.from_bytes(sample[: cut if cut > 0 else None]).best()
@@ -171,31 +179,65 @@ def _unique(headers: list[str]) -> list[str]:
     return out
 
 
-def _read_csv(data: bytes, encoding: str | None) -> tuple[pa.Table, str]:
+def _utf8_head(data: bytes) -> bool:
+    """Whether the first MB is UTF-8 (a character cut at the end of the sample is fine)."""
+    head = data[: 1 << 20]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return len(data) > len(head) and exc.start >= len(head) - 3
+    return True
+
+
+def _to_utf8(data: bytes, encoding: str | None) -> tuple[bytes, str]:
+    """The content as UTF-8 bytes without BOM, and the encoding it was in."""
+    if data.startswith(codecs.BOM_UTF8) and encoding in (None, "utf-8", "utf-8-sig"):
+        data, encoding, bom = data[len(codecs.BOM_UTF8) :], None, True
+    else:
+        bom = False
+    if encoding is None and _utf8_head(data):
+        # The rest is checked by the CSV parser, which rejects invalid UTF-8; decoding a large
+        # file here as well would double the read time.
+        return data, "utf-8-sig" if bom else "utf-8"
     enc = encoding or detect_encoding(data)
-    text = _decode(data, enc)
-    if enc not in ("utf-8", "utf-8-sig"):
-        data = text.encode("utf-8")
-    elif enc == "utf-8-sig":
-        data = data[len(codecs.BOM_UTF8) :]
-    _check_lines(data)
-    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    if enc == "utf-8":
+        _decode(data, enc)
+        return data, enc
+    return _decode(data, enc).encode("utf-8"), enc
+
+
+def _parse_csv(data: bytes) -> pa.Table:
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace").rstrip("\r")
     delim = max(",\t;|", key=first.count)
     headers = _unique(next(csv.reader([first], delimiter=delim)))
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(
+            column_names=headers, skip_rows=1, block_size=4 * MAX_LINE_BYTES
+        ),
+        # Quoted line breaks need the slower parser; without quotes there can be none.
+        parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=b'"' in data),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(headers, pa.string()), strings_can_be_null=True
+        ),
+    )
+
+
+def _read_csv(data: bytes, encoding: str | None) -> tuple[pa.Table, str]:
+    utf8, enc = _to_utf8(data, encoding)
+    _check_lines(utf8)
     try:
-        tbl = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(
-                column_names=headers, skip_rows=1, block_size=4 * MAX_LINE_BYTES
-            ),
-            parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(headers, pa.string()), strings_can_be_null=True
-            ),
-        )
+        return _parse_csv(utf8), enc
     except (pa.ArrowInvalid, ValueError) as exc:
+        if enc.startswith("utf-8") and encoding is None and "utf8" in str(exc).lower():
+            # Invalid UTF-8 past the sampled head: detect on the whole file after all.
+            utf8, enc = _to_utf8(data, detect_encoding(data))
+            try:
+                return _parse_csv(utf8), enc
+            except (pa.ArrowInvalid, ValueError) as exc2:
+                exc = exc2
         raise ImportFileError("format", f"Cannot parse the CSV: {exc}") from None
-    return tbl, enc
 
 
 def _read_excel(data: bytes) -> list[tuple[str, pa.Table]]:
@@ -254,7 +296,7 @@ def read(
         raise ImportFileError(
             "format", f"{name}: unsupported file type; use .csv, .xlsx or .parquet."
         )
-    if not data.strip():
+    if not data or data.isspace():
         raise ImportFileError("empty", f"{name} is empty.")
     digest = hashlib.sha256(data).hexdigest()
     stem = Path(name).stem
