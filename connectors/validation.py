@@ -468,7 +468,7 @@ def _check(
         elif not types[col.name][1]:
             # A derived value (default, lookup) is missing as a consequence when the row has
             # another problem; report the cause alone.
-            cond = f"{q} IS NULL AND c._tbits = 0 AND _rbits = 0 AND {required_ok}"
+            cond = f"{q} IS NULL AND c._tbits = 0 AND c._rbits = 0 AND {required_ok}"
             checks.append(why.flag(f"missing_value:{col.name}", cond))
         if col.nonneg:
             checks.append(why.flag(f"negative:{col.name}", f"{q} < 0"))
@@ -479,8 +479,8 @@ def _check(
     key_name = "+".join(spec.key)
     db_keys = ", ".join(f"{_q(k)}" for k in spec.key)
     # Repeated keys via a grouped subquery (far cheaper than a window over the whole batch).
-    checks.append(why.flag(f"duplicate_in_file:{key_name}", "c._row > dup._first"))
-    checks.append(why.flag(f"{SKIP_REASON}:{key_name}", "d._hit"))
+    checks.append(why.flag(f"duplicate_in_file:{key_name}", "c._row > c._first"))
+    checks.append(why.flag(f"{SKIP_REASON}:{key_name}", "c._hit"))
     joins += [
         f"LEFT JOIN (SELECT {db_keys}, min(_row) AS _first FROM {typed} GROUP BY ALL "
         f"HAVING count(*) > 1) dup USING ({db_keys})",
@@ -488,12 +488,17 @@ def _check(
     ]
     checked = f"_li_{tok}_{table}_checked"
     skip = why.bit(f"{SKIP_REASON}:{key_name}")
+    # Three levels, so that no expression is repeated inside another (an alias used in the
+    # same SELECT is inlined, and the 30 flag tests below would each copy every check).
+    joined = (
+        f"SELECT c.*, {why.sum(rflags)} AS _rbits, dup._first, d._hit "
+        f"FROM ({query}) c {' '.join(joins)}"
+    )
+    bits = f"SELECT c.* EXCLUDE (_first, _hit), c._tbits + c._rbits + {why.sum(checks)} AS _bits FROM ({joined}) c"
     con.execute(
-        f"CREATE TEMP TABLE {checked} AS SELECT c.* EXCLUDE (_tbits), "
-        f"{why.sum(rflags)} AS _rbits, c._tbits + _rbits + {why.sum(checks)} AS _bits, "
+        f"CREATE TEMP TABLE {checked} AS SELECT * EXCLUDE (_tbits, _rbits), "
         f"_bits <> 0 AND _bits <> {skip} AS _rejected, "
-        f"CASE WHEN _bits <> 0 THEN {why.names_sql('_bits')} END AS _why "
-        f"FROM ({query}) c {' '.join(joins)}",
+        f"CASE WHEN _bits <> 0 THEN {why.names_sql('_bits')} END AS _why FROM ({bits})",
         params,
     )
     created.append(checked)
