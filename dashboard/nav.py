@@ -44,4 +44,5 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage("sec_data", "pages/data.py", "page_data", ":material/database:", ("admin",)),
 ]
