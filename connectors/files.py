@@ -255,6 +255,14 @@ def _read_excel(data: bytes) -> list[tuple[str, pa.Table]]:
     return out
 
 
+def _bytes(source: str | Path | bytes | BinaryIO, name: str | None) -> tuple[bytes, str | None]:
+    if isinstance(source, (str, Path)):
+        return Path(source).read_bytes(), name or Path(source).name
+    if isinstance(source, bytes):
+        return source, name
+    return source.read(), name or getattr(source, "name", None)
+
+
 def read(
     source: str | Path | bytes | BinaryIO, name: str | None = None, encoding: str | None = None
 ) -> FileContent:
@@ -279,14 +287,7 @@ def read(
     ImportFileError
         ``empty``, ``encoding``, ``line_too_long`` or ``format`` (unknown suffix, unparsable).
     """
-    if isinstance(source, (str, Path)):
-        data = Path(source).read_bytes()
-        name = name or Path(source).name
-    elif isinstance(source, bytes):
-        data = source
-    else:
-        data = source.read()
-        name = name or getattr(source, "name", None)
+    data, name = _bytes(source, name)
     if not name:
         raise ImportFileError(
             "format", "A file name (with its suffix) is needed to tell the format."
@@ -476,7 +477,12 @@ def import_file(
     """
     if table is not None:
         tables.spec(table)
-    content = read(source, name=name, encoding=encoding)
+    data, name = _bytes(source, name)
+    digest = hashlib.sha256(data).hexdigest()
+    if not force and not dry_run and validation.already_imported(con, digest):
+        # Known content: no need to parse it.
+        return ImportReport("", name or "", digest, already_imported=True)
+    content = read(data, name=name, encoding=encoding)
     targets = {s.name: table for s in content.sheets} if table else None
     mappings = {s.name: mapping for s in content.sheets} if mapping else None
     return import_content(

@@ -226,7 +226,21 @@ def _coerce(kind: str, raw: str, sqltype: str) -> str:
     return raw
 
 
-def _already(con: duckdb.DuckDBPyConnection, content_hash: str) -> bool:
+def already_imported(con: duckdb.DuckDBPyConnection, content_hash: str) -> bool:
+    """Whether ``import_log`` records content with this hash.
+
+    Parameters
+    ----------
+    con
+        Linli connection.
+    content_hash
+        SHA-256 hex digest of the content.
+
+    Returns
+    -------
+    bool
+        True when that content was imported before.
+    """
     rows = con.execute(
         "SELECT count(*) FROM import_log WHERE content_hash = ?", [content_hash]
     ).fetchall()
@@ -290,7 +304,7 @@ def run(
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
     import_id = uuid.uuid4().hex[:16]
-    if not force and _already(con, content_hash):
+    if not force and already_imported(con, content_hash):
         return ImportReport(
             import_id, source, content_hash, already_imported=True, encoding=encoding
         )
