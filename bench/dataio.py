@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         t_import = time.perf_counter() - t0
         loaded = con.execute("SELECT count(*) FROM orders").fetchall()[0][0]
         t0 = time.perf_counter()
-        again = files.import_content(con, files.read(data, name="orders.csv"))
+        again = files.import_file(con, data, name="orders.csv")
         t_again = time.perf_counter() - t0
         con.close()
         db_mb = path.stat().st_size / 1e6

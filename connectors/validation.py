@@ -18,7 +18,6 @@ overlapping export, or syncing from a watermark inclusively, is not an error.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -28,32 +27,12 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from connectors import tables
+from connectors import coerce, tables
 
 ON_ERROR = ("quarantine", "abort")
 SKIP_REASON = "duplicate_in_db"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-_NULLS = "['nan', 'null', 'none', 'nat', '<na>', 'n/a', '#n/a']"
-DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
-    "%Y.%m.%d",
-    "%Y年%m月%d日 %H:%M:%S",
-    "%Y年%m月%d日 %H:%M",
-    "%Y年%m月%d日%H:%M",
-    "%Y年%m月%d日",
-    "%Y%m%d %H:%M:%S",
-    "%Y%m%d",
-)
 
 
 class ImportFileError(ValueError):
@@ -188,44 +167,6 @@ def _schema_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple
     return {r[0]: (r[1], r[2] == "YES") for r in rows}
 
 
-def _coerce(kind: str, raw: str, sqltype: str) -> str:
-    """SQL turning the text ``raw`` (already NULL for blanks) into ``kind``.
-
-    Each kind has a fast path for the plain spelling; coalesce() only evaluates the slower
-    alternatives on the rows where it failed.
-    """
-    if kind == "int":
-        plain = f"CASE WHEN NOT contains({raw}, '.') AND NOT contains(lower({raw}), 'e') THEN TRY_CAST({raw} AS {sqltype}) END"
-        num = f"TRY_CAST(replace({raw}, ',', '') AS DOUBLE)"
-        # TRY_CAST('3.5' AS INT) rounds; a fractional quantity is a type error instead.
-        slow = f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({num} AS {sqltype}) END"
-        return f"coalesce({plain}, {slow})"
-    if kind == "float":
-        cleaned = f"replace(replace(replace({raw}, ',', ''), '¥', ''), '￥', '')"
-        return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST({cleaned} AS DOUBLE))"
-    if kind in ("date", "timestamp"):
-        # ISO text (the common case) casts fast; the rest tries one format at a time (a
-        # try_strptime() with a list of formats is ~50x slower per failing row).
-        # 2025年3月1日 8:00 and 2025/3/1 become ISO by plain replacements.
-        iso = f"trim(replace(replace(replace(replace({raw}, '年', '-'), '月', '-'), '日', ' '), '/', '-'))"
-        tries = ", ".join(f"try_strptime({raw}, '{f}')" for f in DATE_FORMATS)
-        ts = f"coalesce(TRY_CAST({raw} AS TIMESTAMP), TRY_CAST({iso} AS TIMESTAMP), {tries})"
-        return f"CAST({ts} AS DATE)" if kind == "date" else ts
-    if kind == "bool":
-        return (
-            f"CASE WHEN list_contains(['true', 't', '1', '1.0', 'yes', 'y', '是', '有'], lower({raw})) "
-            f"THEN true WHEN list_contains(['false', 'f', '0', '0.0', 'no', 'n', '否', '无', '没有'], "
-            f"lower({raw})) THEN false END"
-        )
-    if kind == "list":
-        inner = f"regexp_replace({raw}, '^\\[|\\]$', '', 'g')"
-        parts = f"string_split_regex({inner}, '\\s*[,;，；|]\\s*')"
-        return (
-            f"list_filter(list_transform({parts}, lambda x: trim(x, ' ''\"')), lambda x: x <> '')"
-        )
-    return raw
-
-
 def already_imported(con: duckdb.DuckDBPyConnection, content_hash: str) -> bool:
     """Whether ``import_log`` records content with this hash.
 
@@ -344,20 +285,6 @@ def run(
     return ImportReport(import_id, source, content_hash, tuple(reports), write, False, encoding)
 
 
-def _clean(data: pa.Table) -> pa.Table:
-    """Trim text columns and turn blanks and null words ("nan", "NULL", ...) into nulls."""
-    nulls = pa.array(json.loads(_NULLS.replace("'", '"')))
-    out = {}
-    for name in data.column_names:
-        col = data.column(name)
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            col = pc.utf8_trim_whitespace(col)
-            bad = pc.or_(pc.is_in(pc.utf8_lower(col), value_set=nulls), pc.equal(col, ""))
-            col = pc.if_else(bad, pa.scalar(None, col.type), col)
-        out[name] = col
-    return pa.table(out)
-
-
 def _batch_union(con: duckdb.DuckDBPyConnection, table: str, tok: str, created: list[str]) -> str:
     """SQL for a table's database rows plus the batch's valid rows."""
     ok = f"_li_{tok}_{table}_ok"
@@ -365,33 +292,6 @@ def _batch_union(con: duckdb.DuckDBPyConnection, table: str, tok: str, created: 
         cols = ", ".join(_q(c) for c in tables.spec(table).names)
         return f"(SELECT {cols} FROM {_q(table)} UNION ALL SELECT {cols} FROM {ok})"
     return _q(table)
-
-
-class _Reasons:
-    """Problem names and their bits: rows carry a BIGINT of flags, cheap to compute for every
-    row; the list of names is built only for the few rows with a problem."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def bit(self, name: str) -> int:
-        if name not in self.names:
-            if len(self.names) >= 62:
-                raise ValueError("Too many distinct checks for one table")
-            self.names.append(name)
-        return 1 << self.names.index(name)
-
-    def flag(self, name: str, condition: str) -> str:
-        return f"(CASE WHEN {condition} THEN {self.bit(name)} ELSE 0 END)"
-
-    def sum(self, flags: list[str]) -> str:
-        return " + ".join(flags) if flags else "0"
-
-    def names_sql(self, bits: str) -> str:
-        items = ", ".join(
-            f"CASE WHEN ({bits} & {1 << i}) <> 0 THEN '{n}' END" for i, n in enumerate(self.names)
-        )
-        return f"list_filter([{items}], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"
 
 
 def _check(
@@ -414,13 +314,13 @@ def _check(
     )
     con.register(raw_name, data)
     registered.append(raw_name)
-    why = _Reasons()
+    why = coerce.Reasons()
 
     # 1. blanks and null words become NULL, text is trimmed (Arrow compute, no copy). The
     # coercions then see plain columns: DuckDB hoists repeated subexpressions out of the lazy
     # coalesce() and would otherwise try every date format on every row.
     clean = f"_li_{tok}_{table}_clean"
-    con.register(clean, _clean(data))
+    con.register(clean, coerce.clean(data))
     registered.append(clean)
     selects, flags = ["_row"], []
     for col in spec.columns:
@@ -429,7 +329,7 @@ def _check(
         if col.name not in present:
             selects.append(f"CAST(NULL AS {sqltype}) AS {name}")
             continue
-        typed = _coerce(col.kind, f"CAST({name} AS VARCHAR)", sqltype)
+        typed = coerce.coerce(col.kind, f"CAST({name} AS VARCHAR)", sqltype)
         selects.append(f"{typed} AS {name}")
         if col.kind == "str":
             formula = f"regexp_matches({name}, '^[=@]|^[+\\-][^0-9]')"
