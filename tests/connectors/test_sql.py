@@ -127,3 +127,17 @@ def test_identifier_whitelist():
     """Table names that are not plain identifiers never reach a query."""
     with pytest.raises(ValueError, match="Invalid table"):
         sql._quote("postgresql", "orders; DROP TABLE x")
+
+
+@pytest.mark.integration
+def test_abort_keeps_watermark(linli, remote):
+    """With on_error='abort' a bad line keeps the whole batch out and the watermark unmoved."""
+    dialect, con, orders, items = remote
+    source = sql.SyncSource(f"strict_{dialect}", SOURCES[dialect], orders, items, "updated_at")
+    t = datetime(2025, 5, 2, 8)
+    _insert(con, orders, items, [(2001, 1, t, "paid", 0, t)], [(2001, 99, 1, 5.0)])
+    result = sql.sync(linli, source, con, now=NOW, on_error="abort")
+    assert not result.report.written
+    assert result.report.tables[1].problems == {"missing_reference:sku_id": 1}
+    assert sql.watermark(linli, source) is None
+    assert linli.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
