@@ -86,4 +86,7 @@ PAGES: list[NavPage] = [
         ":material/checklist:",
         ("regional_manager", "analyst", "admin"),
     ),
+    ),
+    NavPage(
+    NavPage("sec_data", "pages/data.py", "page_data", ":material/database:", ("admin",)),
 ]
