@@ -48,6 +48,7 @@ class ChurnSettings:
     lookback_days: int = 180
     c: float = 1.0
     n_drivers: int = 3
+    max_train: int = 20_000  # users sampled per training window (seeded)
     seed: int = 0
 
 
@@ -86,27 +87,20 @@ def design(f: pd.DataFrame) -> pd.DataFrame:
     )[list(DRIVERS)]
 
 
-def _labels(
-    con: duckdb.DuckDBPyConnection, cutoff: date, horizon: int, comms: list[int] | None
-) -> set[int]:
-    sql = (
-        "SELECT DISTINCT user_id FROM orders WHERE status <> 'cancelled' "
-        "AND order_date > ? AND order_date <= ?"
-    )
-    par: list = [cutoff, cutoff + timedelta(days=horizon)]
-    if comms is not None:
-        sql += " AND list_contains(?::INTEGER[], community_id)"
-        par.append(comms)
-    return {r[0] for r in con.execute(sql, par).fetchall()}
-
-
 def _snapshot(con, cutoff, s: ChurnSettings, regions, communities, comms, labelled: bool):
-    f = features.user_features(con, cutoff, s.lookback_days, regions, communities)
-    f = f[f["recency_days"].notna()].reset_index(drop=True)
+    # Population: users with an order in the look-back window (older lapses are dormant).
+    f = features.user_features(
+        con, cutoff, s.lookback_days, regions, communities, lifetime=not labelled
+    )
+    f = f[f["frequency"] > 0].reset_index(drop=True)
+    if labelled and len(f) > s.max_train:
+        f = f.sample(s.max_train, random_state=s.seed).reset_index(drop=True)
     x = design(f)
     if not labelled:
         return f, x, None
-    buyers = _labels(con, cutoff, s.horizon_days, comms)
+    buyers = features.buyers_between(
+        con, cutoff + timedelta(days=1), cutoff + timedelta(days=s.horizon_days), comms
+    )
     y = (~f["user_id"].isin(buyers)).astype(int).to_numpy()
     return f, x, y
 
@@ -114,10 +108,14 @@ def _snapshot(con, cutoff, s: ChurnSettings, regions, communities, comms, labell
 def _fit(x: pd.DataFrame, y: np.ndarray, s: ChurnSettings):
     if len(np.unique(y)) < 2:
         raise ValueError("the training window has only one outcome: cannot learn churn")
-    base = make_pipeline(StandardScaler(), LogisticRegression(C=s.c, max_iter=500))
+    base = make_pipeline(
+        StandardScaler(), LogisticRegression(C=s.c, solver="newton-cholesky", max_iter=100)
+    )
     cal = CalibratedClassifierCV(base, method="sigmoid", cv=3)
     cal.fit(x.to_numpy(), y)
-    expl = make_pipeline(StandardScaler(), LogisticRegression(C=s.c, max_iter=500))
+    expl = make_pipeline(
+        StandardScaler(), LogisticRegression(C=s.c, solver="newton-cholesky", max_iter=100)
+    )
     expl.fit(x.to_numpy(), y)
     return cal, expl
 
@@ -180,7 +178,7 @@ def fit_score(
     cal, expl = _fit(x_te, y_te, s)
     if current is None:
         current = features.user_features(con, end, s.lookback_days, regions, communities)
-    cur = current[current["recency_days"].notna()].reset_index(drop=True)
+    cur = current[current["frequency"] > 0].reset_index(drop=True)
     x_now = design(cur)
     prob = cal.predict_proba(x_now.to_numpy())[:, 1]
     scaler, lr = expl[0], expl[1]

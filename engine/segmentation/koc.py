@@ -43,14 +43,17 @@ WITH chat AS (
            sum(shares) AS shares
     FROM chat_activity WHERE activity_date BETWEEN ? AND ? {scope_chat}
     GROUP BY 1
-), infl AS (
-    SELECT ref_user_id AS user_id, count(*) AS influence_orders,
-           sum(coalesce(v.value, 0)) AS influence_gmv
-    FROM orders o
-    LEFT JOIN (SELECT order_id, sum((qty - refund_qty) * unit_price) AS value
-               FROM order_items GROUP BY 1) v USING (order_id)
+), refs AS (
+    SELECT order_id, ref_user_id FROM orders o
     WHERE o.status <> 'cancelled' AND o.ref_user_id IS NOT NULL
       AND o.ref_user_id <> o.user_id AND o.order_date BETWEEN ? AND ? {scope_orders}
+), infl AS (
+    SELECT r.ref_user_id AS user_id, count(DISTINCT r.order_id) AS influence_orders,
+           sum((i.qty - i.refund_qty) * i.unit_price) AS influence_gmv
+    FROM refs r JOIN order_items i USING (order_id)
+    -- the id range is a superset filter that lets DuckDB skip row groups of old lines
+    WHERE i.order_id BETWEEN (SELECT min(order_id) FROM refs)
+                         AND (SELECT max(order_id) FROM refs)
     GROUP BY 1
 )
 SELECT u.user_id, u.community_id, c.name AS community,

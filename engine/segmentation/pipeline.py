@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from engine.segmentation import _scope, churn, features, personas, tags
@@ -79,8 +80,12 @@ def run(
         )
         users = users.merge(model.scores, on="user_id", how="left")
     tg = tags.infer(f)
-    joined = tg.groupby("user_id")["tag"].agg(lambda s: ",".join(sorted(s)))
-    users["tags"] = users["user_id"].map(joined).fillna("")
+    text = pd.Series("", index=users.index)
+    for tag in tags.TAGS:
+        has = users["user_id"].isin(tg.loc[tg["tag"] == tag, "user_id"])
+        users[f"tag_{tag}"] = has
+        text = text.where(~has, text + np.where(text == "", "", ",") + tag)
+    users["tags"] = text
     return Segmentation(end, f.attrs["window_start"], users, tg, pm, model)
 
 
