@@ -342,3 +342,29 @@ def test_nb_partial_matches_direct_sum():
     for k in (1, 3, 7):
         assert demand.nb_partial(k, mu, alpha) == pytest.approx((u * pmf)[k:].sum(), rel=1e-9)
         assert demand.nb_sf(k, mu, alpha) == pytest.approx(pmf[k:].sum(), rel=1e-9)
+
+
+# ------------------------------------------------------------------ demo scale (slow)
+@pytest.fixture(scope="module")
+def demo_world():
+    """The demo world (seed 7): ~100 communities over ~400 days, built in memory."""
+    from data import generate
+
+    con = generate.generate(":memory:", scale="demo", seed=7)
+    yield con
+    con.close()
+
+
+@pytest.mark.slow
+def test_every_category_within_0_3_at_demo_scale(demo_world):
+    """At demo scale every category's elasticity is within ±0.3 and >= 80 % of CIs cover."""
+    cur = demo_world.cursor()
+    truth = dict(
+        cur.execute(
+            "SELECT category, elasticity FROM truth_elasticity WHERE persona = 'all'"
+        ).fetchall()
+    )
+    est = elasticity.estimate(cur, by="category", days=120).set_index("category")
+    true = est.index.map(truth).to_numpy(float)
+    assert (np.abs(est["elasticity"] - true) <= 0.3).all(), est.assign(truth=true)
+    assert ((est["ci_low"] <= true) & (true <= est["ci_high"])).mean() >= 0.8
