@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import special, stats
 
 from engine.pricing import demand
 
@@ -290,6 +291,17 @@ def _nb_table(mu: np.ndarray, alpha: float, kmax: int) -> tuple[np.ndarray, np.n
     return sf, part
 
 
+def _largest_threshold(model: demand.DemandModel, mu: np.ndarray, target: float) -> int:
+    """No threshold above this can reach ``target`` anywhere (bounds the search)."""
+    a, b = model.calibration
+    if b <= 0:
+        return 10**6
+    raw_target = special.expit((special.logit(target) - a) / b)
+    r = 1.0 / max(model.dispersion, 1e-6)
+    q = stats.nbinom.ppf(1 - raw_target, r, r / (r + float(np.max(mu))))
+    return int(q) + 1
+
+
 def optimise(
     model: demand.DemandModel,
     sku_id: int,
@@ -339,7 +351,7 @@ def optimise(
     ss = np.full_like(cc, j)
     paid = pp - s.coupon
     mu = demand._mean(demand._arrays(model), cc, ss, paid)
-    kmax = s.threshold_max
+    kmax = max(s.threshold_min, min(s.threshold_max, _largest_threshold(model, mu, s.target)))
     sf, part = _nb_table(mu, model.dispersion, kmax)
     ks = np.arange(s.threshold_min, kmax + 1)
     p_ok = demand.calibrated(model, sf[ks])  # [K, P, C]
