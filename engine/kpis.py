@@ -14,6 +14,8 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from engine.auth import ALL, Scope
+
 # --------------------------------------------------------------------------- definitions
 
 
@@ -74,10 +76,27 @@ ROLLUPS = {
         SELECT DISTINCT o.order_date AS day, o.user_id, c.region_id
         FROM orders o JOIN communities c USING (community_id)
         WHERE o.status = 'paid'""",
+    "rollup_buyer_weeks": """
+        SELECT DISTINCT date_trunc('week', o.order_date)::DATE AS day, o.user_id, c.region_id
+        FROM orders o JOIN communities c USING (community_id)
+        WHERE o.status = 'paid'""",
     "rollup_buyer_months": """
         SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id, c.region_id
         FROM orders o JOIN communities c USING (community_id)
         WHERE o.status = 'paid'""",
+    # Additive repurchase counts: buyers of month m−1 (base) and those of them buying in m.
+    # A user's region is their community's, so the counts add up over regions.
+    "rollup_repurchase": """
+        SELECT (a.month + INTERVAL 1 MONTH)::DATE AS month, a.region_id, count(*) AS base,
+               count(b.user_id) AS repeat
+        FROM (SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id,
+                     c.region_id
+              FROM orders o JOIN communities c USING (community_id) WHERE o.status = 'paid') a
+        LEFT JOIN (SELECT DISTINCT date_trunc('month', order_date)::DATE AS month, user_id
+                   FROM orders WHERE status = 'paid') b
+               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
+        WHERE a.month + INTERVAL 1 MONTH <= (SELECT max(order_date) FROM orders)
+        GROUP BY ALL""",
     "rollup_campaigns": """
         SELECT g.sale_date AS day, g.community_id, c.region_id, s.category,
                count(*) AS campaigns, count(*) FILTER (WHERE g.success) AS successes
@@ -119,13 +138,14 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
-def _check(start: date, end: date, regions: Sequence[int]) -> list[int]:
+def _check(start: date, end: date, regions: Sequence[int], scope: Scope = ALL) -> list[int]:
     if start > end:
         raise ValueError(f"empty date range: start {start} is after end {end}")
     try:
-        return [int(r) for r in regions]
+        req = [int(r) for r in regions]
     except (TypeError, ValueError):
         raise ValueError(f"regions must be integer ids, got {regions!r}") from None
+    return list(scope.clip_regions(req))
 
 
 def _where(regions: list[int], col: str = "day") -> str:
@@ -148,9 +168,9 @@ def _one(con, sql: str, params: list) -> float | None:
 # --------------------------------------------------------------------------- KPI queries
 
 
-def gmv(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+def gmv(con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL) -> float:
     """Net GMV in CNY: Σ (qty − refund_qty) × unit_price over non-cancelled orders."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return (
         _one(
             con,
@@ -161,9 +181,11 @@ def gmv(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
     )
 
 
-def paid_orders(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+def paid_orders(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float:
     """Orders with status ``paid`` (neither cancelled nor fully refunded)."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return (
         _one(
             con,
@@ -174,15 +196,19 @@ def paid_orders(con, start: date, end: date, regions: Sequence[int] = ()) -> flo
     )
 
 
-def aov(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def aov(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Average order value: GMV / paid orders; ``None`` without orders."""
-    n = paid_orders(con, start, end, regions)
-    return gmv(con, start, end, regions) / n if n else None
+    n = paid_orders(con, start, end, regions, scope)
+    return gmv(con, start, end, regions, scope) / n if n else None
 
 
-def active_buyers(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+def active_buyers(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float:
     """Distinct users with at least one paid order in the period."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return (
         _one(
             con,
@@ -193,36 +219,34 @@ def active_buyers(con, start: date, end: date, regions: Sequence[int] = ()) -> f
     )
 
 
-def repurchase_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def repurchase_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Monthly repurchase: of the buyers of month m−1, the share buying again in month m.
 
     Pooled over the calendar months m whose first day lies in the period (a period shorter
     than a month uses the month it starts in).
     """
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     m0 = start.replace(day=1)
     months_from = m0 if start.day == 1 or end < _next_month(m0) else _next_month(m0)
-    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
-    sql = f"""
-        SELECT count(b.user_id)::DOUBLE / nullif(count(*), 0)
-        FROM rollup_buyer_months a
-        LEFT JOIN rollup_buyer_months b
-               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
-        WHERE a.month + INTERVAL 1 MONTH BETWEEN ? AND ?{reg}
-          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)"""
-    params: list = [months_from, max(end, months_from)]
-    if r:
-        params.append(r)
-    return _one(con, sql, params)
+    return _one(
+        con,
+        "SELECT sum(repeat)::DOUBLE / nullif(sum(base), 0) FROM rollup_repurchase "
+        f"WHERE {_where(r, 'month')}",
+        _params(months_from, max(end, months_from), r),
+    )
 
 
 def _next_month(d: date) -> date:
     return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def group_success_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def group_success_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """成团率: campaigns whose units reached the threshold / all campaigns."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(successes)::DOUBLE / nullif(sum(campaigns), 0) "
@@ -232,10 +256,10 @@ def group_success_rate(con, start: date, end: date, regions: Sequence[int] = ())
 
 
 def inventory_turnover_days(
-    con, start: date, end: date, regions: Sequence[int] = ()
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
 ) -> float | None:
     """Mean closing stock value / mean daily cost of goods sold, in days."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT (sum(on_hand_value) / count(DISTINCT day)) / "
@@ -245,9 +269,11 @@ def inventory_turnover_days(
     )
 
 
-def loss_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def loss_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Wasted stock at cost / received stock at cost."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(wasted_value) / nullif(sum(received_value), 0) "
@@ -256,9 +282,11 @@ def loss_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float
     )
 
 
-def on_time_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def on_time_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Delivered orders at the pickup point by the promised time / delivered orders."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(on_time)::DOUBLE / nullif(sum(delivered), 0) "
@@ -267,9 +295,11 @@ def on_time_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> fl
     )
 
 
-def pickup_hours(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def pickup_hours(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Mean hours from order to customer pickup, over picked-up orders."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(pickup_hours_sum) / nullif(sum(picked), 0) "
@@ -278,9 +308,11 @@ def pickup_hours(con, start: date, end: date, regions: Sequence[int] = ()) -> fl
     )
 
 
-def nps(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def nps(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Net promoter score: (promoters − detractors) / answers × 100."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT 100.0 * (sum(promoters) - sum(detractors)) / nullif(sum(answers), 0) "
@@ -289,9 +321,11 @@ def nps(con, start: date, end: date, regions: Sequence[int] = ()) -> float | Non
     )
 
 
-def leader_commission(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+def leader_commission(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float:
     """Σ net GMV × the community leader's commission rate, in CNY."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return (
         _one(
             con,
@@ -332,7 +366,9 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
     return start - timedelta(days=days), start - timedelta(days=1)
 
 
-def summary(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def summary(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """Every KPI for a period with the previous period of equal length and the change.
 
     Parameters
@@ -355,7 +391,7 @@ def summary(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.Data
     ValueError
         For an empty date range or non-integer regions.
     """
-    _check(start, end, regions)
+    regions = _check(start, end, regions, scope)
     p0, p1 = previous_period(start, end)
     rows = []
     for k in KPIS:
@@ -372,7 +408,12 @@ def summary(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.Data
 
 
 def trend(
-    con, start: date, end: date, grain: str = "day", regions: Sequence[int] = ()
+    con,
+    start: date,
+    end: date,
+    grain: str = "day",
+    regions: Sequence[int] = (),
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """GMV, paid orders, group success and loss rate per period of a grain.
 
@@ -381,7 +422,7 @@ def trend(
     pandas.DataFrame
         Columns ``period, gmv, paid_orders, group_success_rate, loss_rate``.
     """
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     if grain not in GRAINS:
         raise ValueError(f"unknown grain {grain!r}; use one of {', '.join(GRAINS)}")
     g = GRAINS[grain]
@@ -404,25 +445,23 @@ def trend(
     return con.execute(sql, p * 4).df()
 
 
-def repurchase_trend(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def repurchase_trend(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """Monthly repurchase rate per month in the period (columns ``month, repurchase_rate``)."""
-    r = _check(start, end, regions)
-    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
-    sql = f"""
-        SELECT (a.month + INTERVAL 1 MONTH)::DATE AS month,
-               count(b.user_id)::DOUBLE / count(*) AS repurchase_rate
-        FROM rollup_buyer_months a
-        LEFT JOIN rollup_buyer_months b
-               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
-        WHERE a.month + INTERVAL 1 MONTH BETWEEN date_trunc('month', ?::DATE) AND ?{reg}
-          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)
-        GROUP BY 1 ORDER BY 1"""
-    return con.execute(sql, [start, end] + ([r] if r else [])).df()
+    r = _check(start, end, regions, scope)
+    sql = (
+        "SELECT month, sum(repeat)::DOUBLE / sum(base) AS repurchase_rate FROM rollup_repurchase "
+        f"WHERE {_where(r, 'month')} GROUP BY 1 ORDER BY 1"
+    )
+    return con.execute(sql, _params(start.replace(day=1), end, r)).df()
 
 
-def by_region(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def by_region(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """GMV, orders, buyers, success and delivery per region for the period."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     p = _params(start, end, r)
     sql = f"""
         WITH s AS (SELECT region_id, sum(gmv) AS gmv FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
@@ -443,9 +482,11 @@ def by_region(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.Da
     return con.execute(sql, p * 4 + ([r] if r else [])).df()
 
 
-def community_ranking(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def community_ranking(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """GMV, orders, GMV per household and group success per community, best GMV first."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     p = _params(start, end, r)
     sql = f"""
         WITH s AS (SELECT community_id, sum(gmv) AS gmv FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
@@ -464,9 +505,11 @@ def community_ranking(con, start: date, end: date, regions: Sequence[int] = ()) 
     return con.execute(sql, p * 3 + ([r] if r else [])).df()
 
 
-def by_category(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def by_category(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """GMV, gross margin, loss rate and turnover days per category for the period."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     p = _params(start, end, r)
     sql = f"""
         WITH s AS (SELECT category, sum(gmv) AS gmv, sum(gmv - cogs) AS gross_margin
