@@ -29,14 +29,18 @@ def scripts() -> list[str]:
 
 def table() -> str:
     """One Markdown table of every saved result."""
-    rows = ["| area | figure | goal | measured | scale | met | machine |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| area | figure | goal | measured | scale | met | machine |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for path in sorted((BENCH / "results").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for f in data["figures"]:
             met = "—" if f.get("ok") is None else ("yes" if f["ok"] else "**no**")
-            rows.append(f"| {data['name']} | {f['figure']} | {f['goal']} | {f['measured']} | "
-                        f"{f['scale']} | {met} | {data['machine']} |")
+            rows.append(
+                f"| {data['name']} | {f['figure']} | {f['goal']} | {f['measured']} | "
+                f"{f['scale']} | {met} | {data['machine']} |"
+            )
     return "\n".join(rows)
 
 
@@ -60,8 +64,12 @@ def main() -> int:
     (BENCH / "results.md").write_text("# Benchmark results\n\n" + md + "\n", encoding="utf-8")
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    text = re.sub(r"<!-- bench:start -->.*<!-- bench:end -->",
-                  "<!-- bench:start -->\n" + md + "\n<!-- bench:end -->", text, flags=re.S)
+    text = re.sub(
+        r"<!-- bench:start -->.*<!-- bench:end -->",
+        "<!-- bench:start -->\n" + md + "\n<!-- bench:end -->",
+        text,
+        flags=re.S,
+    )
     readme.write_text(text, encoding="utf-8")
     print(md)
     if failed:
