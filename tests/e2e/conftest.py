@@ -107,15 +107,30 @@ def page(browser):
     ctx.close()
 
 
-def wait_for_app(pg, timeout_ms: int = 150_000) -> None:
-    """Wait until Streamlit has finished running the script."""
+_IDLE_JS = """(quiet) => {
+    const busy = document.querySelector('[data-testid="stStatusWidget"]')
+        || document.querySelector('[data-testid="stSpinner"]')
+        || document.querySelector('[data-testid="stSkeleton"]')
+        || document.querySelector('[data-stale="true"]');
+    const now = Date.now();
+    if (busy || window.__linliIdleSince === undefined) {
+        window.__linliIdleSince = busy ? null : now;
+        return false;
+    }
+    if (window.__linliIdleSince === null) { window.__linliIdleSince = now; return false; }
+    return now - window.__linliIdleSince >= quiet;
+}"""
+
+
+def wait_for_app(pg, timeout_ms: int = 240_000, quiet_ms: int = 1_200) -> None:
+    """Wait until the page has a title and Streamlit has been idle for `quiet_ms`.
+
+    Idle means: no running indicator, no spinner, no skeleton and no stale element (the
+    ones Streamlit greys out while it reruns), continuously for `quiet_ms`.
+    """
     pg.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_ms)
-    pg.wait_for_timeout(500)
-    pg.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')""",
-        timeout=timeout_ms,
-    )
-    pg.wait_for_timeout(1500)
+    pg.evaluate("() => { delete window.__linliIdleSince; }")
+    pg.wait_for_function(_IDLE_JS, arg=quiet_ms, polling=200, timeout=timeout_ms)
 
 
 def set_language(pg, lang: str) -> None:
@@ -136,8 +151,48 @@ def assert_clean(pg) -> None:
 
 
 def shot(pg, name: str) -> Path:
-    """Save a full-page screenshot under artifacts/screenshots."""
+    """Save a screenshot of the whole page (the app scrolls inside stMain) under artifacts/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    pg.screenshot(path=str(path), full_page=True, timeout=120_000)
+    size = pg.viewport_size
+    height = pg.evaluate(
+        """() => { const m = document.querySelector('[data-testid="stMain"]');
+                   return m ? m.scrollHeight : document.body.scrollHeight; }"""
+    )
+    tall = max(size["height"], min(int(height), 8000))
+    if tall != size["height"]:
+        pg.set_viewport_size({"width": size["width"], "height": tall})
+        pg.wait_for_timeout(800)  # charts re-layout to the new size
+    try:
+        pg.screenshot(path=str(path), full_page=True, timeout=120_000)
+    finally:
+        if tall != size["height"]:
+            pg.set_viewport_size(size)
     return path
+
+
+def canvas_colours(locator) -> int:
+    """How many distinct colours an element shows (a blank canvas shows one or two)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    img = Image.open(BytesIO(locator.screenshot(timeout=120_000))).convert("RGB")
+    img = img.resize((max(1, img.width // 2), max(1, img.height // 2)))
+    return len(set(img.getdata()))
+
+
+def plotly_points(pg, index: int = 0) -> int:
+    """Number of data points in the `index`-th Plotly chart of the page."""
+    return pg.evaluate(
+        """(i) => { const g = document.querySelectorAll('.js-plotly-plot')[i];
+                    if (!g || !g._fullData) return 0;
+                    return g._fullData.reduce((n, t) => n + ((t.x || t.y || t.values || []).length), 0); }""",
+        index,
+    )
+
+
+def grid_rows(locator) -> int:
+    """Number of data rows a st.dataframe reports to assistive technology (header excluded)."""
+    n = locator.locator('[role="grid"]').first.get_attribute("aria-rowcount", timeout=60_000)
+    return int(n) - 1 if n else 0
