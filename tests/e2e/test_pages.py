@@ -23,16 +23,3 @@ def test_page_in_browser(server, page, stem, lang):
     assert_clean(page)
     path = shot(page, f"{stem}-{lang}")
     assert path.stat().st_size > 20_000  # a blank page is a few kB
-
-
-def test_overview_filter_by_region(server, page):
-    """Choosing a region in the sidebar reruns the Overview without errors."""
-    page.goto(f"{server}/")
-    wait_for_app(page)
-    page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()
-    page.locator('[role="option"]').first.click()
-    page.keyboard.press("Escape")
-    wait_for_app(page)
-    assert_clean(page)
-    assert page.locator('[data-testid="stMetric"]').count() == 12
-    assert page.locator(".js-plotly-plot").count() >= 3
