@@ -105,8 +105,12 @@ def clean(data: pa.Table) -> pa.Table:
         col = data.column(name)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             col = pc.utf8_trim_whitespace(col)
-            bad = pc.or_(pc.is_in(pc.utf8_lower(col), value_set=nulls), pc.equal(col, ""))
-            col = pc.if_else(bad, pa.scalar(None, col.type), col)
+            # Null words are short: lower-case only the few values that could be one.
+            short = pc.less_equal(pc.utf8_length(col), 4)
+            if pc.any(short).as_py():
+                word = pc.is_in(pc.utf8_lower(pc.if_else(short, col, "")), value_set=nulls)
+                bad = pc.or_(word, pc.equal(col, ""))
+                col = pc.if_else(bad, pa.scalar(None, col.type), col)
         out[name] = col
     return pa.table(out)
 
