@@ -150,6 +150,7 @@ class Staged:
     mapping: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     first_row: int = 2  # spreadsheet row number of the first data row (header is row 1)
+    row_numbers: pa.Array | None = None  # explicit row numbers, overriding first_row
 
 
 def _q(name: str) -> str:
@@ -309,9 +310,10 @@ def _check(
     present = [c for c in spec.names if c in staged.data.column_names]
     raw_name = f"_li_{tok}_{table}_raw"
     data = staged.data.select(present)
-    data = data.append_column(
-        "_row", pa.array(range(staged.first_row, staged.first_row + data.num_rows), pa.int64())
-    )
+    rows = staged.row_numbers
+    if rows is None:
+        rows = pa.array(range(staged.first_row, staged.first_row + data.num_rows), pa.int64())
+    data = data.append_column("_row", rows)
     con.register(raw_name, data)
     registered.append(raw_name)
     why = coerce.Reasons()
