@@ -44,7 +44,11 @@ def test_pages_visible_per_role(app, local_auth, role):
     if not expected:
         assert at.info  # a clear note instead of an empty navigation
     for p in nav.PAGES:
-        at.switch_page(str(p.file)).run()
+        try:
+            at.switch_page(str(p.file)).run()
+        except ValueError:  # AppTest refuses pages the navigation did not register
+            assert p.path not in expected, (role, p.path)
+            continue
         assert not at.exception, p.path
         titles = [x.value for x in at.title]
         shown = t_en(p.title_key) in titles
