@@ -6,7 +6,8 @@ over the whole batch (no per-row Python), so a million rows take seconds:
 
 1. coerce each column to its kind (numbers with thousands separators, Chinese date formats,
    yes/no words, tag lists) and fill defaults and lookups (an order's community from its user);
-2. give each row a list of reasons: ``bad_type:qty``, ``missing_value:user_id``,
+2. flag each row's problems (bits of one integer, cheap for every row; the names are listed
+   only for rows with a problem): ``bad_type:qty``, ``missing_value:user_id``,
    ``negative:qty``, ``future:created_at``, ``formula:name``, ``duplicate_in_file:order_id``,
    ``missing_reference:sku_id``, and ``duplicate_in_db:order_id`` for keys already present;
 3. in one transaction insert the valid rows, the rejected ones into ``import_quarantine``
