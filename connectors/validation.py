@@ -325,29 +325,32 @@ def _check(
     clean = f"_li_{tok}_{table}_clean"
     con.register(clean, coerce.clean(data))
     registered.append(clean)
-    selects, flags = ["_row"], []
+    # Inner level: typed values plus the text they came from; outer level: the flags, from
+    # those columns (a flag written with the coercion inside would evaluate it twice).
+    inner, outer, absent, flags = ["_row"], ["_row"], [], []
     for col in spec.columns:
         name = _q(col.name)
         sqltype = types[col.name][0]
         if col.name not in present:
-            selects.append(f"CAST(NULL AS {sqltype}) AS {name}")
+            absent.append(f"CAST(NULL AS {sqltype}) AS {name}")
             continue
-        typed = coerce.coerce(col.kind, f"CAST({name} AS VARCHAR)", sqltype)
-        selects.append(f"{typed} AS {name}")
+        outer.append(name)
+        inner.append(f"{coerce.coerce(col.kind, f'CAST({name} AS VARCHAR)', sqltype)} AS {name}")
         if col.kind == "str":
             formula = f"regexp_matches({name}, '^[=@]|^[+\\-][^0-9]')"
             flags.append(why.flag(f"formula:{col.name}", formula))
         else:
-            flags.append(
-                why.flag(f"bad_type:{col.name}", f"{name} IS NOT NULL AND ({typed}) IS NULL")
-            )
+            text = _q(f"_t_{col.name}")
+            inner.append(f"{name} AS {text}")
+            flags.append(why.flag(f"bad_type:{col.name}", f"{text} IS NOT NULL AND {name} IS NULL"))
     typed = f"_li_{tok}_{table}_typed"
     con.execute(
-        f"CREATE TEMP TABLE {typed} AS SELECT {', '.join(selects)}, "
-        f"{why.sum(flags)} AS _tbits FROM {clean}"
+        f"CREATE TEMP TABLE {typed} AS SELECT {', '.join(outer)}, {why.sum(flags)} AS _tbits "
+        f"FROM (SELECT {', '.join(inner)} FROM {clean})"
     )
     created.append(typed)
-    query = f"SELECT * FROM {typed}"
+    # Absent columns join as constants after materialising, not as a million stored NULLs.
+    query = f"SELECT *{''.join(', ' + a for a in absent)} FROM {typed}"
 
     # 2. defaults, then lookups, each seeing the columns filled before it.
     for col in spec.columns:
