@@ -73,7 +73,7 @@ def download_buttons(df: pd.DataFrame, basename: str, key: str | None = None) ->
     c1, c2, _ = st.columns([1, 1, 4])
     c1.download_button(
         t("download_csv"),
-        to_csv_bytes(df),
+        lambda: to_csv_bytes(df),  # deferred to the click: keeps reruns fast
         f"{basename}.csv",
         "text/csv",
         key=f"dl_csv_{k}",
@@ -81,7 +81,7 @@ def download_buttons(df: pd.DataFrame, basename: str, key: str | None = None) ->
     )
     c2.download_button(
         t("download_xlsx"),
-        to_excel_bytes(df),
+        lambda: to_excel_bytes(df),
         f"{basename}.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"dl_xlsx_{k}",
