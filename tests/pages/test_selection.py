@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "../pages/selection.py"  # switch_page resolves paths from dashboard/app.py
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "selection.py")
 
 
 @pytest.fixture
