@@ -44,4 +44,11 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_analysis",
+        "pages/pricing.py",
+        "page_pricing",
+        ":material/sell:",
+        ("regional_manager", "analyst", "admin"),
+    ),
 ]
