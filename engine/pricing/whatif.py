@@ -162,8 +162,8 @@ def simulate(
         raise ValueError("give either an absolute price or a price change, not both")
     if isinstance(scenario.price, Mapping):
         ids = model.sku_ids[ss]
-        new = np.array([scenario.price.get(int(i), np.nan) for i in ids], dtype=float)
-        price = np.where(np.isnan(new), p_now, new)
+        per_sku = np.array([scenario.price.get(int(i), np.nan) for i in ids], dtype=float)
+        price = np.where(np.isnan(per_sku), p_now, per_sku)
         given = np.array(list(scenario.price.values()), dtype=float)
         model.sku_index(list(scenario.price))  # unknown SKU ids in the mapping raise
     elif scenario.price is not None:
