@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import db
-from engine.pricing import data, demand, markdown, whatif
+from engine.pricing import data, demand, elasticity, markdown, whatif
 
 TRAIN_DAYS = 56  # the model learns from the last eight weeks
 PERISHABLE_DAYS = 14  # shelf life up to which a SKU is offered in the clearance planner
@@ -164,6 +164,22 @@ def clearance(
     return markdown.plan(on_hand, days, price, dem, dispersion=alpha, salvage=salvage)
 
 
-def elasticities(version: str) -> pd.DataFrame:
-    """Category elasticities with confidence intervals."""
-    return model(version).categories
+GROUPINGS = ("category", "sku", "community_type", *data.SEGMENT_COLUMNS)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def elasticities(version: str, by: str = "category") -> pd.DataFrame:
+    """Elasticities with confidence intervals by category, SKU, community type or segment."""
+    m = model(version)
+    if by == "category":
+        return m.categories
+    if by == "sku":
+        names = skus(version).set_index("sku_id")["name"]
+        out = m.skus.assign(sku=m.skus["sku_id"].map(names))
+        return out[["sku", "category", "elasticity", "raw", "ci_low", "ci_high", "n_campaigns"]]
+    days = (m.end - m.start).days + 1
+    cur = db.cursor()
+    if by == "community_type":
+        return elasticity.estimate(cur, "community_type", m.end, days)
+    segs = data.user_segments(cur, by)
+    return elasticity.estimate(cur, "segment", m.end, days, segments=segs)

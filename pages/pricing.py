@@ -338,31 +338,44 @@ with tab_clear:
 
 # ------------------------------------------------------------------ elasticities
 with tab_el:
-    el_tab = pr.elasticities(version)
+    by_labels = [t("pr_by_" + g) for g in pr.GROUPINGS]
+    by_label = st.selectbox(t("pr_by"), by_labels, key="pr_el_by")
+    by = pr.GROUPINGS[by_labels.index(by_label)]
+    with st.spinner(t("pr_fitting")):
+        el_tab = pr.elasticities(version, by)
+    group_col = el_tab.columns[0]
     st.caption(t("pr_elasticity_note"))
+    shown_el = el_tab.head(40) if by == "sku" else el_tab
     fig = go.Figure(
         go.Scatter(
-            x=el_tab["elasticity"],
-            y=el_tab["category"],
+            x=shown_el["elasticity"],
+            y=shown_el[group_col].astype(str),
             mode="markers",
             marker={"size": 10, "color": "#3b6ea5"},
             error_x={
                 "type": "data",
                 "symmetric": False,
-                "array": el_tab["ci_high"] - el_tab["elasticity"],
-                "arrayminus": el_tab["elasticity"] - el_tab["ci_low"],
+                "array": shown_el["ci_high"] - shown_el["elasticity"],
+                "arrayminus": shown_el["elasticity"] - shown_el["ci_low"],
             },
         )
     )
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     st.plotly_chart(fig, width="stretch", key="pr_el_chart")
+    el_cfg = {
+        "category": t("pr_category"),
+        "sku": t("pr_sku"),
+        "segment": t("pr_by_" + by),
+        "community_type": t("pr_by_community_type"),
+    }
     st.dataframe(
         el_tab,
         hide_index=True,
         width="stretch",
         column_config={
-            "category": t("pr_category"),
+            **el_cfg,
             "elasticity": st.column_config.NumberColumn(t("pr_elasticity"), format="%.2f"),
+            "raw": st.column_config.NumberColumn(t("pr_raw"), format="%.2f"),
             "se": None,
             "ci_low": st.column_config.NumberColumn(f"{t('pr_ci')} ↓", format="%.2f"),
             "ci_high": st.column_config.NumberColumn(f"{t('pr_ci')} ↑", format="%.2f"),

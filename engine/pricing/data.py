@@ -152,3 +152,34 @@ def communities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "FROM communities m LEFT JOIN leaders l USING (community_id) "
         "GROUP BY ALL ORDER BY m.community_id"
     ).df()
+
+
+SEGMENT_COLUMNS = ("age_band", "channel", "has_children", "gender")
+
+
+def user_segments(con: duckdb.DuckDBPyConnection, column: str) -> pd.DataFrame:
+    """Users labelled by one stated attribute, for per-segment elasticities.
+
+    Parameters
+    ----------
+    con
+        Open Linli database.
+    column
+        One of :data:`SEGMENT_COLUMNS` (users' stated age band, channel, children, gender).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``user_id, segment``; users who did not state the attribute are left out.
+
+    Raises
+    ------
+    ValueError
+        For a column outside the whitelist.
+    """
+    if column not in SEGMENT_COLUMNS:
+        raise ValueError(f"unknown segment column {column!r}; choose one of {SEGMENT_COLUMNS}")
+    return con.execute(
+        f"SELECT user_id, CAST({column} AS VARCHAR) AS segment FROM users "  # whitelisted
+        f"WHERE {column} IS NOT NULL"
+    ).df()

@@ -80,3 +80,14 @@ def test_scenarios_and_clearance(app):
     vals = {k: float(v.replace("¥", "").replace(",", "")) for k, v in money.items()}
     best = vals["Dynamic markdown (optimal)"]
     assert best >= vals["No markdown"] - 1e-6 and best >= vals["Fixed 30 % off"] - 1e-6
+
+
+def test_elasticities_by_user_segment(app):
+    """The elasticity tab regroups by a stated user attribute with intervals per segment."""
+    at = _open(app)
+    at.selectbox(key="pr_el_by").set_value("User age band").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "segment" in d.value.columns)
+    assert len(table) >= 3
+    assert (table["ci_low"] <= table["elasticity"]).all()
+    assert (table["elasticity"] < 0).all()
