@@ -17,8 +17,7 @@ PERISHABLE_DAYS = 14  # shelf life up to which a SKU is offered in the clearance
 def model(version: str, days: int = TRAIN_DAYS) -> demand.DemandModel:
     """The fitted demand model (one per data version; frozen, shared by sessions)."""
     cur = db.cursor()
-    first, last = cur.execute("SELECT min(sale_date), max(sale_date) FROM campaigns").fetchone()
-    span = (last - first).days + 1 if first else days
+    span = data.span_days(cur) or days
     return demand.fit(cur, days=max(14, min(days, span)))
 
 

@@ -79,6 +79,12 @@ def as_of(con: duckdb.DuckDBPyConnection) -> date:
     return last[0]
 
 
+def span_days(con: duckdb.DuckDBPyConnection) -> int:
+    """Number of days from the first to the last campaign (0 when there are none)."""
+    first, last = con.execute("SELECT min(sale_date), max(sale_date) FROM campaigns").fetchone()
+    return (last - first).days + 1 if first is not None else 0
+
+
 def window(con: duckdb.DuckDBPyConnection, end: date | None, days: int) -> tuple[date, date]:
     """The ``days``-long window ending at ``end`` (default: the world's as-of date)."""
     if days < 7:
