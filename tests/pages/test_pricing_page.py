@@ -6,15 +6,33 @@ import base64
 import json
 
 import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboard import nav
+from tests.pages.conftest import APP
 
 PAGE = str(nav.ROOT / "pages" / "pricing.py")
 
 
+@pytest.fixture
+def app(app_env):
+    """AppTest runs that keep the fitted demand model between tests.
+
+    The shared ``app`` fixture clears every cache per test; refitting the model for each test
+    would cost ~10 s apiece, and nothing here depends on a cold cache.
+    """
+
+    def make(lang: str = "en") -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=240)  # the first run fits the model
+        at.session_state["lang"] = lang
+        return at
+
+    return make
+
+
 def _open(app, lang="en"):
     at = app(lang)
-    at.default_timeout = 240  # the first run fits the demand model
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
