@@ -84,6 +84,24 @@ ROLLUPS = {
         SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id, c.region_id
         FROM orders o JOIN communities c USING (community_id)
         WHERE o.status = 'paid'""",
+    # One row per buyer with a bitmask of the months they bought in (bit i = i months after
+    # the first month with data; 64 months fit). Counting buyers over whole months becomes a
+    # scan of one row per user instead of a distinct count over user-months.
+    "rollup_buyer_bits": """
+        WITH b AS (SELECT min(month) AS mbase, date_trunc('week', min(month))::DATE AS wbase
+                   FROM rollup_buyer_months),
+             m AS (SELECT user_id, region_id,
+                          bit_or((1::UBIGINT) << datediff('month', b.mbase, month)::UBIGINT) AS months
+                   FROM rollup_buyer_months, b
+                   WHERE datediff('month', b.mbase, month) < 64 GROUP BY ALL),
+             w AS (SELECT user_id,
+                          bit_or((1::UHUGEINT) << (datediff('day', b.wbase, day) // 7)::UHUGEINT)
+                              AS weeks
+                   FROM rollup_buyer_weeks, b
+                   WHERE datediff('day', b.wbase, day) // 7 < 128 GROUP BY ALL)
+        SELECT m.user_id, m.region_id, m.months, coalesce(w.weeks, 0::UHUGEINT) AS weeks,
+               b.mbase AS base, b.wbase AS week_base
+        FROM m LEFT JOIN w USING (user_id), b""",
     # Additive repurchase counts: buyers of month m−1 (base) and those of them buying in m.
     # A user's region is their community's, so the counts add up over regions.
     "rollup_repurchase": """
@@ -119,6 +137,14 @@ ROLLUPS = {
 }
 
 
+# Sort keys: rollups are stored sorted so date filters skip whole row groups.
+ORDER_BY = {
+    "rollup_buyer_months": "month",
+    "rollup_repurchase": "month",
+    "rollup_buyer_bits": "user_id",
+}
+
+
 def refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild every rollup table from the base tables, in one transaction.
 
@@ -130,8 +156,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         for name, sql in ROLLUPS.items():
-            order = "ORDER BY day" if "day" in sql.split("FROM")[0] else "ORDER BY month"
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) {order}")
+            order = ORDER_BY.get(name, "day")
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) ORDER BY {order}")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -207,16 +233,68 @@ def aov(
 def active_buyers(
     con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
 ) -> float:
-    """Distinct users with at least one paid order in the period."""
+    """Distinct users with at least one paid order in the period.
+
+    The period is covered by whole months, then whole weeks, then single days, so the
+    distinct count reads pre-deduplicated rows, not every order.
+    """
     r = _check(start, end, regions, scope)
-    return (
-        _one(
-            con,
-            f"SELECT count(DISTINCT user_id) FROM rollup_buyer_days WHERE {_where(r)}",
-            _params(start, end, r),
-        )
-        or 0.0
-    )
+    parts, params = [], []
+    base, wbase = _bits_base(con)
+    reg = " AND list_contains(?::INTEGER[], region_id)" if r else ""
+    for table, col, lo, hi in _cover(start, end):
+        mask = None
+        if table == "rollup_buyer_months" and base is not None:
+            i0 = (lo.year - base.year) * 12 + lo.month - base.month
+            i1 = (hi.year - base.year) * 12 + hi.month - base.month
+            if i0 >= 0 and i1 < 64:
+                mask, kind, cast = sum(1 << i for i in range(i0, i1 + 1)), "months", "UBIGINT"
+        elif table == "rollup_buyer_weeks" and wbase is not None:
+            i0, i1 = (lo - wbase).days // 7, (hi - wbase).days // 7
+            if i0 >= 0 and i1 < 128:
+                mask, kind, cast = sum(1 << i for i in range(i0, i1 + 1)), "weeks", "UHUGEINT"
+        if mask is not None:
+            parts.append(
+                f"SELECT user_id FROM rollup_buyer_bits WHERE {kind} & ?::{cast} <> 0{reg}"
+            )
+            params += [mask] + ([r] if r else [])
+        else:
+            parts.append(f"SELECT user_id FROM {table} WHERE {_where(r, col)}")
+            params += _params(lo, hi, r)
+    sql = "SELECT count(DISTINCT user_id) FROM (" + " UNION ALL ".join(parts) + ")"
+    return _one(con, sql, params) or 0.0
+
+
+def _bits_base(con) -> tuple[date | None, date | None]:
+    rows = con.execute("SELECT min(base), min(week_base) FROM rollup_buyer_bits").fetchall()
+    return rows[0][0], rows[0][1]
+
+
+def _cover(start: date, end: date) -> list[tuple[str, str, date, date]]:
+    """Split [start, end] into whole months, whole weeks and leftover days (table, column)."""
+    out: list[tuple[str, str, date, date]] = []
+    m = start if start.day == 1 else _next_month(start)
+    m_end = m
+    while _next_month(m_end) - timedelta(days=1) <= end:
+        m_end = _next_month(m_end)
+    edges = [(start, end)]
+    if m_end > m:
+        out.append(("rollup_buyer_months", "month", m, m_end - timedelta(days=1)))
+        edges = [(start, m - timedelta(days=1)), (m_end, end)]
+    for a, b in edges:
+        if a > b:
+            continue
+        w = a + timedelta(days=(7 - a.weekday()) % 7)  # first Monday on or after a
+        w_end = w
+        while w_end + timedelta(days=6) <= b:
+            w_end += timedelta(days=7)
+        if w_end > w:
+            out.append(("rollup_buyer_weeks", "day", w, w_end - timedelta(days=1)))
+            days = [(a, w - timedelta(days=1)), (w_end, b)]
+        else:
+            days = [(a, b)]
+        out += [("rollup_buyer_days", "day", x, y) for x, y in days if x <= y]
+    return out
 
 
 def repurchase_rate(

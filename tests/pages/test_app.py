@@ -18,7 +18,7 @@ def test_page_renders_without_exception(app, page, lang):
     at = app(lang)
     at.run()
     if page != PAGES[0]:
-        at.switch_page(page).run()
+        at.switch_page(str(nav.ROOT / page)).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert at.title

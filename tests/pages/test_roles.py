@@ -44,12 +44,11 @@ def test_pages_visible_per_role(app, local_auth, role):
     if not expected:
         assert at.info  # a clear note instead of an empty navigation
     for p in nav.PAGES:
-        if expected and p.path not in expected:
-            # A page hidden from the role is not registered at all: it cannot be reached.
-            with pytest.raises(ValueError, match="Could not find a navigation page"):
-                at.switch_page(str(p.file))
+        try:
+            at.switch_page(str(p.file)).run()
+        except ValueError:  # AppTest refuses pages the navigation did not register
+            assert p.path not in expected, (role, p.path)
             continue
-        at.switch_page(str(p.file)).run()
         assert not at.exception, p.path
         titles = [x.value for x in at.title]
         shown = t_en(p.title_key) in titles
