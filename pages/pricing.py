@@ -66,8 +66,8 @@ with tab_curve:
     sku_info = cat.loc[sku]
     lp = float(sku_info["list_price"])
     if coupon >= lo * lp:
-        st.warning(t("pr_no_optimum"))
-        st.stop()
+        st.warning(t("pr_coupon_too_big"))
+        coupon = 0.0
     cv = pr.curve(version, int(sku), comm_ids, thr, float(coupon), float(lo), float(hi))
     best = pr.curve_optimum(cv, objective, float(target))
     with right:
