@@ -60,6 +60,13 @@ PAGES: list[NavPage] = [
     ),
     NavPage(
         "sec_analysis",
+        "pages/pricing.py",
+        "page_pricing",
+        ":material/sell:",
+        ("regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_analysis",
         "pages/forecast.py",
         "page_forecast",
         ":material/query_stats:",
