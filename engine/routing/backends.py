@@ -31,16 +31,21 @@ class BackendResult:
 def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
     """Per-stop delivery vectors and per-vehicle-type capacity vectors.
 
-    Dimensions: weight; volume when any vehicle limits it; a "cold slot" dimension when some
-    stop needs refrigeration (1 per such stop, capacity 0 on non-refrigerated vehicles), which
-    turns refrigeration into an ordinary capacity constraint both solvers understand.
+    Dimensions: weight; volume when any vehicle limits it; then one "slot" dimension per
+    distinct set of eligible vehicle types (refrigeration, pins): 1 per stop restricted to that
+    set, capacity 0 on the other vehicles. This turns "only these vehicles" into an ordinary
+    capacity constraint both solvers understand.
     """
-    assert p.needs_refrigeration is not None
     stops = list(p.stops)
     use_volume = p.volume is not None and any(
         vt.capacity_volume is not None for vt in p.vehicle_types
     )
-    cold = [i for i in stops if p.needs_refrigeration[i]]
+    every = tuple(range(len(p.vehicle_types)))
+    groups: dict[tuple[int, ...], set[int]] = {}
+    for i in stops:
+        eligible = p.eligible_types(i)
+        if eligible != every:
+            groups.setdefault(eligible, set()).add(i)
     demand = [[p.demand[i]] for i in stops]
     caps = [[vt.capacity] for vt in p.vehicle_types]
     if use_volume:
@@ -50,11 +55,11 @@ def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
             row.append(p.volume[i])
         for cap, vt in zip(caps, p.vehicle_types, strict=True):
             cap.append(total_volume if vt.capacity_volume is None else vt.capacity_volume)
-    if cold:
+    for eligible, members in groups.items():
         for row, i in zip(demand, stops, strict=True):
-            row.append(1 if p.needs_refrigeration[i] else 0)
-        for cap, vt in zip(caps, p.vehicle_types, strict=True):
-            cap.append(len(cold) if vt.refrigerated else 0)
+            row.append(1 if i in members else 0)
+        for t, cap in enumerate(caps):
+            cap.append(len(members) if t in eligible else 0)
     return demand, caps
 
 
@@ -72,13 +77,14 @@ def _solve_params():
 
 def _savings_applies(p: RoutingProblem) -> bool:
     """Savings starts suit one depot, one unlimited-ish vehicle type, weight only, no windows."""
-    assert p.needs_refrigeration is not None
+    assert p.needs_refrigeration is not None and p.allowed_vehicle_types is not None
     return (
         p.num_depots == 1
         and len(p.vehicle_types) == 1
         and p.vehicle_types[0].count >= len(p.stops)
         and not p.has_time_windows
         and not any(p.needs_refrigeration)
+        and all(a is None for a in p.allowed_vehicle_types)
         and p.vehicle_types[0].capacity_volume is None
         and bool(np.array_equal(p.distance, p.distance.T))
     )
