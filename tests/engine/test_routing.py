@@ -438,3 +438,11 @@ def test_pin_to_a_vehicle_that_cannot_carry_it_is_dropped_with_reason():
     )
     problem1 = routing.RoutingProblem(**base, allowed_vehicle_types=[None, (1,)])
     assert any("pinned" in v for v in check.violations(problem1, plan))
+
+
+def test_cpu_time_budget_still_gives_a_feasible_optimal_tiny_plan():
+    """With the budget counted in CPU seconds, a tiny CVRP is still solved to optimality."""
+    problem = random_problem(7)
+    plan = routing.solve(problem, time_limit_s=0.3, cpu_time=True)
+    assert check.violations(problem, plan) == []
+    assert plan.distance_units == brute_force(problem)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 PAGE = "../pages/dispatch.py"  # relative to dashboard/app.py
 
 
@@ -39,6 +41,7 @@ def test_dispatch_page_in_chinese_translates_reasons_and_headers(app):
     assert "出车数" in [m.label for m in at.metric]
 
 
+@pytest.mark.slow
 def test_dispatch_manual_reorder_reports_its_cost(app):
     """Reversing a vehicle's stops in the manual editor shows the cost of that order."""
     at = app("en", dp_limit=1)
@@ -52,6 +55,7 @@ def test_dispatch_manual_reorder_reports_its_cost(app):
     assert any("Manual order:" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_dispatch_pin_what_if_moves_the_pickup_to_the_chosen_vehicle(app):
     """Pinning a pickup point to a vehicle re-plans with that pickup on that vehicle's route."""
     at = app("en", dp_limit=1)
