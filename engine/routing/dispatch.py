@@ -385,7 +385,7 @@ def plan_day(
         delivery_date = dt.date.fromisoformat(delivery_date)
     order_date = delivery_date - dt.timedelta(days=1)
     lines = order_lines(con, order_date, warehouse_ids)
-    return plan_lines(con, lines, delivery_date, settings, vehicles)
+    return plan_lines(con, lines, delivery_date, settings, vehicles, pins)
 
 
 def plan_lines(
@@ -394,6 +394,7 @@ def plan_lines(
     delivery_date: dt.date,
     settings: DispatchSettings | None = None,
     vehicles: pd.DataFrame | None = None,
+    pins: dict[int, int] | None = None,
 ) -> DayPlan:
     """Route given order lines (real ones, or a plan's expected loads) for a delivery day.
 
@@ -410,6 +411,8 @@ def plan_lines(
         Detour, speeds, solver and time budget.
     vehicles
         Fleet override (rows shaped like the ``vehicles`` table).
+    pins
+        ``pickup_id -> vehicle_id`` what-if pins, as in :func:`plan_day`.
 
     Returns
     -------
