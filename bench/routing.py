@@ -67,18 +67,18 @@ def run_instances(
         _, bks = routing.read_solution(path.with_suffix(".sol"))
         kind = "VRPTW" if problem.has_time_windows else "CVRP"
         for solver in solvers:
-            cpu = time.process_time()
+            cpu_start = time.process_time()
             plan = routing.solve(
                 problem, time_limit_s=time_limit, solver=solver, seed=seed, cpu_time=cpu
             )
-            cpu = time.process_time() - cpu
+            cpu_used = time.process_time() - cpu_start
             ok = not check.violations(problem, plan) and not plan.dropped
             gap = bks_gap(plan.total_distance, bks) if ok else float("inf")
             gaps[solver].append(gap)
             found = f"{plan.total_distance:g}" if ok else f"{len(plan.dropped)} dropped"
             print(
                 f"| {path.stem} | {kind} | {len(problem.stops)} | {bks:g} | {solver} | {found} "
-                f"| {gap:.2f} | {len(plan.routes)} | {plan.stats.runtime_s:.1f} | {cpu:.1f} "
+                f"| {gap:.2f} | {len(plan.routes)} | {plan.stats.runtime_s:.1f} | {cpu_used:.1f} "
                 f"| {ok} |",
                 flush=True,
             )
