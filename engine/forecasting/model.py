@@ -37,7 +37,8 @@ class Settings:
     extrapolate. ``censored="impute"`` (default) replaces sold-out days by
     max(sales, a one-step forecast of a light model fitted without them) before fitting;
     ``"drop"`` only leaves them out (biased low when sell-outs mark high demand).
-    ``fill_gaps`` is ``"error"`` or ``"zero"`` (see ``frames.validate``).
+    ``halflife`` (periods) weights training cells by recency. ``fill_gaps`` is ``"error"`` or
+    ``"zero"`` (see ``frames.validate``).
     ``n_jobs`` defaults to 1 because on a busy 2-core machine xgboost's threads spin against
     each other (measured: 100 trees on 28k rows took 1.4 s with one thread, 10.6 s with two).
     """
@@ -57,6 +58,7 @@ class Settings:
     local_level: bool = False
     censored: str = "impute"
     strategy: str = "recursive"
+    halflife: float | None = None
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
@@ -174,7 +176,11 @@ def _fit_on(problem: Problem, y: np.ndarray, cut: int, settings: Settings, seed:
     target = yn[rows, cols]
     if settings.local_level:
         target = target / _level(x, problem.layout)
-    model.fit(x, target)
+    weight = None
+    if settings.halflife:
+        # Recent periods count more: relations drift (a growing platform sells more per listing).
+        weight = 0.5 ** ((cut - 1 - cols) / settings.halflife)
+    model.fit(x, target, sample_weight=weight)
     return Fitted(
         model, scale, cut, y, problem.layout.names, settings.local_level, settings.strategy
     )
