@@ -13,6 +13,7 @@ planted heat and festival effects against the generator's truth.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--db", default="/tmp/linli-demo.duckdb")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategy", choices=["recursive", "direct"], default=None)
     args = ap.parse_args(argv)
     con = duckdb.connect(args.db, read_only=True)
     scale = dbmod.get_meta(con, "scale")
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     t_load = time.perf_counter() - t0
     train, future, test = demand.split(data, H)
     hol = demand.holidays(con)
+    settings = demand.SETTINGS
+    if args.strategy:
+        settings = dataclasses.replace(settings, strategy=args.strategy)
     t0, c0 = time.perf_counter(), time.process_time()
     m = forecasting.fit(
         train,
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         holidays=hol,
         seed=args.seed,
         level=(50, 80, 95),
-        settings=demand.SETTINGS,
+        settings=settings,
     )
     fc = forecasting.predict(m)
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()[0]
     print(
         f"## Forecasting benchmark — scale `{scale}`, {n_series} SKU×warehouse series × "
-        f"{days} days ({len(data.frame):,} rows), h = {H}\n"
+        f"{days} days ({len(data.frame):,} rows), h = {H}, strategy {settings.strategy}\n"
     )
     print(
         f"Machine: {os.cpu_count()} cores SHARED with other jobs (1-min load {load:.1f}); "
