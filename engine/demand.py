@@ -101,7 +101,10 @@ def history(con: duckdb.DuckDBPyConnection, level: str = "warehouse") -> DemandD
     as_of = dbmod.get_meta(con, "as_of")
     if as_of is None:
         raise ValueError("the database has no as_of date (no orders yet)")
-    start = con.execute("SELECT min(sale_date) FROM campaigns").fetchone()[0]
+    first = con.execute("SELECT min(sale_date) FROM campaigns").fetchone()
+    if first is None or first[0] is None:
+        raise ValueError("the database has no campaigns")
+    start = first[0]
     sales = con.execute(
         f"""
         SELECT o.order_date AS ds, c.{col} AS area, i.sku_id, sum(i.qty)::DOUBLE AS y

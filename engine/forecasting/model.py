@@ -226,13 +226,14 @@ def _level(x: np.ndarray, layout: features.Layout) -> np.ndarray:
 
 def mase_scale(y: np.ndarray, season: int) -> np.ndarray:
     """Mean absolute seasonal difference per series (the MASE denominator), never zero."""
-    with np.errstate(all="ignore"):
-        d = np.nanmean(np.abs(y[:, season:] - y[:, :-season]), axis=1)
-        d1 = np.nanmean(np.abs(np.diff(y, axis=1)), axis=1)
-        level = np.nanmean(y, axis=1)
-    d = np.where(np.isfinite(d) & (d > 0), d, d1)
-    d = np.where(np.isfinite(d) & (d > 0), d, 0.1 * level)
-    return np.where(np.isfinite(d) & (d > 0), d, 1.0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows fall back below
+        d = np.asarray(np.nanmean(np.abs(y[:, season:] - y[:, :-season]), axis=1), dtype=float)
+        d1 = np.asarray(np.nanmean(np.abs(np.diff(y, axis=1)), axis=1), dtype=float)
+        level = np.asarray(np.nanmean(y, axis=1), dtype=float)
+    out: np.ndarray = np.where(np.isfinite(d) & (d > 0), d, d1)
+    out = np.where(np.isfinite(out) & (out > 0), out, 0.1 * level)
+    return np.where(np.isfinite(out) & (out > 0), out, 1.0)
 
 
 def residual_scale(

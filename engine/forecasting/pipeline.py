@@ -252,6 +252,8 @@ def holdout(m: Model) -> pd.DataFrame:
     """
     panel = m.problem.panel
     h = m.h
+    if m.calibration.holdout is None:
+        raise ValueError("the model has no calibration hold-out")
     out = pd.DataFrame({ID: np.repeat(panel.ids, h)})
     dates = panel.dates()[:, -h:]
     out[DS] = dates.ravel()
