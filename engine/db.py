@@ -70,6 +70,7 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
         con = duckdb.connect(target, read_only=read_only)
     except duckdb.IOException as exc:
         raise _lock_error(target, exc) from None
+    con.execute("SET enable_progress_bar = false")
     try:
         ensure_schema(con, read_only=read_only)
     except Exception:
@@ -141,6 +142,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> No
             con.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION])
             return
     if version == SCHEMA_VERSION:
+        if not read_only:
+            # Idempotent (IF NOT EXISTS everywhere): adds tables new within this version.
+            con.execute(SCHEMA_PATH.read_text(encoding="utf-8"))
         return
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
