@@ -135,7 +135,7 @@ def run(rate: float, seconds: float, n_dev: int, n_probes: int = 20) -> list[Fig
     )
     con.register("d", devices)
     con.execute("INSERT INTO devices SELECT * FROM d")
-    ing = mqtt.Ingester(con, sub).start()
+    ing = telemetry_db.live_ingester(con, sub).start()
     end = time.monotonic() + 10
     while not ing.status().connected and time.monotonic() < end:
         time.sleep(0.05)
@@ -217,9 +217,8 @@ def writer_path(n_msgs: int, n_dev: int) -> Figure:
         "28.2, 112.9, 60",
         [ids],
     )
-    ing = mqtt.Ingester(con, mqtt.MqttSettings(port=1))
+    ing = telemetry_db.live_ingester(con, mqtt.MqttSettings(port=1))
     ing._known = set(ids)
-    ing.alarm_engine = telemetry_db.AlarmEngine(con)
     now = telemetry.local_now().isoformat()
     msgs = [
         (

@@ -4,8 +4,8 @@ The ingester subscribes to ``linli/<warehouse>/<device>/telemetry`` at QoS 1 wit
 persistent session (fixed client id, no clean start; MQTT 5 with a session expiry), so a
 broker that keeps sessions queues what is published while the app is away. paho's network
 thread only puts raw messages on a queue; one writer thread validates, deduplicates, writes
-batches into DuckDB through its own cursor (the app's single writer) and runs the alarm
-engine after each batch.
+batches into DuckDB through its own cursor (the app's single writer) and then calls an
+``evaluate`` hook (the alarm engine, wired by :func:`engine.telemetry_db.live_ingester`).
 
 paho acknowledges a message when ``on_message`` returns, that is once it is in the writer's
 queue; :meth:`Ingester.stop` drains the queue, so only a crash of the app process can lose
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 import duckdb
 import paho.mqtt.client as paho
@@ -37,9 +38,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from engine import telemetry, telemetry_db
-
 log = logging.getLogger(__name__)
+
+TZ = ZoneInfo("Asia/Shanghai")  # the schema's timestamps are Changsha wall time
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 TOPIC_FILTER = "linli/+/+/telemetry"
@@ -183,6 +184,11 @@ def _connect_async(client: paho.Client, settings: MqttSettings, clean: bool = Fa
         client.connect_async(settings.host, settings.port, settings.keepalive_s)
 
 
+def local_now() -> datetime:
+    """Current Changsha wall time as a naive timestamp (the schema's zone)."""
+    return datetime.now(TZ).replace(tzinfo=None)
+
+
 # ---------------------------------------------------------------------- validation
 class RejectedError(ValueError):
     """A message that goes to quarantine; ``str(exc)`` is the reason."""
@@ -208,7 +214,7 @@ def _timestamp(v: Any) -> datetime:
     if isinstance(v, int | float):
         seconds = v / 1000.0 if v > 1e11 else float(v)  # epoch milliseconds are common too
         try:
-            return datetime.fromtimestamp(seconds, telemetry.TZ).replace(tzinfo=None)
+            return datetime.fromtimestamp(seconds, TZ).replace(tzinfo=None)
         except (OverflowError, OSError, ValueError):
             raise RejectedError(f"impossible_value: ts={v}") from None
     if not isinstance(v, str):
@@ -220,7 +226,7 @@ def _timestamp(v: Any) -> datetime:
     except ValueError:
         raise RejectedError(f"wrong_type: ts {v[:40]!r} is not ISO 8601") from None
     # Zone-aware stamps are converted to the schema's local (Changsha) wall time.
-    return dt.astimezone(telemetry.TZ).replace(tzinfo=None) if dt.tzinfo else dt
+    return dt.astimezone(TZ).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def parse_message(
@@ -305,8 +311,8 @@ def parse_message(
 
 
 # ---------------------------------------------------------------------- ingester
-_ALARM_COLUMNS = ["device_id", "ts", "temp_c", "door_open", "battery", "received_at"]
-_EMPTY_ROWS = pd.DataFrame({c: [] for c in _ALARM_COLUMNS})
+EVALUATE_COLUMNS = ["device_id", "ts", "temp_c", "door_open", "battery", "received_at"]
+_EMPTY_ROWS = pd.DataFrame({c: [] for c in EVALUATE_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -334,7 +340,7 @@ class _Counters:
     last_message_at: datetime | None = None
     last_error: str | None = None
     connected: bool = False
-    since: datetime | None = field(default_factory=telemetry.local_now)
+    since: datetime | None = field(default_factory=lambda: local_now())
 
 
 class Ingester:
@@ -350,12 +356,12 @@ class Ingester:
         Most rows per insert.
     flush_s
         Longest wait before a partial batch is written.
-    alarms
-        Run the alarm engine after each batch (at most every ``alarm_every_s``).
-    alarm_settings
-        Settings for the alarm engine.
-    alarm_every_s
-        Least time between alarm evaluations.
+    evaluate
+        Called from the writer thread with the rows inserted since its last call (columns
+        :data:`EVALUATE_COLUMNS`; empty while nothing arrives, about every second) — the
+        alarm engine's hook, at most every ``evaluate_every_s`` while messages stream in.
+    evaluate_every_s
+        Least time between ``evaluate`` calls under load.
     dedup_size
         How many recent message keys are remembered to drop QoS 1 redeliveries.
     """
@@ -367,19 +373,16 @@ class Ingester:
         *,
         batch_size: int = 5000,
         flush_s: float = 0.2,
-        alarms: bool = True,
-        alarm_settings: telemetry.AlarmSettings | None = None,
-        alarm_every_s: float = 0.5,
+        evaluate: Callable[[pd.DataFrame], object] | None = None,
+        evaluate_every_s: float = 0.5,
         dedup_size: int = 500_000,
     ) -> None:
         self.settings = settings or MqttSettings.from_url()
         self._con = con
         self.batch_size = batch_size
         self.flush_s = flush_s
-        self.alarm_every_s = alarm_every_s
-        self._alarms = alarms
-        self._alarm_settings = alarm_settings
-        self.alarm_engine: telemetry_db.AlarmEngine | None = None
+        self.evaluate_every_s = evaluate_every_s
+        self.evaluate = evaluate
         self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
         self._c = _Counters()
         self._lock = threading.Lock()
@@ -410,7 +413,7 @@ class Ingester:
         client.subscribe(self.settings.topic, qos=self.settings.qos)
         with self._lock:
             self._c.connected = True
-            self._c.since = telemetry.local_now()
+            self._c.since = local_now()
             self._c.last_error = None
         log.info(
             "MQTT connected to %s (session present: %s)",
@@ -421,7 +424,7 @@ class Ingester:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             if self._c.connected:
-                self._c.since = telemetry.local_now()
+                self._c.since = local_now()
             self._c.connected = False
             if reason_code.is_failure:
                 self._c.last_error = f"disconnected: {reason_code}"
@@ -445,15 +448,13 @@ class Ingester:
         recent = cur.execute(
             "SELECT msg_id FROM telemetry WHERE msg_id IS NOT NULL AND received_at > ? "
             "ORDER BY received_at DESC LIMIT ?",
-            [telemetry.local_now() - timedelta(hours=2), self._dedup_size],
+            [local_now() - timedelta(hours=2), self._dedup_size],
         ).fetchall()
         self._remember(r[0] for r in reversed(recent))
         last = cur.execute("SELECT max(received_at) FROM telemetry").fetchall()[0][0]
         if last is not None:
             self._last_received = last
         cur.close()
-        if self._alarms:
-            self.alarm_engine = telemetry_db.AlarmEngine(self._con, self._alarm_settings)
         self._stop.clear()
         self._thread = threading.Thread(target=self._writer, name="linli-mqtt-writer", daemon=True)
         self._thread.start()
@@ -477,7 +478,7 @@ class Ingester:
             self._thread.join(timeout)
         with self._lock:
             self._c.connected = False
-            self._c.since = telemetry.local_now()
+            self._c.since = local_now()
 
     def status(self) -> IngestStatus:
         """Return a snapshot of the connection and counters (thread-safe)."""
@@ -563,7 +564,7 @@ class Ingester:
             if batch:
                 self._write_safely(cur, batch)
             now = time.monotonic()
-            if batch and (now - last_alarm >= self.alarm_every_s or self._queue.empty()):
+            if batch and (now - last_alarm >= self.evaluate_every_s or self._queue.empty()):
                 self._evaluate()
                 last_alarm = now
         rest = []
@@ -590,19 +591,19 @@ class Ingester:
                 self._processed += len(batch)
 
     def _evaluate(self) -> None:
-        if self.alarm_engine is None:
+        if self.evaluate is None:
             return
         frames, self._unevaluated = self._unevaluated, []
         rows = pd.concat(frames, ignore_index=True) if frames else None
         try:
-            self.alarm_engine.evaluate(rows=rows if rows is not None else _EMPTY_ROWS)
+            self.evaluate(rows if rows is not None else _EMPTY_ROWS)
         except Exception as exc:
             log.exception("alarm evaluation failed")
             with self._lock:
                 self._c.last_error = f"alarm evaluation failed: {exc}"
 
     def _write(self, cur: duckdb.DuckDBPyConnection, batch: list[tuple[str, bytes]]) -> None:
-        now = telemetry.local_now()
+        now = local_now()
         # Strictly increasing per batch: the alarm engine reads rows newer than its watermark.
         received_at = max(now, self._last_received + timedelta(microseconds=1))
         self._last_received = received_at
@@ -639,8 +640,8 @@ class Ingester:
                     f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM _telemetry_batch"
                 )
                 cur.unregister("_telemetry_batch")
-                if self.alarm_engine is not None:
-                    self._unevaluated.append(df[_ALARM_COLUMNS])
+                if self.evaluate is not None:
+                    self._unevaluated.append(df[EVALUATE_COLUMNS])
             if bad:
                 cur.executemany(
                     "INSERT INTO telemetry_quarantine (received_at, topic, payload, reason) "

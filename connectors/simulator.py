@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -533,7 +534,7 @@ class LiveSimulator:
         self.pub = publisher
         self.speed = speed
         self.settings = settings or SimSettings()
-        now = datetime.now(mqtt.telemetry.TZ).replace(tzinfo=None)
+        now = mqtt.local_now()
         self.faults = plan_faults(
             self.devices, now, now + timedelta(days=1), seed, faults_per_device_day
         )
@@ -542,7 +543,7 @@ class LiveSimulator:
 
     def tick(self, now: datetime | None = None) -> int:
         """Publish the readings that are due; returns how many were sent."""
-        t = _epoch(now or datetime.now(mqtt.telemetry.TZ).replace(tzinfo=None))
+        t = _epoch(now or mqtt.local_now())
         due = np.flatnonzero(self._next <= t)
         if len(due) == 0:
             return 0
@@ -577,9 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     if args.db is None and args.devices is None:
-        from engine import db as engine_db
-
-        args.db = str(engine_db.db_path())
+        default = Path(__file__).resolve().parent.parent / "data" / "linli.duckdb"
+        args.db = os.environ.get("LINLI_DB") or str(default)
     deadline = time.monotonic() + 120
     while True:
         try:

@@ -350,7 +350,9 @@ class AlarmTracker:
             ts.tolist(), temp.tolist(), door.tolist(), battery.tolist(), strict=True
         ):
             prev = st.last_ts
-            if prev is not None and t - prev > offline_gap:
+            # Silences longer than offline_max_age_s (data sets stitched together, a device
+            # put back into service) are not alarms, as in check_offline.
+            if prev is not None and offline_gap < t - prev <= s.offline_max_age_s:
                 ep = st.active.get("offline")
                 if ep is None:
                     ep = self._raise(st, "offline", "warning", prev, prev + offline_gap)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
+from connectors import mqtt
 from engine import telemetry
 
 _NEW_ROWS_SQL = """
@@ -111,6 +112,41 @@ class AlarmEngine:
         devices = self._devices()
         fresh = telemetry.AlarmTracker(devices[devices["device_id"].isin(ids)], self.settings)
         self.tracker.states.update(fresh.states)
+
+
+def live_ingester(
+    con: duckdb.DuckDBPyConnection,
+    settings: mqtt.MqttSettings | None = None,
+    alarm_settings: telemetry.AlarmSettings | None = None,
+    **kwargs: object,
+) -> mqtt.Ingester:
+    """An MQTT ingester whose writer thread runs the alarm engine after each batch.
+
+    Parameters
+    ----------
+    con
+        The app's connection.
+    settings
+        Broker settings; ``None`` parses ``LINLI_MQTT_URL``.
+    alarm_settings
+        Alarm settings; defaults when ``None``.
+    **kwargs
+        Passed to :class:`connectors.mqtt.Ingester` (``flush_s``, ``batch_size``, ...).
+
+    Returns
+    -------
+    connectors.mqtt.Ingester
+        Not started; its ``alarm_engine`` attribute is the engine.
+    """
+    engine = AlarmEngine(con, alarm_settings)
+    ing = mqtt.Ingester(
+        con,
+        settings,
+        evaluate=lambda rows: engine.evaluate(rows=rows),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    ing.alarm_engine = engine  # type: ignore[attr-defined]
+    return ing
 
 
 def write_alerts(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:

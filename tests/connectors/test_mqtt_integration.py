@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from connectors import broker, mqtt, simulator
-from engine import db, telemetry
+from engine import db, telemetry, telemetry_db
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -68,8 +68,11 @@ def fresh():
     return con
 
 
-def _start(con, settings, **kw):
-    ing = mqtt.Ingester(con, settings, flush_s=0.05, **kw).start()
+def _start(con, settings, alarms=True):
+    if alarms:
+        ing = telemetry_db.live_ingester(con, settings, flush_s=0.05).start()
+    else:
+        ing = mqtt.Ingester(con, settings, flush_s=0.05).start()
     end = time.monotonic() + 10
     while not ing.status().connected and time.monotonic() < end:
         time.sleep(0.02)
