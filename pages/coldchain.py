@@ -22,7 +22,7 @@ STATE_RGB = {
 
 f = state.filters()
 st.title(t("page_coldchain"))
-cc.ingester()  # starts the background ingester once per process
+cc.ingester()  # started by app.py; here too so the page works on its own
 
 
 @st.fragment(run_every=timedelta(seconds=5))
