@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint bench demo clean
+.PHONY: install browser run test test-fast lint bench demo clean
 
 install: $(STAMP)
 
@@ -17,7 +17,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: install
 	$(BIN)/python -m dashboard.serve
 
-test: install
+# Headless Chromium and CJK fonts for the end-to-end tests, from Debian's packages.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "CJK"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium and fonts-noto-cjk for the e2e tests…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-noto-cjk >/dev/null; \
+	  else echo "chromium or CJK fonts missing and not root: e2e tests will skip"; fi; fi
+
+test: install browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-fast: install

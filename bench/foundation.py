@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from bench.common import Figure, emit, median_ms
 from data import generate
@@ -82,8 +83,10 @@ def kpi_figures(path: Path, scale: str) -> list[Figure]:
     li = con.execute("SELECT order_id, qty, refund_qty, unit_price FROM order_items").df()
     load_s = time.perf_counter() - t0
 
+    s_ts, e_ts = pd.Timestamp(start), pd.Timestamp(hi)
+
     def pandas_kpis():
-        m = o[(o["order_date"] >= start) & (o["order_date"] <= hi)]
+        m = o[(o["order_date"] >= s_ts) & (o["order_date"] <= e_ts)]
         x = li.merge(m[m["status"] != "cancelled"][["order_id"]], on="order_id")
         gmv = ((x["qty"] - x["refund_qty"]) * x["unit_price"]).sum()
         buyers = m.loc[m["status"] == "paid", "user_id"].nunique()

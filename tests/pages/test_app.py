@@ -8,7 +8,7 @@ import pytest
 
 from dashboard import nav
 
-PAGES = [p.path for p in nav.PAGES]
+PAGES = [str(p.file) for p in nav.PAGES]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -18,7 +18,7 @@ def test_page_renders_without_exception(app, page, lang):
     at = app(lang)
     at.run()
     if page != PAGES[0]:
-        at.switch_page("../" + page).run()  # relative to dashboard/app.py
+        at.switch_page(str(nav.ROOT / page)).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert at.title

@@ -1,0 +1,84 @@
+"""Shared input checks for the segmentation modules: as-of date, windows and scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import duckdb
+
+from engine import db as dbmod
+
+
+def as_of(con: duckdb.DuckDBPyConnection, when: date | None = None) -> date:
+    """Return ``when`` or the world's "today" (meta ``as_of``, else the last order date).
+
+    Raises
+    ------
+    ValueError
+        If the database holds no orders and ``when`` is not given.
+    """
+    if when is not None:
+        if not isinstance(when, date):
+            raise ValueError(f"as_of must be a date, got {when!r}")
+        return when
+    meta = dbmod.get_meta(con, "as_of")
+    if meta:
+        return date.fromisoformat(meta)
+    last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
+    if last is None:
+        raise ValueError("the database holds no orders: nothing to segment")
+    return last
+
+
+def window(end: date, days: int) -> tuple[date, date]:
+    """The closed date range of ``days`` days ending on ``end``."""
+    if int(days) < 1:
+        raise ValueError(f"a window needs at least one day, got {days}")
+    return end - timedelta(days=int(days) - 1), end
+
+
+def check_range(start: date, end: date) -> None:
+    """Raise ValueError for an empty date range."""
+    if start > end:
+        raise ValueError(f"empty date range: start {start} is after end {end}")
+
+
+def ids(values: Sequence[int] | None, what: str) -> list[int]:
+    """Integer ids from a sequence, or a clear ValueError."""
+    if values is None:
+        return []
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be integer ids, got {values!r}") from None
+
+
+def communities(
+    con: duckdb.DuckDBPyConnection,
+    regions: Sequence[int] | None = (),
+    community_ids: Sequence[int] | None = (),
+) -> list[int]:
+    """The community ids in scope, checking that every requested id exists.
+
+    Raises
+    ------
+    ValueError
+        For an unknown region or community id.
+    """
+    reg = ids(regions, "regions")
+    com = ids(community_ids, "communities")
+    known = con.execute("SELECT community_id, region_id FROM communities").fetchall()
+    by_id = dict(known)
+    unknown = sorted(set(com) - set(by_id))
+    if unknown:
+        raise ValueError(f"unknown community id(s): {unknown}")
+    if reg:
+        regs = {r for (r,) in con.execute("SELECT region_id FROM regions").fetchall()}
+        bad = sorted(set(reg) - regs)
+        if bad:
+            raise ValueError(f"unknown region id(s): {bad}")
+    out = sorted(by_id) if not com else sorted(set(com))
+    if reg:
+        out = [c for c in out if by_id[c] in set(reg)]
+    return out
