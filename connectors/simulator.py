@@ -500,6 +500,61 @@ def simulate(
     return tel.sort_values(["ts", "device_id"]).reset_index(drop=True)
 
 
+def load_history(
+    con: duckdb.DuckDBPyConnection,
+    end_ts: datetime,
+    days: float,
+    seed: int,
+    step_s: float | None = None,
+) -> tuple[int, int]:
+    """Fill ``telemetry`` and ``truth_device_faults`` with :func:`history` of the devices table.
+
+    For the data generator: ``load_history(con, as_of + 1 day, days=7, seed=seed)``.
+
+    Parameters
+    ----------
+    con
+        A connection with the devices table filled.
+    end_ts
+        End of the window (exclusive), naive local time.
+    days
+        Window length in days.
+    seed
+        Random seed.
+    step_s
+        Sampling step; default each device's interval (coarser steps look like gaps to the
+        offline rule of :func:`engine.telemetry.excursions`).
+
+    Returns
+    -------
+    tuple of int
+        Telemetry rows and fault rows written.
+
+    Raises
+    ------
+    ValueError
+        When ``days`` is not positive or there are no devices.
+    """
+    if days <= 0:
+        raise ValueError("days must be positive.")
+    devices = con.execute(f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices").df()
+    if devices.empty:
+        raise ValueError("The devices table is empty.")
+    end = pd.Timestamp(end_ts)
+    tel, faults = history(devices, end - pd.Timedelta(days=days), end, seed, step_s)
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS truth_device_faults (device_id VARCHAR, fault VARCHAR, "
+        "start_ts TIMESTAMP, end_ts TIMESTAMP)"
+    )
+    for table, df in (("telemetry", tel), ("truth_device_faults", faults)):
+        con.register("_history_df", df)
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _history_df")  # fixed names
+        finally:
+            con.unregister("_history_df")
+    return len(tel), len(faults)
+
+
 # ---------------------------------------------------------------------- live
 class LiveSimulator:
     """Publish readings for every device at its interval, in real time.
