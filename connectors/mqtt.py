@@ -446,8 +446,8 @@ class Ingester:
         cur = self._con.cursor()
         self._known = {r[0] for r in cur.execute("SELECT device_id FROM devices").fetchall()}
         recent = cur.execute(
-            "SELECT msg_id FROM telemetry WHERE msg_id IS NOT NULL AND received_at > ? "
-            "ORDER BY received_at DESC LIMIT ?",
+            "SELECT coalesce(msg_id, device_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%f')) "
+            "FROM telemetry WHERE received_at > ? ORDER BY received_at DESC LIMIT ?",
             [local_now() - timedelta(hours=2), self._dedup_size],
         ).fetchall()
         self._remember(r[0] for r in reversed(recent))
@@ -620,7 +620,7 @@ class Ingester:
                     (received_at, topic, payload.decode("utf-8", "replace")[:4000], str(exc))
                 )
                 continue
-            key = row[8] or f"{row[0]}@{row[1].isoformat()}"
+            key = row[8] or f"{row[0]}@{row[1]:%Y-%m-%dT%H:%M:%S.%f}"  # as in start()
             if key in self._seen or key in batch_keys:
                 dups += 1
                 continue
