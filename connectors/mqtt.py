@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import queue
 import ssl
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import duckdb
 import paho.mqtt.client as paho
@@ -38,26 +36,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-log = logging.getLogger(__name__)
+from connectors import telemetry_payload
 
-TZ = ZoneInfo("Asia/Shanghai")  # the schema's timestamps are Changsha wall time
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 TOPIC_FILTER = "linli/+/+/telemetry"
-TEMP_RANGE_C = (-60.0, 70.0)  # beyond what any cold-chain sensor can report
-MAX_FUTURE_S = 300.0
-TELEMETRY_COLUMNS = [
-    "device_id",
-    "ts",
-    "temp_c",
-    "humidity",
-    "door_open",
-    "battery",
-    "lat",
-    "lon",
-    "msg_id",
-    "received_at",
-]
 
 
 @dataclass(frozen=True)
@@ -184,132 +168,6 @@ def _connect_async(client: paho.Client, settings: MqttSettings, clean: bool = Fa
         client.connect_async(settings.host, settings.port, settings.keepalive_s)
 
 
-def local_now() -> datetime:
-    """Current Changsha wall time as a naive timestamp (the schema's zone)."""
-    return datetime.now(TZ).replace(tzinfo=None)
-
-
-# ---------------------------------------------------------------------- validation
-class RejectedError(ValueError):
-    """A message that goes to quarantine; ``str(exc)`` is the reason."""
-
-
-def _number(obj: dict[str, Any], key: str, required: bool = False) -> float | None:
-    if key not in obj or obj[key] is None:
-        if required:
-            raise RejectedError(f"missing_field: {key}")
-        return None
-    v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise RejectedError(f"wrong_type: {key} must be a number, got {type(v).__name__}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise RejectedError(f"impossible_value: {key}={v}")
-    return v
-
-
-def _timestamp(v: Any) -> datetime:
-    if isinstance(v, bool) or v is None:
-        raise RejectedError(f"wrong_type: ts must be ISO 8601 text or epoch seconds, got {v!r}")
-    if isinstance(v, int | float):
-        seconds = v / 1000.0 if v > 1e11 else float(v)  # epoch milliseconds are common too
-        try:
-            return datetime.fromtimestamp(seconds, TZ).replace(tzinfo=None)
-        except (OverflowError, OSError, ValueError):
-            raise RejectedError(f"impossible_value: ts={v}") from None
-    if not isinstance(v, str):
-        raise RejectedError(
-            f"wrong_type: ts must be ISO 8601 text or epoch seconds, got {type(v).__name__}"
-        )
-    try:
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise RejectedError(f"wrong_type: ts {v[:40]!r} is not ISO 8601") from None
-    # Zone-aware stamps are converted to the schema's local (Changsha) wall time.
-    return dt.astimezone(TZ).replace(tzinfo=None) if dt.tzinfo else dt
-
-
-def parse_message(
-    topic: str,
-    payload: bytes,
-    known_devices: set[str] | None,
-    now: datetime,
-    max_future_s: float = MAX_FUTURE_S,
-) -> tuple[Any, ...]:
-    """Validate one telemetry message and return its row (without ``received_at``).
-
-    Parameters
-    ----------
-    topic
-        ``.../<device>/telemetry``; the device segment must match the payload's ``device_id``.
-    payload
-        UTF-8 JSON object with ``device_id``, ``ts`` (ISO 8601 or epoch seconds), ``temp_c``
-        and optional ``humidity``, ``door_open``, ``battery``, ``lat``, ``lon``, ``msg_id``.
-    known_devices
-        Device ids accepted; ``None`` accepts any.
-    now
-        Current naive local time (for the future-timestamp check).
-    max_future_s
-        Largest tolerated clock skew into the future.
-
-    Returns
-    -------
-    tuple
-        Values in the order of :data:`TELEMETRY_COLUMNS` minus ``received_at``.
-
-    Raises
-    ------
-    RejectedError
-        With a reason ``code: detail``; codes are ``not_json``, ``missing_field``,
-        ``wrong_type``, ``impossible_value``, ``future_timestamp``, ``topic_mismatch`` and
-        ``unknown_device``.
-    """
-    try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RejectedError(f"not_json: {exc}") from None
-    if not isinstance(obj, dict):
-        raise RejectedError(f"not_json: expected an object, got {type(obj).__name__}")
-    for key in ("device_id", "ts", "temp_c"):
-        if obj.get(key) is None:
-            raise RejectedError(f"missing_field: {key}")
-    device = obj["device_id"]
-    if not isinstance(device, str) or not device:
-        raise RejectedError("wrong_type: device_id must be non-empty text")
-    ts = _timestamp(obj["ts"])
-    temp = _number(obj, "temp_c", required=True)
-    humidity = _number(obj, "humidity")
-    battery = _number(obj, "battery")
-    lat = _number(obj, "lat")
-    lon = _number(obj, "lon")
-    door = obj.get("door_open")
-    if door is not None and not isinstance(door, bool):
-        raise RejectedError(f"wrong_type: door_open must be true/false, got {door!r}")
-    msg_id = obj.get("msg_id")
-    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
-        raise RejectedError("wrong_type: msg_id must be text or an integer")
-    assert temp is not None
-    if not TEMP_RANGE_C[0] <= temp <= TEMP_RANGE_C[1]:
-        raise RejectedError(f"impossible_value: temp_c={temp}")
-    for key, v, lo, hi in (
-        ("humidity", humidity, 0, 100),
-        ("battery", battery, 0, 100),
-        ("lat", lat, -90, 90),
-        ("lon", lon, -180, 180),
-    ):
-        if v is not None and not lo <= v <= hi:
-            raise RejectedError(f"impossible_value: {key}={v}")
-    if ts > now + timedelta(seconds=max_future_s):
-        raise RejectedError(f"future_timestamp: ts={ts.isoformat()} is after {now.isoformat()}")
-    parts = topic.split("/")
-    if len(parts) < 2 or parts[-2] != device:
-        raise RejectedError(f"topic_mismatch: topic {topic!r} is not for device {device!r}")
-    if known_devices is not None and device not in known_devices:
-        raise RejectedError(f"unknown_device: {device}")
-    mid = str(msg_id) if msg_id is not None else None
-    return (device, ts, temp, humidity, door, battery, lat, lon, mid)
-
-
 # ---------------------------------------------------------------------- ingester
 EVALUATE_COLUMNS = ["device_id", "ts", "temp_c", "door_open", "battery", "received_at"]
 _EMPTY_ROWS = pd.DataFrame({c: [] for c in EVALUATE_COLUMNS})
@@ -340,7 +198,7 @@ class _Counters:
     last_message_at: datetime | None = None
     last_error: str | None = None
     connected: bool = False
-    since: datetime | None = field(default_factory=lambda: local_now())
+    since: datetime | None = field(default_factory=lambda: telemetry_payload.local_now())
 
 
 class Ingester:
@@ -413,7 +271,7 @@ class Ingester:
         client.subscribe(self.settings.topic, qos=self.settings.qos)
         with self._lock:
             self._c.connected = True
-            self._c.since = local_now()
+            self._c.since = telemetry_payload.local_now()
             self._c.last_error = None
         log.info(
             "MQTT connected to %s (session present: %s)",
@@ -424,7 +282,7 @@ class Ingester:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             if self._c.connected:
-                self._c.since = local_now()
+                self._c.since = telemetry_payload.local_now()
             self._c.connected = False
             if reason_code.is_failure:
                 self._c.last_error = f"disconnected: {reason_code}"
@@ -448,7 +306,7 @@ class Ingester:
         recent = cur.execute(
             "SELECT coalesce(msg_id, device_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%f')) "
             "FROM telemetry WHERE received_at > ? ORDER BY received_at DESC LIMIT ?",
-            [local_now() - timedelta(hours=2), self._dedup_size],
+            [telemetry_payload.local_now() - timedelta(hours=2), self._dedup_size],
         ).fetchall()
         self._remember(r[0] for r in reversed(recent))
         last = cur.execute("SELECT max(received_at) FROM telemetry").fetchall()[0][0]
@@ -478,7 +336,7 @@ class Ingester:
             self._thread.join(timeout)
         with self._lock:
             self._c.connected = False
-            self._c.since = local_now()
+            self._c.since = telemetry_payload.local_now()
 
     def status(self) -> IngestStatus:
         """Return a snapshot of the connection and counters (thread-safe)."""
@@ -603,7 +461,7 @@ class Ingester:
                 self._c.last_error = f"alarm evaluation failed: {exc}"
 
     def _write(self, cur: duckdb.DuckDBPyConnection, batch: list[tuple[str, bytes]]) -> None:
-        now = local_now()
+        now = telemetry_payload.local_now()
         # Strictly increasing per batch: the alarm engine reads rows newer than its watermark.
         received_at = max(now, self._last_received + timedelta(microseconds=1))
         self._last_received = received_at
@@ -614,8 +472,8 @@ class Ingester:
         batch_keys: set[str] = set()
         for topic, payload in batch:
             try:
-                row = parse_message(topic, payload, self._known, now)
-            except RejectedError as exc:
+                row = telemetry_payload.parse_message(topic, payload, self._known, now)
+            except telemetry_payload.RejectedError as exc:
                 bad.append(
                     (received_at, topic, payload.decode("utf-8", "replace")[:4000], str(exc))
                 )
@@ -630,14 +488,14 @@ class Ingester:
         cur.execute("BEGIN TRANSACTION")
         try:
             if rows:
-                df = pd.DataFrame(rows, columns=TELEMETRY_COLUMNS)
+                df = pd.DataFrame(rows, columns=telemetry_payload.TELEMETRY_COLUMNS)
                 df["ts"] = df["ts"].astype("datetime64[us]")
                 df["received_at"] = df["received_at"].astype("datetime64[us]")
                 df["door_open"] = df["door_open"].astype("boolean")
                 cur.register("_telemetry_batch", df)
                 cur.execute(
-                    f"INSERT INTO telemetry ({', '.join(TELEMETRY_COLUMNS)}) "
-                    f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM _telemetry_batch"
+                    f"INSERT INTO telemetry ({', '.join(telemetry_payload.TELEMETRY_COLUMNS)}) "
+                    f"SELECT {', '.join(telemetry_payload.TELEMETRY_COLUMNS)} FROM _telemetry_batch"
                 )
                 cur.unregister("_telemetry_batch")
                 if self.evaluate is not None:

@@ -36,7 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from connectors import mqtt
+from connectors import mqtt, telemetry_payload
 
 log = logging.getLogger(__name__)
 
@@ -589,7 +589,7 @@ class LiveSimulator:
         self.pub = publisher
         self.speed = speed
         self.settings = settings or SimSettings()
-        now = mqtt.local_now()
+        now = telemetry_payload.local_now()
         self.faults = plan_faults(
             self.devices, now, now + timedelta(days=1), seed, faults_per_device_day
         )
@@ -598,7 +598,7 @@ class LiveSimulator:
 
     def tick(self, now: datetime | None = None) -> int:
         """Publish the readings that are due; returns how many were sent."""
-        t = _epoch(now or mqtt.local_now())
+        t = _epoch(now or telemetry_payload.local_now())
         due = np.flatnonzero(self._next <= t)
         if len(due) == 0:
             return 0
