@@ -576,6 +576,16 @@ def excursions(
     missing = {"device_id", "ts", "temp_c"} - set(telemetry.columns)
     if missing:
         raise ValueError(f"telemetry frame lacks columns: {', '.join(sorted(missing))}")
+    # History sampled coarser than the devices report (e.g. every 5 min) must not look like
+    # silences: judge offline against the larger of the interval and the sampling step.
+    step = (
+        telemetry.sort_values("ts")
+        .groupby("device_id")["ts"]
+        .apply(lambda t: pd.to_datetime(t).diff().median() / pd.Timedelta(seconds=1))
+    )
+    devices = devices.copy()
+    sampled = devices["device_id"].map(step).astype(float)
+    devices["interval_s"] = np.fmax(devices["interval_s"].astype(float), sampled.fillna(0.0))
     tracker = AlarmTracker(devices, settings)
     feed_frame(tracker, telemetry)
     if now is not None:

@@ -130,3 +130,13 @@ def test_load_history_fills_telemetry_and_truth():
     assert con.execute("SELECT count(*) FROM truth_device_faults").fetchall()[0][0] == n_faults
     with pytest.raises(ValueError, match="days"):
         simulator.load_history(con, END, days=0, seed=3)
+
+
+def test_coarse_history_is_not_offline():
+    """History sampled every 5 minutes (devices report every minute) shows only real dropouts."""
+    tel, faults = simulator.history(
+        DEVICES, START, START + pd.Timedelta(days=3), seed=7, step_s=300
+    )
+    ep = telemetry.excursions(tel, DEVICES)
+    drops = faults[faults["fault"] == "sensor_dropout"]
+    assert (ep["kind"] == "offline").sum() == len(drops)
