@@ -44,4 +44,18 @@ PAGES: list[NavPage] = [
         ":material/monitoring:",
         ("executive", "regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_community",
+        "pages/communities.py",
+        "page_communities",
+        ":material/holiday_village:",
+        ("executive", "regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_community",
+        "pages/segments.py",
+        "page_segments",
+        ":material/groups:",
+        ("regional_manager", "analyst", "admin"),
+    ),
 ]
