@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
     sys.path.insert(0, str(ROOT))
 
-from dashboard import db, nav, state  # noqa: E402
+from dashboard import auth, db, nav, state  # noqa: E402
 from dashboard.i18n import LANGS, t  # noqa: E402
 from engine import db as dbmod  # noqa: E402
 
@@ -37,11 +37,14 @@ except dbmod.DatabaseError as exc:
     st.error(f"**{t('db_error_title')}** — {exc}", icon=":material/error:")
     st.stop()
 
-role = st.session_state.get("role", "demo")
-if os.environ.get("LINLI_AUTH", "none") == "none":
-    st.sidebar.caption(f":material/lock_open: {t('demo_mode')}")
-
+auth.require_login()
+auth.sidebar_badge()
+role = auth.role()
 visible = [p for p in nav.PAGES if role == "demo" or role in p.roles]
+if not visible:
+    st.title(t("app_title"))
+    st.info(t("no_pages_for_role"), icon=":material/info:")
+    st.stop()
 sections: dict[str, list] = {}
 for p in visible:
     sections.setdefault(t(p.section), []).append(

@@ -58,4 +58,43 @@ PAGES: list[NavPage] = [
         ":material/groups:",
         ("regional_manager", "analyst", "admin"),
     ),
+    NavPage(
+        "sec_analysis",
+        "pages/selection.py",
+        "page_selection",
+        ":material/checklist:",
+        ("regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_analysis",
+        "pages/forecast.py",
+        "page_forecast",
+        ":material/query_stats:",
+        ("executive", "regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_analysis",
+        "pages/basket.py",
+        "page_basket",
+        ":material/shopping_basket:",
+        ("regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_dispatch",
+        "pages/dispatch.py",
+        "page_dispatch",
+        ":material/local_shipping:",
+        ("regional_manager", "dispatcher", "admin"),
+    ),
+    NavPage(
+        "sec_coldchain",
+        "pages/coldchain.py",
+        "page_coldchain",
+        ":material/ac_unit:",
+        ("executive", "regional_manager", "dispatcher", "admin"),
+    ),
+    NavPage("sec_data", "pages/data.py", "page_data", ":material/database:", ("admin",)),
+    NavPage(
+        "sec_data", "pages/admin.py", "page_admin", ":material/admin_panel_settings:", ("admin",)
+    ),
 ]

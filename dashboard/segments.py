@@ -7,14 +7,26 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from dashboard.i18n import t
-from engine.segmentation import churn, geo, koc, pipeline, profiles
+from engine.segmentation import churn, features, geo, koc, pipeline, profiles
+
+
+def allowed_regions(requested: tuple[int, ...]) -> tuple[int, ...]:
+    """The requested regions limited to the session's row scope (empty = all, if unscoped)."""
+    return auth.scope().clip_regions(requested)
+
+
+@st.cache_resource(show_spinner=False)
+def _rollup(version: str) -> bool:
+    """Build the per-user-day rollup once per data version if the file lacks it."""
+    return features.ensure_rollup(db.cursor())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def segmentation(version: str, as_of: date, regions: tuple[int, ...]) -> pipeline.Segmentation:
     """Every user's persona, churn risk and tags as of a day (churn skipped if history is short)."""
+    _rollup(version)
     cur = db.cursor()
     try:
         return pipeline.run(cur, as_of, regions=regions)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from dashboard.i18n import t
 
 
@@ -50,6 +50,9 @@ def bounds() -> tuple[date, date]:
 def sidebar() -> Filters:
     """Draw the global filters in the sidebar and store them in session state."""
     reg = regions()
+    allowed = auth.scope().regions
+    if allowed is not None:
+        reg = reg[reg["region_id"].isin(allowed)]
     names = dict(zip(reg["region_id"], reg["name"], strict=True))
     lo, hi = bounds()
     st.session_state.setdefault("flt_regions", [])
@@ -68,7 +71,9 @@ def sidebar() -> Filters:
         start = end = picked[0]
     else:
         start = end = picked  # type: ignore[assignment]
-    f = Filters(tuple(int(r) for r in chosen), start, end)
+    if allowed is not None:
+        st.sidebar.caption(t("scope_note"))
+    f = Filters(tuple(int(r) for r in chosen if r in names), start, end)
     st.session_state["filters"] = f
     return f
 

@@ -70,6 +70,7 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
         con = duckdb.connect(target, read_only=read_only)
     except duckdb.IOException as exc:
         raise _lock_error(target, exc) from None
+    con.execute("SET enable_progress_bar = false")
     try:
         ensure_schema(con, read_only=read_only)
     except Exception:

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from engine.auth import ALL, Scope
+
 # --------------------------------------------------------------------------- definitions
 
 
@@ -74,10 +76,45 @@ ROLLUPS = {
         SELECT DISTINCT o.order_date AS day, o.user_id, c.region_id
         FROM orders o JOIN communities c USING (community_id)
         WHERE o.status = 'paid'""",
+    "rollup_buyer_weeks": """
+        SELECT DISTINCT date_trunc('week', o.order_date)::DATE AS day, o.user_id, c.region_id
+        FROM orders o JOIN communities c USING (community_id)
+        WHERE o.status = 'paid'""",
     "rollup_buyer_months": """
         SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id, c.region_id
         FROM orders o JOIN communities c USING (community_id)
         WHERE o.status = 'paid'""",
+    # One row per buyer with a bitmask of the months they bought in (bit i = i months after
+    # the first month with data; 64 months fit). Counting buyers over whole months becomes a
+    # scan of one row per user instead of a distinct count over user-months.
+    "rollup_buyer_bits": """
+        WITH b AS (SELECT min(month) AS mbase, date_trunc('week', min(month))::DATE AS wbase
+                   FROM rollup_buyer_months),
+             m AS (SELECT user_id, region_id,
+                          bit_or((1::UBIGINT) << datediff('month', b.mbase, month)::UBIGINT) AS months
+                   FROM rollup_buyer_months, b
+                   WHERE datediff('month', b.mbase, month) < 64 GROUP BY ALL),
+             w AS (SELECT user_id,
+                          bit_or((1::UHUGEINT) << (datediff('day', b.wbase, day) // 7)::UHUGEINT)
+                              AS weeks
+                   FROM rollup_buyer_weeks, b
+                   WHERE datediff('day', b.wbase, day) // 7 < 128 GROUP BY ALL)
+        SELECT m.user_id, m.region_id, m.months, coalesce(w.weeks, 0::UHUGEINT) AS weeks,
+               b.mbase AS base, b.wbase AS week_base
+        FROM m LEFT JOIN w USING (user_id), b""",
+    # Additive repurchase counts: buyers of month m−1 (base) and those of them buying in m.
+    # A user's region is their community's, so the counts add up over regions.
+    "rollup_repurchase": """
+        SELECT (a.month + INTERVAL 1 MONTH)::DATE AS month, a.region_id, count(*) AS base,
+               count(b.user_id) AS repeat
+        FROM (SELECT DISTINCT date_trunc('month', o.order_date)::DATE AS month, o.user_id,
+                     c.region_id
+              FROM orders o JOIN communities c USING (community_id) WHERE o.status = 'paid') a
+        LEFT JOIN (SELECT DISTINCT date_trunc('month', order_date)::DATE AS month, user_id
+                   FROM orders WHERE status = 'paid') b
+               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
+        WHERE a.month + INTERVAL 1 MONTH <= (SELECT max(order_date) FROM orders)
+        GROUP BY ALL""",
     "rollup_campaigns": """
         SELECT g.sale_date AS day, g.community_id, c.region_id, s.category,
                count(*) AS campaigns, count(*) FILTER (WHERE g.success) AS successes
@@ -100,6 +137,14 @@ ROLLUPS = {
 }
 
 
+# Sort keys: rollups are stored sorted so date filters skip whole row groups.
+ORDER_BY = {
+    "rollup_buyer_months": "month",
+    "rollup_repurchase": "month",
+    "rollup_buyer_bits": "user_id",
+}
+
+
 def refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild every rollup table from the base tables, in one transaction.
 
@@ -111,21 +156,22 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         for name, sql in ROLLUPS.items():
-            order = "ORDER BY day" if "day" in sql.split("FROM")[0] else "ORDER BY month"
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) {order}")
+            order = ORDER_BY.get(name, "day")
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) ORDER BY {order}")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
 
 
-def _check(start: date, end: date, regions: Sequence[int]) -> list[int]:
+def _check(start: date, end: date, regions: Sequence[int], scope: Scope = ALL) -> list[int]:
     if start > end:
         raise ValueError(f"empty date range: start {start} is after end {end}")
     try:
-        return [int(r) for r in regions]
+        req = [int(r) for r in regions]
     except (TypeError, ValueError):
         raise ValueError(f"regions must be integer ids, got {regions!r}") from None
+    return list(scope.clip_regions(req))
 
 
 def _where(regions: list[int], col: str = "day") -> str:
@@ -148,9 +194,9 @@ def _one(con, sql: str, params: list) -> float | None:
 # --------------------------------------------------------------------------- KPI queries
 
 
-def gmv(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+def gmv(con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL) -> float:
     """Net GMV in CNY: Σ (qty − refund_qty) × unit_price over non-cancelled orders."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return (
         _one(
             con,
@@ -161,9 +207,11 @@ def gmv(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
     )
 
 
-def paid_orders(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+def paid_orders(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float:
     """Orders with status ``paid`` (neither cancelled nor fully refunded)."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return (
         _one(
             con,
@@ -174,55 +222,109 @@ def paid_orders(con, start: date, end: date, regions: Sequence[int] = ()) -> flo
     )
 
 
-def aov(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def aov(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Average order value: GMV / paid orders; ``None`` without orders."""
-    n = paid_orders(con, start, end, regions)
-    return gmv(con, start, end, regions) / n if n else None
+    n = paid_orders(con, start, end, regions, scope)
+    return gmv(con, start, end, regions, scope) / n if n else None
 
 
-def active_buyers(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
-    """Distinct users with at least one paid order in the period."""
-    r = _check(start, end, regions)
-    return (
-        _one(
-            con,
-            f"SELECT count(DISTINCT user_id) FROM rollup_buyer_days WHERE {_where(r)}",
-            _params(start, end, r),
-        )
-        or 0.0
-    )
+def active_buyers(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float:
+    """Distinct users with at least one paid order in the period.
+
+    The period is covered by whole months, then whole weeks, then single days, so the
+    distinct count reads pre-deduplicated rows, not every order.
+    """
+    r = _check(start, end, regions, scope)
+    parts, params = [], []
+    base, wbase = _bits_base(con)
+    reg = " AND list_contains(?::INTEGER[], region_id)" if r else ""
+    for table, col, lo, hi in _cover(start, end):
+        mask = None
+        if table == "rollup_buyer_months" and base is not None:
+            i0 = (lo.year - base.year) * 12 + lo.month - base.month
+            i1 = (hi.year - base.year) * 12 + hi.month - base.month
+            if i0 >= 0 and i1 < 64:
+                mask, kind, cast = sum(1 << i for i in range(i0, i1 + 1)), "months", "UBIGINT"
+        elif table == "rollup_buyer_weeks" and wbase is not None:
+            i0, i1 = (lo - wbase).days // 7, (hi - wbase).days // 7
+            if i0 >= 0 and i1 < 128:
+                mask, kind, cast = sum(1 << i for i in range(i0, i1 + 1)), "weeks", "UHUGEINT"
+        if mask is not None:
+            parts.append(
+                f"SELECT user_id FROM rollup_buyer_bits WHERE {kind} & ?::{cast} <> 0{reg}"
+            )
+            params += [mask] + ([r] if r else [])
+        else:
+            parts.append(f"SELECT user_id FROM {table} WHERE {_where(r, col)}")
+            params += _params(lo, hi, r)
+    sql = "SELECT count(DISTINCT user_id) FROM (" + " UNION ALL ".join(parts) + ")"
+    return _one(con, sql, params) or 0.0
 
 
-def repurchase_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def _bits_base(con) -> tuple[date | None, date | None]:
+    rows = con.execute("SELECT min(base), min(week_base) FROM rollup_buyer_bits").fetchall()
+    return rows[0][0], rows[0][1]
+
+
+def _cover(start: date, end: date) -> list[tuple[str, str, date, date]]:
+    """Split [start, end] into whole months, whole weeks and leftover days (table, column)."""
+    out: list[tuple[str, str, date, date]] = []
+    m = start if start.day == 1 else _next_month(start)
+    m_end = m
+    while _next_month(m_end) - timedelta(days=1) <= end:
+        m_end = _next_month(m_end)
+    edges = [(start, end)]
+    if m_end > m:
+        out.append(("rollup_buyer_months", "month", m, m_end - timedelta(days=1)))
+        edges = [(start, m - timedelta(days=1)), (m_end, end)]
+    for a, b in edges:
+        if a > b:
+            continue
+        w = a + timedelta(days=(7 - a.weekday()) % 7)  # first Monday on or after a
+        w_end = w
+        while w_end + timedelta(days=6) <= b:
+            w_end += timedelta(days=7)
+        if w_end > w:
+            out.append(("rollup_buyer_weeks", "day", w, w_end - timedelta(days=1)))
+            days = [(a, w - timedelta(days=1)), (w_end, b)]
+        else:
+            days = [(a, b)]
+        out += [("rollup_buyer_days", "day", x, y) for x, y in days if x <= y]
+    return out
+
+
+def repurchase_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Monthly repurchase: of the buyers of month m−1, the share buying again in month m.
 
     Pooled over the calendar months m whose first day lies in the period (a period shorter
     than a month uses the month it starts in).
     """
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     m0 = start.replace(day=1)
     months_from = m0 if start.day == 1 or end < _next_month(m0) else _next_month(m0)
-    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
-    sql = f"""
-        SELECT count(b.user_id)::DOUBLE / nullif(count(*), 0)
-        FROM rollup_buyer_months a
-        LEFT JOIN rollup_buyer_months b
-               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
-        WHERE a.month + INTERVAL 1 MONTH BETWEEN ? AND ?{reg}
-          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)"""
-    params: list = [months_from, max(end, months_from)]
-    if r:
-        params.append(r)
-    return _one(con, sql, params)
+    return _one(
+        con,
+        "SELECT sum(repeat)::DOUBLE / nullif(sum(base), 0) FROM rollup_repurchase "
+        f"WHERE {_where(r, 'month')}",
+        _params(months_from, max(end, months_from), r),
+    )
 
 
 def _next_month(d: date) -> date:
     return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def group_success_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def group_success_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """成团率: campaigns whose units reached the threshold / all campaigns."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(successes)::DOUBLE / nullif(sum(campaigns), 0) "
@@ -232,10 +334,10 @@ def group_success_rate(con, start: date, end: date, regions: Sequence[int] = ())
 
 
 def inventory_turnover_days(
-    con, start: date, end: date, regions: Sequence[int] = ()
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
 ) -> float | None:
     """Mean closing stock value / mean daily cost of goods sold, in days."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT (sum(on_hand_value) / count(DISTINCT day)) / "
@@ -245,9 +347,11 @@ def inventory_turnover_days(
     )
 
 
-def loss_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def loss_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Wasted stock at cost / received stock at cost."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(wasted_value) / nullif(sum(received_value), 0) "
@@ -256,9 +360,11 @@ def loss_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float
     )
 
 
-def on_time_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def on_time_rate(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Delivered orders at the pickup point by the promised time / delivered orders."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(on_time)::DOUBLE / nullif(sum(delivered), 0) "
@@ -267,9 +373,11 @@ def on_time_rate(con, start: date, end: date, regions: Sequence[int] = ()) -> fl
     )
 
 
-def pickup_hours(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def pickup_hours(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Mean hours from order to customer pickup, over picked-up orders."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT sum(pickup_hours_sum) / nullif(sum(picked), 0) "
@@ -278,9 +386,11 @@ def pickup_hours(con, start: date, end: date, regions: Sequence[int] = ()) -> fl
     )
 
 
-def nps(con, start: date, end: date, regions: Sequence[int] = ()) -> float | None:
+def nps(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float | None:
     """Net promoter score: (promoters − detractors) / answers × 100."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return _one(
         con,
         "SELECT 100.0 * (sum(promoters) - sum(detractors)) / nullif(sum(answers), 0) "
@@ -289,9 +399,11 @@ def nps(con, start: date, end: date, regions: Sequence[int] = ()) -> float | Non
     )
 
 
-def leader_commission(con, start: date, end: date, regions: Sequence[int] = ()) -> float:
+def leader_commission(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> float:
     """Σ net GMV × the community leader's commission rate, in CNY."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     return (
         _one(
             con,
@@ -332,7 +444,9 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
     return start - timedelta(days=days), start - timedelta(days=1)
 
 
-def summary(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def summary(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """Every KPI for a period with the previous period of equal length and the change.
 
     Parameters
@@ -355,7 +469,7 @@ def summary(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.Data
     ValueError
         For an empty date range or non-integer regions.
     """
-    _check(start, end, regions)
+    regions = _check(start, end, regions, scope)
     p0, p1 = previous_period(start, end)
     rows = []
     for k in KPIS:
@@ -372,7 +486,12 @@ def summary(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.Data
 
 
 def trend(
-    con, start: date, end: date, grain: str = "day", regions: Sequence[int] = ()
+    con,
+    start: date,
+    end: date,
+    grain: str = "day",
+    regions: Sequence[int] = (),
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """GMV, paid orders, group success and loss rate per period of a grain.
 
@@ -381,7 +500,7 @@ def trend(
     pandas.DataFrame
         Columns ``period, gmv, paid_orders, group_success_rate, loss_rate``.
     """
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     if grain not in GRAINS:
         raise ValueError(f"unknown grain {grain!r}; use one of {', '.join(GRAINS)}")
     g = GRAINS[grain]
@@ -404,25 +523,23 @@ def trend(
     return con.execute(sql, p * 4).df()
 
 
-def repurchase_trend(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def repurchase_trend(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """Monthly repurchase rate per month in the period (columns ``month, repurchase_rate``)."""
-    r = _check(start, end, regions)
-    reg = " AND list_contains(?::INTEGER[], a.region_id)" if r else ""
-    sql = f"""
-        SELECT (a.month + INTERVAL 1 MONTH)::DATE AS month,
-               count(b.user_id)::DOUBLE / count(*) AS repurchase_rate
-        FROM rollup_buyer_months a
-        LEFT JOIN rollup_buyer_months b
-               ON b.user_id = a.user_id AND b.month = a.month + INTERVAL 1 MONTH
-        WHERE a.month + INTERVAL 1 MONTH BETWEEN date_trunc('month', ?::DATE) AND ?{reg}
-          AND a.month + INTERVAL 1 MONTH <= (SELECT max(month) FROM rollup_buyer_months)
-        GROUP BY 1 ORDER BY 1"""
-    return con.execute(sql, [start, end] + ([r] if r else [])).df()
+    r = _check(start, end, regions, scope)
+    sql = (
+        "SELECT month, sum(repeat)::DOUBLE / sum(base) AS repurchase_rate FROM rollup_repurchase "
+        f"WHERE {_where(r, 'month')} GROUP BY 1 ORDER BY 1"
+    )
+    return con.execute(sql, _params(start.replace(day=1), end, r)).df()
 
 
-def by_region(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def by_region(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """GMV, orders, buyers, success and delivery per region for the period."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     p = _params(start, end, r)
     sql = f"""
         WITH s AS (SELECT region_id, sum(gmv) AS gmv FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
@@ -443,9 +560,11 @@ def by_region(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.Da
     return con.execute(sql, p * 4 + ([r] if r else [])).df()
 
 
-def community_ranking(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def community_ranking(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """GMV, orders, GMV per household and group success per community, best GMV first."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     p = _params(start, end, r)
     sql = f"""
         WITH s AS (SELECT community_id, sum(gmv) AS gmv FROM rollup_sales WHERE {_where(r)} GROUP BY 1),
@@ -464,9 +583,11 @@ def community_ranking(con, start: date, end: date, regions: Sequence[int] = ()) 
     return con.execute(sql, p * 3 + ([r] if r else [])).df()
 
 
-def by_category(con, start: date, end: date, regions: Sequence[int] = ()) -> pd.DataFrame:
+def by_category(
+    con, start: date, end: date, regions: Sequence[int] = (), scope: Scope = ALL
+) -> pd.DataFrame:
     """GMV, gross margin, loss rate and turnover days per category for the period."""
-    r = _check(start, end, regions)
+    r = _check(start, end, regions, scope)
     p = _params(start, end, r)
     sql = f"""
         WITH s AS (SELECT category, sum(gmv) AS gmv, sum(gmv - cogs) AS gross_margin

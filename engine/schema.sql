@@ -270,6 +270,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     acknowledged_at  TIMESTAMP
 );
 
+-- >>> feat/coldchain: alarm engine additions (engine/telemetry.py, engine/telemetry_db.py)
+-- raised_at: when the hold time elapsed and the alarm was raised (started_at is the first
+-- out-of-range reading); updated_at: last write by the alarm engine.
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS raised_at TIMESTAMP;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS updated_at TIMESTAMP;
+-- <<< feat/coldchain
+
 -- ---------------------------------------------------------------- app state
 CREATE TABLE IF NOT EXISTS saved_rules (
     rule_id      INTEGER PRIMARY KEY,

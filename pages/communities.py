@@ -13,13 +13,15 @@ from dashboard.i18n import t
 
 f = state.filters()
 version = db.data_version()
+# Regional managers see only their regions, whatever the filter says.
+regions = sw.allowed_regions(f.regions)
 st.title(t("page_communities"))
 if f.start > f.end:
     st.warning(t("no_data_period"))
     st.stop()
 
 try:
-    table = sw.community_table(version, f.start, f.end, f.regions)
+    table = sw.community_table(version, f.start, f.end, regions)
 except ValueError as exc:
     st.warning(f"{t('cp_cannot_profile')} — {exc}", icon=":material/warning:")
     st.stop()
@@ -44,7 +46,7 @@ mode = (
 def draw_map(selected: tuple[int, ...]) -> None:
     """Density of orders on H3 hexagons, pickup points and warehouses (no basemap needed)."""
     st.subheader(t("cp_map_title"))
-    md = sw.density(version, f.start, f.end, f.regions, selected)
+    md = sw.density(version, f.start, f.end, regions, selected)
     if md.hexes.empty:
         ui.empty_note("no_data_period")
         return
@@ -105,7 +107,7 @@ if mode == "one":
     )
     try:
         with st.spinner(t("sg_computing")):
-            prof = sw.profile(version, f.start, f.end, f.regions, int(cid))
+            prof = sw.profile(version, f.start, f.end, regions, int(cid))
     except ValueError as exc:
         st.info(f"{t('cp_cannot_profile')} — {exc}", icon=":material/info:")
         st.stop()
@@ -243,7 +245,7 @@ else:
     if len(picked) < 2:
         st.info(t("cp_pick_more"), icon=":material/info:")
         st.stop()
-    cmp = sw.compare(version, f.start, f.end, f.regions, tuple(int(c) for c in picked))
+    cmp = sw.compare(version, f.start, f.end, regions, tuple(int(c) for c in picked))
     cmp = sw.format_compare(cmp.astype(object))
     cmp.columns = [t("cp_metric")] + [names[int(c)] for c in cmp.columns[1:]]
     st.dataframe(cmp, hide_index=True, width="stretch")

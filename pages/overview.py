@@ -6,19 +6,20 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard import auth, db, overview, state
 from dashboard import components as ui
-from dashboard import db, overview, state
 from dashboard.i18n import t
 from engine import kpis
 
 f = state.filters()
 version = db.data_version()
+scope = auth.scope()
 st.title(t("page_overview"))
 if f.start > f.end:
     st.warning(t("no_data_period"))
     st.stop()
 
-summ = overview.summary(version, f.start, f.end, f.regions)
+summ = overview.summary(version, f.start, f.end, f.regions, scope)
 p0, p1 = kpis.previous_period(f.start, f.end)
 st.caption(t("ov_vs_previous", p0=p0.isoformat(), p1=p1.isoformat()))
 cards = []
@@ -31,7 +32,7 @@ for row, k in zip(summ.itertuples(), kpis.KPIS, strict=True):
             k.higher_is_better,
         )
     )
-ui.kpi_row(cards, per_row=6)
+ui.kpi_row(cards, per_row=4)
 
 grain = (
     st.segmented_control(
@@ -43,7 +44,7 @@ grain = (
     )
     or "day"
 )
-tr = overview.trend(version, f.start, f.end, grain, f.regions)
+tr = overview.trend(version, f.start, f.end, grain, f.regions, scope)
 if tr.empty or tr["paid_orders"].sum() == 0:
     ui.empty_note("no_data_period")
     st.stop()
@@ -80,7 +81,7 @@ with left:
     st.plotly_chart(fig, width="stretch", key="ov_trend")
 with right:
     st.subheader(t("ov_rates_title"))
-    rp = overview.repurchase(version, f.start, f.end, f.regions)
+    rp = overview.repurchase(version, f.start, f.end, f.regions, scope)
     fig2 = go.Figure()
     fig2.add_trace(
         go.Scatter(
@@ -108,7 +109,7 @@ with right:
     )
     st.plotly_chart(fig2, width="stretch", key="ov_rates")
 
-tabs = overview.tables(version, f.start, f.end, f.regions)
+tabs = overview.tables(version, f.start, f.end, f.regions, scope)
 
 st.subheader(t("ov_regions_title"))
 reg = tabs["regions"].drop(columns=["region_id"])

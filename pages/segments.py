@@ -12,6 +12,8 @@ from dashboard.i18n import t
 
 f = state.filters()
 version = db.data_version()
+# Regional managers see only their regions, whatever the filter says.
+regions = sw.allowed_regions(f.regions)
 st.title(t("page_segments"))
 if f.start > f.end:
     st.warning(t("no_data_period"))
@@ -19,8 +21,8 @@ if f.start > f.end:
 
 try:
     with st.spinner(t("sg_computing")):
-        seg = sw.segmentation(version, f.end, f.regions)
-        summ = sw.summary(version, f.end, f.regions)
+        seg = sw.segmentation(version, f.end, regions)
+        summ = sw.summary(version, f.end, regions)
 except ValueError as exc:
     st.warning(f"{t('sg_cannot_segment')} — {exc}", icon=":material/warning:")
     st.stop()
@@ -96,7 +98,7 @@ with st.expander(t("sg_how_title")):
         st.dataframe(cent, width="stretch")
 
 st.subheader(t("sg_trend_title"))
-tr = sw.trend(version, f.end, f.start, f.end, f.regions)
+tr = sw.trend(version, f.end, f.start, f.end, regions)
 if tr.empty:
     ui.empty_note("no_data_period")
 else:
@@ -144,7 +146,7 @@ if has_churn:
 
     st.subheader(t("sg_offers_title"))
     st.caption(t("sg_offers_note"))
-    off = sw.offers(version, f.end, f.regions)
+    off = sw.offers(version, f.end, regions)
     if off.empty:
         ui.empty_note("sg_no_offers")
     else:

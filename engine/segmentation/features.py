@@ -107,6 +107,32 @@ def refresh_rollup(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {ROLLUP} AS SELECT * FROM ({ROLLUP_SQL}) ORDER BY day")
 
 
+def ensure_rollup(con: duckdb.DuckDBPyConnection) -> bool:
+    """Build ``rollup_user_days`` when it is missing or older than the orders.
+
+    Parameters
+    ----------
+    con
+        A connection; when it cannot write, nothing is built and the features fall back
+        to the inline aggregation.
+
+    Returns
+    -------
+    bool
+        True when the rollup is present and current afterwards.
+    """
+    last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
+    if source(con).startswith('"'):
+        have = con.execute(f"SELECT max(day) FROM {source(con)}").fetchall()[0][0]
+        if have == last:
+            return True
+    try:
+        refresh_rollup(con)
+    except duckdb.Error:  # read-only file: stay on the inline aggregation
+        return False
+    return True
+
+
 def source(con: duckdb.DuckDBPyConnection) -> str:
     """The FROM item for per-user-day data: the rollup when present, else the inline SQL."""
     rows = con.execute(

@@ -1,0 +1,142 @@
+"""Text to typed values and problem flags, as DuckDB SQL and Arrow compute.
+
+Imported cells arrive as text (CSV, Excel) or typed Arrow (Parquet, databases). These helpers
+turn them into schema types with one vectorised expression per column, accepting the
+spellings Chinese spreadsheets use (thousands separators, ¥, 2025年3月1日, 是/否, tag lists).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NULLS = "['nan', 'null', 'none', 'nat', '<na>', 'n/a', '#n/a']"
+DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日%H:%M",
+    "%Y年%m月%d日",
+    "%Y%m%d %H:%M:%S",
+    "%Y%m%d",
+)
+
+
+def coerce(kind: str, raw: str, sqltype: str) -> str:
+    """SQL turning the text ``raw`` (already NULL for blanks) into ``kind``.
+
+    Each kind has a fast path for the plain spelling; coalesce() only evaluates the slower
+    alternatives on the rows where it failed.
+
+    Parameters
+    ----------
+    kind
+        One of :data:`connectors.tables.KINDS`.
+    raw
+        SQL expression of the text (a column reference, not a large expression: it is
+        repeated).
+    sqltype
+        The schema type for ``int`` columns (INTEGER or BIGINT).
+
+    Returns
+    -------
+    str
+        SQL yielding the typed value, NULL where the text cannot be read.
+    """
+    if kind == "int":
+        plain = f"CASE WHEN NOT contains({raw}, '.') AND NOT contains(lower({raw}), 'e') THEN TRY_CAST({raw} AS {sqltype}) END"
+        num = f"TRY_CAST(replace({raw}, ',', '') AS DOUBLE)"
+        # TRY_CAST('3.5' AS INT) rounds; a fractional quantity is a type error instead.
+        slow = f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({num} AS {sqltype}) END"
+        return f"coalesce({plain}, {slow})"
+    if kind == "float":
+        cleaned = f"replace(replace(replace({raw}, ',', ''), '¥', ''), '￥', '')"
+        return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST({cleaned} AS DOUBLE))"
+    if kind in ("date", "timestamp"):
+        # ISO text (the common case) casts fast; the rest tries one format at a time (a
+        # try_strptime() with a list of formats is ~50x slower per failing row).
+        # 2025年3月1日 8:00 and 2025/3/1 become ISO by plain replacements.
+        iso = f"trim(replace(replace(replace(replace({raw}, '年', '-'), '月', '-'), '日', ' '), '/', '-'))"
+        tries = ", ".join(f"try_strptime({raw}, '{f}')" for f in DATE_FORMATS)
+        ts = f"coalesce(TRY_CAST({raw} AS TIMESTAMP), TRY_CAST({iso} AS TIMESTAMP), {tries})"
+        return f"CAST({ts} AS DATE)" if kind == "date" else ts
+    if kind == "bool":
+        return (
+            f"CASE WHEN list_contains(['true', 't', '1', '1.0', 'yes', 'y', '是', '有'], lower({raw})) "
+            f"THEN true WHEN list_contains(['false', 'f', '0', '0.0', 'no', 'n', '否', '无', '没有'], "
+            f"lower({raw})) THEN false END"
+        )
+    if kind == "list":
+        inner = f"regexp_replace({raw}, '^\\[|\\]$', '', 'g')"
+        parts = f"string_split_regex({inner}, '\\s*[,;，；|]\\s*')"
+        return (
+            f"list_filter(list_transform({parts}, lambda x: trim(x, ' ''\"')), lambda x: x <> '')"
+        )
+    return raw
+
+
+def clean(data: pa.Table) -> pa.Table:
+    """Trim text columns and turn blanks and null words ("nan", "NULL", ...) into nulls.
+
+    Parameters
+    ----------
+    data
+        Imported columns; non-text columns pass through.
+
+    Returns
+    -------
+    pyarrow.Table
+        The cleaned table.
+    """
+    nulls = pa.array(json.loads(NULLS.replace("'", '"')))
+    out = {}
+    for name in data.column_names:
+        col = data.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.utf8_trim_whitespace(col)
+            bad = pc.or_(pc.is_in(pc.utf8_lower(col), value_set=nulls), pc.equal(col, ""))
+            col = pc.if_else(bad, pa.scalar(None, col.type), col)
+        out[name] = col
+    return pa.table(out)
+
+
+class Reasons:
+    """Problem names and their bits: rows carry a BIGINT of flags, cheap to compute for every
+    row; the list of names is built only for the few rows with a problem."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def bit(self, name: str) -> int:
+        """The bit of problem ``name`` (allocated on first use)."""
+        if name not in self.names:
+            if len(self.names) >= 62:
+                raise ValueError("Too many distinct checks for one table")
+            self.names.append(name)
+        return 1 << self.names.index(name)
+
+    def flag(self, name: str, condition: str) -> str:
+        """SQL worth the problem's bit when ``condition`` holds, else 0."""
+        return f"(CASE WHEN {condition} THEN {self.bit(name)} ELSE 0 END)"
+
+    def sum(self, flags: list[str]) -> str:
+        """SQL adding flags into one BIGINT (bits are distinct, so + is |)."""
+        return " + ".join(flags) if flags else "0"
+
+    def names_sql(self, bits: str) -> str:
+        """SQL listing the problem names whose bits are set in the column ``bits``."""
+        items = ", ".join(
+            f"CASE WHEN ({bits} & {1 << i}) <> 0 THEN '{n}' END" for i, n in enumerate(self.names)
+        )
+        return f"list_filter([{items}], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"

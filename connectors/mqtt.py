@@ -1,0 +1,765 @@
+"""MQTT telemetry: settings from ``LINLI_MQTT_URL``, validation, the ingester and a publisher.
+
+The ingester subscribes to ``linli/<warehouse>/<device>/telemetry`` at QoS 1 with a
+persistent session (fixed client id, no clean start; MQTT 5 with a session expiry), so a
+broker that keeps sessions queues what is published while the app is away. paho's network
+thread only puts raw messages on a queue; one writer thread validates, deduplicates, writes
+batches into DuckDB through its own cursor (the app's single writer) and runs the alarm
+engine after each batch.
+
+paho acknowledges a message when ``on_message`` returns, that is once it is in the writer's
+queue; :meth:`Ingester.stop` drains the queue, so only a crash of the app process can lose
+the last batch (at most ``flush_s`` of messages).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import ssl
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import duckdb
+import paho.mqtt.client as paho
+import pandas as pd
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from engine import telemetry, telemetry_db
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "mqtt://127.0.0.1:1883"
+TOPIC_FILTER = "linli/+/+/telemetry"
+TEMP_RANGE_C = (-60.0, 70.0)  # beyond what any cold-chain sensor can report
+MAX_FUTURE_S = 300.0
+TELEMETRY_COLUMNS = [
+    "device_id",
+    "ts",
+    "temp_c",
+    "humidity",
+    "door_open",
+    "battery",
+    "lat",
+    "lon",
+    "msg_id",
+    "received_at",
+]
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """Where and how to connect; build it with :meth:`from_url`.
+
+    ``protocol`` is 4 (MQTT 3.1.1, what amqtt speaks) or 5. ``session_expiry_s`` is sent as
+    the MQTT 5 SessionExpiryInterval; with 3.1.1 the broker decides how long it keeps it.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "linli-ingest"
+    topic: str = TOPIC_FILTER
+    qos: int = 1
+    protocol: int = 4
+    session_expiry_s: int = 7 * 86400
+    keepalive_s: int = 30
+    ca_file: str | None = None
+    tls_insecure: bool = False
+
+    @classmethod
+    def from_url(cls, url: str | None = None, **overrides: Any) -> MqttSettings:
+        """Parse ``mqtt[s]://[user[:password]@]host[:port][/?client_id=..&protocol=5&ca=..]``.
+
+        Parameters
+        ----------
+        url
+            The broker URL; ``None`` reads ``LINLI_MQTT_URL`` (default ``mqtt://127.0.0.1:1883``).
+        **overrides
+            Fields that replace what the URL says (for example ``client_id``).
+
+        Returns
+        -------
+        MqttSettings
+            The parsed settings.
+
+        Raises
+        ------
+        ValueError
+            For another scheme, a missing host or a bad query value.
+        """
+        url = url or os.environ.get("LINLI_MQTT_URL") or DEFAULT_URL
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(
+                f"Unsupported MQTT URL scheme {parts.scheme!r}; use mqtt:// or mqtts://"
+            )
+        if not parts.hostname:
+            raise ValueError(f"The MQTT URL {url!r} names no host.")
+        tls = parts.scheme == "mqtts"
+        q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        values: dict[str, Any] = {
+            "host": parts.hostname,
+            "port": parts.port or (8883 if tls else 1883),
+            "tls": tls,
+            "username": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None,
+        }
+        if "client_id" in q:
+            values["client_id"] = q["client_id"]
+        if "protocol" in q:
+            if q["protocol"] not in ("4", "5", "3.1.1"):
+                raise ValueError("protocol must be 5 or 3.1.1 (4).")
+            values["protocol"] = 5 if q["protocol"] == "5" else 4
+        if "ca" in q:
+            values["ca_file"] = q["ca"]
+        if q.get("insecure") in ("1", "true"):
+            values["tls_insecure"] = True
+        values.update(overrides)
+        return cls(**values)
+
+    def describe(self) -> str:
+        """Return ``scheme://host:port`` without credentials (for logs and the UI)."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def make_client(settings: MqttSettings, client_id: str, clean: bool = False) -> paho.Client:
+    """Create a paho client (VERSION2 callbacks) configured for ``settings``.
+
+    Parameters
+    ----------
+    settings
+        Broker settings.
+    client_id
+        The MQTT client id (fixed for a persistent session).
+    clean
+        Start a clean session instead of resuming one.
+
+    Returns
+    -------
+    paho.mqtt.client.Client
+        Not yet connected.
+    """
+    v5 = settings.protocol == 5
+    kwargs: dict[str, Any] = {
+        "callback_api_version": CallbackAPIVersion.VERSION2,
+        "client_id": client_id,
+        "protocol": MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+    }
+    if not v5:
+        kwargs["clean_session"] = clean
+    client = paho.Client(**kwargs)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set(ca_certs=settings.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_insecure_set(settings.tls_insecure)
+    client.reconnect_delay_set(min_delay=1, max_delay=8)
+    return client
+
+
+def _connect_async(client: paho.Client, settings: MqttSettings, clean: bool = False) -> None:
+    if settings.protocol == 5:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0 if clean else int(settings.session_expiry_s)
+        client.connect_async(
+            settings.host, settings.port, settings.keepalive_s, clean_start=clean, properties=props
+        )
+    else:
+        client.connect_async(settings.host, settings.port, settings.keepalive_s)
+
+
+# ---------------------------------------------------------------------- validation
+class RejectedError(ValueError):
+    """A message that goes to quarantine; ``str(exc)`` is the reason."""
+
+
+def _number(obj: dict[str, Any], key: str, required: bool = False) -> float | None:
+    if key not in obj or obj[key] is None:
+        if required:
+            raise RejectedError(f"missing_field: {key}")
+        return None
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise RejectedError(f"wrong_type: {key} must be a number, got {type(v).__name__}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise RejectedError(f"impossible_value: {key}={v}")
+    return v
+
+
+def _timestamp(v: Any) -> datetime:
+    if isinstance(v, bool) or v is None:
+        raise RejectedError(f"wrong_type: ts must be ISO 8601 text or epoch seconds, got {v!r}")
+    if isinstance(v, int | float):
+        seconds = v / 1000.0 if v > 1e11 else float(v)  # epoch milliseconds are common too
+        try:
+            return datetime.fromtimestamp(seconds, telemetry.TZ).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            raise RejectedError(f"impossible_value: ts={v}") from None
+    if not isinstance(v, str):
+        raise RejectedError(
+            f"wrong_type: ts must be ISO 8601 text or epoch seconds, got {type(v).__name__}"
+        )
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise RejectedError(f"wrong_type: ts {v[:40]!r} is not ISO 8601") from None
+    # Zone-aware stamps are converted to the schema's local (Changsha) wall time.
+    return dt.astimezone(telemetry.TZ).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def parse_message(
+    topic: str,
+    payload: bytes,
+    known_devices: set[str] | None,
+    now: datetime,
+    max_future_s: float = MAX_FUTURE_S,
+) -> tuple[Any, ...]:
+    """Validate one telemetry message and return its row (without ``received_at``).
+
+    Parameters
+    ----------
+    topic
+        ``.../<device>/telemetry``; the device segment must match the payload's ``device_id``.
+    payload
+        UTF-8 JSON object with ``device_id``, ``ts`` (ISO 8601 or epoch seconds), ``temp_c``
+        and optional ``humidity``, ``door_open``, ``battery``, ``lat``, ``lon``, ``msg_id``.
+    known_devices
+        Device ids accepted; ``None`` accepts any.
+    now
+        Current naive local time (for the future-timestamp check).
+    max_future_s
+        Largest tolerated clock skew into the future.
+
+    Returns
+    -------
+    tuple
+        Values in the order of :data:`TELEMETRY_COLUMNS` minus ``received_at``.
+
+    Raises
+    ------
+    RejectedError
+        With a reason ``code: detail``; codes are ``not_json``, ``missing_field``,
+        ``wrong_type``, ``impossible_value``, ``future_timestamp``, ``topic_mismatch`` and
+        ``unknown_device``.
+    """
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RejectedError(f"not_json: {exc}") from None
+    if not isinstance(obj, dict):
+        raise RejectedError(f"not_json: expected an object, got {type(obj).__name__}")
+    for key in ("device_id", "ts", "temp_c"):
+        if obj.get(key) is None:
+            raise RejectedError(f"missing_field: {key}")
+    device = obj["device_id"]
+    if not isinstance(device, str) or not device:
+        raise RejectedError("wrong_type: device_id must be non-empty text")
+    ts = _timestamp(obj["ts"])
+    temp = _number(obj, "temp_c", required=True)
+    humidity = _number(obj, "humidity")
+    battery = _number(obj, "battery")
+    lat = _number(obj, "lat")
+    lon = _number(obj, "lon")
+    door = obj.get("door_open")
+    if door is not None and not isinstance(door, bool):
+        raise RejectedError(f"wrong_type: door_open must be true/false, got {door!r}")
+    msg_id = obj.get("msg_id")
+    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
+        raise RejectedError("wrong_type: msg_id must be text or an integer")
+    assert temp is not None
+    if not TEMP_RANGE_C[0] <= temp <= TEMP_RANGE_C[1]:
+        raise RejectedError(f"impossible_value: temp_c={temp}")
+    for key, v, lo, hi in (
+        ("humidity", humidity, 0, 100),
+        ("battery", battery, 0, 100),
+        ("lat", lat, -90, 90),
+        ("lon", lon, -180, 180),
+    ):
+        if v is not None and not lo <= v <= hi:
+            raise RejectedError(f"impossible_value: {key}={v}")
+    if ts > now + timedelta(seconds=max_future_s):
+        raise RejectedError(f"future_timestamp: ts={ts.isoformat()} is after {now.isoformat()}")
+    parts = topic.split("/")
+    if len(parts) < 2 or parts[-2] != device:
+        raise RejectedError(f"topic_mismatch: topic {topic!r} is not for device {device!r}")
+    if known_devices is not None and device not in known_devices:
+        raise RejectedError(f"unknown_device: {device}")
+    mid = str(msg_id) if msg_id is not None else None
+    return (device, ts, temp, humidity, door, battery, lat, lon, mid)
+
+
+# ---------------------------------------------------------------------- ingester
+_ALARM_COLUMNS = ["device_id", "ts", "temp_c", "door_open", "battery", "received_at"]
+_EMPTY_ROWS = pd.DataFrame({c: [] for c in _ALARM_COLUMNS})
+
+
+@dataclass(frozen=True)
+class IngestStatus:
+    """What the UI shows about live ingestion."""
+
+    broker: str
+    connected: bool
+    since: datetime | None  # connected since, or disconnected since
+    received: int
+    inserted: int
+    duplicates: int
+    quarantined: int
+    queued: int
+    last_message_at: datetime | None
+    last_error: str | None
+
+
+@dataclass
+class _Counters:
+    received: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    last_message_at: datetime | None = None
+    last_error: str | None = None
+    connected: bool = False
+    since: datetime | None = field(default_factory=telemetry.local_now)
+
+
+class Ingester:
+    """Subscribe to telemetry and write it into DuckDB from one background thread.
+
+    Parameters
+    ----------
+    con
+        The app's connection; the writer thread takes its own cursor.
+    settings
+        Broker settings; ``None`` parses ``LINLI_MQTT_URL``.
+    batch_size
+        Most rows per insert.
+    flush_s
+        Longest wait before a partial batch is written.
+    alarms
+        Run the alarm engine after each batch (at most every ``alarm_every_s``).
+    alarm_settings
+        Settings for the alarm engine.
+    alarm_every_s
+        Least time between alarm evaluations.
+    dedup_size
+        How many recent message keys are remembered to drop QoS 1 redeliveries.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        settings: MqttSettings | None = None,
+        *,
+        batch_size: int = 5000,
+        flush_s: float = 0.2,
+        alarms: bool = True,
+        alarm_settings: telemetry.AlarmSettings | None = None,
+        alarm_every_s: float = 0.5,
+        dedup_size: int = 500_000,
+    ) -> None:
+        self.settings = settings or MqttSettings.from_url()
+        self._con = con
+        self.batch_size = batch_size
+        self.flush_s = flush_s
+        self.alarm_every_s = alarm_every_s
+        self._alarms = alarms
+        self._alarm_settings = alarm_settings
+        self.alarm_engine: telemetry_db.AlarmEngine | None = None
+        self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
+        self._c = _Counters()
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
+        self._dedup_size = dedup_size
+        self._known: set[str] = set()
+        self._last_received = datetime.min
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Event()
+        self._enqueued = 0
+        self._unevaluated: list[pd.DataFrame] = []
+        self._processed = 0
+        self.on_batch: Callable[[int], None] | None = None
+        self.client = make_client(self.settings, self.settings.client_id)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # ------------------------------------------------------------------ paho callbacks
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            with self._lock:
+                self._c.last_error = f"connect refused: {reason_code}"
+            return
+        # Subscribe on every connect: a broker that lost our session has no subscription.
+        client.subscribe(self.settings.topic, qos=self.settings.qos)
+        with self._lock:
+            self._c.connected = True
+            self._c.since = telemetry.local_now()
+            self._c.last_error = None
+        log.info(
+            "MQTT connected to %s (session present: %s)",
+            self.settings.describe(),
+            flags.session_present,
+        )
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._lock:
+            if self._c.connected:
+                self._c.since = telemetry.local_now()
+            self._c.connected = False
+            if reason_code.is_failure:
+                self._c.last_error = f"disconnected: {reason_code}"
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self._enqueued += 1
+        self._queue.put((message.topic, message.payload))
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Ingester:
+        """Load devices and recent message ids, start the writer and connect (non-blocking).
+
+        Returns
+        -------
+        Ingester
+            ``self``.
+        """
+        cur = self._con.cursor()
+        self._known = {r[0] for r in cur.execute("SELECT device_id FROM devices").fetchall()}
+        recent = cur.execute(
+            "SELECT msg_id FROM telemetry WHERE msg_id IS NOT NULL AND received_at > ? "
+            "ORDER BY received_at DESC LIMIT ?",
+            [telemetry.local_now() - timedelta(hours=2), self._dedup_size],
+        ).fetchall()
+        self._remember(r[0] for r in reversed(recent))
+        last = cur.execute("SELECT max(received_at) FROM telemetry").fetchall()[0][0]
+        if last is not None:
+            self._last_received = last
+        cur.close()
+        if self._alarms:
+            self.alarm_engine = telemetry_db.AlarmEngine(self._con, self._alarm_settings)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._writer, name="linli-mqtt-writer", daemon=True)
+        self._thread.start()
+        _connect_async(self.client, self.settings)
+        self.client.loop_start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Disconnect, write what is queued and stop the writer thread.
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait for the writer to finish.
+        """
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            self._c.connected = False
+            self._c.since = telemetry.local_now()
+
+    def status(self) -> IngestStatus:
+        """Return a snapshot of the connection and counters (thread-safe)."""
+        with self._lock:
+            c = self._c
+            return IngestStatus(
+                broker=self.settings.describe(),
+                connected=c.connected,
+                since=c.since,
+                received=c.received,
+                inserted=c.inserted,
+                duplicates=c.duplicates,
+                quarantined=c.quarantined,
+                queued=self._queue.qsize(),
+                last_message_at=c.last_message_at,
+                last_error=c.last_error,
+            )
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until the queue is empty and the last batch is written (for tests and tools).
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait.
+
+        Returns
+        -------
+        bool
+            ``True`` when idle before the timeout.
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                done = self._processed >= self._enqueued
+            if done and self._idle.is_set():
+                return True
+            time.sleep(0.02)
+        return False
+
+    # ------------------------------------------------------------------ writer thread
+    def _remember(self, keys: Iterable[str]) -> None:
+        for k in keys:
+            self._seen.add(k)
+            self._seen_order.append(k)
+        while len(self._seen_order) > self._dedup_size:
+            self._seen.discard(self._seen_order.popleft())
+
+    def _writer(self) -> None:
+        cur = self._con.cursor()
+        last_alarm = 0.0
+        last_devices = time.monotonic()
+        stopping = False
+        while not stopping:
+            self._idle.set()
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                if self._stop.is_set():
+                    break
+                self._evaluate()  # offline checks while nothing arrives
+                last_alarm = time.monotonic()
+                continue
+            self._idle.clear()
+            batch: list[tuple[str, bytes]] = []
+            deadline = time.monotonic() + self.flush_s
+            while True:
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                if len(batch) >= self.batch_size:
+                    break
+                try:
+                    item = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+                except queue.Empty:
+                    break
+            if time.monotonic() - last_devices > 30:
+                self._known = {
+                    r[0] for r in cur.execute("SELECT device_id FROM devices").fetchall()
+                }
+                last_devices = time.monotonic()
+            if batch:
+                self._write_safely(cur, batch)
+            now = time.monotonic()
+            if batch and (now - last_alarm >= self.alarm_every_s or self._queue.empty()):
+                self._evaluate()
+                last_alarm = now
+        rest = []
+        while True:  # anything paho delivered after the stop sentinel
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                rest.append(item)
+        if rest:
+            self._write_safely(cur, rest)
+        self._evaluate()
+        self._idle.set()
+        cur.close()
+
+    def _write_safely(self, cur: duckdb.DuckDBPyConnection, batch: list[tuple[str, bytes]]) -> None:
+        try:
+            self._write(cur, batch)
+        except Exception as exc:  # keep ingesting; the UI shows the error
+            log.exception("telemetry batch of %d messages failed", len(batch))
+            with self._lock:
+                self._c.last_error = f"write failed: {exc}"
+                self._processed += len(batch)
+
+    def _evaluate(self) -> None:
+        if self.alarm_engine is None:
+            return
+        frames, self._unevaluated = self._unevaluated, []
+        rows = pd.concat(frames, ignore_index=True) if frames else None
+        try:
+            self.alarm_engine.evaluate(rows=rows if rows is not None else _EMPTY_ROWS)
+        except Exception as exc:
+            log.exception("alarm evaluation failed")
+            with self._lock:
+                self._c.last_error = f"alarm evaluation failed: {exc}"
+
+    def _write(self, cur: duckdb.DuckDBPyConnection, batch: list[tuple[str, bytes]]) -> None:
+        now = telemetry.local_now()
+        # Strictly increasing per batch: the alarm engine reads rows newer than its watermark.
+        received_at = max(now, self._last_received + timedelta(microseconds=1))
+        self._last_received = received_at
+        rows: list[tuple[Any, ...]] = []
+        bad: list[tuple[Any, ...]] = []
+        dups = 0
+        keys: list[str] = []
+        batch_keys: set[str] = set()
+        for topic, payload in batch:
+            try:
+                row = parse_message(topic, payload, self._known, now)
+            except RejectedError as exc:
+                bad.append(
+                    (received_at, topic, payload.decode("utf-8", "replace")[:4000], str(exc))
+                )
+                continue
+            key = row[8] or f"{row[0]}@{row[1].isoformat()}"
+            if key in self._seen or key in batch_keys:
+                dups += 1
+                continue
+            batch_keys.add(key)
+            keys.append(key)
+            rows.append((*row, received_at))
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            if rows:
+                df = pd.DataFrame(rows, columns=TELEMETRY_COLUMNS)
+                df["ts"] = df["ts"].astype("datetime64[us]")
+                df["received_at"] = df["received_at"].astype("datetime64[us]")
+                df["door_open"] = df["door_open"].astype("boolean")
+                cur.register("_telemetry_batch", df)
+                cur.execute(
+                    f"INSERT INTO telemetry ({', '.join(TELEMETRY_COLUMNS)}) "
+                    f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM _telemetry_batch"
+                )
+                cur.unregister("_telemetry_batch")
+                if self.alarm_engine is not None:
+                    self._unevaluated.append(df[_ALARM_COLUMNS])
+            if bad:
+                cur.executemany(
+                    "INSERT INTO telemetry_quarantine (received_at, topic, payload, reason) "
+                    "VALUES (?, ?, ?, ?)",
+                    bad,
+                )
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+        self._remember(keys)
+        with self._lock:
+            c = self._c
+            c.received += len(batch)
+            c.inserted += len(rows)
+            c.duplicates += dups
+            c.quarantined += len(bad)
+            c.last_message_at = now
+            self._processed += len(batch)
+        if self.on_batch is not None:
+            self.on_batch(len(rows))
+
+
+# ---------------------------------------------------------------------- publisher
+class Publisher:
+    """Publish readings at QoS 1; messages published while disconnected are sent on reconnect.
+
+    Parameters
+    ----------
+    settings
+        Broker settings; ``None`` parses ``LINLI_MQTT_URL``.
+    client_id
+        MQTT client id; a random one by default.
+    prefix
+        First topic level (``linli``).
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings | None = None,
+        client_id: str | None = None,
+        prefix: str = "linli",
+    ) -> None:
+        self.settings = settings or MqttSettings.from_url()
+        self.prefix = prefix
+        self.client = make_client(
+            self.settings, client_id or f"linli-pub-{uuid.uuid4().hex[:10]}", clean=False
+        )
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)  # unlimited: nothing is dropped while offline
+        self.connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: (
+            None if rc.is_failure else self.connected.set()
+        )
+        self.client.on_disconnect = lambda c, u, f, rc, p: self.connected.clear()
+        _connect_async(self.client, self.settings)
+        self.client.loop_start()
+
+    def topic(self, warehouse: str | int, device_id: str) -> str:
+        """Return the telemetry topic of a device."""
+        return f"{self.prefix}/{warehouse}/{device_id}/telemetry"
+
+    def publish(
+        self, warehouse: str | int, reading: dict[str, Any], qos: int = 1
+    ) -> paho.MQTTMessageInfo:
+        """Publish one reading (a dict with at least ``device_id``, ``ts``, ``temp_c``).
+
+        A ``msg_id`` is added when missing so redeliveries can be recognised; a
+        ``datetime`` ``ts`` is sent as ISO 8601.
+
+        Parameters
+        ----------
+        warehouse
+            The warehouse segment of the topic.
+        reading
+            The payload fields.
+        qos
+            MQTT quality of service.
+
+        Returns
+        -------
+        paho.mqtt.client.MQTTMessageInfo
+            Use ``wait_for_publish()`` to wait for the broker's acknowledgement.
+        """
+        body = dict(reading)
+        body.setdefault("msg_id", uuid.uuid4().hex)
+        if isinstance(body.get("ts"), datetime):
+            body["ts"] = body["ts"].isoformat()
+        return self.publish_raw(self.topic(warehouse, body["device_id"]), json.dumps(body), qos)
+
+    def publish_raw(self, topic: str, payload: str | bytes, qos: int = 1) -> paho.MQTTMessageInfo:
+        """Publish an arbitrary payload (tests use it for malformed messages)."""
+        return self.client.publish(topic, payload, qos=qos)
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        """Wait for the connection; ``True`` when connected."""
+        return self.connected.wait(timeout)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until the broker acknowledged every queued QoS 1 message.
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait.
+
+        Returns
+        -------
+        bool
+            ``True`` when nothing is left unacknowledged.
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.client._out_messages:  # paho keeps unacknowledged QoS>0 here
+                return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        """Disconnect and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,275 @@
+"""What an importable table looks like: columns, keys, references and checks.
+
+The six tables a platform can bring from its own sheets or databases (orders, order_items,
+users, skus, communities, inventory) are described here once; the file importer, the
+validation and the database sync all read these specs. Column names are the schema's
+(engine/schema.sql), so they double as the whitelist of identifiers that may reach SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Logical kinds; connectors/validation.py turns each into a DuckDB coercion expression.
+KINDS = ("int", "float", "str", "date", "timestamp", "bool", "list")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an importable table.
+
+    Attributes
+    ----------
+    name
+        Schema column name.
+    kind
+        One of :data:`KINDS`.
+    required
+        The file must contain this column and every row a value.
+    default
+        SQL expression filling a missing column or empty value (only for optional columns);
+        it may refer to other (coerced) columns of the same row.
+    nonneg
+        Negative values are rejected.
+    not_future
+        Dates or times after the import's ``now`` are rejected.
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    default: str | None = None
+    nonneg: bool = False
+    not_future: bool = False
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column that must name an existing row of another table (in the database or batch)."""
+
+    column: str
+    table: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Fill an empty ``column`` with ``agg(value)`` of the rows of ``table`` (database and
+    batch) whose ``key`` equals this row's ``on`` column; e.g. an order's community from its user.
+    """
+
+    column: str
+    table: str
+    on: str
+    key: str
+    value: str
+    agg: str = "any_value"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """An importable table.
+
+    Attributes
+    ----------
+    name
+        Schema table name.
+    columns
+        Columns in schema order.
+    key
+        Columns identifying a row; duplicates (in the file or against the database) are rejected.
+    references
+        Foreign keys checked before loading.
+    lookups
+        Values filled from other tables, applied in order (after the defaults).
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    references: tuple[Reference, ...] = ()
+    lookups: tuple[Lookup, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """All column names, in schema order."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Names of required columns."""
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        """Return the column called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+C = Column
+
+SPECS: dict[str, TableSpec] = {
+    "communities": TableSpec(
+        "communities",
+        (
+            C("community_id", "int", required=True),
+            C("name", "str", required=True),
+            C("region_id", "int", required=True),
+            C("warehouse_id", "int", required=True),
+            C("type", "str", default="'mixed'"),
+            C("households", "int", required=True, nonneg=True),
+            C("built_year", "int", nonneg=True),
+            C("avg_price_sqm", "float", nonneg=True),
+            C("lat", "float", required=True),
+            C("lon", "float", required=True),
+            C("opened", "date", required=True, not_future=True),
+        ),
+        key=("community_id",),
+        references=(
+            Reference("region_id", "regions", "region_id"),
+            Reference("warehouse_id", "warehouses", "warehouse_id"),
+        ),
+    ),
+    "users": TableSpec(
+        "users",
+        (
+            C("user_id", "int", required=True),
+            C("community_id", "int", required=True),
+            C("building", "str", default="''"),
+            C("signup_date", "date", required=True, not_future=True),
+            C("channel", "str", default="'unknown'"),
+            C("gender", "str"),
+            C("age_band", "str"),
+            C("has_children", "bool"),
+            C("has_pet", "bool"),
+        ),
+        key=("user_id",),
+        references=(Reference("community_id", "communities", "community_id"),),
+    ),
+    "skus": TableSpec(
+        "skus",
+        (
+            C("sku_id", "int", required=True),
+            C("name", "str", required=True),
+            C("category", "str", required=True),
+            C("storage", "str", default="'ambient'"),
+            C("shelf_life_days", "int", required=True, nonneg=True),
+            C("list_price", "float", required=True, nonneg=True),
+            C("unit_cost", "float", required=True, nonneg=True),
+            C("unit", "str", default="'件'"),
+            C("weight_kg", "float", required=True, nonneg=True),
+            # A litre per kilogram is the density of water: a fair guess for groceries.
+            C("volume_l", "float", default="weight_kg", nonneg=True),
+            C("pack_size", "int", default="1", nonneg=True),
+            C("supplier_id", "int", required=True),
+            C("tags", "list", default="[]::VARCHAR[]"),
+            C("launched", "date", required=True, not_future=True),
+        ),
+        key=("sku_id",),
+    ),
+    "orders": TableSpec(
+        "orders",
+        (
+            C("order_id", "int", required=True),
+            C("user_id", "int", required=True),
+            C("community_id", "int"),
+            C("pickup_id", "int"),
+            C("order_date", "date", default="CAST(created_at AS DATE)", not_future=True),
+            C("created_at", "timestamp", required=True, not_future=True),
+            # Next-day group-buying: at the pickup point by 17:00 the day after the order (as the generator).
+            C(
+                "promised_by",
+                "timestamp",
+                default="CAST(order_date AS TIMESTAMP) + INTERVAL 41 HOUR",
+            ),
+            C("delivered_at", "timestamp"),
+            C("picked_up_at", "timestamp"),
+            C("status", "str", default="'paid'"),
+            C("ref_user_id", "int"),
+            C("coupon", "float", default="0", nonneg=True),
+        ),
+        key=("order_id",),
+        references=(
+            Reference("user_id", "users", "user_id"),
+            Reference("community_id", "communities", "community_id"),
+            Reference("pickup_id", "pickup_points", "pickup_id"),
+        ),
+        lookups=(
+            Lookup("community_id", "users", "user_id", "user_id", "community_id"),
+            Lookup(
+                "pickup_id", "pickup_points", "community_id", "community_id", "pickup_id", "min"
+            ),
+        ),
+    ),
+    "order_items": TableSpec(
+        "order_items",
+        (
+            C("order_id", "int", required=True),
+            C("sku_id", "int", required=True),
+            C("campaign_id", "int"),
+            C("qty", "int", required=True, nonneg=True),
+            C("unit_price", "float", required=True, nonneg=True),
+            C("list_price", "float", nonneg=True),
+            C("unit_cost", "float", nonneg=True),
+            C("refund_qty", "int", default="0", nonneg=True),
+            C("refund_reason", "str"),
+        ),
+        key=("order_id", "sku_id"),
+        references=(
+            Reference("order_id", "orders", "order_id"),
+            Reference("sku_id", "skus", "sku_id"),
+        ),
+        lookups=(
+            Lookup("list_price", "skus", "sku_id", "sku_id", "list_price"),
+            Lookup("unit_cost", "skus", "sku_id", "sku_id", "unit_cost"),
+        ),
+    ),
+    "inventory": TableSpec(
+        "inventory",
+        (
+            C("stock_date", "date", required=True, not_future=True),
+            C("warehouse_id", "int", required=True),
+            C("sku_id", "int", required=True),
+            C("received", "int", default="0", nonneg=True),
+            C("sold", "int", default="0", nonneg=True),
+            C("wasted", "int", default="0", nonneg=True),
+            C("on_hand", "int", required=True, nonneg=True),
+            C("in_transit", "int", default="0", nonneg=True),
+        ),
+        key=("stock_date", "warehouse_id", "sku_id"),
+        references=(
+            Reference("warehouse_id", "warehouses", "warehouse_id"),
+            Reference("sku_id", "skus", "sku_id"),
+        ),
+    ),
+}
+
+# Parents before children, so a batch's rows can satisfy later tables' references.
+LOAD_ORDER = ("communities", "users", "skus", "orders", "order_items", "inventory")
+
+
+def spec(table: str) -> TableSpec:
+    """Return the spec of an importable table.
+
+    Parameters
+    ----------
+    table
+        Table name, one of :data:`LOAD_ORDER`.
+
+    Returns
+    -------
+    TableSpec
+        Its description.
+
+    Raises
+    ------
+    ValueError
+        When the table cannot be imported.
+    """
+    if table not in SPECS:
+        raise ValueError(
+            f"Cannot import into {table!r}; importable tables: {', '.join(LOAD_ORDER)}."
+        )
+    return SPECS[table]

@@ -1,0 +1,41 @@
+"""Cached-free wrappers for the admin page: users and the audit log (always fresh)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard import db
+from engine import auth
+
+
+def users() -> pd.DataFrame:
+    """Every local user without password hashes."""
+    return (
+        db.cursor()
+        .execute(
+            "SELECT username, display_name, role, regions, warehouses, failed_logins, locked_until, "
+            "created_at FROM app_users ORDER BY username"
+        )
+        .df()
+    )
+
+
+def audit_log(limit: int = 500) -> pd.DataFrame:
+    """Latest audit entries."""
+    return auth.audit_log(db.cursor(), limit)
+
+
+def add_user(
+    actor: str,
+    username: str,
+    password: str,
+    role: str,
+    regions: list[int] | None,
+    warehouses: list[int] | None,
+    display_name: str,
+) -> auth.User:
+    """Create a user and record who did it."""
+    cur = db.cursor()
+    user = auth.create_user(cur, username, password, role, regions, warehouses, display_name)
+    auth.audit(cur, actor, "user_added", {"username": username, "role": role})
+    return user

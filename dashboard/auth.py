@@ -1,0 +1,112 @@
+"""Login and session handling for the app: demo mode, local users, or OIDC via st.login."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import streamlit as st
+
+from dashboard import db
+from dashboard.i18n import t
+from engine import auth
+
+
+def mode() -> str:
+    """``none`` (labelled demo mode), ``local`` (users in the database) or ``oidc``."""
+    m = os.environ.get("LINLI_AUTH", "none").lower()
+    return m if m in ("none", "local", "oidc") else "local"
+
+
+def current_user() -> auth.User | None:
+    """The signed-in user of this session, or ``None``."""
+    return st.session_state.get("user")
+
+
+def scope() -> auth.Scope:
+    """Row scope of this session (everything in demo mode)."""
+    u = current_user()
+    return u.scope if u else auth.ALL
+
+
+def role() -> str:
+    """The session's role; ``demo`` shows every page."""
+    u = current_user()
+    return u.role if u else "demo"
+
+
+def require_login() -> None:
+    """Show the login form and stop the script unless a valid session exists."""
+    m = mode()
+    if m == "none":
+        return
+    u = current_user()
+    now = datetime.now()
+    if u is not None:
+        if auth.session_expired(st.session_state.get("last_seen", now), now):
+            auth.audit(db.cursor(), u.username, "session_expired")
+            st.session_state.pop("user", None)
+            st.session_state["auth_notice"] = t("auth_expired")
+        else:
+            st.session_state["last_seen"] = now
+            return
+    if m == "oidc":
+        _oidc()
+        return
+    _login_form()
+
+
+def _login_form() -> None:
+    st.title(t("app_title"))
+    notice = st.session_state.pop("auth_notice", None)
+    if notice:
+        st.warning(notice)
+    with st.form("login"):
+        name = st.text_input(t("auth_username"))
+        pw = st.text_input(t("auth_password"), type="password")
+        ok = st.form_submit_button(t("auth_sign_in"), type="primary")
+    if ok:
+        try:
+            user = auth.authenticate(db.cursor(), name.strip(), pw)
+        except auth.AuthError as exc:
+            key = "auth_locked" if exc.reason == "locked" else "auth_bad"
+            st.error(t(key, detail=str(exc)))
+        else:
+            st.session_state["user"] = user
+            st.session_state["last_seen"] = datetime.now()
+            st.rerun()
+    st.stop()
+
+
+def _oidc() -> None:
+    if not st.user.is_logged_in:
+        st.title(t("app_title"))
+        st.button(t("auth_sign_in"), on_click=st.login, type="primary")
+        st.stop()
+    email = str(st.user.get("email", ""))
+    rows = (
+        db.cursor().execute("SELECT username FROM app_users WHERE username = ?", [email]).fetchall()
+    )
+    if not rows:
+        st.error(t("auth_no_account", email=email))
+        st.button(t("auth_sign_out"), on_click=st.logout)
+        st.stop()
+    st.session_state["user"] = auth._user(db.cursor(), email)
+    st.session_state["last_seen"] = datetime.now()
+    auth.audit(db.cursor(), email, "login", {"via": "oidc"})
+
+
+def sidebar_badge() -> None:
+    """Who is signed in (or the demo-mode label) and a sign-out button."""
+    u = current_user()
+    if mode() == "none":
+        st.sidebar.caption(f":material/lock_open: {t('demo_mode')}")
+        return
+    if u:
+        st.sidebar.caption(f":material/person: {u.display_name} · {t('role_' + u.role)}")
+        if st.sidebar.button(t("auth_sign_out"), key="sign_out"):
+            auth.audit(db.cursor(), u.username, "logout")
+            st.session_state.pop("user", None)
+            if mode() == "oidc":
+                st.logout()
+            st.rerun()

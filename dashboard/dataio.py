@@ -1,0 +1,241 @@
+"""数据管理 page services: read uploads, validate and import, database status, demo world."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from connectors import files, mapping, tables
+from connectors.validation import ImportFileError, ImportReport
+from dashboard import db
+from dashboard.i18n import t
+from engine import db as dbmod
+from engine import kpis
+
+REASON_KINDS = (
+    "bad_type",
+    "missing_value",
+    "negative",
+    "future",
+    "formula",
+    "duplicate_in_file",
+    "duplicate_in_db",
+    "missing_reference",
+)
+SCALES = ("small", "demo")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def read_upload(data: bytes, name: str) -> files.FileContent:
+    """Parse an uploaded file once per content (see :func:`connectors.files.read`)."""
+    return files.read(data, name=name)
+
+
+def error_text(exc: ImportFileError) -> str:
+    """A translated headline for an import error, followed by its details."""
+    return f"**{t('data_err_' + exc.code)}** — {exc}"
+
+
+def reason_text(reason: str) -> str:
+    """``bad_type:qty`` → 「类型错误 · qty」."""
+    kind, _, column = reason.partition(":")
+    label = t("data_reason_" + kind) if kind in REASON_KINDS else kind
+    return f"{label} · {column}" if column else label
+
+
+def mapping_frame(sheet: files.Sheet, table: str) -> pd.DataFrame:
+    """Editable mapping rows: file header, a sample value, and the guessed table column."""
+    guess = mapping.guess_mapping(sheet.headers, table)
+    first = sheet.data.slice(0, 1).to_pylist()
+    sample = first[0] if first else {}
+    return pd.DataFrame(
+        {
+            "header": sheet.headers,
+            "sample": [
+                None if sample.get(h) is None else str(sample.get(h)) for h in sheet.headers
+            ],
+            "column": [guess.get(h, "") for h in sheet.headers],
+        }
+    )
+
+
+def table_columns(table: str) -> list[str]:
+    """The columns a mapping may target (required ones first)."""
+    spec = tables.spec(table)
+    return [*spec.required, *[c for c in spec.names if c not in spec.required]]
+
+
+def _run(
+    content: files.FileContent,
+    targets: Mapping[str, str],
+    mappings: Mapping[str, Mapping[str, str]],
+    on_error: str,
+    dry_run: bool,
+) -> ImportReport:
+    return files.import_content(
+        db.cursor(), content, targets, mappings, on_error=on_error, dry_run=dry_run
+    )
+
+
+def validate(
+    content: files.FileContent,
+    targets: Mapping[str, str],
+    mappings: Mapping[str, Mapping[str, str]],
+    on_error: str = "quarantine",
+) -> ImportReport:
+    """Check a file against the database without writing anything."""
+    return _run(content, targets, mappings, on_error, dry_run=True)
+
+
+def run_import(
+    content: files.FileContent,
+    targets: Mapping[str, str],
+    mappings: Mapping[str, Mapping[str, str]],
+    on_error: str = "quarantine",
+    username: str | None = None,
+) -> ImportReport:
+    """Import a file; when rows were loaded, refresh rollups and the data version."""
+    report = _run(content, targets, mappings, on_error, dry_run=False)
+    if report.written:
+        after_import(report, username)
+    return report
+
+
+def after_import(report: ImportReport, username: str | None = None) -> None:
+    """Rebuild the KPI rollups, move "as of" to the last order day, bump the data version.
+
+    Cached page data are keyed by the data version, so every page shows the new rows.
+    """
+    con = db.cursor()
+    if report.rows_loaded:
+        kpis.refresh_rollups(con)
+        last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
+        if last is not None:
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('as_of', ?)", [last.isoformat()])
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [report.import_id])
+    con.execute(
+        "INSERT INTO audit_log VALUES (?, ?, 'import', ?)",
+        [
+            datetime.now(),
+            username,
+            f"{report.source}: {report.rows_loaded} loaded, {report.rows_rejected} rejected",
+        ],
+    )
+
+
+def report_frames(report: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-table counts and per-problem counts, with translated problem names."""
+    counts = pd.DataFrame(
+        [
+            (r.table, r.rows_in, r.rows_valid, r.rows_rejected, r.rows_skipped)
+            for r in report.tables
+        ],
+        columns=["table", "rows_in", "rows_valid", "rows_rejected", "rows_skipped"],
+    )
+    problems = report.problems()
+    problems["problem"] = problems["reason"].map(reason_text)
+    return counts, problems[["table", "problem", "rows", "reason"]]
+
+
+def show_report(report: ImportReport) -> None:
+    """Render a validation or import report: outcome, counts, problems with first rows."""
+    if report.already_imported:
+        st.info(t("data_already_imported"), icon=":material/content_copy:")
+        return
+    counts, problems = report_frames(report)
+    if report.written:
+        st.success(
+            t("data_imported", loaded=report.rows_loaded, rejected=report.rows_rejected),
+            icon=":material/check_circle:",
+        )
+    elif report.rows_rejected:
+        st.warning(
+            t("data_checked_problems", rejected=report.rows_rejected), icon=":material/rule:"
+        )
+    else:
+        st.success(t("data_checked_ok", rows=report.rows_in), icon=":material/rule:")
+    st.dataframe(
+        counts.rename(columns=lambda c: t("data_col_" + c)), hide_index=True, width="stretch"
+    )
+    if problems.empty:
+        return
+    st.subheader(t("data_problems"))
+    st.dataframe(
+        problems.drop(columns="reason").rename(columns=lambda c: t("data_col_" + c)),
+        hide_index=True,
+        width="stretch",
+    )
+    for rep in report.tables:
+        for reason, frame in rep.examples.items():
+            with st.expander(f"{rep.table} · {reason_text(reason)} ({rep.problems[reason]})"):
+                st.dataframe(frame, hide_index=True, width="stretch")
+
+
+@st.cache_data(show_spinner=False, ttl=5)
+def status(version: str) -> dict:
+    """Database facts: path, schema version, tables with row counts, recent imports."""
+    con = db.cursor()
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+    ]
+    # Names come from the catalogue itself, not from users.
+    rows = [(n, con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0]) for n in names]
+    imports = con.execute(
+        "SELECT imported_at, source, target_table, rows_in, rows_loaded, rows_rejected "
+        "FROM import_log ORDER BY imported_at DESC LIMIT 20"
+    ).df()
+    return {
+        "path": str(dbmod.db_path()),
+        "schema_version": dbmod.schema_version(con),
+        "tables": pd.DataFrame(rows, columns=["table", "rows"]),
+        "imports": imports,
+        "quarantined": con.execute("SELECT count(*) FROM import_quarantine").fetchall()[0][0],
+        "scale": dbmod.get_meta(con, "scale", "—"),
+        "seed": dbmod.get_meta(con, "seed", "—"),
+        "as_of": dbmod.get_meta(con, "as_of", "—"),
+    }
+
+
+def quarantine(limit: int = 1000) -> pd.DataFrame:
+    """The most recent rejected rows with their reasons."""
+    return (
+        db.cursor()
+        .execute(
+            "SELECT import_id, target_table, row_number, reason, row_json FROM import_quarantine "
+            "ORDER BY import_id DESC, row_number LIMIT ?",
+            [limit],
+        )
+        .df()
+    )
+
+
+def template(table: str) -> pd.DataFrame:
+    """An empty table with Chinese headers the importer recognises, required columns first."""
+    heads = [mapping.SYNONYMS.get(c, (c,))[0] for c in table_columns(table)]
+    return pd.DataFrame(columns=heads)
+
+
+def regenerate(scale: str, seed: int, progress=None) -> Path:
+    """Generate a new demo world into a new file next to the current database.
+
+    The running app keeps its open file (DuckDB allows one writer per file); the new world is
+    used after a restart with ``LINLI_DB`` pointing at the returned path.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}")
+    from data import generate
+
+    here = dbmod.db_path().resolve()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = here.with_name(f"linli-{scale}-seed{int(seed)}-{stamp}.duckdb")
+    con = generate.generate(target, scale=scale, seed=int(seed), progress=progress)
+    con.close()
+    return target

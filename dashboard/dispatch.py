@@ -1,0 +1,267 @@
+"""Cached wrappers for the 配送调度 (dispatch) page around engine.routing.dispatch."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import db
+from dashboard.i18n import t
+from engine.routing import dispatch, export, schedule
+
+# One colour per vehicle on the map (RGB), cycled.
+PALETTE = [
+    (228, 87, 46),
+    (23, 163, 152),
+    (59, 110, 165),
+    (243, 167, 18),
+    (136, 80, 160),
+    (41, 51, 92),
+    (200, 60, 120),
+    (90, 150, 60),
+]
+
+
+@st.cache_data(show_spinner=False)
+def warehouses(version: str, regions: tuple[int, ...] = ()) -> pd.DataFrame:
+    """Warehouses (optionally of some regions) with their fleet size."""
+    return (
+        db.cursor()
+        .execute(
+            """SELECT w.warehouse_id, w.name, w.region_id, w.lat, w.lon,
+                      COUNT(v.vehicle_id) AS vehicles
+               FROM warehouses w LEFT JOIN vehicles v USING (warehouse_id)
+               WHERE len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id)
+               GROUP BY ALL ORDER BY w.warehouse_id""",
+            [list(regions), list(regions)],
+        )
+        .df()
+    )
+
+
+@st.cache_data(show_spinner=False)
+def fleet(version: str, warehouse_id: int) -> pd.DataFrame:
+    """The vehicles of one warehouse (rows of the ``vehicles`` table)."""
+    return (
+        db.cursor()
+        .execute(
+            "SELECT * FROM vehicles WHERE warehouse_id = ? ORDER BY vehicle_id", [warehouse_id]
+        )
+        .df()
+    )
+
+
+@st.cache_data(show_spinner=False)
+def default_date(version: str) -> date:
+    """The next delivery day: the day after the data's as-of date."""
+    return dispatch.next_delivery_date(db.cursor())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def plan(
+    version: str,
+    delivery_date: date,
+    warehouse_id: int,
+    solver: str,
+    time_limit_s: float,
+    vehicles: pd.DataFrame,
+) -> dispatch.DayPlan:
+    """Plan one warehouse's delivery day with the given (possibly edited) fleet."""
+    settings = dispatch.DispatchSettings(time_limit_s=time_limit_s, solver=solver)
+    return dispatch.plan_day(
+        db.cursor(), delivery_date, [warehouse_id], settings=settings, vehicles=vehicles
+    )
+
+
+def loading_list(day: dispatch.DayPlan) -> pd.DataFrame:
+    """Per-vehicle loading lists (last stop loaded first)."""
+    return dispatch.loading_list(day)
+
+
+def pick_list(day: dispatch.DayPlan) -> pd.DataFrame:
+    """Per pickup point and SKU pick list."""
+    return dispatch.pick_list(day)
+
+
+def printable_html(day: dispatch.DayPlan) -> bytes:
+    """The printable loading lists as an HTML file."""
+    return export.to_html(day).encode("utf-8")
+
+
+def workbook(day: dispatch.DayPlan) -> bytes:
+    """All of the day's tables as one Excel workbook."""
+    return export.to_excel(day)
+
+
+def map_data(day: dispatch.DayPlan) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Paths (one per vehicle, coloured), stops and depots for a pydeck map."""
+    paths = day.routes[["plate", "path", "km", "stops"]].copy()
+    paths["color"] = [list(PALETTE[i % len(PALETTE)]) for i in range(len(paths))]
+    colour = dict(zip(paths["plate"], paths["color"], strict=True))
+    stops = day.route_stops[["plate", "seq", "name", "lat", "lon", "kg"]].copy()
+    stops["color"] = stops["plate"].map(colour)
+    stops["eta"] = day.route_stops["eta_min"].map(lambda m: f"{int(m) // 60:02d}:{int(m) % 60:02d}")
+    depots = pd.DataFrame(
+        [
+            {"name": f"WH{ws.warehouse_id}", "lat": ws.problem.coords[0][0],
+             "lon": ws.problem.coords[0][1]}
+            for ws in day.solves
+        ],
+        columns=["name", "lat", "lon"],
+    )  # fmt: skip
+    return paths, stops, depots
+
+
+def manual_cost(
+    day: dispatch.DayPlan, vehicle_id: int, stop_keys: list[str]
+) -> dict[str, float | int]:
+    """Distance, cost and late stops of one vehicle driving ``stop_keys`` in the given order.
+
+    Stops not on the vehicle's planned route are ignored; the result compares with the plan.
+    """
+    for ws in day.solves:
+        if vehicle_id not in ws.vehicle_ids:
+            continue
+        vt = ws.vehicle_ids.index(vehicle_id)
+        nodes = [ws.stop_keys.index(k) + 1 for k in stop_keys if k in ws.stop_keys]
+        r = schedule(ws.problem, vt, nodes)
+        vtype = ws.problem.vehicle_types[vt]
+        assert ws.problem.time_windows is not None
+        late = sum(
+            s > ws.problem.time_windows[i][1] for i, s in zip(r.stops, r.starts, strict=True)
+        )
+        return {
+            "km": r.distance / 1000,
+            "cost_yuan": (vtype.fixed_cost + vtype.unit_distance_cost * r.distance)
+            / dispatch.COST_SCALE,
+            "late_stops": int(late),
+            "return_min": r.return_time / 60,
+        }
+    raise ValueError(f"vehicle {vehicle_id} is not in this plan")
+
+
+def apply_fleet_edits(base: pd.DataFrame, edited: pd.DataFrame) -> pd.DataFrame:
+    """The fleet after the what-if editor: unticked rows removed, edits and new rows applied.
+
+    New rows copy shift and costs from the warehouse's first vehicle (or a 06:00-18:00 shift).
+    """
+    template = base.iloc[0].to_dict() if len(base) else {
+        "warehouse_id": 0, "shift_start": 360, "shift_end": 1080,
+        "fixed_cost": 150.0, "cost_per_km": 2.0,
+    }  # fmt: skip
+    rows = []
+    next_id = int(base["vehicle_id"].max()) + 1 if len(base) else 1
+    for k, row in enumerate(edited.to_dict("records")):
+        if row.get("use") is False or pd.isna(row.get("capacity_kg")):
+            continue
+        if pd.isna(row.get("vehicle_id")):
+            new = dict(template)
+            new["vehicle_id"] = next_id
+            next_id += 1
+        else:
+            new = base[base["vehicle_id"] == row["vehicle_id"]].iloc[0].to_dict()
+        new["plate"] = row.get("plate") or f"NEW-{k + 1}"
+        new["capacity_kg"] = float(row["capacity_kg"])
+        cap_m3 = row.get("capacity_m3")
+        new["capacity_m3"] = float(cap_m3) if pd.notna(cap_m3) else new["capacity_kg"] / 250
+        new["refrigerated"] = bool(row.get("refrigerated"))
+        rows.append(new)
+    return pd.DataFrame(rows, columns=base.columns).astype(base.dtypes.to_dict())
+
+
+def _hhmm(m: float) -> str:
+    m = round(m)
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def routes_table(day: dispatch.DayPlan) -> pd.DataFrame:
+    """One row per vehicle: stops, km, load, times, cost."""
+    out = day.routes.drop(columns=["path", "warehouse_id", "vehicle_id"]).copy()
+    out["depart"] = out.pop("depart_min").map(_hhmm)
+    out["return"] = out.pop("return_min").map(_hhmm)
+    return out[
+        ["plate", "refrigerated", "stops", "trips", "km", "load_kg", "load_pct", "volume_pct",
+         "depart", "return", "cost_yuan"]
+    ]  # fmt: skip
+
+
+def stops_table(day: dispatch.DayPlan) -> pd.DataFrame:
+    """One row per visit: vehicle, order, pickup point, ETA, window, weight, orders."""
+    rs = day.route_stops
+    return pd.DataFrame(
+        {
+            "plate": rs["plate"],
+            "seq": rs["seq"],
+            "trip": rs["trip"],
+            "pickup": rs["name"],
+            "temp": rs["temp"].map(lambda x: t("dp_temp_" + x)),
+            "eta": rs["eta_min"].map(_hhmm),
+            "window": rs["window_start"].map(_hhmm) + "–" + rs["window_end"].map(_hhmm),
+            "kg": rs["kg"].round(1),
+            "orders": rs["orders"],
+        }
+    )
+
+
+def dropped_table(day: dispatch.DayPlan) -> pd.DataFrame:
+    """Stops not planned, with a translated reason."""
+    d = day.dropped
+    return pd.DataFrame(
+        {
+            "pickup": d["name"],
+            "temp": d["temp"].map(lambda x: t("dp_temp_" + x)),
+            "kg": d["kg"].round(1),
+            "orders": d["orders"],
+            "reason": d["code"].map(lambda c: t("dp_drop_" + c)),
+        }
+    )
+
+
+def loading_table(day: dispatch.DayPlan) -> pd.DataFrame:
+    """Loading lists with translated storage and temperature labels."""
+    ll = dispatch.loading_list(day)
+    return pd.DataFrame(
+        {
+            "plate": ll["plate"],
+            "trip": ll["trip"],
+            "load_seq": ll["load_seq"],
+            "seq": ll["seq"],
+            "pickup": ll["name"],
+            "sku": ll["sku_name"],
+            "storage": ll["storage"].map(lambda x: t("dp_storage_" + x)),
+            "qty": ll["qty"],
+            "unit": ll["unit"],
+            "orders": ll["orders"],
+        }
+    )
+
+
+def picking_table(day: dispatch.DayPlan) -> pd.DataFrame:
+    """Pick list per pickup point and SKU with the carrying vehicle."""
+    pl = dispatch.pick_list(day)
+    return pd.DataFrame(
+        {
+            "pickup": pl["name"],
+            "temp": pl["temp"].map(lambda x: t("dp_temp_" + x)),
+            "plate": pl["plate"].fillna("—"),
+            "sku": pl["sku_name"],
+            "storage": pl["storage"].map(lambda x: t("dp_storage_" + x)),
+            "qty": pl["qty"],
+            "unit": pl["unit"],
+            "orders": pl["orders"],
+        }
+    )
+
+
+def column_labels() -> dict[str, str]:
+    """Translated headers of the page's tables."""
+    keys = {
+        "plate": "dp_col_plate", "seq": "dp_col_seq", "trip": "dp_col_trip", "load_seq": "dp_col_load_seq",
+        "pickup": "dp_col_pickup", "temp": "dp_col_temp", "eta": "dp_col_eta",
+        "window": "dp_col_window", "kg": "dp_col_kg", "orders": "dp_col_orders",
+        "sku": "dp_col_sku", "storage": "dp_col_storage", "qty": "dp_col_qty",
+        "unit": "dp_col_unit", "reason": "dp_col_reason",
+    }  # fmt: skip
+    return {col: t(key) for col, key in keys.items()}

@@ -1,0 +1,130 @@
+"""Cached wrappers around the demand forecast and purchase planning for the 需求预测 page.
+
+One model is fitted per data version (SKU × warehouse, 28 days ahead, listing plan and
+weather from planning assumptions). Its calibration hold-out (the last 28 days, unseen by
+the calibration model) gives the accuracy shown beside the baselines.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import db
+from engine import db as dbmod
+from engine import demand, forecasting, purchasing
+
+H = 28
+LEVELS = (50, 80, 95)
+# Smaller than the engine defaults so the page answers in seconds on the demo world.
+SETTINGS = forecasting.Settings(n_estimators=200, max_train_rows=150_000)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything the page shows, for all series (the page filters)."""
+
+    history: pd.DataFrame  # unique_id, ds, y, censored
+    forecast: pd.DataFrame  # unique_id, ds, yhat, bounds
+    keys: pd.DataFrame  # unique_id, sku_id, warehouse_id, name, category, ...
+    importance: pd.DataFrame  # feature, gain, share
+    holdout: pd.DataFrame  # model, unique_id, ds, yhat, y, censored
+    as_of: pd.Timestamp
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def result(version: str, seed: int = 0) -> Result:
+    """Fit the model on all history and forecast 28 days ahead."""
+    return _fitted(str(dbmod.db_path()), version, seed)
+
+
+# A fit takes tens of seconds, so it also outlives st.cache_data.clear() (the page tests clear
+# caches per test); the key holds the database path and its data version.
+@functools.lru_cache(maxsize=2)
+def _fitted(path: str, version: str, seed: int) -> Result:
+    """Fit and forecast for one database file and data version."""
+    cur = db.cursor()
+    data = demand.history(cur)
+    future = demand.future_exog(data, H)
+    m = forecasting.fit(
+        data.frame,
+        H,
+        future_exog=future,
+        level=LEVELS,
+        seed=seed,
+        holidays=demand.holidays(cur),
+        settings=SETTINGS,
+    )
+    fc = forecasting.predict(m)
+    hold = forecasting.holdout(m).assign(model="xgboost")
+    cut = data.frame["ds"].max() - pd.Timedelta(days=H)
+    base = forecasting.baseline_forecasts(data.frame.loc[data.frame["ds"] <= cut], H)
+    actual = hold[["unique_id", "ds", "y", "censored"]]
+    base = base[["model", "unique_id", "ds", "yhat"]].merge(actual, on=["unique_id", "ds"])
+    holdout = pd.concat([hold, base], ignore_index=True)
+    hist = data.frame[["unique_id", "ds", "y", "censored"]]
+    return Result(hist, fc.frame, data.keys, fc.importance, holdout, data.frame["ds"].max())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def purchase_plan(version: str, days: int, warehouses: tuple[int, ...]) -> purchasing.PurchasePlan:
+    """Purchase orders for the next ``days`` days after each supplier's lead time."""
+    r = result(version)
+    cur = db.cursor()
+    keys = r.keys
+    if warehouses:
+        keys = keys.loc[keys["warehouse_id"].isin(warehouses)]
+    return purchasing.plan(
+        r.forecast, keys, purchasing.stock(cur), purchasing.suppliers(cur), r.as_of, days=days
+    )
+
+
+@st.cache_data(show_spinner=False)
+def warehouses(version: str) -> pd.DataFrame:
+    """Warehouses with their region."""
+    return (
+        db.cursor()
+        .execute("SELECT warehouse_id, name, region_id FROM warehouses ORDER BY warehouse_id")
+        .df()
+    )
+
+
+def select(r: Result, category: str | None, sku: int | None, whs: tuple[int, ...]) -> list[str]:
+    """The series ids matching the page's choices."""
+    k = r.keys
+    if whs:
+        k = k.loc[k["warehouse_id"].isin(whs)]
+    if category:
+        k = k.loc[k["category"] == category]
+    if sku is not None:
+        k = k.loc[k["sku_id"] == sku]
+    return k["unique_id"].tolist()
+
+
+def totals(r: Result, ids: list[str], days: int = 56) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summed history (last ``days``) and bottom-up summed forecast of the chosen series."""
+    h = r.history.loc[r.history["unique_id"].isin(ids)]
+    h = h.loc[h["ds"] > r.as_of - pd.Timedelta(days=days)]
+    hist = h.groupby("ds", as_index=False)["y"].sum()
+    mapping = pd.DataFrame({"unique_id": ids, "total": "total"})
+    f = r.forecast.loc[r.forecast["unique_id"].isin(ids)]
+    fc = forecasting.rollup(f, mapping, ["total"]).drop(columns=["level", "key"])
+    return hist, fc
+
+
+def accuracy(r: Result, ids: list[str]) -> pd.DataFrame:
+    """WAPE, bias and the model's gain over each baseline on the hold-out, chosen series."""
+    d = r.holdout.loc[r.holdout["unique_id"].isin(ids)]
+    m = forecasting.metrics(d, ["model"])[["model", "n", "actual", "wape", "bias"]]
+    return m
+
+
+def accuracy_by_category(r: Result, ids: list[str]) -> pd.DataFrame:
+    """Hold-out WAPE per category and model, wide (one column per model)."""
+    d = r.holdout.loc[r.holdout["unique_id"].isin(ids)]
+    d = d.merge(r.keys[["unique_id", "category"]], on="unique_id")
+    m = forecasting.metrics(d, ["category", "model"])
+    return m.pivot(index="category", columns="model", values="wape").reset_index()

@@ -1,0 +1,257 @@
+"""Users, roles, row-level scope, password login with lock-out, sessions and the audit log.
+
+Passwords are stored only as argon2id hashes (salted by construction); neither the
+password nor the hash is ever written to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+ROLES = ("executive", "regional_manager", "analyst", "dispatcher", "admin")
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+SESSION_MINUTES = 60
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+
+
+class AuthError(Exception):
+    """Login refused; ``reason`` is ``bad_credentials``, ``locked`` or ``expired``."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class ScopeError(PermissionError):
+    """A request asked for rows outside the caller's scope."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Rows a user may see: region ids and warehouse ids (``None`` = all)."""
+
+    regions: tuple[int, ...] | None = None
+    warehouses: tuple[int, ...] | None = None
+
+    def clip_regions(self, requested: Sequence[int] = ()) -> tuple[int, ...]:
+        """Return the regions to query: the request limited to the scope.
+
+        Parameters
+        ----------
+        requested
+            Region ids asked for; empty means "all I may see".
+
+        Returns
+        -------
+        tuple of int
+            Region ids to filter on; empty means no restriction (only for unscoped users).
+
+        Raises
+        ------
+        ScopeError
+            When every requested region lies outside the scope.
+        """
+        req = tuple(int(r) for r in requested)
+        if self.regions is None:
+            return req
+        if not req:
+            return self.regions
+        inside = tuple(r for r in req if r in self.regions)
+        if not inside:
+            raise ScopeError(f"regions {list(req)} are outside your scope {list(self.regions)}")
+        return inside
+
+
+ALL = Scope()
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in user."""
+
+    username: str
+    role: str
+    display_name: str = ""
+    scope: Scope = field(default_factory=Scope)
+
+
+def hash_password(password: str) -> str:
+    """Return an argon2id hash of ``password`` (with a fresh random salt)."""
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    return _HASHER.hash(password)
+
+
+def create_user(
+    con: duckdb.DuckDBPyConnection,
+    username: str,
+    password: str,
+    role: str,
+    regions: Sequence[int] | None = None,
+    warehouses: Sequence[int] | None = None,
+    display_name: str = "",
+    now: datetime | None = None,
+) -> User:
+    """Create a local user.
+
+    Parameters
+    ----------
+    con
+        Writable connection.
+    username, password
+        Credentials; the password is stored only as a salted hash.
+    role
+        One of :data:`ROLES`.
+    regions, warehouses
+        Scope; ``None`` for all.
+    display_name
+        Shown in the sidebar.
+    now
+        Creation time (for tests).
+
+    Returns
+    -------
+    User
+        The new user.
+
+    Raises
+    ------
+    ValueError
+        For an unknown role, an empty or taken username, or a short password.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if not username.strip():
+        raise ValueError("username must not be empty")
+    exists = con.execute("SELECT count(*) FROM app_users WHERE username = ?", [username]).fetchall()
+    if exists[0][0]:
+        raise ValueError(f"user {username!r} already exists")
+    con.execute(
+        "INSERT INTO app_users (username, display_name, role, regions, warehouses, password_hash, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            username,
+            display_name or username,
+            role,
+            None if regions is None else [int(r) for r in regions],
+            None if warehouses is None else [int(w) for w in warehouses],
+            hash_password(password),
+            now or datetime.now(),
+        ],
+    )
+    audit(con, username, "user_created", {"role": role}, now)
+    return _user(con, username)
+
+
+def _user(con: duckdb.DuckDBPyConnection, username: str) -> User:
+    row = con.execute(
+        "SELECT username, role, display_name, regions, warehouses FROM app_users "
+        "WHERE username = ?",
+        [username],
+    ).fetchall()[0]
+    scope = Scope(
+        None if row[3] is None else tuple(row[3]), None if row[4] is None else tuple(row[4])
+    )
+    return User(row[0], row[1], row[2] or row[0], scope)
+
+
+def authenticate(
+    con: duckdb.DuckDBPyConnection, username: str, password: str, now: datetime | None = None
+) -> User:
+    """Check a password; count failures and lock the account after :data:`MAX_FAILURES`.
+
+    Parameters
+    ----------
+    con
+        Writable connection.
+    username, password
+        Credentials as typed.
+    now
+        Current time (for tests).
+
+    Returns
+    -------
+    User
+        The user on success (failures reset).
+
+    Raises
+    ------
+    AuthError
+        ``bad_credentials`` for an unknown user or wrong password (same message for both),
+        ``locked`` while the account is locked.
+    """
+    now = now or datetime.now()
+    rows = con.execute(
+        "SELECT password_hash, failed_logins, locked_until FROM app_users WHERE username = ?",
+        [username],
+    ).fetchall()
+    if not rows:
+        _HASHER.hash("timing-equaliser")  # same work as a real check
+        audit(con, username, "login_failed", {"reason": "unknown user"}, now)
+        raise AuthError("bad_credentials", "wrong username or password")
+    pw_hash, failures, locked_until = rows[0]
+    if locked_until is not None and locked_until > now:
+        audit(con, username, "login_refused", {"reason": "locked"}, now)
+        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
+        raise AuthError(
+            "locked",
+            f"account locked after repeated failures; try again in {minutes} min or ask an admin",
+        )
+    try:
+        _HASHER.verify(pw_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        failures += 1
+        lock = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES else None
+        con.execute(
+            "UPDATE app_users SET failed_logins = ?, locked_until = ? WHERE username = ?",
+            [0 if lock else failures, lock, username],
+        )
+        audit(con, username, "login_failed", {"failures": failures, "locked": bool(lock)}, now)
+        raise AuthError("bad_credentials", "wrong username or password") from None
+    con.execute(
+        "UPDATE app_users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username]
+    )
+    audit(con, username, "login", None, now)
+    return _user(con, username)
+
+
+def session_expired(
+    last_seen: datetime, now: datetime | None = None, minutes: int = SESSION_MINUTES
+) -> bool:
+    """True when a session idle since ``last_seen`` has passed the timeout."""
+    return (now or datetime.now()) - last_seen > timedelta(minutes=minutes)
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    username: str | None,
+    action: str,
+    detail: dict | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Append one audit entry (logins, imports, plan approvals, rule changes, …)."""
+    con.execute(
+        "INSERT INTO audit_log (logged_at, username, action, detail) VALUES (?, ?, ?, ?)",
+        [
+            now or datetime.now(),
+            username,
+            action,
+            None if detail is None else json.dumps(detail, ensure_ascii=False, default=str),
+        ],
+    )
+
+
+def audit_log(con: duckdb.DuckDBPyConnection, limit: int = 500):
+    """The most recent audit entries, newest first, as a DataFrame."""
+    return con.execute(
+        "SELECT logged_at, username, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT ?",
+        [int(limit)],
+    ).df()

@@ -1,0 +1,222 @@
+"""Basket transactions and margins from Linli's tables for a scope (regions, types, dates).
+
+Persona segments come from the segmentation engine, which is not wired here; a scope may
+instead name its users (``user_ids``), which is how a segment is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from engine import basket
+
+# Item level -> SQL expression for the item label (identifiers never come from users).
+LEVELS = {"sku": "s.name", "category": "s.category"}
+STATUSES = ("paid", "refunded", "cancelled")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which orders a basket analysis looks at.
+
+    Attributes
+    ----------
+    regions
+        Region ids; empty for all.
+    community_types
+        Community types (``high_end``, ``young_family``, ...); empty for all.
+    user_ids
+        Users (e.g. a persona segment); empty for all.
+    start, end
+        Inclusive order-date range; ``None`` for open.
+    level
+        ``"sku"`` (items are SKU names) or ``"category"``.
+    statuses
+        Order statuses included; cancelled orders are left out by default.
+    """
+
+    regions: tuple[int, ...] = ()
+    community_types: tuple[str, ...] = ()
+    user_ids: tuple[int, ...] = ()
+    start: date | None = None
+    end: date | None = None
+    level: str = "sku"
+    statuses: tuple[str, ...] = ("paid", "refunded")
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"level must be one of {tuple(LEVELS)}; got {self.level!r}")
+        bad = [s for s in self.statuses if s not in STATUSES]
+        if bad or not self.statuses:
+            raise ValueError(f"statuses must be a non-empty subset of {STATUSES}; got {bad}")
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+
+
+def _where(scope: Scope) -> tuple[str, list]:
+    clauses = ["o.status IN (SELECT unnest(?::VARCHAR[]))"]
+    params: list = [list(scope.statuses)]
+    if scope.regions:
+        clauses.append("c.region_id IN (SELECT unnest(?::INTEGER[]))")
+        params.append([int(r) for r in scope.regions])
+    if scope.community_types:
+        clauses.append("c.type IN (SELECT unnest(?::VARCHAR[]))")
+        params.append([str(t) for t in scope.community_types])
+    if scope.user_ids:
+        clauses.append("o.user_id IN (SELECT unnest(?::INTEGER[]))")
+        params.append([int(u) for u in scope.user_ids])
+    if scope.start is not None:
+        clauses.append("o.order_date >= ?")
+        params.append(scope.start)
+    if scope.end is not None:
+        clauses.append("o.order_date <= ?")
+        params.append(scope.end)
+    return " AND ".join(clauses), params
+
+
+_FROM = """
+    FROM order_items oi
+    JOIN orders o ON o.order_id = oi.order_id
+    JOIN communities c ON c.community_id = o.community_id
+    JOIN skus s ON s.sku_id = oi.sku_id
+"""
+
+
+def _labels(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:
+    """Item label per sku_id at the level, as a categorical series indexed by sku_id."""
+    skus = con.execute(f"SELECT sku_id, {LEVELS[level]} AS item FROM skus s").df()
+    labels = skus["item"].astype("category")
+    labels.index = skus["sku_id"].to_numpy()
+    return labels
+
+
+def _lines(con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool) -> pd.DataFrame:
+    """Distinct (order, item) lines of a scope; items as a categorical of labels."""
+    where, params = _where(scope)
+    extra = ", o.community_id" if by_type else ""
+    # Integer columns out of DuckDB, deduplicated and labelled in pandas: far cheaper than
+    # millions of strings through DISTINCT and the result conversion.
+    sql = f"SELECT oi.order_id, oi.sku_id{extra} {_FROM} WHERE {where}"
+    lines = con.execute(sql, params).df().drop_duplicates(["order_id", "sku_id"])
+    labels = _labels(con, scope.level)
+    item = pd.Categorical.from_codes(
+        labels.cat.codes.reindex(lines["sku_id"].to_numpy()).to_numpy(),
+        categories=labels.cat.categories,
+    )
+    lines = lines.drop(columns="sku_id").assign(item=item)
+    if scope.level != "sku":
+        lines = lines.drop_duplicates(["order_id", "item"])
+    if by_type:
+        kinds = con.execute("SELECT community_id, type FROM communities").df()
+        lines["community_type"] = lines["community_id"].map(kinds.set_index("community_id")["type"])
+    columns = ["order_id", "item", *(["community_type"] if by_type else [])]
+    return lines[columns].reset_index(drop=True)
+
+
+def transactions(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFrame:
+    """Order lines of a scope as basket transactions.
+
+    Parameters
+    ----------
+    con
+        A Linli connection (or cursor).
+    scope
+        Which orders, and the item level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Distinct ``order_id, item`` pairs (``item`` categorical: SKU names or categories);
+        empty when the scope has no orders.
+    """
+    return _lines(con, scope, by_type=False)
+
+
+def margins(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFrame:
+    """Average realised unit margin (price paid minus unit cost) per item in a scope.
+
+    Parameters
+    ----------
+    con
+        A Linli connection (or cursor).
+    scope
+        Which orders, and the item level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``item``, ``margin`` (CNY per unit), ``units``.
+    """
+    return _margins(con, scope, by_type=False)
+
+
+def _margins(con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool) -> pd.DataFrame:
+    where, params = _where(scope)
+    kind = ", c.type AS community_type" if by_type else ""
+    group = "1, 4" if by_type else "1"
+    sql = (
+        f"SELECT {LEVELS[scope.level]} AS item, "
+        "sum((oi.unit_price - oi.unit_cost) * oi.qty) / nullif(sum(oi.qty), 0) AS margin, "
+        f"sum(oi.qty) AS units{kind} {_FROM} WHERE {where} GROUP BY {group} ORDER BY {group}"
+    )
+    return con.execute(sql, params).df()
+
+
+def community_types(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Community types present in the database, sorted."""
+    rows = con.execute("SELECT DISTINCT type FROM communities ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def bundles_by_type(
+    con: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    min_support: float,
+    min_confidence: float = 0.0,
+    max_size: int = 3,
+    top: int = 10,
+) -> pd.DataFrame:
+    """The best bundles (see :func:`engine.basket.bundles`) for each community type.
+
+    Parameters
+    ----------
+    con
+        A Linli connection (or cursor).
+    scope
+        Orders to consider; its ``community_types`` (if any) restricts the types listed.
+    min_support, min_confidence, max_size, top
+        As in :func:`engine.basket.bundles`, applied per type.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`engine.basket.bundles` plus ``community_type``; types without
+        orders or bundles are absent.
+
+    Raises
+    ------
+    ValueError
+        On invalid thresholds.
+    """
+    lines = _lines(con, scope, by_type=True)
+    unit_margins = _margins(con, scope, by_type=True)
+    parts = []
+    for kind, tx in lines.groupby("community_type", sort=True, observed=True):
+        found = basket.bundles(
+            tx[["order_id", "item"]],
+            unit_margins.loc[unit_margins["community_type"] == kind, ["item", "margin"]],
+            min_support,
+            min_confidence,
+            max_size=max_size,
+            top=top,
+        )
+        if not found.empty:
+            parts.append(found.assign(community_type=kind))
+    if not parts:
+        return pd.DataFrame(columns=["community_type", "items", "score"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["community_type", *[c for c in out.columns if c != "community_type"]]]

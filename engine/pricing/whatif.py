@@ -1,0 +1,393 @@
+"""What-if scenarios, price curves and the price/threshold optimiser for group-buy campaigns.
+
+Per campaign (one SKU in one community on one day), in expectation:
+
+- ``units``: units ordered, ``mu(price - coupon)`` from :mod:`engine.pricing.demand`;
+- ``p_success``: calibrated ``P(units >= threshold)`` (成团率);
+- ``sold``: units delivered, ``E[units · 1{units >= threshold}]`` under the negative binomial
+  (failed groups are refunded);
+- ``gmv``: ``price × sold`` (before coupons); ``net``: ``(price - coupon) × sold``;
+- ``margin``: gross margin ``(price - coupon - unit_cost) × sold``;
+- ``commission``: the leader's ``commission_rate × net``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from engine.pricing import demand
+
+METRICS = ("units", "p_success", "sold", "gmv", "net", "margin", "commission")
+OBJECTIVES = ("margin", "gmv")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A change to the current plan; unset fields keep the current value."""
+
+    price: float | Mapping[int, float] | None = None  # absolute price, or per SKU id
+    price_change: float | None = None  # relative to the current price, e.g. -0.1
+    threshold: int | None = None  # group threshold for every selected campaign
+    coupon: float = 0.0  # CNY off per unit, paid by the platform
+
+
+@dataclass(frozen=True)
+class OptimiseSettings:
+    """Constraints and objective of :func:`optimise` (loadable from TOML)."""
+
+    objective: str = "margin"  # margin | gmv
+    target: float = 0.9  # minimum group-success probability (the seeds' 90 % bar)
+    price_min: float = 0.5  # bounds as fractions of the list price
+    price_max: float = 1.2
+    price_step: float = 0.01
+    min_margin: float = 0.0  # minimum gross margin rate on the price paid
+    threshold_min: int = 1
+    threshold_max: int = 200
+    campaign_cost: float = 0.0  # CNY per formed group (handling, delivery slot)
+    coupon: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+        if not 0 < self.target < 1:
+            raise ValueError(f"target success probability must lie in (0, 1), got {self.target}")
+        if not 0 < self.price_min <= self.price_max:
+            raise ValueError("price bounds need 0 < price_min <= price_max")
+        if not 0 < self.price_step <= self.price_max:
+            raise ValueError("price_step must be positive")
+        if not 1 <= self.threshold_min <= self.threshold_max:
+            raise ValueError("thresholds need 1 <= threshold_min <= threshold_max")
+        if not -1 < self.min_margin < 1:
+            raise ValueError("min_margin is a rate in (-1, 1)")
+        if self.campaign_cost < 0 or self.coupon < 0:
+            raise ValueError("campaign_cost and coupon must be non-negative")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> OptimiseSettings:
+        """Load settings from a TOML file (a ``[pricing.optimise]`` table or top level)."""
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        raw = raw.get("pricing", {}).get("optimise", raw)
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown optimiser setting(s): {', '.join(sorted(unknown))}")
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """Result of :func:`simulate`: one row per SKU × community, and totals."""
+
+    rows: pd.DataFrame
+    totals: pd.DataFrame  # metric, current, scenario, delta, delta_pct
+
+
+def _metrics(
+    model: demand.DemandModel,
+    ci: np.ndarray,
+    si: np.ndarray,
+    price: np.ndarray,
+    threshold: np.ndarray,
+    coupon: np.ndarray | float,
+) -> dict[str, np.ndarray]:
+    """Expected campaign metrics for positions ``ci``, ``si`` (equal shapes)."""
+    paid = price - coupon
+    mu = demand._mean(demand._arrays(model), ci, si, paid)
+    p = demand.calibrated(model, demand.nb_sf(threshold, mu, model.dispersion))
+    sold = demand.nb_partial(threshold, mu, model.dispersion)
+    net = paid * sold
+    return {
+        "units": mu,
+        "p_success": p,
+        "sold": sold,
+        "gmv": price * sold,
+        "net": net,
+        "margin": (paid - model.unit_cost[si]) * sold,
+        "commission": model.commission[ci] * net,
+    }
+
+
+def _check_ids(model, sku_ids, community_ids):
+    si = model.sku_index(sku_ids)
+    ci = model.community_index(community_ids)
+    if len(si) == 0:
+        raise ValueError("choose at least one SKU")
+    return si, ci
+
+
+def simulate(
+    model: demand.DemandModel,
+    sku_ids: Sequence[int],
+    community_ids: Sequence[int] | None = None,
+    scenario: Scenario = Scenario(),
+) -> WhatIf:
+    """Compare a scenario with the current plan for every SKU × community.
+
+    Parameters
+    ----------
+    model
+        Fitted demand model.
+    sku_ids
+        SKUs the scenario changes.
+    community_ids
+        Communities (default: all).
+    scenario
+        Price (absolute or % change), threshold and coupon.
+
+    Returns
+    -------
+    WhatIf
+        Per-pair metrics now and under the scenario with deltas, and totals.
+
+    Raises
+    ------
+    ValueError
+        For unknown SKUs or communities, a price <= 0, a threshold < 1, a coupon that is
+        negative or not below the price.
+    """
+    si, ci = _check_ids(model, sku_ids, community_ids)
+    cc, ss = np.meshgrid(ci, si, indexing="xy")  # [S, C]
+    cc, ss = cc.ravel(), ss.ravel()
+    p_now = model.current_price[cc, ss]
+    k_now = model.current_threshold[cc, ss]
+    if scenario.price is not None and scenario.price_change is not None:
+        raise ValueError("give either an absolute price or a price change, not both")
+    if isinstance(scenario.price, Mapping):
+        ids = model.sku_ids[ss]
+        new = np.array([scenario.price.get(int(i), np.nan) for i in ids], dtype=float)
+        price = np.where(np.isnan(new), p_now, new)
+        given = np.array(list(scenario.price.values()), dtype=float)
+        model.sku_index(list(scenario.price))  # unknown SKU ids in the mapping raise
+    elif scenario.price is not None:
+        given = np.array([scenario.price], dtype=float)
+        price = np.full(len(ss), float(scenario.price))
+    elif scenario.price_change is not None:
+        if scenario.price_change <= -1:
+            raise ValueError("a price change must be above -100 %")
+        given = np.array([1.0])
+        price = p_now * (1 + scenario.price_change)
+    else:
+        given = np.array([1.0])
+        price = p_now
+    if (given <= 0).any() or not np.isfinite(given).all():
+        raise ValueError("price must be positive")
+    if scenario.threshold is not None:
+        if int(scenario.threshold) != scenario.threshold or scenario.threshold < 1:
+            raise ValueError(f"threshold must be an integer >= 1, got {scenario.threshold}")
+        k = np.full(len(ss), int(scenario.threshold))
+    else:
+        k = k_now
+    coupon = float(scenario.coupon)
+    if coupon < 0:
+        raise ValueError("coupon must be non-negative")
+    if (coupon >= price).any():
+        raise ValueError("coupon must be below the price")
+    now = _metrics(model, cc, ss, p_now, k_now, 0.0)
+    new = _metrics(model, cc, ss, price, k, coupon)
+    cols = {
+        "sku_id": model.sku_ids[ss],
+        "community_id": model.community_ids[cc],
+        "category": model.category[ss],
+        "price_now": p_now,
+        "price": price,
+        "threshold_now": k_now,
+        "threshold": k,
+        "coupon": coupon,
+    }
+    for m in METRICS:
+        cols[m + "_now"] = now[m]
+        cols[m] = new[m]
+        cols[m + "_delta"] = new[m] - now[m]
+    rows = pd.DataFrame(cols)
+    totals = []
+    for m in METRICS:
+        if m == "p_success":
+            cur, sc = float(now[m].mean()), float(new[m].mean())
+        else:
+            cur, sc = float(now[m].sum()), float(new[m].sum())
+        totals.append((m, cur, sc, sc - cur, (sc - cur) / cur if cur else np.nan))
+    return WhatIf(
+        rows, pd.DataFrame(totals, columns=["metric", "current", "scenario", "delta", "delta_pct"])
+    )
+
+
+def curve(
+    model: demand.DemandModel,
+    sku_id: int,
+    community_ids: Sequence[int] | None = None,
+    prices: Sequence[float] | None = None,
+    threshold: int | None = None,
+    coupon: float = 0.0,
+) -> pd.DataFrame:
+    """Price → units, GMV, margin and success probability for one SKU, summed over communities.
+
+    Parameters
+    ----------
+    model
+        Fitted demand model.
+    sku_id
+        The SKU.
+    community_ids
+        Communities (default: all).
+    prices
+        Price grid (default 50–120 % of list in 1 % steps).
+    threshold
+        Group threshold (default: each community's current one).
+    coupon
+        CNY off per unit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``price`` and the summed metrics of :data:`METRICS` (``p_success`` averaged).
+
+    Raises
+    ------
+    ValueError
+        For an unknown SKU or community, a non-positive price or a threshold < 1.
+    """
+    si, ci = _check_ids(model, [sku_id], community_ids)
+    lp = model.list_price[si[0]]
+    grid = np.asarray(
+        prices if prices is not None else lp * np.arange(0.5, 1.2001, 0.01), dtype=float
+    )
+    if (grid <= coupon).any():
+        raise ValueError("prices must be positive and above the coupon")
+    if threshold is not None and (int(threshold) != threshold or threshold < 1):
+        raise ValueError(f"threshold must be an integer >= 1, got {threshold}")
+    pp, cc = np.meshgrid(grid, ci, indexing="ij")  # [P, C]
+    ss = np.full_like(cc, si[0])
+    k = model.current_threshold[cc, ss] if threshold is None else np.full(cc.shape, threshold)
+    m = _metrics(model, cc, ss, pp, k, coupon)
+    out = {"price": grid}
+    for name in METRICS:
+        out[name] = m[name].mean(axis=1) if name == "p_success" else m[name].sum(axis=1)
+    return pd.DataFrame(out)
+
+
+def _nb_table(mu: np.ndarray, alpha: float, kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """``P(U >= k)`` and ``E[U 1{U >= k}]`` for k = 0..kmax by the pmf recurrence."""
+    r = 1.0 / max(alpha, 1e-6)
+    q = r / (r + np.maximum(mu, 1e-12))
+    pmf = np.exp(r * np.log(q))
+    sf = np.empty((kmax + 1, *mu.shape))
+    part = np.empty_like(sf)
+    cdf = np.zeros_like(mu)
+    low = np.zeros_like(mu)  # sum of u * pmf(u) for u < k
+    for k in range(kmax + 1):
+        sf[k] = np.clip(1.0 - cdf, 0.0, 1.0)
+        part[k] = np.maximum(mu - low, 0.0)
+        cdf = cdf + pmf
+        low = low + k * pmf
+        pmf = pmf * (k + r) / (k + 1) * (1 - q)
+    return sf, part
+
+
+def _largest_threshold(model: demand.DemandModel, mu: np.ndarray, target: float) -> int:
+    """No threshold above this can reach ``target`` anywhere (bounds the search)."""
+    a, b = model.calibration
+    if b <= 0:
+        return 10**6
+    raw_target = special.expit((special.logit(target) - a) / b)
+    r = 1.0 / max(model.dispersion, 1e-6)
+    q = stats.nbinom.ppf(1 - raw_target, r, r / (r + float(np.max(mu))))
+    return int(q) + 1
+
+
+def optimise(
+    model: demand.DemandModel,
+    sku_id: int,
+    community_ids: Sequence[int] | None = None,
+    settings: OptimiseSettings = OptimiseSettings(),
+) -> pd.DataFrame:
+    """Best price and threshold per community for one SKU under the success constraint.
+
+    Searches the price grid within the bounds and every threshold in
+    ``threshold_min..threshold_max`` for the pair maximising expected gross margin (or GMV),
+    less ``campaign_cost`` per formed group, subject to ``P(success) >= target`` and a gross
+    margin rate of at least ``min_margin``. Without a campaign cost a lower threshold never
+    hurts, so the optimiser then returns ``threshold_min``.
+
+    Parameters
+    ----------
+    model
+        Fitted demand model.
+    sku_id
+        The SKU.
+    community_ids
+        Communities (default: all).
+    settings
+        Objective and constraints.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per community: ``feasible``, chosen ``price``, ``threshold``, the metrics, the current
+        plan's ``price_now``, ``threshold_now`` and metrics (``*_now``), and ``objective``
+        for both. Infeasible communities keep their current plan.
+
+    Raises
+    ------
+    ValueError
+        For an unknown SKU or community.
+    """
+    s = settings
+    si, ci = _check_ids(model, [sku_id], community_ids)
+    j = si[0]
+    lp, cost = model.list_price[j], model.unit_cost[j]
+    grid = lp * np.arange(s.price_min, s.price_max + s.price_step / 2, s.price_step)
+    grid = grid[grid > s.coupon]
+    if grid.size == 0:
+        raise ValueError("no price in the bounds lies above the coupon")
+    pp, cc = np.meshgrid(grid, ci, indexing="ij")  # [P, C]
+    ss = np.full_like(cc, j)
+    paid = pp - s.coupon
+    mu = demand._mean(demand._arrays(model), cc, ss, paid)
+    kmax = max(s.threshold_min, min(s.threshold_max, _largest_threshold(model, mu, s.target)))
+    sf, part = _nb_table(mu, model.dispersion, kmax)
+    ks = np.arange(s.threshold_min, kmax + 1)
+    p_ok = demand.calibrated(model, sf[ks])  # [K, P, C]
+    sold = part[ks]
+    value = (paid - cost) if s.objective == "margin" else pp
+    obj = value[None] * sold - s.campaign_cost * p_ok
+    margin_rate = (paid - cost) / paid
+    ok = (p_ok >= s.target) & (margin_rate >= s.min_margin)[None]
+    score = np.where(ok, obj, -np.inf).reshape(-1, len(ci))
+    best = score.argmax(axis=0)
+    feasible = np.isfinite(score[best, np.arange(len(ci))])
+    kb, pb = np.unravel_index(best, (len(ks), len(grid)))
+    price = np.where(feasible, grid[pb], model.current_price[ci, j])
+    thr = np.where(feasible, ks[kb], model.current_threshold[ci, j])
+    new = _metrics(model, ci, np.full_like(ci, j), price, thr, np.where(feasible, s.coupon, 0.0))
+    now = _metrics(
+        model,
+        ci,
+        np.full_like(ci, j),
+        model.current_price[ci, j],
+        model.current_threshold[ci, j],
+        0.0,
+    )
+    out = {
+        "community_id": model.community_ids[ci],
+        "sku_id": model.sku_ids[j],
+        "feasible": feasible,
+        "price": price,
+        "threshold": thr,
+        "price_now": model.current_price[ci, j],
+        "threshold_now": model.current_threshold[ci, j],
+    }
+    for name in METRICS:
+        out[name] = new[name]
+        out[name + "_now"] = now[name]
+    key = "margin" if s.objective == "margin" else "gmv"
+    out["objective"] = new[key] - s.campaign_cost * new["p_success"]
+    out["objective_now"] = now[key] - s.campaign_cost * now["p_success"]
+    return pd.DataFrame(out)

@@ -1,0 +1,316 @@
+"""Solver backends behind :func:`engine.routing.solve`: PyVRP (default) and OR-Tools.
+
+Each backend takes a :class:`RoutingProblem` whose stops can all be served by some vehicle
+on their own (``solve`` has dropped the others) and returns the chosen stop sequences.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.routing.problem import HORIZON, RoutingProblem
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    """Raw backend output: ``(vehicle_type, stops)`` per used vehicle and unserved stops."""
+
+    routes: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]  # type, stops, trips
+    unserved: tuple[int, ...]
+    feasible: bool
+    runtime_s: float
+    iterations: int | None
+    status: str
+
+
+def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
+    """Per-stop delivery vectors and per-vehicle-type capacity vectors.
+
+    Dimensions: weight; volume when any vehicle limits it; a "cold slot" dimension when some
+    stop needs refrigeration (1 per such stop, capacity 0 on non-refrigerated vehicles), which
+    turns refrigeration into an ordinary capacity constraint both solvers understand.
+    """
+    assert p.needs_refrigeration is not None
+    stops = list(p.stops)
+    use_volume = p.volume is not None and any(
+        vt.capacity_volume is not None for vt in p.vehicle_types
+    )
+    cold = [i for i in stops if p.needs_refrigeration[i]]
+    demand = [[p.demand[i]] for i in stops]
+    caps = [[vt.capacity] for vt in p.vehicle_types]
+    if use_volume:
+        assert p.volume is not None
+        total_volume = sum(p.volume)
+        for row, i in zip(demand, stops, strict=True):
+            row.append(p.volume[i])
+        for cap, vt in zip(caps, p.vehicle_types, strict=True):
+            cap.append(total_volume if vt.capacity_volume is None else vt.capacity_volume)
+    if cold:
+        for row, i in zip(demand, stops, strict=True):
+            row.append(1 if p.needs_refrigeration[i] else 0)
+        for cap, vt in zip(caps, p.vehicle_types, strict=True):
+            cap.append(len(cold) if vt.refrigerated else 0)
+    return demand, caps
+
+
+# Late-acceptance history of PyVRP's ILS. Its default (300) suits minutes-long runs; in a
+# 10-second budget on a shared 2-core machine, 100 gave about half the summed gap on five
+# benchmark instances (measured with bench/routing.py-style runs, see docs/routing.md).
+HISTORY_LENGTH = 100
+
+
+def _solve_params():
+    from pyvrp import IteratedLocalSearchParams, SolveParams
+
+    return SolveParams(ils=IteratedLocalSearchParams(history_length=HISTORY_LENGTH))
+
+
+def _savings_applies(p: RoutingProblem) -> bool:
+    """Savings starts suit one depot, one unlimited-ish vehicle type, weight only, no windows."""
+    assert p.needs_refrigeration is not None
+    return (
+        p.num_depots == 1
+        and len(p.vehicle_types) == 1
+        and p.vehicle_types[0].count >= len(p.stops)
+        and not p.has_time_windows
+        and not any(p.needs_refrigeration)
+        and p.vehicle_types[0].capacity_volume is None
+        and bool(np.array_equal(p.distance, p.distance.T))
+    )
+
+
+def savings(distance: np.ndarray, demand, capacity: int) -> list[list[int]]:
+    """Clarke-Wright parallel savings routes (stop nodes, single depot 0, symmetric)."""
+    n = len(demand)
+    route_of: dict[int, list[int]] = {i: [i] for i in range(1, n)}
+    load: dict[int, int] = {id(r): demand[r[0]] for r in route_of.values()}  # by id(route)
+    i_idx, j_idx = np.triu_indices(n - 1, 1)
+    i_idx, j_idx = i_idx + 1, j_idx + 1
+    gain = distance[0, i_idx] + distance[0, j_idx] - distance[i_idx, j_idx]
+    for k in np.argsort(-gain, kind="stable"):
+        if gain[k] <= 0:
+            break
+        i, j = int(i_idx[k]), int(j_idx[k])
+        ri, rj = route_of[i], route_of[j]
+        if ri is rj or load[id(ri)] + load[id(rj)] > capacity:
+            continue
+        if ri[-1] != i:
+            if ri[0] != i:
+                continue
+            ri.reverse()
+        if rj[0] != j:
+            if rj[-1] != j:
+                continue
+            rj.reverse()
+        merged = ri + rj
+        load[id(merged)] = load.pop(id(ri)) + load.pop(id(rj))
+        for c in merged:
+            route_of[c] = merged
+    unique = {id(r): r for r in route_of.values()}
+    return list(unique.values())
+
+
+def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendResult:
+    """Solve with PyVRP's iterated local search (hybrid of HGS ideas, v0.14)."""
+    import pyvrp
+    from pyvrp.exceptions import PenaltyBoundWarning
+    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement, StoppingCriterion
+
+    coords = p.coords or [(0.0, 0.0)] * p.num_nodes
+    locations = [pyvrp.Location(float(x), float(y)) for x, y in coords]
+    depots = [pyvrp.Depot(location=d) for d in range(p.num_depots)]
+    demand, caps = _load_dims(p)
+    assert p.time_windows is not None and p.service_time is not None and p.penalty is not None
+    clients = []
+    for row, i in zip(demand, p.stops, strict=True):
+        early, late = p.time_windows[i]
+        clients.append(
+            pyvrp.Client(
+                location=i,
+                delivery=row,
+                service_duration=p.service_time[i],
+                tw_early=early,
+                tw_late=late,
+                prize=p.penalty[i] or 0,
+                required=p.penalty[i] is None,
+            )
+        )
+    vehicle_types = [
+        pyvrp.VehicleType(
+            num_available=vt.count,
+            capacity=cap,
+            start_depot=vt.depot,
+            end_depot=vt.depot,
+            fixed_cost=vt.fixed_cost,
+            tw_early=vt.shift_start,
+            tw_late=vt.shift_end,
+            unit_distance_cost=vt.unit_distance_cost,
+            profile=vt.profile,
+            reload_depots=[vt.depot] if vt.max_trips > 1 else [],
+            max_reloads=vt.max_trips - 1,
+        )
+        for vt, cap in zip(p.vehicle_types, caps, strict=True)
+    ]
+    assert p.duration is not None
+    durations: list[Any] = [np.ascontiguousarray(m) for m in p.duration]
+    distances: list[Any] = [np.ascontiguousarray(p.distance) for _ in durations]
+    data = pyvrp.ProblemData(
+        locations,
+        clients,
+        depots,
+        vehicle_types,
+        distances,
+        durations,
+    )
+    stop: StoppingCriterion = MaxRuntime(time_limit_s)
+    if len(clients) <= 20:
+        # Tiny problems converge in milliseconds; don't sit out the whole time limit.
+        stop = MultipleCriteria([stop, NoImprovement(1_000)])
+    start = time.perf_counter()
+    init = None
+    if _savings_applies(p):
+        first = p.num_depots
+        routes0 = savings(p.distance, p.demand, p.vehicle_types[0].capacity)
+        init = pyvrp.Solution(data, [[i - first for i in r] for r in routes0])
+    with warnings.catch_warnings():
+        # Infeasible results are handled by the caller (it relaxes and re-solves).
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = pyvrp.solve(
+            data,
+            stop,
+            seed=seed,
+            collect_stats=False,
+            display=False,
+            params=_solve_params(),
+            initial_solution=init,
+        )
+    runtime = time.perf_counter() - start
+    first = p.num_depots
+    routes = []
+    served: set[int] = set()
+    for route in result.best.routes():
+        visits = [a for a in route if a.is_client()]
+        stops = tuple(first + a.idx for a in visits)
+        trips = [a.trip for a in visits]
+        served.update(stops)
+        rank = {t: k for k, t in enumerate(sorted(set(trips)))}
+        routes.append((route.vehicle_type(), stops, tuple(rank[t] for t in trips)))
+    unserved = tuple(i for i in p.stops if i not in served)
+    feasible = result.is_feasible()
+    return BackendResult(
+        tuple(routes),
+        unserved,
+        feasible,
+        runtime,
+        result.num_iterations,
+        "ok" if feasible else "infeasible",
+    )
+
+
+def solve_ortools(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendResult:
+    """Solve with OR-Tools routing: cheapest-insertion start, guided local search.
+
+    ``seed`` is accepted for interface symmetry; OR-Tools' routing search is deterministic.
+    Every vehicle makes a single trip here (``max_trips`` is not modelled).
+    """
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    assert p.time_windows is not None and p.service_time is not None and p.penalty is not None
+    assert p.duration is not None
+    n = p.num_nodes
+    vehicle_type_of = [t for t, vt in enumerate(p.vehicle_types) for _ in range(vt.count)]
+    num_vehicles = len(vehicle_type_of)
+    depot_of = [p.vehicle_types[t].depot for t in vehicle_type_of]
+    manager = pywrapcp.RoutingIndexManager(n, num_vehicles, depot_of, depot_of)
+    model = pywrapcp.RoutingModel(manager)
+
+    dist = p.distance.tolist()
+    unit_costs = sorted({vt.unit_distance_cost for vt in p.vehicle_types})
+    cost_cb = {
+        u: model.RegisterTransitMatrix(dist if u == 1 else (p.distance * u).tolist())
+        for u in unit_costs
+    }
+    for v, t in enumerate(vehicle_type_of):
+        vt = p.vehicle_types[t]
+        model.SetArcCostEvaluatorOfVehicle(cost_cb[vt.unit_distance_cost], v)
+        model.SetFixedCostOfVehicle(vt.fixed_cost, v)
+
+    demand, caps = _load_dims(p)
+    stops = list(p.stops)
+    for dim in range(len(demand[0]) if demand else 0):
+        vector = [0] * n
+        for row, i in zip(demand, stops, strict=True):
+            vector[i] = row[dim]
+        cb = model.RegisterUnaryTransitVector(vector)
+        model.AddDimensionWithVehicleCapacity(
+            cb, 0, [caps[t][dim] for t in vehicle_type_of], True, f"load{dim}"
+        )
+
+    horizon = max([vt.shift_end for vt in p.vehicle_types if vt.shift_end < HORIZON] or [0])
+    horizon = max(horizon, max((la for _, la in p.time_windows if la < HORIZON), default=0))
+    if p.has_time_windows or horizon:
+        service = np.asarray(p.service_time, dtype=np.int64)
+        time_cb = [model.RegisterTransitMatrix((m + service[:, None]).tolist()) for m in p.duration]
+        cap = int(horizon or (p.duration.max() + service.max()) * (n + 1))
+        model.AddDimensionWithVehicleTransits(
+            [time_cb[p.vehicle_types[t].profile] for t in vehicle_type_of],
+            cap,
+            cap,
+            False,
+            "time",
+        )
+        time_dim = model.GetDimensionOrDie("time")
+        for i in stops:
+            early, late = p.time_windows[i]
+            time_dim.CumulVar(manager.NodeToIndex(i)).SetRange(early, min(late, cap))
+        for v, t in enumerate(vehicle_type_of):
+            vt = p.vehicle_types[t]
+            end = min(vt.shift_end, cap)
+            time_dim.CumulVar(model.Start(v)).SetRange(min(vt.shift_start, end), end)
+            time_dim.CumulVar(model.End(v)).SetMax(end)
+            model.AddVariableMinimizedByFinalizer(time_dim.CumulVar(model.Start(v)))
+
+    used_depots = set(depot_of)
+    for d in range(p.num_depots):
+        if d not in used_depots:
+            # A depot no vehicle uses is still a node to OR-Tools; let it be skipped for free.
+            model.AddDisjunction([manager.NodeToIndex(d)], 0)
+    for i in stops:
+        if p.penalty[i] is not None:
+            model.AddDisjunction([manager.NodeToIndex(i)], p.penalty[i])
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    strategy = routing_enums_pb2.FirstSolutionStrategy
+    params.first_solution_strategy = (
+        strategy.PARALLEL_CHEAPEST_INSERTION if p.has_time_windows else strategy.SAVINGS
+    )
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    start = time.perf_counter()
+    solution = model.SolveWithParameters(params)
+    runtime = time.perf_counter() - start
+    if solution is None:
+        return BackendResult((), tuple(stops), False, runtime, None, "no solution found")
+    routes = []
+    served: set[int] = set()
+    for v in range(num_vehicles):
+        index = solution.Value(model.NextVar(model.Start(v)))
+        seq = []
+        while not model.IsEnd(index):
+            seq.append(manager.IndexToNode(index))
+            index = solution.Value(model.NextVar(index))
+        if seq:
+            routes.append((vehicle_type_of[v], tuple(seq), (0,) * len(seq)))
+            served.update(seq)
+    unserved = tuple(i for i in stops if i not in served)
+    return BackendResult(tuple(routes), unserved, True, runtime, None, "ok")
+
+
+BACKENDS = {"pyvrp": solve_pyvrp, "ortools": solve_ortools}

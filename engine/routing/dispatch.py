@@ -1,0 +1,571 @@
+"""Linli's delivery day: orders → stops per pickup point → routes per warehouse → pick lists.
+
+Orders placed on day d are delivered to their pickup points on d+1, so the plan for
+``delivery_date`` takes the paid orders of the day before. Each pickup point becomes one stop
+(or two with ``split_cold``: a chilled/frozen part for a refrigerated vehicle and an ambient
+part any vehicle may carry) with the pickup point's delivery window, served by the vehicles
+of the warehouse that serves its community.
+
+Units inside the routing problem: distance in metres, time in seconds, weight in 0.1 kg,
+volume in litres, cost in 1e-4 yuan, so every quantity is an exact integer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from engine.routing.problem import RoutingPlan, RoutingProblem, VehicleType
+from engine.routing.solve import REASONS, must_serve_penalty, solve
+
+WEIGHT_SCALE = 10  # problem weight unit = 0.1 kg
+COST_SCALE = 10_000  # problem cost unit = 1e-4 yuan
+EARTH_RADIUS_M = 6_371_000.0
+COLD = ("chilled", "frozen")
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    """How a day is turned into a routing problem.
+
+    Parameters
+    ----------
+    detour_factor
+        Road distance over great-circle distance (≥ 1; ~1.3 in a Chinese city grid).
+    speed_bands
+        ``(from_minute_of_day, km/h)`` pairs, first at minute 0. A vehicle's travel times use
+        the slowest band its working span (shift start to the last window close) touches,
+        so planned arrival times are safe upper bounds in rush hours.
+    max_trips
+        Trips per vehicle and shift (a forward warehouse reloads vans between waves).
+    split_cold
+        Split each pickup point into a chilled/frozen stop and an ambient stop, so ambient
+        goods can ride on non-refrigerated vehicles.
+    time_limit_s
+        Search time for the whole day, shared among warehouses by their stop counts.
+    solver
+        Routing backend (``None`` = the default of :func:`engine.routing.solve`).
+    seed
+        Random seed of the search.
+    """
+
+    detour_factor: float = 1.3
+    speed_bands: tuple[tuple[int, float], ...] = (
+        (0, 45.0),
+        (7 * 60, 22.0),
+        (9 * 60, 32.0),
+        (17 * 60, 20.0),
+        (19 * 60, 38.0),
+    )
+    max_trips: int = 2
+    split_cold: bool = True
+    time_limit_s: float = 10.0
+    solver: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.detour_factor >= 1:
+            raise ValueError(f"detour_factor must be >= 1, got {self.detour_factor}")
+        bands = tuple((int(m), float(v)) for m, v in self.speed_bands)
+        object.__setattr__(self, "speed_bands", bands)
+        if not bands or bands[0][0] != 0:
+            raise ValueError("speed_bands must start at minute 0")
+        if any(b[0] >= c[0] for b, c in itertools.pairwise(bands)):
+            raise ValueError("speed_bands must be sorted by start minute")
+        if any(not v > 0 for _, v in bands):
+            raise ValueError("every speed in speed_bands must be positive")
+        if not self.time_limit_s > 0:
+            raise ValueError("time_limit_s must be positive")
+        if int(self.max_trips) != self.max_trips or self.max_trips < 1:
+            raise ValueError("max_trips must be an integer >= 1")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> DispatchSettings:
+        """Load settings from the ``[dispatch]`` table of a TOML file.
+
+        Parameters
+        ----------
+        path
+            TOML file; unknown keys raise.
+
+        Returns
+        -------
+        DispatchSettings
+            Defaults overridden by the file.
+
+        Raises
+        ------
+        ValueError
+            On unknown keys or invalid values.
+        """
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh).get("dispatch", {})
+        unknown = set(table) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown dispatch settings: {sorted(unknown)}")
+        if "speed_bands" in table:
+            table["speed_bands"] = tuple(tuple(b) for b in table["speed_bands"])
+        return cls(**table)
+
+    def speed_kmh(self, start_min: int, end_min: int) -> float:
+        """Slowest speed of the bands overlapping ``[start_min, end_min]`` (minutes of day)."""
+        starts = [m for m, _ in self.speed_bands] + [10**9]
+        speeds = [
+            v
+            for (m, v), nxt in zip(self.speed_bands, starts[1:], strict=True)
+            if m <= end_min and nxt > start_min
+        ]
+        return min(speeds) if speeds else self.speed_bands[-1][1]
+
+
+@dataclass(frozen=True, eq=False)
+class WarehouseSolve:
+    """The routing problem of one warehouse, its plan, and what each node stands for."""
+
+    warehouse_id: int
+    problem: RoutingProblem
+    plan: RoutingPlan
+    stop_keys: tuple[str, ...]  # node i>0 ↔ stops.stop_key
+    vehicle_ids: tuple[int, ...]  # vehicle type t ↔ vehicles.vehicle_id
+
+
+@dataclass(frozen=True, eq=False)
+class DayPlan:
+    """A delivery day's routes, stops, drops and order lines (see module docstring).
+
+    ``stops``: one row per stop (``stop_key``, pickup, kg, volume, chilled/frozen kg, orders,
+    window). ``routes``: one row per used vehicle. ``route_stops``: one row per visit with ETA.
+    ``dropped``: stops not planned, with ``code`` and ``reason``. ``lines``: order lines
+    (order × SKU) with their ``stop_key``, the basis of the pick lists.
+    """
+
+    delivery_date: dt.date
+    order_date: dt.date
+    stops: pd.DataFrame
+    routes: pd.DataFrame
+    route_stops: pd.DataFrame
+    dropped: pd.DataFrame
+    lines: pd.DataFrame
+    solves: tuple[WarehouseSolve, ...]
+    messages: tuple[str, ...] = ()
+    settings: DispatchSettings = field(default_factory=DispatchSettings)
+
+
+def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance in metres (broadcasting over arrays)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlat, dlon = p2 - p1, np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def order_lines(
+    con: duckdb.DuckDBPyConnection, order_date: dt.date, warehouse_ids: list[int] | None = None
+) -> pd.DataFrame:
+    """Paid order lines of one order day with their SKU and serving warehouse.
+
+    Parameters
+    ----------
+    con
+        Linli database connection (or cursor).
+    order_date
+        Day the orders were placed.
+    warehouse_ids
+        Only pickup points served by these warehouses; ``None`` = all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``warehouse_id, pickup_id, order_id, sku_id, sku_name, storage, unit, qty, kg,
+        volume_l``; units refunded because the group failed are not shipped.
+    """
+    sql = """
+        SELECT c.warehouse_id, o.pickup_id, o.order_id, oi.sku_id, s.name AS sku_name,
+               s.storage, s.unit,
+               CAST(SUM(oi.qty - CASE WHEN oi.refund_reason = 'group_failed'
+                                      THEN oi.refund_qty ELSE 0 END) AS INTEGER) AS qty,
+               any_value(s.weight_kg) AS unit_kg, any_value(s.volume_l) AS unit_l
+        FROM orders o
+        JOIN order_items oi ON oi.order_id = o.order_id
+        JOIN skus s ON s.sku_id = oi.sku_id
+        JOIN pickup_points p ON p.pickup_id = o.pickup_id
+        JOIN communities c ON c.community_id = p.community_id
+        WHERE o.order_date = ? AND o.status = 'paid'
+          AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.warehouse_id))
+        GROUP BY ALL
+        HAVING SUM(oi.qty - CASE WHEN oi.refund_reason = 'group_failed'
+                                 THEN oi.refund_qty ELSE 0 END) > 0
+        ORDER BY o.pickup_id, o.order_id, oi.sku_id
+    """
+    df = con.execute(sql, [order_date, warehouse_ids, warehouse_ids]).df()
+    df["kg"] = df["qty"] * df.pop("unit_kg")
+    df["volume_l"] = df["qty"] * df.pop("unit_l")
+    return df
+
+
+def _stops(lines: pd.DataFrame, pickups: pd.DataFrame, split_cold: bool) -> pd.DataFrame:
+    cold = lines["storage"].isin(COLD)
+    temp = np.where(cold, "cold", "ambient") if split_cold else np.full(len(lines), "all")
+    lines["temp"] = temp
+    lines["stop_key"] = lines["pickup_id"].astype(str) + ":" + lines["temp"]
+    lines["chilled_kg"] = np.where(lines["storage"] == "chilled", lines["kg"], 0.0)
+    lines["frozen_kg"] = np.where(lines["storage"] == "frozen", lines["kg"], 0.0)
+    stops = (
+        lines.groupby(["stop_key", "warehouse_id", "pickup_id", "temp"], sort=False)
+        .agg(
+            kg=("kg", "sum"),
+            volume_l=("volume_l", "sum"),
+            chilled_kg=("chilled_kg", "sum"),
+            frozen_kg=("frozen_kg", "sum"),
+            orders=("order_id", "nunique"),
+            units=("qty", "sum"),
+        )
+        .reset_index()
+    )
+    stops["cold_share"] = (stops["chilled_kg"] + stops["frozen_kg"]) / stops["kg"].where(
+        stops["kg"] > 0
+    )
+    stops["needs_refrigeration"] = (stops["chilled_kg"] + stops["frozen_kg"]) > 0
+    stops = stops.merge(pickups, on="pickup_id", how="left")
+    return stops.sort_values(["warehouse_id", "pickup_id", "temp"]).reset_index(drop=True)
+
+
+def build_problem(
+    stops: pd.DataFrame,
+    depot: tuple[float, float],
+    vehicles: pd.DataFrame,
+    settings: DispatchSettings,
+) -> RoutingProblem:
+    """The routing problem of one warehouse (node 0) and its geocoded stops.
+
+    Parameters
+    ----------
+    stops
+        Rows of :attr:`DayPlan.stops` with coordinates, windows (minutes) and service minutes.
+    depot
+        Warehouse ``(lat, lon)``.
+    vehicles
+        Rows of the ``vehicles`` table, one vehicle type each.
+    settings
+        Detour factor and speed bands.
+
+    Returns
+    -------
+    RoutingProblem
+        Metres, seconds, 0.1 kg, litres and 1e-4 yuan (see module docstring).
+    """
+    lat = np.concatenate([[depot[0]], stops["lat"].to_numpy(float)])
+    lon = np.concatenate([[depot[1]], stops["lon"].to_numpy(float)])
+    metres = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    distance = np.rint(metres * settings.detour_factor).astype(np.int64)
+    last_close = int(stops["window_end"].max()) if len(stops) else 24 * 60
+    speeds = [
+        settings.speed_kmh(int(v.shift_start), min(int(v.shift_end), last_close))
+        for v in vehicles.itertuples()
+    ]
+    profiles = sorted(set(speeds))
+    duration = np.stack([np.ceil(distance / (s / 3.6)).astype(np.int64) for s in profiles])
+    vtypes = [
+        VehicleType(
+            capacity=math.floor(v.capacity_kg * WEIGHT_SCALE + 1e-9),
+            capacity_volume=math.floor(v.capacity_m3 * 1000 + 1e-9),
+            refrigerated=bool(v.refrigerated),
+            shift_start=int(v.shift_start) * 60,
+            shift_end=int(v.shift_end) * 60,
+            fixed_cost=round(v.fixed_cost * COST_SCALE),
+            unit_distance_cost=round(v.cost_per_km * COST_SCALE / 1000),
+            profile=profiles.index(speed),
+            max_trips=settings.max_trips,
+            name=str(v.plate),
+        )
+        for v, speed in zip(vehicles.itertuples(), speeds, strict=True)
+    ]
+    problem = RoutingProblem(
+        distance=distance,
+        duration=duration,
+        demand=[0, *np.ceil(stops["kg"].to_numpy() * WEIGHT_SCALE - 1e-9).astype(int)],
+        volume=[0, *np.ceil(stops["volume_l"].to_numpy() - 1e-9).astype(int)],
+        vehicle_types=vtypes,
+        time_windows=[
+            (0, 24 * 3600),
+            *zip(stops["window_start"] * 60, stops["window_end"] * 60, strict=True),
+        ],
+        service_time=[0, *(stops["service_min"].astype(int) * 60)],
+        needs_refrigeration=[False, *stops["needs_refrigeration"]],
+        coords=list(zip(lat, lon, strict=True)),
+        names=["depot", *stops["stop_key"]],
+    )
+    # Every stop must be served, but when the fleet is short the plan should still come back
+    # in one solve: make stops droppable at a price above any cost of serving them.
+    penalty = [None, *(must_serve_penalty(problem, i) for i in problem.stops)]
+    return dataclasses.replace(problem, penalty=penalty)
+
+
+def next_delivery_date(con: duckdb.DuckDBPyConnection) -> dt.date:
+    """The day after the world's as-of date: when today's orders reach the pickup points.
+
+    Parameters
+    ----------
+    con
+        Linli database connection with an ``as_of`` meta entry.
+
+    Returns
+    -------
+    datetime.date
+        ``as_of + 1 day``.
+
+    Raises
+    ------
+    ValueError
+        When the database has no ``as_of`` date (no orders yet).
+    """
+    row = con.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchone()
+    if row is None:
+        raise ValueError("the database has no as_of date; generate or import orders first")
+    return dt.date.fromisoformat(row[0]) + dt.timedelta(days=1)
+
+
+def _query(con, sql: str, params: list) -> pd.DataFrame:
+    return con.execute(sql, params).df()
+
+
+def plan_day(
+    con: duckdb.DuckDBPyConnection,
+    delivery_date: dt.date,
+    warehouse_ids: list[int] | None = None,
+    settings: DispatchSettings | None = None,
+    vehicles: pd.DataFrame | None = None,
+) -> DayPlan:
+    """Plan a delivery day: routes per warehouse, dropped stops with reasons, order lines.
+
+    Parameters
+    ----------
+    con
+        Linli database connection (or cursor); only read.
+    delivery_date
+        Day the goods reach the pickup points (orders of the day before).
+    warehouse_ids
+        Plan only these warehouses; ``None`` = every warehouse with orders.
+    settings
+        Detour, speeds, solver and time budget.
+    vehicles
+        Fleet override for what-ifs (rows shaped like the ``vehicles`` table); ``None``
+        reads the table.
+
+    Returns
+    -------
+    DayPlan
+        Every stop is either routed or in ``dropped`` with a reason; an empty day gives an
+        empty plan with a message.
+    """
+    settings = settings or DispatchSettings()
+    if isinstance(delivery_date, str):
+        delivery_date = dt.date.fromisoformat(delivery_date)
+    order_date = delivery_date - dt.timedelta(days=1)
+    lines = order_lines(con, order_date, warehouse_ids)
+    pickups = _query(
+        con,
+        "SELECT pickup_id, name, lat, lon, window_start, window_end, service_min "
+        "FROM pickup_points WHERE list_contains(?::INTEGER[], pickup_id)",
+        [sorted(set(lines["pickup_id"].astype(int)))],
+    )
+    stops = _stops(lines, pickups, settings.split_cold)
+    fleet = vehicles if vehicles is not None else _query(con, "SELECT * FROM vehicles", [])
+    wh_ids = sorted(set(stops["warehouse_id"].astype(int)))
+    depots = _query(
+        con,
+        "SELECT warehouse_id, lat, lon FROM warehouses "
+        "WHERE list_contains(?::INTEGER[], warehouse_id)",
+        [wh_ids],
+    ).set_index("warehouse_id")
+    messages = []
+    if stops.empty:
+        messages.append(f"no paid orders placed on {order_date} to deliver on {delivery_date}")
+    no_xy = stops["lat"].isna() | stops["lon"].isna()
+    dropped = [
+        {"stop_key": k, "code": "no_coordinates", "reason": "pickup point has no coordinates"}
+        for k in stops.loc[no_xy, "stop_key"]
+    ]
+    solves = []
+    routable = stops[~no_xy]
+    total = max(len(routable), 1)
+    for wh in wh_ids:
+        part = routable[routable["warehouse_id"] == wh].reset_index(drop=True)
+        vans = fleet[fleet["warehouse_id"] == wh].reset_index(drop=True)
+        if part.empty:
+            continue
+        problem = build_problem(part, (depots.at[wh, "lat"], depots.at[wh, "lon"]), vans, settings)
+        budget = max(1.0, settings.time_limit_s * len(part) / total)
+        plan = solve(problem, time_limit_s=budget, solver=settings.solver, seed=settings.seed)
+        keys = tuple(part["stop_key"])
+        solves.append(
+            WarehouseSolve(wh, problem, plan, keys, tuple(vans["vehicle_id"].astype(int)))
+        )
+        for d in plan.dropped:
+            code, reason = d.code, d.reason
+            if code == "penalty":  # the must-serve price was not enough: no room left
+                code, reason = "no_room", REASONS["no_room"]
+            dropped.append({"stop_key": keys[d.node - 1], "code": code, "reason": reason})
+    routes, route_stops = _tables(solves, stops, fleet)
+    dropped_df = pd.DataFrame(dropped, columns=["stop_key", "code", "reason"]).merge(
+        stops[["stop_key", "pickup_id", "name", "temp", "kg", "orders"]], on="stop_key"
+    )
+    return DayPlan(
+        delivery_date=delivery_date,
+        order_date=order_date,
+        stops=stops,
+        routes=routes,
+        route_stops=route_stops,
+        dropped=dropped_df,
+        lines=lines,
+        solves=tuple(solves),
+        messages=tuple(messages),
+        settings=settings,
+    )
+
+
+def _tables(
+    solves: list[WarehouseSolve], stops: pd.DataFrame, fleet: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    by_key = stops.set_index("stop_key")
+    vans = fleet.set_index("vehicle_id")
+    routes, visits = [], []
+    for ws in solves:
+        p = ws.problem
+        for r in ws.plan.routes:
+            vid = ws.vehicle_ids[r.vehicle_type]
+            van = vans.loc[vid]
+            assert p.coords is not None
+            depot_xy = [p.coords[0][1], p.coords[0][0]]
+            path = [depot_xy]
+            for seq, (node, arr, start, load, trip) in enumerate(
+                zip(r.stops, r.arrivals, r.starts, r.loads, r.trips, strict=True), start=1
+            ):
+                key = ws.stop_keys[node - 1]
+                s = by_key.loc[key]
+                if seq > 1 and trip != r.trips[seq - 2]:
+                    path.append(depot_xy)  # back to reload
+                path.append([float(s["lon"]), float(s["lat"])])
+                visits.append(
+                    {
+                        "warehouse_id": ws.warehouse_id,
+                        "vehicle_id": vid,
+                        "plate": van["plate"],
+                        "seq": seq,
+                        "trip": trip + 1,
+                        "stop_key": key,
+                        "pickup_id": int(s["pickup_id"]),
+                        "name": s["name"],
+                        "temp": s["temp"],
+                        "lat": float(s["lat"]),
+                        "lon": float(s["lon"]),
+                        "eta_min": arr / 60,
+                        "service_start_min": start / 60,
+                        "window_start": int(s["window_start"]),
+                        "window_end": int(s["window_end"]),
+                        "kg": float(s["kg"]),
+                        "on_board_kg": load / WEIGHT_SCALE,
+                        "orders": int(s["orders"]),
+                    }
+                )
+            path.append(path[0])
+            vt = p.vehicle_types[r.vehicle_type]
+            routes.append(
+                {
+                    "warehouse_id": ws.warehouse_id,
+                    "vehicle_id": vid,
+                    "plate": van["plate"],
+                    "refrigerated": bool(van["refrigerated"]),
+                    "stops": len(r.stops),
+                    "trips": r.num_trips,
+                    "km": r.distance / 1000,
+                    "load_kg": r.load / WEIGHT_SCALE,
+                    # fullest trip against capacity (each trip starts full)
+                    "load_pct": r.max_trip_load / vt.capacity if vt.capacity else 0.0,
+                    "volume_pct": (r.volume / vt.capacity_volume) if vt.capacity_volume else 0.0,
+                    "depart_min": r.departure / 60,
+                    "return_min": r.return_time / 60,
+                    "cost_yuan": (vt.fixed_cost + vt.unit_distance_cost * r.distance) / COST_SCALE,
+                    "path": path,
+                }
+            )
+    route_cols = [
+        "warehouse_id", "vehicle_id", "plate", "refrigerated", "stops", "trips", "km", "load_kg",
+        "load_pct", "volume_pct", "depart_min", "return_min", "cost_yuan", "path",
+    ]  # fmt: skip
+    visit_cols = [
+        "warehouse_id", "vehicle_id", "plate", "seq", "trip", "stop_key", "pickup_id", "name", "temp",
+        "lat", "lon", "eta_min", "service_start_min", "window_start", "window_end", "kg",
+        "on_board_kg", "orders",
+    ]  # fmt: skip
+    return pd.DataFrame(routes, columns=route_cols), pd.DataFrame(visits, columns=visit_cols)
+
+
+def loading_list(day: DayPlan) -> pd.DataFrame:
+    """Per vehicle and trip, what to load in loading order (last stop first), per stop and SKU.
+
+    Parameters
+    ----------
+    day
+        A planned day.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``plate, vehicle_id, trip, load_seq, seq, pickup_id, name, temp, sku_id, sku_name,
+        storage, unit, qty, orders, kg`` (发货单/装车单); ``load_seq`` restarts each trip.
+    """
+    per_stop = _per_stop_sku(day)
+    visits = day.route_stops[["vehicle_id", "plate", "trip", "seq", "stop_key", "name"]]
+    out = visits.merge(per_stop, on="stop_key")
+    # Within a trip the last stop's goods go in first (they come out last).
+    out["load_seq"] = (
+        out.groupby(["vehicle_id", "trip"])["seq"].rank(method="dense", ascending=False)
+    ).astype(int)
+    out = out.sort_values(["vehicle_id", "trip", "load_seq", "sku_id"]).reset_index(drop=True)
+    cols = ["plate", "vehicle_id", "trip", "load_seq", "seq", "pickup_id", "name", "temp"]
+    cols.append("sku_id")
+    return out[[*cols, "sku_name", "storage", "unit", "qty", "orders", "kg"]]
+
+
+def pick_list(day: DayPlan) -> pd.DataFrame:
+    """Per pickup point and SKU: quantity and order count, with the vehicle that carries it.
+
+    Parameters
+    ----------
+    day
+        A planned day.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``pickup_id, name, temp, plate, seq, sku_id, sku_name, storage, unit, qty, orders,
+        kg`` (分拣单); ``plate`` is empty for dropped stops.
+    """
+    per_stop = _per_stop_sku(day)
+    names = day.stops[["stop_key", "name"]]
+    visits = day.route_stops[["stop_key", "plate", "seq"]]
+    out = per_stop.merge(names, on="stop_key").merge(visits, on="stop_key", how="left")
+    out = out.sort_values(["pickup_id", "temp", "sku_id"]).reset_index(drop=True)
+    cols = ["pickup_id", "name", "temp", "plate", "seq", "sku_id", "sku_name", "storage"]
+    return out[[*cols, "unit", "qty", "orders", "kg"]]
+
+
+def _per_stop_sku(day: DayPlan) -> pd.DataFrame:
+    return (
+        day.lines.groupby(
+            ["stop_key", "pickup_id", "temp", "sku_id", "sku_name", "storage", "unit"],
+            sort=False,
+        )
+        .agg(qty=("qty", "sum"), orders=("order_id", "nunique"), kg=("kg", "sum"))
+        .reset_index()
+    )

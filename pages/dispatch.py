@@ -1,0 +1,194 @@
+"""配送调度 Dispatch: tomorrow's routes per warehouse, map, ETAs, pick lists, what-ifs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pydeck as pdk
+import streamlit as st
+
+from dashboard import components as ui
+from dashboard import db, dispatch, state
+from dashboard.i18n import t
+
+f = state.filters()
+version = db.data_version()
+st.title(t("page_dispatch"))
+
+whs = dispatch.warehouses(version, f.regions)
+if whs.empty:
+    ui.empty_note("dp_no_warehouse")
+    st.stop()
+c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
+day_date = c1.date_input(t("dp_date"), value=dispatch.default_date(version), key="dp_date")
+names = dict(zip(whs["warehouse_id"], whs["name"], strict=True))
+wh = c2.selectbox(t("dp_warehouse"), list(names), format_func=names.get, key="dp_wh")
+solver = c3.selectbox(t("dp_solver"), ["pyvrp", "ortools"], key="dp_solver")
+limit = c4.slider(t("dp_time_limit"), 1, 15, 3, key="dp_limit")
+
+base = dispatch.fleet(version, wh)
+with st.expander(t("dp_whatif")):
+    st.caption(t("dp_fleet_help"))
+    editable = base.assign(use=True)[
+        ["use", "vehicle_id", "plate", "capacity_kg", "capacity_m3", "refrigerated"]
+    ]
+    edited = st.data_editor(
+        editable,
+        key=f"dp_fleet_{wh}",
+        hide_index=True,
+        num_rows="dynamic",
+        disabled=["vehicle_id"],
+        column_config={
+            "use": t("dp_use"),
+            "vehicle_id": None,
+            "plate": t("dp_col_plate"),
+            "capacity_kg": st.column_config.NumberColumn(t("dp_col_capacity_kg"), min_value=0),
+            "capacity_m3": st.column_config.NumberColumn(t("dp_col_capacity_m3"), min_value=0),
+            "refrigerated": t("dp_col_refrigerated"),
+        },
+    )
+vehicles = dispatch.apply_fleet_edits(base, edited)
+
+with st.spinner(t("dp_solving")):
+    day = dispatch.plan(version, day_date, wh, solver, float(limit), vehicles)
+st.caption(
+    t("dp_caption", order_date=day.order_date.isoformat(), delivery_date=day_date.isoformat())
+)
+if day.stops.empty:
+    ui.empty_note("dp_empty")
+    st.stop()
+
+r = day.routes
+ui.kpi_row(
+    [
+        (t("dp_kpi_vehicles"), f"{len(r)} / {len(vehicles)}", None, True),
+        (t("dp_kpi_stops"), ui.fmt_num(len(day.route_stops)), None, True),
+        (t("dp_kpi_km"), f"{r['km'].sum():,.1f} km", None, False),
+        (t("dp_kpi_load"), ui.fmt_pct(r["load_pct"].mean() if len(r) else None), None, True),
+        (t("dp_kpi_cost"), ui.fmt_money(r["cost_yuan"].sum()), None, False),
+        (t("dp_kpi_dropped"), ui.fmt_num(len(day.dropped)), None, False),
+    ],
+    per_row=6,
+)
+
+st.subheader(t("dp_map"))
+paths, stops, depots = dispatch.map_data(day)
+layers = [
+    pdk.Layer(
+        "PathLayer",
+        paths,
+        get_path="path",
+        get_color="color",
+        width_min_pixels=3,
+        pickable=True,
+    ),
+    pdk.Layer(
+        "ScatterplotLayer",
+        stops,
+        get_position=["lon", "lat"],
+        get_fill_color="color",
+        get_radius=120,
+        pickable=True,
+    ),
+    pdk.Layer(
+        "ScatterplotLayer",
+        depots,
+        get_position=["lon", "lat"],
+        get_fill_color=[20, 20, 20],
+        get_radius=300,
+        pickable=True,
+    ),
+]
+lat = pd.concat([stops["lat"], depots["lat"]]).mean()
+lon = pd.concat([stops["lon"], depots["lon"]]).mean()
+st.pydeck_chart(
+    pdk.Deck(
+        layers=layers,
+        initial_view_state=pdk.ViewState(latitude=lat, longitude=lon, zoom=11),
+        map_provider=None,
+        tooltip={"text": "{plate} {name} {eta}"},
+    ),
+    key="dp_map",
+)
+
+st.subheader(t("dp_routes"))
+st.dataframe(
+    dispatch.routes_table(day),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "plate": t("dp_col_plate"),
+        "refrigerated": t("dp_col_refrigerated"),
+        "stops": t("dp_col_stops"),
+        "trips": t("dp_col_trips"),
+        "km": st.column_config.NumberColumn(t("dp_col_km"), format="%.1f"),
+        "load_kg": st.column_config.NumberColumn(t("dp_col_load_kg"), format="%,.0f"),
+        "load_pct": st.column_config.ProgressColumn(t("dp_col_load_pct"), format="percent"),
+        "volume_pct": st.column_config.ProgressColumn(t("dp_col_volume_pct"), format="percent"),
+        "depart": t("dp_col_depart"),
+        "return": t("dp_col_return"),
+        "cost_yuan": st.column_config.NumberColumn(t("dp_col_cost"), format="¥%,.0f"),
+    },
+)
+
+st.subheader(t("dp_stops"))
+visits = dispatch.stops_table(day)
+st.dataframe(visits, hide_index=True, width="stretch", column_config=dispatch.column_labels())
+ui.download_buttons(visits, f"linli_stops_{day_date}", key="dp_stops")
+
+if not day.dropped.empty:
+    st.subheader(t("dp_dropped"))
+    dropped = dispatch.dropped_table(day)
+    st.dataframe(dropped, hide_index=True, width="stretch", column_config=dispatch.column_labels())
+
+with st.expander(t("dp_manual")):
+    plates = dict(zip(r["vehicle_id"], r["plate"], strict=True))
+    vid = st.selectbox(t("dp_manual_vehicle"), list(plates), format_func=plates.get, key="dp_mv")
+    own = day.route_stops[day.route_stops["vehicle_id"] == vid]
+    labels = dict(zip(own["stop_key"], own["name"] + " · " + own["temp"].map(
+        lambda x: t("dp_temp_" + x)), strict=True))  # fmt: skip
+    order = st.multiselect(
+        t("dp_manual_order"), list(labels), default=list(labels), format_func=labels.get,
+        key=f"dp_order_{vid}",
+    )  # fmt: skip
+    if order:
+        m = dispatch.manual_cost(day, vid, order)
+        planned = r[r["vehicle_id"] == vid].iloc[0]
+        st.info(
+            t(
+                "dp_manual_result",
+                km=m["km"],
+                cost=m["cost_yuan"],
+                late=m["late_stops"],
+                pkm=planned["km"],
+                pcost=planned["cost_yuan"],
+                delta=m["km"] - planned["km"],
+            )
+        )
+
+st.subheader(t("dp_loading"))
+loading = dispatch.loading_table(day)
+st.dataframe(loading, hide_index=True, width="stretch", column_config=dispatch.column_labels())
+ui.download_buttons(loading, f"linli_loading_{day_date}", key="dp_loading")
+
+st.subheader(t("dp_picking"))
+picking = dispatch.picking_table(day)
+st.dataframe(picking, hide_index=True, width="stretch", column_config=dispatch.column_labels())
+ui.download_buttons(picking, f"linli_picking_{day_date}", key="dp_picking")
+
+d1, d2, _ = st.columns([1, 1, 2])
+d1.download_button(
+    t("dp_print"),
+    dispatch.printable_html(day),
+    f"linli_dispatch_{day_date}.html",
+    "text/html",
+    key="dp_html",
+    icon=":material/print:",
+)
+d2.download_button(
+    t("dp_workbook"),
+    dispatch.workbook(day),
+    f"linli_dispatch_{day_date}.xlsx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    key="dp_xlsx",
+    icon=":material/table:",
+)

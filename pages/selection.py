@@ -1,0 +1,168 @@
+"""智能选品 Selection rules: write or load a rule, validate live, see picks, backtest, save."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import components as ui
+from dashboard import db, selection, state
+from dashboard.i18n import lang, t
+
+f = state.filters()
+version = db.data_version()
+st.title(t("page_selection"))
+st.caption(t("sel_caption"))
+
+library = selection.saved_rules()
+names = library["name"].tolist()
+texts = dict(zip(library["name"], library["text"], strict=True))
+st.session_state.setdefault("sel_text", texts[names[0]] if names else "")
+
+
+def _load() -> None:
+    picked = st.session_state.get("sel_pick")
+    if picked in texts:
+        st.session_state["sel_text"] = texts[picked]
+        st.session_state["sel_name"] = picked
+
+
+left, right = st.columns([4, 1], vertical_alignment="bottom")
+left.selectbox(t("sel_library"), names, key="sel_pick")
+right.button(t("sel_load"), on_click=_load, key="sel_load", icon=":material/upload:")
+
+text = st.text_area(t("sel_editor"), key="sel_text", height=110)
+with st.expander(t("sel_help_title"), icon=":material/help:"):
+    st.markdown(t("sel_help"))
+
+check = selection.check(text, lang())
+if check.ok:
+    st.success(f"{t('sel_valid')}: `{check.canonical}`", icon=":material/check_circle:")
+else:
+    st.error(t("sel_invalid", pos=check.position, msg=check.message), icon=":material/error:")
+    st.code(check.pointer, language=None)
+
+as_of = st.date_input(t("sel_as_of"), value=min(f.end, selection.default_as_of()), key="sel_as_of")
+
+# ---------------------------------------------------------------- picks
+st.subheader(t("sel_results"))
+picks = None
+if check.ok:
+    try:
+        with st.spinner():
+            picks = selection.evaluate(version, text, as_of, f.regions)
+    except ValueError as exc:
+        st.warning(t("sel_eval_error", msg=exc), icon=":material/warning:")
+if picks is not None:
+    if picks.empty:
+        ui.empty_note("sel_no_picks")
+    else:
+        ui.kpi_row(
+            [
+                (t("sel_k_communities"), ui.fmt_num(picks["community_id"].nunique()), None, True),
+                (t("sel_k_picks"), ui.fmt_num(len(picks)), None, True),
+                (t("sel_k_skus"), ui.fmt_num(picks["sku_id"].nunique()), None, True),
+            ],
+            per_row=3,
+        )
+        communities = picks.drop_duplicates("community_id")
+        # Plain labels (no format_func): the label of a community is its name.
+        by_label = {t("sel_all_communities"): None}
+        for cid, cname in zip(
+            communities["community_id"], communities["community_name"], strict=True
+        ):
+            by_label[cname if cname not in by_label else f"{cname} #{cid}"] = cid
+        chosen = by_label[st.selectbox(t("sel_community"), list(by_label), key="sel_community")]
+        shown = picks if chosen is None else picks[picks["community_id"] == chosen]
+        st.dataframe(
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "community_id": None,
+                "sku_id": None,
+                "community_name": t("col_community"),
+                "rank": t("sel_col_rank"),
+                "sku_name": t("sel_col_sku"),
+                "category": t("col_category"),
+            },
+        )
+        ui.download_buttons(picks, "linli_selection", key="sel_picks")
+
+# ---------------------------------------------------------------- save
+with st.expander(t("sel_save_title"), icon=":material/save:"):
+    name = st.text_input(t("sel_name"), key="sel_name")
+    if st.button(t("sel_save"), key="sel_save", disabled=not check.ok):
+        try:
+            selection.save_rule(name, text, st.session_state.get("username", "demo"))
+            st.success(t("sel_saved", name=name.strip()), icon=":material/check:")
+        except ValueError as exc:
+            st.error(t("sel_save_error", msg=exc), icon=":material/error:")
+
+# ---------------------------------------------------------------- backtest
+st.subheader(t("sel_backtest"))
+st.caption(t("sel_bt_caption"))
+current = t("sel_bt_current")
+chosen_rules = st.multiselect(
+    t("sel_bt_rules"), [current, *names], default=[current], key="sel_bt_rules"
+)
+c1, c2, c3 = st.columns(3)
+weeks = c1.number_input(t("sel_bt_weeks"), 1, 26, 8, key="sel_bt_weeks")
+top_n = c2.number_input(t("sel_bt_top"), 1, 50, 10, key="sel_bt_top")
+start = c3.date_input(
+    t("sel_as_of"), value=as_of - timedelta(days=7 * int(weeks)), key="sel_bt_start"
+)
+named = []
+for r in chosen_rules:
+    if r == current:
+        if check.ok:
+            named.append((current, text))
+        else:
+            st.warning(t("sel_bt_invalid"), icon=":material/warning:")
+    else:
+        named.append((r, texts[r]))
+if len(named) > selection.MAX_RULES:
+    st.warning(t("sel_bt_too_many"), icon=":material/warning:")
+elif st.button(t("sel_bt_run"), key="sel_bt_run", icon=":material/play_arrow:"):
+    with st.spinner():
+        st.session_state["sel_bt_result"] = selection.backtest(
+            version, tuple(named), start, int(weeks), int(top_n)
+        )
+result = st.session_state.get("sel_bt_result")
+if result is not None:
+    summary, weekly = result["summary"], result["weekly"]
+    fig = go.Figure()
+    for rule_name, g in weekly.groupby("rule", sort=False):
+        dash = "dot" if rule_name == selection.BASELINE else "solid"
+        fig.add_trace(
+            go.Scatter(x=g["as_of"], y=g["hit_rate"], name=rule_name, line={"dash": dash})
+        )
+    fig.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title=t("sel_bt_chart"),
+        yaxis_tickformat=".0%",
+        legend={"orientation": "h"},
+    )
+    st.plotly_chart(fig, width="stretch", key="sel_bt_chart")
+    pct = {
+        c: st.column_config.NumberColumn(t("sel_col_" + c), format="percent")
+        for c in ("hit_rate", "gmv_share", "sell_through", "waste_rate")
+    }
+    st.dataframe(
+        summary,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "rule": t("sel_col_rule"),
+            "weeks": t("sel_col_weeks"),
+            "picks": t("sel_col_picks"),
+            "gmv_captured": st.column_config.NumberColumn(
+                t("sel_col_gmv_captured"), format="¥%,.0f"
+            ),
+            **pct,
+        },
+    )
+    ui.download_buttons(weekly, "linli_selection_backtest", key="sel_bt")

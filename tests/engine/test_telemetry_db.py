@@ -1,0 +1,148 @@
+"""Live alarm evaluation into the alerts table, and stock at risk, on a tiny DuckDB world."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine import db, telemetry_db
+
+T0 = pd.Timestamp("2026-07-01 08:00:00")
+
+
+@pytest.fixture
+def con():
+    """A fresh schema with three devices, a few SKUs, stock and orders."""
+    c = db.connect(":memory:")
+    c.execute(
+        """
+        INSERT INTO devices VALUES
+          ('WH1-ROOM-C', 'room', 'chilled', 1, NULL, NULL, 28.2, 112.9, 60),
+          ('CAB-1', 'cabinet', 'chilled', 1, NULL, 10, 28.21, 112.91, 60),
+          ('TRK-1', 'truck', 'chilled', 1, 5, NULL, NULL, NULL, 60);
+        INSERT INTO skus VALUES
+          (1, '牛奶', '乳品', 'chilled', 7, 10.0, 6.0, '盒', 1, 1, 1, 1, [], '2026-01-01'),
+          (2, '冻饺子', '冻品', 'frozen', 180, 20.0, 12.0, '袋', 1, 1, 1, 1, [], '2026-01-01'),
+          (3, '草莓', '水果', 'chilled', 3, 30.0, 18.0, '盒', 1, 1, 1, 1, [], '2026-01-01');
+        INSERT INTO inventory VALUES
+          ('2026-06-30', 1, 1, 50, 40, 0, 100, 0),
+          ('2026-07-01', 1, 1, 50, 40, 0, 100, 0),
+          ('2026-07-01', 1, 2, 0, 5, 0, 80, 0),
+          ('2026-07-01', 1, 3, 10, 10, 0, 20, 0);
+        INSERT INTO orders VALUES
+          (1, 1, 1, 10, '2026-06-30', '2026-06-30 10:00', '2026-07-01 12:00', NULL, NULL,
+           'paid', NULL, 0),
+          (2, 2, 1, 10, '2026-06-30', '2026-06-30 11:00', '2026-07-01 12:00', NULL, NULL,
+           'cancelled', NULL, 0);
+        INSERT INTO order_items VALUES
+          (1, 3, NULL, 2, 25.0, 30.0, 18.0, 0, NULL),
+          (1, 2, NULL, 1, 18.0, 20.0, 12.0, 0, NULL),
+          (2, 1, NULL, 5, 9.0, 10.0, 6.0, 0, NULL);
+        """
+    )
+    return c
+
+
+def insert(con, device, temps, start, received_at, step_s=60):
+    """Append readings as one ingest batch stamped received_at."""
+    n = len(temps)
+    df = pd.DataFrame(
+        {
+            "device_id": device,
+            "ts": start + pd.to_timedelta(np.arange(n) * step_s, unit="s"),
+            "temp_c": np.asarray(temps, dtype=float),
+            "received_at": pd.Timestamp(received_at),
+        }
+    )
+    con.register("_b", df)
+    con.execute(
+        "INSERT INTO telemetry (device_id, ts, temp_c, received_at) "
+        "SELECT device_id, ts, temp_c, received_at FROM _b"
+    )
+    con.unregister("_b")
+
+
+def test_engine_raises_updates_clears_and_keeps_acknowledgement(con):
+    """An excursion becomes one alerts row; recovery clears it; the acknowledgement survives."""
+    eng = telemetry_db.AlarmEngine(con)
+    now = T0 + pd.Timedelta(minutes=30)
+    insert(con, "WH1-ROOM-C", [2.0] * 5 + [6.0] * 25, T0, "2026-07-01 08:30:00")
+    changes = eng.evaluate(now=now)
+    assert list(changes["kind"]) == ["high_temp"]
+    rows = con.execute("SELECT alert_id, started_at, raised_at, cleared_at FROM alerts").fetchall()
+    assert len(rows) == 1 and rows[0][3] is None
+    assert rows[0][1] == T0 + pd.Timedelta(minutes=5)
+    assert rows[0][2] == T0 + pd.Timedelta(minutes=25)
+    assert telemetry_db.acknowledge(con, rows[0][0], "duty")
+    assert not telemetry_db.acknowledge(con, rows[0][0], "other")
+    insert(con, "WH1-ROOM-C", [2.0] * 10, T0 + pd.Timedelta(minutes=30), "2026-07-01 08:40:00")
+    eng.evaluate(now=T0 + pd.Timedelta(minutes=40))
+    row = con.execute("SELECT cleared_at, acknowledged_by, degree_minutes FROM alerts").fetchone()
+    assert row[0] == T0 + pd.Timedelta(minutes=30)
+    assert row[1] == "duty"
+    assert row[2] == pytest.approx(2.0 * 25)
+
+
+def test_engine_restart_continues_open_alarm_without_duplicate(con):
+    """A new engine adopts the open alarm from the table and clears that same row."""
+    first = telemetry_db.AlarmEngine(con)
+    insert(con, "WH1-ROOM-C", [6.0] * 25, T0, "2026-07-01 08:25:00")
+    first.evaluate(now=T0 + pd.Timedelta(minutes=25))
+    eng = telemetry_db.AlarmEngine(con)
+    insert(
+        con,
+        "WH1-ROOM-C",
+        [6.0] * 5 + [1.0] * 10,
+        T0 + pd.Timedelta(minutes=25),
+        "2026-07-01 08:40:00",
+    )
+    eng.evaluate(now=T0 + pd.Timedelta(minutes=40))
+    rows = con.execute("SELECT kind, cleared_at FROM alerts").fetchall()
+    assert rows == [("high_temp", T0 + pd.Timedelta(minutes=30))]
+
+
+def test_engine_offline_raise_and_clear(con):
+    """A device silent for 3 intervals is offline until its next message."""
+    eng = telemetry_db.AlarmEngine(con)
+    insert(con, "CAB-1", [2.0] * 3, T0, "2026-07-01 08:03:00")
+    eng.evaluate(now=T0 + pd.Timedelta(minutes=3))
+    assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
+    eng.evaluate(now=T0 + pd.Timedelta(minutes=10))
+    assert con.execute("SELECT kind FROM alerts WHERE cleared_at IS NULL").fetchall() == [
+        ("offline",)
+    ]
+    insert(con, "CAB-1", [2.0], T0 + pd.Timedelta(minutes=11), "2026-07-01 08:11:00")
+    eng.evaluate(now=T0 + pd.Timedelta(minutes=11))
+    assert con.execute("SELECT count(*) FROM alerts WHERE cleared_at IS NULL").fetchone()[0] == 0
+
+
+def test_stock_at_risk_rooms_cabinets_and_trucks(con):
+    """Rooms hold chilled stock (FIFO age), cabinets the day's paid deliveries, trucks fall back."""
+    stock = telemetry_db.stock_at_risk(con, ["WH1-ROOM-C", "CAB-1", "TRK-1"], date(2026, 7, 1))
+    room = stock[stock["device_id"] == "WH1-ROOM-C"].set_index("sku_id")
+    assert set(room.index) == {1, 3}  # frozen dumplings are not in the chilled room
+    assert room.loc[1, "value"] == pytest.approx(100 * 6.0)
+    assert room.loc[1, "remaining_days"] == pytest.approx(7 - 100 / 50)
+    assert room.loc[3, "remaining_days"] == pytest.approx(1.0)  # 20 on hand at 10/day, 3-day life
+    cab = stock[stock["device_id"] == "CAB-1"]
+    assert list(cab["sku_id"]) == [3]  # chilled only, the cancelled order excluded
+    assert cab["value"].iloc[0] == pytest.approx(50.0)
+    assert cab["remaining_days"].iloc[0] == pytest.approx(2.0)
+    truck = stock[stock["device_id"] == "TRK-1"]
+    assert set(truck["sku_id"]) == {1, 3}  # no route plan: the warehouse's chilled stock
+    summary = telemetry_db.risk_summary(stock).set_index("device_id")
+    assert summary.loc["CAB-1", "top_skus"] == "草莓"
+    assert summary.loc["WH1-ROOM-C", "value"] == pytest.approx(600 + 20 * 18.0)
+
+
+def test_stock_at_risk_truck_uses_route_plan(con):
+    """With a route plan that day, a truck carries the orders of its stops."""
+    con.execute(
+        "INSERT INTO route_plans VALUES ('p1', '2026-07-01', 1, 'pyvrp', '2026-07-01 06:00', 10, NULL);"
+        "INSERT INTO route_stops VALUES ('p1', 5, 0, NULL, 420, 0), ('p1', 5, 1, 10, 450, 3)"
+    )
+    stock = telemetry_db.stock_at_risk(con, ["TRK-1"], date(2026, 7, 1))
+    assert list(stock["sku_id"]) == [3] and stock["units"].iloc[0] == 2

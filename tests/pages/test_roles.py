@@ -1,0 +1,72 @@
+"""Login in the app: the form, wrong passwords, and pages hidden per role."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from dashboard import i18n, nav
+from engine import auth
+
+
+def t_en(key: str) -> str:
+    return i18n.table()[key]["en"]
+
+
+@pytest.fixture
+def local_auth(app_env, monkeypatch):
+    monkeypatch.setenv("LINLI_AUTH", "local")
+
+
+def test_login_form_shown_and_wrong_password_refused(app, local_auth):
+    """Without a session the app shows only the login form; a wrong password is an error."""
+    at = app("en")
+    at.run()
+    assert not at.exception
+    assert not at.metric  # nothing behind the login
+    at.text_input[0].input("nobody")
+    at.text_input[1].input("wrong password")
+    at.button[0].click().run()
+    assert any("Wrong username or password" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("role", auth.ROLES)
+def test_pages_visible_per_role(app, local_auth, role):
+    """Navigation lists exactly the registered pages whose roles include the user's role."""
+    user = auth.User(
+        "u", role, "U", auth.Scope(regions=(1,)) if role == "regional_manager" else auth.ALL
+    )
+    at = app("en", user=user, last_seen=datetime.now())
+    at.run()
+    assert not at.exception
+    expected = {p.path for p in nav.PAGES if role in p.roles}
+    if not expected:
+        assert at.info  # a clear note instead of an empty navigation
+    for p in nav.PAGES:
+        try:
+            at.switch_page(str(p.file)).run()
+        except ValueError:  # AppTest refuses pages the navigation did not register
+            assert p.path not in expected, (role, p.path)
+            continue
+        assert not at.exception, p.path
+        titles = [x.value for x in at.title]
+        shown = t_en(p.title_key) in titles
+        assert shown == (p.path in expected), (role, p.path, titles)
+
+
+def test_regional_manager_sees_only_own_region(app, local_auth):
+    """A region-1 manager's region filter offers only region 1."""
+    user = auth.User("m", "regional_manager", "M", auth.Scope(regions=(1,)))
+    at = app("en", user=user, last_seen=datetime.now())
+    at.run()
+    assert at.sidebar.multiselect[0].options == ["岳麓区"]
+
+
+def test_expired_session_returns_to_login(app, local_auth):
+    """A session idle beyond the timeout is signed out with a notice."""
+    user = auth.User("x", "executive", "X")
+    at = app("en", user=user, last_seen=datetime.now() - timedelta(hours=5))
+    at.run()
+    assert not at.metric
+    assert any("timed out" in w.value for w in at.warning)
