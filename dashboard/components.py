@@ -93,13 +93,21 @@ def to_excel_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
     return buf.getvalue()
 
 
-def download_buttons(df: pd.DataFrame, basename: str, key: str | None = None) -> None:
-    """CSV and Excel download buttons side by side."""
+def download_buttons(
+    df: pd.DataFrame, basename: str, key: str | None = None, lazy: bool = False
+) -> None:
+    """CSV and Excel download buttons side by side.
+
+    With ``lazy`` the files are written only when a button is clicked, which keeps reruns
+    of pages with large tables fast (writing Excel costs about a second per 10k rows).
+    """
     k = key or basename
     c1, c2, _ = st.columns([1, 1, 4])
+    csv_data = (lambda: to_csv_bytes(df)) if lazy else to_csv_bytes(df)
+    xlsx_data = (lambda: to_excel_bytes(df)) if lazy else to_excel_bytes(df)
     c1.download_button(
         t("download_csv"),
-        to_csv_bytes(df),
+        csv_data,
         f"{basename}.csv",
         "text/csv",
         key=f"dl_csv_{k}",
@@ -107,7 +115,7 @@ def download_buttons(df: pd.DataFrame, basename: str, key: str | None = None) ->
     )
     c2.download_button(
         t("download_xlsx"),
-        to_excel_bytes(df),
+        xlsx_data,
         f"{basename}.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"dl_xlsx_{k}",
