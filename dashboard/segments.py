@@ -74,10 +74,11 @@ def kocs(version: str, start: date, end: date, regions: tuple[int, ...]) -> pd.D
     return koc.rank(db.cursor(), start, end, regions)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
 def profile(
     version: str, start: date, end: date, regions: tuple[int, ...], community_id: int
 ) -> profiles.CommunityProfile:
-    """One community's profile from the cached tables (fast on reruns)."""
+    """One community's profile from the cached tables."""
     table = community_table(version, start, end, regions)
     seg = segmentation(version, end, regions)
     return profiles.profile(
@@ -101,6 +102,27 @@ def density(
 ) -> geo.MapData:
     """H3 cells of orders and buyers, pickup points and warehouses."""
     return geo.density(db.cursor(), start, end, regions, selected, resolution)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def risk_table(
+    version: str, as_of: date, regions: tuple[int, ...], min_prob: float, lang: str
+) -> pd.DataFrame:
+    """Users at or above a churn probability, with persona, drivers and reason in ``lang``."""
+    users = segmentation(version, as_of, regions).users
+    risk = users[users["churn_prob"] >= min_prob].sort_values("churn_prob", ascending=False)
+    persona = {p: t("persona_" + p) for p in risk["persona"].unique()}
+    drv = {d: t("drv_" + d) for d in churn.DRIVERS}
+    names = risk[["driver_1", "driver_2", "driver_3"]].apply(lambda c: c.map(drv))
+    drivers = names.apply(lambda r: "、".join(x for x in r if isinstance(x, str)), axis=1)
+    risk = risk.assign(
+        persona_label=risk["persona"].map(persona),
+        reason=[reason_text(r) for _, r in risk.iterrows()],
+        drivers=drivers if len(risk) else "",
+    )
+    cols = ["user_id", "community_id", "persona_label", "churn_prob", "drivers", "reason"]
+    cols += ["recency_days", "frequency", "monetary", "rfm"]
+    return risk[cols].reset_index(drop=True)
 
 
 def reason_text(row: pd.Series) -> str:

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import components as ui
 from dashboard import db, state
 from dashboard import segments as sw
-from dashboard.i18n import t
+from dashboard.i18n import lang, t
 
 f = state.filters()
 version = db.data_version()
@@ -114,18 +114,9 @@ else:
 if has_churn:
     st.subheader(t("sg_risk_title"))
     min_p = st.slider(t("sg_min_prob"), 0.0, 1.0, 0.5, 0.05, key="sg_min_prob")
-    risk = users[users["churn_prob"] >= min_p].sort_values("churn_prob", ascending=False)
-    risk = risk.assign(
-        persona_label=risk["persona"].map(lambda p: t("persona_" + p)),
-        reason=risk.apply(sw.reason_text, axis=1),
-        drivers=risk[["driver_1", "driver_2", "driver_3"]].apply(
-            lambda r: "、".join(t("drv_" + d) for d in r if isinstance(d, str)), axis=1
-        ),
-    )
-    cols = ["user_id", "community_id", "persona_label", "churn_prob", "drivers", "reason"]
-    cols += ["recency_days", "frequency", "monetary", "rfm"]
+    risk = sw.risk_table(version, f.end, regions, float(min_p), lang())
     st.dataframe(
-        risk[cols].head(500),
+        risk.head(500),
         hide_index=True,
         width="stretch",
         column_config={
@@ -144,7 +135,7 @@ if has_churn:
         },
     )
     st.caption(t("sg_risk_count", n=len(risk)))
-    ui.download_buttons(risk[cols], "linli_churn_risk", key="sg_risk", lazy=True)
+    ui.download_buttons(risk, "linli_churn_risk", key="sg_risk", lazy=True)
 
     st.subheader(t("sg_offers_title"))
     st.caption(t("sg_offers_note"))
