@@ -30,15 +30,31 @@ def _download_names(at: AppTest) -> list[str]:
     return [d.proto.label for d in at.get("download_button")]
 
 
-@pytest.fixture
-def communities(app_env):
-    """The Communities page on the small world with its default selection."""
+@pytest.fixture(scope="module")
+def env(world_file):
+    """App settings for the module's shared, read-only page runs."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LINLI_DB", str(world_file))
+        mp.setenv("LINLI_AUTH", "none")
+        mp.setenv("LINLI_MQTT_URL", "none")
+        yield world_file
+
+
+@pytest.fixture(scope="module")
+def communities_view(env):
+    """One run of the Communities page with its default selection, shared by read-only tests."""
     return _app(COMMUNITIES)
 
 
-def test_communities_page_shows_a_profile(communities):
+@pytest.fixture
+def communities(app_env):
+    """A fresh run of the Communities page, for tests that change widgets."""
+    return _app(COMMUNITIES)
+
+
+def test_communities_page_shows_a_profile(communities_view):
     """The default community gets KPI cards, category, KOC and similar-community tables."""
-    at = communities
+    at = communities_view
     assert not at.exception
     assert at.selectbox(key="cp_community").value == 1
     labels = [m.label for m in at.metric]
@@ -56,9 +72,9 @@ def test_selecting_another_community(communities):
     assert "母婴" in set(cats["category"].head(5))
 
 
-def test_map_spec_has_h3_layer_without_basemap(communities):
+def test_map_spec_has_h3_layer_without_basemap(communities_view):
     """The density map is a pydeck spec with an H3HexagonLayer, pickups and warehouses."""
-    spec = _deck(communities)
+    spec = _deck(communities_view)
     types = {layer["@@type"] for layer in spec["layers"]}
     assert "H3HexagonLayer" in types
     assert sum(layer["@@type"] == "ScatterplotLayer" for layer in spec["layers"]) == 2
@@ -87,9 +103,9 @@ def test_compare_with_one_community_asks_for_more(communities):
     assert any("至少选择 2 个" in i.value for i in at.info)
 
 
-def test_communities_downloads(communities):
+def test_communities_downloads(communities_view):
     """Category and KOC tables offer CSV and Excel downloads."""
-    names = _download_names(communities)
+    names = _download_names(communities_view)
     assert names.count("下载 CSV") >= 2 and names.count("下载 Excel") >= 2
 
 
@@ -123,15 +139,21 @@ def test_empty_date_range_gives_a_message(app_env):
     assert at.warning
 
 
-@pytest.fixture
-def segments(app_env):
-    """The Segments page on the small world."""
+@pytest.fixture(scope="module")
+def segments_view(env):
+    """One run of the Segments page, shared by read-only tests."""
     return _app(SEGMENTS)
 
 
-def test_segments_page_sizes_and_risk_list(segments):
+@pytest.fixture
+def segments(app_env):
+    """A fresh run of the Segments page, for tests that change widgets."""
+    return _app(SEGMENTS)
+
+
+def test_segments_page_sizes_and_risk_list(segments_view):
     """Segment sizes, the trend chart, the churn-risk list and retention offers render."""
-    at = segments
+    at = segments_view
     assert not at.exception
     sizes = at.dataframe[0].value
     assert {"高价值家庭", "价格敏感大众", "潜力新客", "流失风险", "沉睡"} <= set(sizes.index)
@@ -149,9 +171,9 @@ def test_segments_threshold_filters_the_list(segments):
     assert len(at.dataframe[2].value) < before
 
 
-def test_segments_exports(segments):
+def test_segments_exports(segments_view):
     """Summary, risk list, offers and the full user table can be downloaded."""
-    names = _download_names(segments)
+    names = _download_names(segments_view)
     assert names.count("下载 CSV") >= 4 and names.count("下载 Excel") >= 4
 
 
