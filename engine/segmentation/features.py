@@ -108,7 +108,10 @@ def refresh_rollup(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def ensure_rollup(con: duckdb.DuckDBPyConnection) -> bool:
-    """Build ``rollup_user_days`` when it is missing or older than the orders.
+    """Build ``rollup_user_days`` when it is missing or does not match the orders.
+
+    The check compares the number of non-cancelled orders and the last order day with the
+    rollup's; a change inside existing orders (a late refund) needs :func:`refresh_rollup`.
 
     Parameters
     ----------
@@ -121,10 +124,13 @@ def ensure_rollup(con: duckdb.DuckDBPyConnection) -> bool:
     bool
         True when the rollup is present and current afterwards.
     """
-    last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
-    if source(con).startswith('"'):
-        have = con.execute(f"SELECT max(day) FROM {source(con)}").fetchall()[0][0]
-        if have == last:
+    src = source(con)
+    if src.startswith('"'):
+        want = con.execute(
+            "SELECT count(*), max(order_date) FROM orders WHERE status <> 'cancelled'"
+        ).fetchall()[0]
+        have = con.execute(f"SELECT coalesce(sum(orders), 0), max(day) FROM {src}").fetchall()[0]
+        if tuple(have) == tuple(want):
             return True
     try:
         refresh_rollup(con)
