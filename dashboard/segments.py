@@ -114,7 +114,8 @@ def risk_table(
     persona = {p: t("persona_" + p) for p in risk["persona"].unique()}
     drv = {d: t("drv_" + d) for d in churn.DRIVERS}
     names = risk[["driver_1", "driver_2", "driver_3"]].apply(lambda c: c.map(drv))
-    drivers = names.apply(lambda r: "、".join(x for x in r if isinstance(x, str)), axis=1)
+    sep = "、" if lang == "zh" else ", "
+    drivers = names.apply(lambda r: sep.join(x for x in r if isinstance(x, str)), axis=1)
     risk = risk.assign(
         persona_label=risk["persona"].map(persona),
         reason=[reason_text(r) for _, r in risk.iterrows()],
