@@ -119,7 +119,8 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
 def network(found: pd.DataFrame, top: int = 40) -> go.Figure:
     """Plotly network of the strongest one-to-one rules: arrows antecedent -> consequent.
 
-    Nodes sit on a circle; edge width follows confidence and colour follows lift.
+    Nodes sit on a circle; edge width follows confidence and colour follows lift; a rule
+    and its reverse share one double-headed arrow (hover the midpoints for both).
     """
     pairs = found[found["antecedents"].map(len) == 1].head(top)
     fig = go.Figure()
@@ -132,7 +133,12 @@ def network(found: pd.DataFrame, top: int = 40) -> go.Figure:
     pos = {n: (float(np.cos(a)), float(np.sin(a))) for n, a in zip(nodes, angle, strict=True)}
     lift = pairs["lift"].to_numpy()
     span = max(float(lift.max() - lift.min()), 1e-9)
+    drawn: dict[tuple, int] = {}
     for s, d, row in zip(src, dst, pairs.itertuples(), strict=True):
+        if (d, s) in drawn:  # the reverse rule is already drawn: one double-headed arrow
+            fig.layout.annotations[drawn[(d, s)]].arrowside = "end+start"
+            continue
+        drawn[(s, d)] = len(fig.layout.annotations)
         shade = (row.lift - lift.min()) / span
         colour = f"rgba({int(60 + 180 * shade)}, {int(110 - 60 * shade)}, 165, 0.75)"
         fig.add_annotation(
@@ -175,7 +181,8 @@ def network(found: pd.DataFrame, top: int = 40) -> go.Figure:
             y=[pos[n][1] for n in nodes],
             mode="markers+text",
             text=[str(n) for n in nodes],
-            textposition="top center",
+            # Labels outside the circle, away from the arrows inside it.
+            textposition=["top center" if pos[n][1] >= 0 else "bottom center" for n in nodes],
             marker={"size": 14, "color": "#17a398"},
             hoverinfo="text",
             name="items",

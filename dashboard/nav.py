@@ -45,6 +45,13 @@ PAGES: list[NavPage] = [
         ("executive", "regional_manager", "analyst", "admin"),
     ),
     NavPage(
+        "sec_business",
+        "pages/plan.py",
+        "page_plan",
+        ":material/event_available:",
+        ("executive", "regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
         "sec_community",
         "pages/communities.py",
         "page_communities",

@@ -343,3 +343,31 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action    VARCHAR NOT NULL,           -- login | login_failed | import | plan_approved | rule_saved ...
     detail    VARCHAR
 );
+
+-- ---------------------------------------------------------------- tomorrow's group-buy plans
+-- engine/planning.py: a plan with its inputs, its per-community lists and its scoring.
+CREATE TABLE IF NOT EXISTS group_plans (
+    plan_id       VARCHAR PRIMARY KEY,
+    sale_date     DATE NOT NULL,          -- the day the groups run
+    as_of         DATE NOT NULL,          -- last day of data the plan used
+    created_at    TIMESTAMP NOT NULL,
+    rule_text     VARCHAR NOT NULL,
+    settings      VARCHAR NOT NULL,       -- JSON
+    status        VARCHAR NOT NULL,       -- draft | approved
+    approved_by   VARCHAR,
+    approved_at   TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS group_plan_items (
+    plan_id         VARCHAR NOT NULL,
+    community_id    INTEGER NOT NULL,
+    rank            INTEGER NOT NULL,
+    sku_id          INTEGER NOT NULL,
+    source          VARCHAR NOT NULL,     -- rule | history | basket
+    price           DOUBLE NOT NULL,
+    threshold       INTEGER NOT NULL,
+    expected_units  DOUBLE NOT NULL,
+    p_success       DOUBLE NOT NULL,
+    expected_gmv    DOUBLE NOT NULL,
+    expected_margin DOUBLE NOT NULL
+);

@@ -169,7 +169,7 @@ if mode == "one":
         "preference_index": st.column_config.NumberColumn(t("cp_pref_index"), format="%.2f"),
     }
     c2.dataframe(cats, hide_index=True, width="stretch", column_config=cat_cfg)
-    ui.download_buttons(cats, f"linli_community_{cid}_categories", key="cp_cats", lazy=True)
+    ui.download_buttons(cats, f"linli_community_{cid}_categories", key="cp_cats")
 
     st.subheader(t("cp_people_title"))
     p1, p2 = st.columns(2)
@@ -216,9 +216,7 @@ if mode == "one":
             },
         )
         st.caption(t("cp_koc_note"))
-        ui.download_buttons(
-            prof.kocs[kcols], f"linli_community_{cid}_kocs", key="cp_kocs", lazy=True
-        )
+        ui.download_buttons(prof.kocs[kcols], f"linli_community_{cid}_kocs", key="cp_kocs")
 
     st.subheader(t("cp_similar_title"))
     sim = prof.similar.assign(type=prof.similar["type"].map(lambda x: t("type_" + x)))
@@ -251,7 +249,7 @@ else:
     cmp = sw.format_compare(cmp.astype(object))
     cmp.columns = [t("cp_metric")] + [names[int(c)] for c in cmp.columns[1:]]
     st.dataframe(cmp, hide_index=True, width="stretch")
-    ui.download_buttons(cmp, "linli_community_compare", key="cp_compare", lazy=True)
+    ui.download_buttons(cmp, "linli_community_compare", key="cp_compare")
     cats = table.categories[table.categories["community_id"].isin(picked)]
     cats = cats.assign(community=cats["community_id"].map(names))
     fig = px.bar(

@@ -88,9 +88,7 @@ with right:
             ),
         },
     )
-ui.download_buttons(
-    view.drop(columns=["persona"]), "linli_segments_summary", key="sg_summary", lazy=True
-)
+ui.download_buttons(view.drop(columns=["persona"]), "linli_segments_summary", key="sg_summary")
 
 with st.expander(t("sg_how_title")):
     st.markdown(t("sg_how_body"))
@@ -135,7 +133,7 @@ if has_churn:
         },
     )
     st.caption(t("sg_risk_count", n=len(risk)))
-    ui.download_buttons(risk, "linli_churn_risk", key="sg_risk", lazy=True)
+    ui.download_buttons(risk, "linli_churn_risk", key="sg_risk")
 
     st.subheader(t("sg_offers_title"))
     st.caption(t("sg_offers_note"))
@@ -166,7 +164,7 @@ if has_churn:
                 "coupon": st.column_config.NumberColumn(t("sg_col_coupon"), format="¥%.0f"),
             },
         )
-        ui.download_buttons(off, "linli_retention_offers", key="sg_offers", lazy=True)
+        ui.download_buttons(off, "linli_retention_offers", key="sg_offers")
 
 st.subheader(t("sg_export_title"))
 export_cols = ["user_id", "community_id", "persona", "reason_key", "rfm", "r_score", "f_score"]
@@ -174,4 +172,4 @@ export_cols += ["m_score", "recency_days", "frequency", "monetary", "margin", "b
 export_cols += ["lines_per_order", "discount_share", "interval_days", "trend", "tags"]
 if has_churn:
     export_cols += ["churn_prob", "driver_1", "driver_2", "driver_3"]
-ui.download_buttons(users[export_cols], "linli_user_segments", key="sg_export", lazy=True)
+ui.download_buttons(users[export_cols], "linli_user_segments", key="sg_export")

@@ -372,6 +372,40 @@ def plan_day(
         delivery_date = dt.date.fromisoformat(delivery_date)
     order_date = delivery_date - dt.timedelta(days=1)
     lines = order_lines(con, order_date, warehouse_ids)
+    return plan_lines(con, lines, delivery_date, settings, vehicles)
+
+
+def plan_lines(
+    con: duckdb.DuckDBPyConnection,
+    lines: pd.DataFrame,
+    delivery_date: dt.date,
+    settings: DispatchSettings | None = None,
+    vehicles: pd.DataFrame | None = None,
+) -> DayPlan:
+    """Route given order lines (real ones, or a plan's expected loads) for a delivery day.
+
+    Parameters
+    ----------
+    con
+        Linli database connection (or cursor); only read.
+    lines
+        Rows shaped like :func:`order_lines` (``warehouse_id, pickup_id, order_id, sku_id,
+        sku_name, storage, unit, qty, kg, volume_l``).
+    delivery_date
+        Day the goods reach the pickup points.
+    settings
+        Detour, speeds, solver and time budget.
+    vehicles
+        Fleet override (rows shaped like the ``vehicles`` table).
+
+    Returns
+    -------
+    DayPlan
+        As :func:`plan_day`.
+    """
+    settings = settings or DispatchSettings()
+    order_date = delivery_date - dt.timedelta(days=1)
+    lines = lines.copy()
     pickups = _query(
         con,
         "SELECT pickup_id, name, lat, lon, window_start, window_end, service_min "

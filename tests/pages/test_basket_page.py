@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pandas as pd
 import pytest
 
 from dashboard import basket as bk
@@ -92,3 +93,13 @@ def test_regional_manager_sees_only_own_region_orders(app, monkeypatch):
     at.switch_page(str(nav.ROOT / "pages" / "basket.py")).run()
     assert not at.exception
     assert 0 < orders_shown(at) < everyone
+
+
+def test_network_draws_rule_and_reverse_as_one_double_arrow():
+    """A rule and its reverse become one double-headed arrow between two labelled nodes."""
+    tx = pd.DataFrame({"order_id": [1, 1, 2, 2, 3], "item": ["a", "b", "a", "b", "c"]})
+    fig = bk.network(bk.basket.rules(tx, 0.3, 0.5), top=10)
+    assert len(fig.layout.annotations) == 1
+    assert fig.layout.annotations[0].arrowside == "end+start"
+    nodes = next(tr for tr in fig.data if tr.name == "items")
+    assert set(nodes.text) == {"a", "b"}
