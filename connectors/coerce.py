@@ -33,6 +33,16 @@ DATE_FORMATS = (
 )
 
 
+# Commas only as thousands separators (1,299.50); "1,5" is not a number here, not 15.
+_GROUPED = "'^-?[0-9]{1,3}(,[0-9]{3})+([.][0-9]+)?$'"
+
+
+def _number(raw: str) -> str:
+    """SQL text of a number without currency sign and thousands separators."""
+    bare = f"replace(replace({raw}, '¥', ''), '￥', '')"
+    return f"CASE WHEN regexp_matches({bare}, {_GROUPED}) THEN replace({bare}, ',', '') ELSE {bare} END"
+
+
 def coerce(kind: str, raw: str, sqltype: str) -> str:
     """SQL turning the text ``raw`` (already NULL for blanks) into ``kind``.
 
@@ -56,13 +66,12 @@ def coerce(kind: str, raw: str, sqltype: str) -> str:
     """
     if kind == "int":
         plain = f"CASE WHEN NOT contains({raw}, '.') AND NOT contains(lower({raw}), 'e') THEN TRY_CAST({raw} AS {sqltype}) END"
-        num = f"TRY_CAST(replace({raw}, ',', '') AS DOUBLE)"
+        num = f"TRY_CAST({_number(raw)} AS DOUBLE)"
         # TRY_CAST('3.5' AS INT) rounds; a fractional quantity is a type error instead.
         slow = f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({num} AS {sqltype}) END"
         return f"coalesce({plain}, {slow})"
     if kind == "float":
-        cleaned = f"replace(replace(replace({raw}, ',', ''), '¥', ''), '￥', '')"
-        return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST({cleaned} AS DOUBLE))"
+        return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST({_number(raw)} AS DOUBLE))"
     if kind in ("date", "timestamp"):
         # ISO text (the common case) casts fast; the rest tries one format at a time (a
         # try_strptime() with a list of formats is ~50x slower per failing row).
@@ -105,8 +114,12 @@ def clean(data: pa.Table) -> pa.Table:
         col = data.column(name)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             col = pc.utf8_trim_whitespace(col)
-            bad = pc.or_(pc.is_in(pc.utf8_lower(col), value_set=nulls), pc.equal(col, ""))
-            col = pc.if_else(bad, pa.scalar(None, col.type), col)
+            # Null words are short: lower-case only the few values that could be one.
+            short = pc.less_equal(pc.utf8_length(col), 4)
+            if pc.any(short).as_py():
+                word = pc.is_in(pc.utf8_lower(pc.if_else(short, col, "")), value_set=nulls)
+                bad = pc.or_(word, pc.equal(col, ""))
+                col = pc.if_else(bad, pa.scalar(None, col.type), col)
         out[name] = col
     return pa.table(out)
 

@@ -70,6 +70,7 @@ class Sheet:
     data: pa.Table
     table: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    rows: pa.Array | None = None  # spreadsheet row numbers; default 2, 3, ... (header row 1)
 
     @property
     def headers(self) -> list[str]:
@@ -240,18 +241,47 @@ def _read_csv(data: bytes, encoding: str | None) -> tuple[pa.Table, str]:
         raise ImportFileError("format", f"Cannot parse the CSV: {exc}") from None
 
 
-def _read_excel(data: bytes) -> list[tuple[str, pa.Table]]:
+def _header_row(frame: pd.DataFrame, name: str) -> int:
+    """The header row: the first of the first ten rows whose cells name a table's columns.
+
+    Exported reports often start with a title row (订单导出 2025年3月) above the headers.
+    """
+    first = None
+    for i in range(min(10, len(frame))):
+        cells = [str(v) for v in frame.iloc[i] if isinstance(v, str) and v.strip()]
+        if cells and first is None:
+            first = i
+        if len(cells) >= 2:
+            try:
+                mapping_.guess_table(cells, name)
+                return i
+            except ValueError:
+                continue
+    return first or 0
+
+
+def _read_excel(data: bytes) -> list[tuple[str, pa.Table, pa.Array]]:
     try:
-        book = pd.read_excel(io.BytesIO(data), sheet_name=None, engine="calamine", dtype=str)
+        book = pd.read_excel(
+            io.BytesIO(data), sheet_name=None, engine="calamine", dtype=str, header=None
+        )
     except Exception as exc:  # calamine raises its own error types
         raise ImportFileError("format", f"Cannot read the Excel workbook: {exc}") from None
     out = []
     for name, frame in book.items():
-        frame = frame.dropna(how="all")
-        if frame.shape[1] == 0 or frame.empty:
+        if frame.empty:
             continue
-        frame.columns = _unique([str(c) for c in frame.columns])
-        out.append((str(name), pa.Table.from_pandas(frame, preserve_index=False)))
+        h = _header_row(frame, str(name))
+        heads = frame.iloc[h]
+        body = frame.iloc[h + 1 :]
+        keep = [c for c in frame.columns if pd.notna(heads[c]) or body[c].notna().any()]
+        body = body[keep].dropna(how="all")
+        if body.empty:
+            continue
+        body.columns = _unique([str(heads[c]) if pd.notna(heads[c]) else "" for c in keep])
+        # Spreadsheet row numbers (1-based), kept for the report across skipped blank rows.
+        rows = pa.array(body.index.to_numpy() + 1, pa.int64())
+        out.append((str(name), pa.Table.from_pandas(body, preserve_index=False), rows))
     return out
 
 
@@ -304,26 +334,26 @@ def read(
     enc = None
     if kind == "csv":
         tbl, enc = _read_csv(data, encoding)
-        parts = [(stem, tbl)]
+        parts = [(stem, tbl, None)]
     elif kind == "parquet":
         try:
             tbl = pq.read_table(io.BytesIO(data))
         except Exception as exc:
             raise ImportFileError("format", f"Cannot read the Parquet file: {exc}") from None
-        parts = [(stem, tbl.rename_columns(_unique([str(c) for c in tbl.column_names])))]
+        parts = [(stem, tbl.rename_columns(_unique([str(c) for c in tbl.column_names])), None)]
     else:
         parts = _read_excel(data)
-    parts = [(n, t) for n, t in parts if t.num_rows > 0]
+    parts = [(n, t, r) for n, t, r in parts if t.num_rows > 0]
     if not parts:
         raise ImportFileError("empty", f"{name} has a header but no data rows.")
     sheets = []
-    for sheet_name, tbl in parts:
+    for sheet_name, tbl, rows in parts:
         try:
             table = mapping_.guess_table(tbl.column_names, sheet_name)
             guess = mapping_.guess_mapping(tbl.column_names, table)
         except ValueError:
             table, guess = None, {}
-        sheets.append(Sheet(sheet_name, tbl, table, guess))
+        sheets.append(Sheet(sheet_name, tbl, table, guess, rows))
     return FileContent(name, kind, digest, tuple(sheets), enc)
 
 
@@ -374,7 +404,7 @@ def stage(
             raise ImportFileError("table", f"Two sheets hold {table}; import them separately.")
         data = sheet.data.select(list(final)).rename_columns(list(final.values()))
         ignored = tuple(h for h in sheet.headers if h not in final)
-        out[table] = validation.Staged(table, data, final, ignored)
+        out[table] = validation.Staged(table, data, final, ignored, row_numbers=sheet.rows)
     if not out:
         raise ImportFileError("table", "No sheet was chosen for import.")
     return out

@@ -4,8 +4,8 @@ The ingester subscribes to ``linli/<warehouse>/<device>/telemetry`` at QoS 1 wit
 persistent session (fixed client id, no clean start; MQTT 5 with a session expiry), so a
 broker that keeps sessions queues what is published while the app is away. paho's network
 thread only puts raw messages on a queue; one writer thread validates, deduplicates, writes
-batches into DuckDB through its own cursor (the app's single writer) and runs the alarm
-engine after each batch.
+batches into DuckDB through its own cursor (the app's single writer) and then calls an
+``evaluate`` hook (the alarm engine, wired by :func:`engine.telemetry_db.live_ingester`).
 
 paho acknowledges a message when ``on_message`` returns, that is once it is in the writer's
 queue; :meth:`Ingester.stop` drains the queue, so only a crash of the app process can lose
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import queue
 import ssl
@@ -37,26 +36,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from engine import telemetry, telemetry_db
+from connectors import telemetry_payload
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 TOPIC_FILTER = "linli/+/+/telemetry"
-TEMP_RANGE_C = (-60.0, 70.0)  # beyond what any cold-chain sensor can report
-MAX_FUTURE_S = 300.0
-TELEMETRY_COLUMNS = [
-    "device_id",
-    "ts",
-    "temp_c",
-    "humidity",
-    "door_open",
-    "battery",
-    "lat",
-    "lon",
-    "msg_id",
-    "received_at",
-]
 
 
 @dataclass(frozen=True)
@@ -183,130 +168,9 @@ def _connect_async(client: paho.Client, settings: MqttSettings, clean: bool = Fa
         client.connect_async(settings.host, settings.port, settings.keepalive_s)
 
 
-# ---------------------------------------------------------------------- validation
-class RejectedError(ValueError):
-    """A message that goes to quarantine; ``str(exc)`` is the reason."""
-
-
-def _number(obj: dict[str, Any], key: str, required: bool = False) -> float | None:
-    if key not in obj or obj[key] is None:
-        if required:
-            raise RejectedError(f"missing_field: {key}")
-        return None
-    v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise RejectedError(f"wrong_type: {key} must be a number, got {type(v).__name__}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise RejectedError(f"impossible_value: {key}={v}")
-    return v
-
-
-def _timestamp(v: Any) -> datetime:
-    if isinstance(v, bool) or v is None:
-        raise RejectedError(f"wrong_type: ts must be ISO 8601 text or epoch seconds, got {v!r}")
-    if isinstance(v, int | float):
-        seconds = v / 1000.0 if v > 1e11 else float(v)  # epoch milliseconds are common too
-        try:
-            return datetime.fromtimestamp(seconds, telemetry.TZ).replace(tzinfo=None)
-        except (OverflowError, OSError, ValueError):
-            raise RejectedError(f"impossible_value: ts={v}") from None
-    if not isinstance(v, str):
-        raise RejectedError(
-            f"wrong_type: ts must be ISO 8601 text or epoch seconds, got {type(v).__name__}"
-        )
-    try:
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise RejectedError(f"wrong_type: ts {v[:40]!r} is not ISO 8601") from None
-    # Zone-aware stamps are converted to the schema's local (Changsha) wall time.
-    return dt.astimezone(telemetry.TZ).replace(tzinfo=None) if dt.tzinfo else dt
-
-
-def parse_message(
-    topic: str,
-    payload: bytes,
-    known_devices: set[str] | None,
-    now: datetime,
-    max_future_s: float = MAX_FUTURE_S,
-) -> tuple[Any, ...]:
-    """Validate one telemetry message and return its row (without ``received_at``).
-
-    Parameters
-    ----------
-    topic
-        ``.../<device>/telemetry``; the device segment must match the payload's ``device_id``.
-    payload
-        UTF-8 JSON object with ``device_id``, ``ts`` (ISO 8601 or epoch seconds), ``temp_c``
-        and optional ``humidity``, ``door_open``, ``battery``, ``lat``, ``lon``, ``msg_id``.
-    known_devices
-        Device ids accepted; ``None`` accepts any.
-    now
-        Current naive local time (for the future-timestamp check).
-    max_future_s
-        Largest tolerated clock skew into the future.
-
-    Returns
-    -------
-    tuple
-        Values in the order of :data:`TELEMETRY_COLUMNS` minus ``received_at``.
-
-    Raises
-    ------
-    RejectedError
-        With a reason ``code: detail``; codes are ``not_json``, ``missing_field``,
-        ``wrong_type``, ``impossible_value``, ``future_timestamp``, ``topic_mismatch`` and
-        ``unknown_device``.
-    """
-    try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RejectedError(f"not_json: {exc}") from None
-    if not isinstance(obj, dict):
-        raise RejectedError(f"not_json: expected an object, got {type(obj).__name__}")
-    for key in ("device_id", "ts", "temp_c"):
-        if obj.get(key) is None:
-            raise RejectedError(f"missing_field: {key}")
-    device = obj["device_id"]
-    if not isinstance(device, str) or not device:
-        raise RejectedError("wrong_type: device_id must be non-empty text")
-    ts = _timestamp(obj["ts"])
-    temp = _number(obj, "temp_c", required=True)
-    humidity = _number(obj, "humidity")
-    battery = _number(obj, "battery")
-    lat = _number(obj, "lat")
-    lon = _number(obj, "lon")
-    door = obj.get("door_open")
-    if door is not None and not isinstance(door, bool):
-        raise RejectedError(f"wrong_type: door_open must be true/false, got {door!r}")
-    msg_id = obj.get("msg_id")
-    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
-        raise RejectedError("wrong_type: msg_id must be text or an integer")
-    assert temp is not None
-    if not TEMP_RANGE_C[0] <= temp <= TEMP_RANGE_C[1]:
-        raise RejectedError(f"impossible_value: temp_c={temp}")
-    for key, v, lo, hi in (
-        ("humidity", humidity, 0, 100),
-        ("battery", battery, 0, 100),
-        ("lat", lat, -90, 90),
-        ("lon", lon, -180, 180),
-    ):
-        if v is not None and not lo <= v <= hi:
-            raise RejectedError(f"impossible_value: {key}={v}")
-    if ts > now + timedelta(seconds=max_future_s):
-        raise RejectedError(f"future_timestamp: ts={ts.isoformat()} is after {now.isoformat()}")
-    parts = topic.split("/")
-    if len(parts) < 2 or parts[-2] != device:
-        raise RejectedError(f"topic_mismatch: topic {topic!r} is not for device {device!r}")
-    if known_devices is not None and device not in known_devices:
-        raise RejectedError(f"unknown_device: {device}")
-    mid = str(msg_id) if msg_id is not None else None
-    return (device, ts, temp, humidity, door, battery, lat, lon, mid)
-
-
 # ---------------------------------------------------------------------- ingester
-_ALARM_COLUMNS = ["device_id", "ts", "temp_c", "door_open", "battery", "received_at"]
-_EMPTY_ROWS = pd.DataFrame({c: [] for c in _ALARM_COLUMNS})
+EVALUATE_COLUMNS = ["device_id", "ts", "temp_c", "door_open", "battery", "received_at"]
+_EMPTY_ROWS = pd.DataFrame({c: [] for c in EVALUATE_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -334,7 +198,7 @@ class _Counters:
     last_message_at: datetime | None = None
     last_error: str | None = None
     connected: bool = False
-    since: datetime | None = field(default_factory=telemetry.local_now)
+    since: datetime | None = field(default_factory=lambda: telemetry_payload.local_now())
 
 
 class Ingester:
@@ -350,12 +214,12 @@ class Ingester:
         Most rows per insert.
     flush_s
         Longest wait before a partial batch is written.
-    alarms
-        Run the alarm engine after each batch (at most every ``alarm_every_s``).
-    alarm_settings
-        Settings for the alarm engine.
-    alarm_every_s
-        Least time between alarm evaluations.
+    evaluate
+        Called from the writer thread with the rows inserted since its last call (columns
+        :data:`EVALUATE_COLUMNS`; empty while nothing arrives, about every second) — the
+        alarm engine's hook, at most every ``evaluate_every_s`` while messages stream in.
+    evaluate_every_s
+        Least time between ``evaluate`` calls under load.
     dedup_size
         How many recent message keys are remembered to drop QoS 1 redeliveries.
     """
@@ -367,19 +231,16 @@ class Ingester:
         *,
         batch_size: int = 5000,
         flush_s: float = 0.2,
-        alarms: bool = True,
-        alarm_settings: telemetry.AlarmSettings | None = None,
-        alarm_every_s: float = 0.5,
+        evaluate: Callable[[pd.DataFrame], object] | None = None,
+        evaluate_every_s: float = 0.5,
         dedup_size: int = 500_000,
     ) -> None:
         self.settings = settings or MqttSettings.from_url()
         self._con = con
         self.batch_size = batch_size
         self.flush_s = flush_s
-        self.alarm_every_s = alarm_every_s
-        self._alarms = alarms
-        self._alarm_settings = alarm_settings
-        self.alarm_engine: telemetry_db.AlarmEngine | None = None
+        self.evaluate_every_s = evaluate_every_s
+        self.evaluate = evaluate
         self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
         self._c = _Counters()
         self._lock = threading.Lock()
@@ -410,7 +271,7 @@ class Ingester:
         client.subscribe(self.settings.topic, qos=self.settings.qos)
         with self._lock:
             self._c.connected = True
-            self._c.since = telemetry.local_now()
+            self._c.since = telemetry_payload.local_now()
             self._c.last_error = None
         log.info(
             "MQTT connected to %s (session present: %s)",
@@ -421,7 +282,7 @@ class Ingester:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             if self._c.connected:
-                self._c.since = telemetry.local_now()
+                self._c.since = telemetry_payload.local_now()
             self._c.connected = False
             if reason_code.is_failure:
                 self._c.last_error = f"disconnected: {reason_code}"
@@ -443,17 +304,15 @@ class Ingester:
         cur = self._con.cursor()
         self._known = {r[0] for r in cur.execute("SELECT device_id FROM devices").fetchall()}
         recent = cur.execute(
-            "SELECT msg_id FROM telemetry WHERE msg_id IS NOT NULL AND received_at > ? "
-            "ORDER BY received_at DESC LIMIT ?",
-            [telemetry.local_now() - timedelta(hours=2), self._dedup_size],
+            "SELECT coalesce(msg_id, device_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%f')) "
+            "FROM telemetry WHERE received_at > ? ORDER BY received_at DESC LIMIT ?",
+            [telemetry_payload.local_now() - timedelta(hours=2), self._dedup_size],
         ).fetchall()
         self._remember(r[0] for r in reversed(recent))
         last = cur.execute("SELECT max(received_at) FROM telemetry").fetchall()[0][0]
         if last is not None:
             self._last_received = last
         cur.close()
-        if self._alarms:
-            self.alarm_engine = telemetry_db.AlarmEngine(self._con, self._alarm_settings)
         self._stop.clear()
         self._thread = threading.Thread(target=self._writer, name="linli-mqtt-writer", daemon=True)
         self._thread.start()
@@ -477,7 +336,7 @@ class Ingester:
             self._thread.join(timeout)
         with self._lock:
             self._c.connected = False
-            self._c.since = telemetry.local_now()
+            self._c.since = telemetry_payload.local_now()
 
     def status(self) -> IngestStatus:
         """Return a snapshot of the connection and counters (thread-safe)."""
@@ -563,7 +422,7 @@ class Ingester:
             if batch:
                 self._write_safely(cur, batch)
             now = time.monotonic()
-            if batch and (now - last_alarm >= self.alarm_every_s or self._queue.empty()):
+            if batch and (now - last_alarm >= self.evaluate_every_s or self._queue.empty()):
                 self._evaluate()
                 last_alarm = now
         rest = []
@@ -590,19 +449,19 @@ class Ingester:
                 self._processed += len(batch)
 
     def _evaluate(self) -> None:
-        if self.alarm_engine is None:
+        if self.evaluate is None:
             return
         frames, self._unevaluated = self._unevaluated, []
         rows = pd.concat(frames, ignore_index=True) if frames else None
         try:
-            self.alarm_engine.evaluate(rows=rows if rows is not None else _EMPTY_ROWS)
+            self.evaluate(rows if rows is not None else _EMPTY_ROWS)
         except Exception as exc:
             log.exception("alarm evaluation failed")
             with self._lock:
                 self._c.last_error = f"alarm evaluation failed: {exc}"
 
     def _write(self, cur: duckdb.DuckDBPyConnection, batch: list[tuple[str, bytes]]) -> None:
-        now = telemetry.local_now()
+        now = telemetry_payload.local_now()
         # Strictly increasing per batch: the alarm engine reads rows newer than its watermark.
         received_at = max(now, self._last_received + timedelta(microseconds=1))
         self._last_received = received_at
@@ -613,13 +472,13 @@ class Ingester:
         batch_keys: set[str] = set()
         for topic, payload in batch:
             try:
-                row = parse_message(topic, payload, self._known, now)
-            except RejectedError as exc:
+                row = telemetry_payload.parse_message(topic, payload, self._known, now)
+            except telemetry_payload.RejectedError as exc:
                 bad.append(
                     (received_at, topic, payload.decode("utf-8", "replace")[:4000], str(exc))
                 )
                 continue
-            key = row[8] or f"{row[0]}@{row[1].isoformat()}"
+            key = row[8] or f"{row[0]}@{row[1]:%Y-%m-%dT%H:%M:%S.%f}"  # as in start()
             if key in self._seen or key in batch_keys:
                 dups += 1
                 continue
@@ -629,18 +488,18 @@ class Ingester:
         cur.execute("BEGIN TRANSACTION")
         try:
             if rows:
-                df = pd.DataFrame(rows, columns=TELEMETRY_COLUMNS)
+                df = pd.DataFrame(rows, columns=telemetry_payload.TELEMETRY_COLUMNS)
                 df["ts"] = df["ts"].astype("datetime64[us]")
                 df["received_at"] = df["received_at"].astype("datetime64[us]")
                 df["door_open"] = df["door_open"].astype("boolean")
                 cur.register("_telemetry_batch", df)
                 cur.execute(
-                    f"INSERT INTO telemetry ({', '.join(TELEMETRY_COLUMNS)}) "
-                    f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM _telemetry_batch"
+                    f"INSERT INTO telemetry ({', '.join(telemetry_payload.TELEMETRY_COLUMNS)}) "
+                    f"SELECT {', '.join(telemetry_payload.TELEMETRY_COLUMNS)} FROM _telemetry_batch"
                 )
                 cur.unregister("_telemetry_batch")
-                if self.alarm_engine is not None:
-                    self._unevaluated.append(df[_ALARM_COLUMNS])
+                if self.evaluate is not None:
+                    self._unevaluated.append(df[EVALUATE_COLUMNS])
             if bad:
                 cur.executemany(
                     "INSERT INTO telemetry_quarantine (received_at, topic, payload, reason) "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -35,7 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from connectors import mqtt
+from connectors import mqtt, telemetry_payload
 
 log = logging.getLogger(__name__)
 
@@ -499,6 +500,61 @@ def simulate(
     return tel.sort_values(["ts", "device_id"]).reset_index(drop=True)
 
 
+def load_history(
+    con: duckdb.DuckDBPyConnection,
+    end_ts: datetime,
+    days: float,
+    seed: int,
+    step_s: float | None = None,
+) -> tuple[int, int]:
+    """Fill ``telemetry`` and ``truth_device_faults`` with :func:`history` of the devices table.
+
+    For the data generator: ``load_history(con, as_of + 1 day, days=7, seed=seed)``.
+
+    Parameters
+    ----------
+    con
+        A connection with the devices table filled.
+    end_ts
+        End of the window (exclusive), naive local time.
+    days
+        Window length in days.
+    seed
+        Random seed.
+    step_s
+        Sampling step; default each device's interval (coarser steps look like gaps to the
+        offline rule of :func:`engine.telemetry.excursions`).
+
+    Returns
+    -------
+    tuple of int
+        Telemetry rows and fault rows written.
+
+    Raises
+    ------
+    ValueError
+        When ``days`` is not positive or there are no devices.
+    """
+    if days <= 0:
+        raise ValueError("days must be positive.")
+    devices = con.execute(f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices").df()
+    if devices.empty:
+        raise ValueError("The devices table is empty.")
+    end = pd.Timestamp(end_ts)
+    tel, faults = history(devices, end - pd.Timedelta(days=days), end, seed, step_s)
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS truth_device_faults (device_id VARCHAR, fault VARCHAR, "
+        "start_ts TIMESTAMP, end_ts TIMESTAMP)"
+    )
+    for table, df in (("telemetry", tel), ("truth_device_faults", faults)):
+        con.register("_history_df", df)
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _history_df")  # fixed names
+        finally:
+            con.unregister("_history_df")
+    return len(tel), len(faults)
+
+
 # ---------------------------------------------------------------------- live
 class LiveSimulator:
     """Publish readings for every device at its interval, in real time.
@@ -533,7 +589,7 @@ class LiveSimulator:
         self.pub = publisher
         self.speed = speed
         self.settings = settings or SimSettings()
-        now = datetime.now(mqtt.telemetry.TZ).replace(tzinfo=None)
+        now = telemetry_payload.local_now()
         self.faults = plan_faults(
             self.devices, now, now + timedelta(days=1), seed, faults_per_device_day
         )
@@ -542,7 +598,7 @@ class LiveSimulator:
 
     def tick(self, now: datetime | None = None) -> int:
         """Publish the readings that are due; returns how many were sent."""
-        t = _epoch(now or datetime.now(mqtt.telemetry.TZ).replace(tzinfo=None))
+        t = _epoch(now or telemetry_payload.local_now())
         due = np.flatnonzero(self._next <= t)
         if len(due) == 0:
             return 0
@@ -577,9 +633,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     if args.db is None and args.devices is None:
-        from engine import db as engine_db
-
-        args.db = str(engine_db.db_path())
+        default = Path(__file__).resolve().parent.parent / "data" / "linli.duckdb"
+        args.db = os.environ.get("LINLI_DB") or str(default)
     deadline = time.monotonic() + 120
     while True:
         try:

@@ -6,7 +6,8 @@ over the whole batch (no per-row Python), so a million rows take seconds:
 
 1. coerce each column to its kind (numbers with thousands separators, Chinese date formats,
    yes/no words, tag lists) and fill defaults and lookups (an order's community from its user);
-2. give each row a list of reasons: ``bad_type:qty``, ``missing_value:user_id``,
+2. flag each row's problems (bits of one integer, cheap for every row; the names are listed
+   only for rows with a problem): ``bad_type:qty``, ``missing_value:user_id``,
    ``negative:qty``, ``future:created_at``, ``formula:name``, ``duplicate_in_file:order_id``,
    ``missing_reference:sku_id``, and ``duplicate_in_db:order_id`` for keys already present;
 3. in one transaction insert the valid rows, the rejected ones into ``import_quarantine``
@@ -150,6 +151,7 @@ class Staged:
     mapping: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     first_row: int = 2  # spreadsheet row number of the first data row (header is row 1)
+    row_numbers: pa.Array | None = None  # explicit row numbers, overriding first_row
 
 
 def _q(name: str) -> str:
@@ -309,9 +311,10 @@ def _check(
     present = [c for c in spec.names if c in staged.data.column_names]
     raw_name = f"_li_{tok}_{table}_raw"
     data = staged.data.select(present)
-    data = data.append_column(
-        "_row", pa.array(range(staged.first_row, staged.first_row + data.num_rows), pa.int64())
-    )
+    rows = staged.row_numbers
+    if rows is None:
+        rows = pa.array(range(staged.first_row, staged.first_row + data.num_rows), pa.int64())
+    data = data.append_column("_row", rows)
     con.register(raw_name, data)
     registered.append(raw_name)
     why = coerce.Reasons()
@@ -322,29 +325,32 @@ def _check(
     clean = f"_li_{tok}_{table}_clean"
     con.register(clean, coerce.clean(data))
     registered.append(clean)
-    selects, flags = ["_row"], []
+    # Inner level: typed values plus the text they came from; outer level: the flags, from
+    # those columns (a flag written with the coercion inside would evaluate it twice).
+    inner, outer, absent, flags = ["_row"], ["_row"], [], []
     for col in spec.columns:
         name = _q(col.name)
         sqltype = types[col.name][0]
         if col.name not in present:
-            selects.append(f"CAST(NULL AS {sqltype}) AS {name}")
+            absent.append(f"CAST(NULL AS {sqltype}) AS {name}")
             continue
-        typed = coerce.coerce(col.kind, f"CAST({name} AS VARCHAR)", sqltype)
-        selects.append(f"{typed} AS {name}")
+        outer.append(name)
+        inner.append(f"{coerce.coerce(col.kind, f'CAST({name} AS VARCHAR)', sqltype)} AS {name}")
         if col.kind == "str":
             formula = f"regexp_matches({name}, '^[=@]|^[+\\-][^0-9]')"
             flags.append(why.flag(f"formula:{col.name}", formula))
         else:
-            flags.append(
-                why.flag(f"bad_type:{col.name}", f"{name} IS NOT NULL AND ({typed}) IS NULL")
-            )
+            text = _q(f"_t_{col.name}")
+            inner.append(f"{name} AS {text}")
+            flags.append(why.flag(f"bad_type:{col.name}", f"{text} IS NOT NULL AND {name} IS NULL"))
     typed = f"_li_{tok}_{table}_typed"
     con.execute(
-        f"CREATE TEMP TABLE {typed} AS SELECT {', '.join(selects)}, "
-        f"{why.sum(flags)} AS _tbits FROM {clean}"
+        f"CREATE TEMP TABLE {typed} AS SELECT {', '.join(outer)}, {why.sum(flags)} AS _tbits "
+        f"FROM (SELECT {', '.join(inner)} FROM {clean})"
     )
     created.append(typed)
-    query = f"SELECT * FROM {typed}"
+    # Absent columns join as constants after materialising, not as a million stored NULLs.
+    query = f"SELECT *{''.join(', ' + a for a in absent)} FROM {typed}"
 
     # 2. defaults, then lookups, each seeing the columns filled before it.
     for col in spec.columns:

@@ -43,7 +43,7 @@ def ingester() -> mqtt.Ingester | None:
         log.warning("cannot write the devices file for the simulator: %s", exc)
     if not mqtt_enabled():
         return None
-    return mqtt.Ingester(con, mqtt.MqttSettings.from_url()).start()
+    return telemetry_db.live_ingester(con, mqtt.MqttSettings.from_url()).start()
 
 
 def status() -> mqtt.IngestStatus | None:

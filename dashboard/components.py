@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
 
+from connectors.export import to_csv_bytes, to_excel_bytes
 from dashboard.i18n import t
-
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def fmt_money(x: float | None, decimals: int = 0) -> str:
@@ -69,37 +67,13 @@ def kpi_row(cards: Sequence[tuple[str, str, str | None, bool]], per_row: int = 4
             )
 
 
-def neutralise(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with a quote."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_DANGEROUS) else v
-            )
-    return out
-
-
-def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV in UTF-8 with BOM (opens correctly in Excel), formula cells neutralised."""
-    return neutralise(df).to_csv(index=False).encode("utf-8-sig")
-
-
-def to_excel_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
-    """An .xlsx workbook of one sheet, formula cells neutralised."""
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="xlsxwriter") as xw:
-        neutralise(df).to_excel(xw, index=False, sheet_name=sheet[:31])
-    return buf.getvalue()
-
-
 def download_buttons(df: pd.DataFrame, basename: str, key: str | None = None) -> None:
     """CSV and Excel download buttons side by side."""
     k = key or basename
     c1, c2, _ = st.columns([1, 1, 4])
     c1.download_button(
         t("download_csv"),
-        to_csv_bytes(df),
+        lambda: to_csv_bytes(df),  # deferred to the click: keeps reruns fast
         f"{basename}.csv",
         "text/csv",
         key=f"dl_csv_{k}",
@@ -107,7 +81,7 @@ def download_buttons(df: pd.DataFrame, basename: str, key: str | None = None) ->
     )
     c2.download_button(
         t("download_xlsx"),
-        to_excel_bytes(df),
+        lambda: to_excel_bytes(df),
         f"{basename}.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"dl_xlsx_{k}",

@@ -47,3 +47,13 @@ def tables(
         "communities": kpis.community_ranking(cur, start, end, regions, scope),
         "categories": kpis.by_category(cur, start, end, regions, scope),
     }
+
+
+def plan_feedback(limit: int = 5) -> pd.DataFrame:
+    """Latest stored group-buy plans scored against what happened (not cached: plans change)."""
+    from engine import planning
+
+    hist = planning.history(db.cursor(), limit)
+    if hist.empty or "realised_success" not in hist:
+        return pd.DataFrame()
+    return hist.dropna(subset=["realised_success"])

@@ -113,6 +113,7 @@ def generate(
         _load(con, name, df)
         report("loading", (i + 1) / len(tables))
     _truth(con, pop, dates, items, orders, truth_demand, campaigns)
+    _telemetry(con, pop, dates, seed)
     meta = {
         "scale": scale,
         "seed": str(seed),
@@ -500,6 +501,20 @@ def _truth(con, pop, dates, items, orders, truth_demand, campaigns) -> None:
         "CREATE TABLE IF NOT EXISTS truth_device_faults (device_id VARCHAR, "
         "fault VARCHAR, start_ts TIMESTAMP, end_ts TIMESTAMP)"
     )
+
+
+def _telemetry(con, pop, dates, seed: int) -> None:
+    """Two days of cold-chain history (5-minute readings) with planted faults."""
+    from connectors import simulator  # the same physics as the live simulator
+
+    end = datetime.combine(dates[-1] + timedelta(days=1), datetime.min.time())
+    tele, faults = simulator.history(pop.devices, end - timedelta(days=2), end, seed, step_s=300)
+    _load(con, "telemetry", tele)
+    con.register("_faults", faults)
+    con.execute(
+        "INSERT INTO truth_device_faults SELECT device_id, fault, start_ts, end_ts FROM _faults"
+    )
+    con.unregister("_faults")
 
 
 def _bar(stage: str, frac: float, _state={"last": ""}) -> None:  # noqa: B006 - call-local cache

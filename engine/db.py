@@ -142,6 +142,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> No
             con.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION])
             return
     if version == SCHEMA_VERSION:
+        if not read_only:
+            # Idempotent (IF NOT EXISTS everywhere): adds tables new within this version.
+            con.execute(SCHEMA_PATH.read_text(encoding="utf-8"))
         return
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(

@@ -207,8 +207,19 @@ class _DeviceState:
     active: dict[str, _Episode] = field(default_factory=dict)
 
 
-def _ts(value: Any) -> float:
-    """Seconds since the epoch of a naive local timestamp (treated as UTC for arithmetic)."""
+def epoch_seconds(value: Any) -> float:
+    """Seconds since 1970-01-01 of a naive local timestamp (arithmetic only, no zone).
+
+    Parameters
+    ----------
+    value
+        Anything :class:`pandas.Timestamp` accepts.
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
     return (pd.Timestamp(value) - _EPOCH) / pd.Timedelta(seconds=1)
 
 
@@ -283,8 +294,10 @@ class AlarmTracker:
                 st.device_id,
                 str(r.kind),
                 str(r.severity),
-                _ts(r.started_at),
-                _ts(raised if raised is not None and not pd.isna(raised) else r.started_at),
+                epoch_seconds(r.started_at),
+                epoch_seconds(
+                    raised if raised is not None and not pd.isna(raised) else r.started_at
+                ),
                 peak_c=None if pd.isna(r.peak_c) else float(r.peak_c),
                 degree_minutes=None if pd.isna(r.degree_minutes) else float(r.degree_minutes),
             )
@@ -350,7 +363,9 @@ class AlarmTracker:
             ts.tolist(), temp.tolist(), door.tolist(), battery.tolist(), strict=True
         ):
             prev = st.last_ts
-            if prev is not None and t - prev > offline_gap:
+            # Silences longer than offline_max_age_s (data sets stitched together, a device
+            # put back into service) are not alarms, as in check_offline.
+            if prev is not None and offline_gap < t - prev <= s.offline_max_age_s:
                 ep = st.active.get("offline")
                 if ep is None:
                     ep = self._raise(st, "offline", "warning", prev, prev + offline_gap)
@@ -467,10 +482,22 @@ class AlarmTracker:
         """Return (and forget) the alarms raised, updated or cleared since the last call."""
         rows = [ep.record() for ep in self.changed.values()]
         self.changed = {}
-        return _episodes_frame(rows)
+        return episodes_frame(rows)
 
 
-def _episodes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def episodes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Turn episode records into a typed frame with :data:`EPISODE_COLUMNS`.
+
+    Parameters
+    ----------
+    rows
+        Records as produced by the tracker (times in epoch seconds).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Timestamps as ``datetime64[us]``.
+    """
     df = pd.DataFrame(rows, columns=EPISODE_COLUMNS)
     for col in ("started_at", "raised_at", "cleared_at"):
         df[col] = pd.to_datetime(
@@ -482,7 +509,17 @@ def _episodes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def _feed_frame(tracker: AlarmTracker, telemetry: pd.DataFrame) -> None:
+def feed_frame(tracker: AlarmTracker, telemetry: pd.DataFrame) -> None:
+    """Feed a telemetry frame (any order) to a tracker, device by device in time order.
+
+    Parameters
+    ----------
+    tracker
+        The state machines to advance.
+    telemetry
+        Columns ``device_id, ts, temp_c`` and optionally ``door_open, battery``; rows of
+        unknown devices are skipped.
+    """
     if telemetry.empty:
         return
     df = telemetry.sort_values(["device_id", "ts"], kind="stable")
@@ -539,14 +576,24 @@ def excursions(
     missing = {"device_id", "ts", "temp_c"} - set(telemetry.columns)
     if missing:
         raise ValueError(f"telemetry frame lacks columns: {', '.join(sorted(missing))}")
+    # History sampled coarser than the devices report (e.g. every 5 min) must not look like
+    # silences: judge offline against the larger of the interval and the sampling step.
+    step = (
+        telemetry.sort_values("ts")
+        .groupby("device_id")["ts"]
+        .apply(lambda t: pd.to_datetime(t).diff().median() / pd.Timedelta(seconds=1))
+    )
+    devices = devices.copy()
+    sampled = devices["device_id"].map(step).astype(float)
+    devices["interval_s"] = np.fmax(devices["interval_s"].astype(float), sampled.fillna(0.0))
     tracker = AlarmTracker(devices, settings)
-    _feed_frame(tracker, telemetry)
+    feed_frame(tracker, telemetry)
     if now is not None:
-        tracker.check_offline(_ts(now))
+        tracker.check_offline(epoch_seconds(now))
     episodes = {ep.alert_id: ep for ep in tracker.closed}
     episodes.update({ep.alert_id: ep for ep in tracker.open_episodes()})
     rows = [episodes[k].record() for k in sorted(episodes)]
-    return _episodes_frame(rows)
+    return episodes_frame(rows)
 
 
 def mean_kinetic_temperature(

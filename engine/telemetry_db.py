@@ -8,6 +8,7 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
+from connectors import mqtt
 from engine import telemetry
 
 _NEW_ROWS_SQL = """
@@ -18,7 +19,7 @@ ORDER BY device_id, ts
 """
 
 
-_NO_CHANGES = telemetry._episodes_frame([])
+_NO_CHANGES = telemetry.episodes_frame([])
 
 
 class AlarmEngine:
@@ -56,9 +57,9 @@ class AlarmEngine:
         for r in last.itertuples(index=False):
             st = self.tracker.states.get(r.device_id)
             if st is not None:
-                st.last_ts = telemetry._ts(r.ts)
+                st.last_ts = telemetry.epoch_seconds(r.ts)
                 if not pd.isna(r.received_at):
-                    st.last_received = telemetry._ts(r.received_at)
+                    st.last_received = telemetry.epoch_seconds(r.received_at)
                 st.last_temp = float("nan") if pd.isna(r.temp_c) else float(r.temp_c)
         wm = last["received_at"].max() if len(last) else None
         self.watermark = pd.Timestamp("1970-01-01") if wm is None or pd.isna(wm) else wm
@@ -93,14 +94,14 @@ class AlarmEngine:
             unknown = set(rows["device_id"].unique()) - set(self.tracker.states)
             if unknown:
                 self._add_devices(unknown)
-            telemetry._feed_frame(self.tracker, rows)
+            telemetry.feed_frame(self.tracker, rows)
             arrived = rows.groupby("device_id", sort=False)["received_at"].max()
             seconds = arrived.to_numpy(dtype="datetime64[us]").astype("int64") / 1e6
             for dev, at in zip(arrived.index, seconds.tolist(), strict=True):
                 st = self.tracker.states.get(dev)
                 if st is not None:
                     st.last_received = at
-        self.tracker.check_offline(telemetry._ts(now or telemetry.local_now()))
+        self.tracker.check_offline(telemetry.epoch_seconds(now or telemetry.local_now()))
         if not self.tracker.changed:
             return _NO_CHANGES
         changes = self.tracker.take_changes()
@@ -111,6 +112,41 @@ class AlarmEngine:
         devices = self._devices()
         fresh = telemetry.AlarmTracker(devices[devices["device_id"].isin(ids)], self.settings)
         self.tracker.states.update(fresh.states)
+
+
+def live_ingester(
+    con: duckdb.DuckDBPyConnection,
+    settings: mqtt.MqttSettings | None = None,
+    alarm_settings: telemetry.AlarmSettings | None = None,
+    **kwargs: object,
+) -> mqtt.Ingester:
+    """An MQTT ingester whose writer thread runs the alarm engine after each batch.
+
+    Parameters
+    ----------
+    con
+        The app's connection.
+    settings
+        Broker settings; ``None`` parses ``LINLI_MQTT_URL``.
+    alarm_settings
+        Alarm settings; defaults when ``None``.
+    **kwargs
+        Passed to :class:`connectors.mqtt.Ingester` (``flush_s``, ``batch_size``, ...).
+
+    Returns
+    -------
+    connectors.mqtt.Ingester
+        Not started; its ``alarm_engine`` attribute is the engine.
+    """
+    engine = AlarmEngine(con, alarm_settings)
+    ing = mqtt.Ingester(
+        con,
+        settings,
+        evaluate=lambda rows: engine.evaluate(rows=rows),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    ing.alarm_engine = engine  # type: ignore[attr-defined]
+    return ing
 
 
 def write_alerts(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:

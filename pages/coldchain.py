@@ -8,9 +8,9 @@ from datetime import timedelta
 import pydeck as pdk
 import streamlit as st
 
+from dashboard import auth, state
 from dashboard import coldchain as cc
 from dashboard import components as ui
-from dashboard import state
 from dashboard.i18n import t
 
 STATE_RGB = {
@@ -22,7 +22,7 @@ STATE_RGB = {
 
 f = state.filters()
 st.title(t("page_coldchain"))
-cc.ingester()  # starts the background ingester once per process
+cc.ingester()  # started by app.py; here too so the page works on its own
 
 
 @st.fragment(run_every=timedelta(seconds=5))
@@ -201,7 +201,8 @@ if not pending.empty:
     }
     pick = c1.selectbox(t("cc_ack_pick"), list(labels), format_func=labels.get, key="cc_ack_pick")
     if c2.button(t("cc_ack"), key="cc_ack_btn", icon=":material/done:"):
-        user = st.session_state.get("username") or "demo"
+        user = auth.current_user()
+        user = user.username if user else "demo"
         if cc.acknowledge(int(pick), user):
             st.toast(t("cc_ack_done", alert_id=pick))
         else:

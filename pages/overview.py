@@ -192,3 +192,36 @@ st.dataframe(
     },
 )
 ui.download_buttons(cat, "linli_categories")
+
+fb = overview.plan_feedback()
+if not fb.empty:
+    st.subheader(t("ov_plan_feedback"))
+    st.dataframe(
+        fb[
+            [
+                "plan_id",
+                "sale_date",
+                "status",
+                "coverage",
+                "expected_success",
+                "realised_success",
+                "expected_gmv",
+                "realised_gmv",
+                "gmv_ratio",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "coverage": st.column_config.NumberColumn(t("pl_col_coverage"), format="percent"),
+            "expected_success": st.column_config.NumberColumn(
+                t("pl_col_exp_success"), format="percent"
+            ),
+            "realised_success": st.column_config.NumberColumn(
+                t("pl_col_real_success"), format="percent"
+            ),
+            "expected_gmv": st.column_config.NumberColumn(t("pl_exp_gmv"), format="¥%,.0f"),
+            "realised_gmv": st.column_config.NumberColumn(t("pl_col_real_gmv"), format="¥%,.0f"),
+            "gmv_ratio": st.column_config.NumberColumn(t("pl_col_gmv_ratio"), format="%.2f"),
+        },
+    )

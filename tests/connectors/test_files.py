@@ -183,3 +183,23 @@ def test_parquet_keeps_types(linli):
     assert rep.rows_loaded == 1
     got = linli.execute("SELECT created_at FROM orders").fetchone()[0]
     assert got == datetime(2025, 3, 1, 8, 0, 1, 250000)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,299.5", 1299.5),
+        ("¥12", 12.0),
+        ("￥1,000", 1000.0),
+        ("12,345,678", 12345678.0),
+        ("1,5", None),
+    ],
+)
+def test_number_spellings(linli, text, expected):
+    """Thousands separators and currency signs are read; a decimal comma is not misread."""
+    data = f'订单号,用户ID,下单时间,优惠金额\n1,1,2025-03-01,"{text}"\n'.encode()
+    rep = files.import_file(linli, data, name="o.csv", now=NOW)
+    if expected is None:
+        assert rep.tables[0].problems == {"bad_type:coupon": 1}
+    else:
+        assert linli.execute("SELECT coupon FROM orders").fetchone()[0] == expected

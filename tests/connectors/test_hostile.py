@@ -153,3 +153,18 @@ def test_unsupported_suffix(linli):
     """An unknown file type is refused by name."""
     with pytest.raises(ImportFileError, match="unsupported file type"):
         files.import_file(linli, b"x", name="orders.docx")
+
+
+def test_excel_title_row_and_blank_rows(linli):
+    """A title above the headers and blank rows between records are handled; row numbers match."""
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="xlsxwriter") as w:
+        frame = pd.DataFrame(
+            {"订单号": [1, None, 2], "用户ID": [1, None, 2], "下单时间": ["2025-03-01", None, "x"]}
+        )
+        frame.to_excel(w, sheet_name="导出", index=False, startrow=2)
+        w.sheets["导出"].write(0, 0, "订单导出 2025年3月")
+    rep = files.import_file(linli, buf.getvalue(), name="export.xlsx", now=NOW)
+    t = rep.tables[0]
+    assert t.table == "orders" and t.rows_in == 2 and rep.rows_loaded == 1
+    assert t.examples["bad_type:created_at"]["row"].tolist() == [6]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from connectors import mqtt
+from connectors import mqtt, telemetry_payload
 
 NOW = datetime(2026, 7, 1, 12, 0, 0)
 GOOD = {"device_id": "CAB-1", "ts": "2026-07-01T11:59:00", "temp_c": 2.5}
@@ -37,32 +37,34 @@ MALFORMED = [
 
 def test_good_message_parses_with_defaults():
     """A minimal valid reading becomes a row; absent optional fields are None."""
-    row = mqtt.parse_message(TOPIC, json.dumps(GOOD).encode(), {"CAB-1"}, NOW)
+    row = telemetry_payload.parse_message(TOPIC, json.dumps(GOOD).encode(), {"CAB-1"}, NOW)
     assert row == ("CAB-1", datetime(2026, 7, 1, 11, 59), 2.5, None, None, None, None, None, None)
 
 
 def test_zone_aware_and_epoch_timestamps_become_local_time():
     """UTC ISO stamps and epoch seconds are converted to Changsha wall time (UTC+8)."""
-    row = mqtt.parse_message(
+    row = telemetry_payload.parse_message(
         TOPIC, json.dumps({**GOOD, "ts": "2026-07-01T03:00:00Z"}).encode(), None, NOW
     )
     assert row[1] == datetime(2026, 7, 1, 11, 0)
     epoch = datetime(2026, 7, 1, 3, 0).timestamp() - datetime(1970, 1, 1).timestamp()
-    row = mqtt.parse_message(TOPIC, json.dumps({**GOOD, "ts": epoch}).encode(), None, NOW)
+    row = telemetry_payload.parse_message(
+        TOPIC, json.dumps({**GOOD, "ts": epoch}).encode(), None, NOW
+    )
     assert row[1] == datetime(2026, 7, 1, 11, 0)
 
 
 @pytest.mark.parametrize(("payload", "reason"), MALFORMED)
 def test_malformed_messages_are_rejected_with_reason(payload, reason):
     """Each kind of bad message raises RejectedError naming the problem."""
-    with pytest.raises(mqtt.RejectedError, match=f"^{reason}"):
-        mqtt.parse_message(TOPIC, payload, {"CAB-1", "CAB-2"}, NOW)
+    with pytest.raises(telemetry_payload.RejectedError, match=f"^{reason}"):
+        telemetry_payload.parse_message(TOPIC, payload, {"CAB-1", "CAB-2"}, NOW)
 
 
 def test_unknown_device_rejected():
     """A device not in the devices table is quarantined as unknown_device."""
-    with pytest.raises(mqtt.RejectedError, match=r"^unknown_device: CAB-1"):
-        mqtt.parse_message(TOPIC, json.dumps(GOOD).encode(), {"CAB-9"}, NOW)
+    with pytest.raises(telemetry_payload.RejectedError, match=r"^unknown_device: CAB-1"):
+        telemetry_payload.parse_message(TOPIC, json.dumps(GOOD).encode(), {"CAB-9"}, NOW)
 
 
 @pytest.mark.parametrize(

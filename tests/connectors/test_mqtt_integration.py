@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from connectors import broker, mqtt, simulator
-from engine import db, telemetry
+from engine import db, telemetry, telemetry_db
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -68,8 +68,11 @@ def fresh():
     return con
 
 
-def _start(con, settings, **kw):
-    ing = mqtt.Ingester(con, settings, flush_s=0.05, **kw).start()
+def _start(con, settings, alarms=True):
+    if alarms:
+        ing = telemetry_db.live_ingester(con, settings, flush_s=0.05).start()
+    else:
+        ing = mqtt.Ingester(con, settings, flush_s=0.05).start()
     end = time.monotonic() + 10
     while not ing.status().connected and time.monotonic() < end:
         time.sleep(0.02)
@@ -236,14 +239,15 @@ def test_redeliveries_not_double_counted_even_across_restart(target, fresh):
         ing.stop()
         ing = _start(fresh, settings, alarms=False)
         pub.publish(1, r)
+        pub.publish_raw(f"{prefix}/1/CAB-2/telemetry", json.dumps(no_id))
         pub.publish(1, _reading(msg_id="new-1"))
         assert pub.flush(10)
         assert _wait_count(fresh, 3) == 3
         assert ing.wait_idle(10)
-        assert (
-            fresh.execute("SELECT count(*) FROM telemetry WHERE msg_id = 'dup-1'").fetchone()[0]
-            == 1
+        counts = dict(
+            fresh.execute("SELECT device_id, count(*) FROM telemetry GROUP BY 1").fetchall()
         )
+        assert counts == {"CAB-1": 2, "CAB-2": 1}  # dup-1 once, new-1, the id-less one once
     finally:
         pub.close()
         ing.stop()

@@ -115,3 +115,28 @@ def test_history_rejects_bad_input():
         simulator.history(DEVICES, END, START, seed=1)
     with pytest.raises(ValueError, match="interval_s"):
         simulator.history(DEVICES.drop(columns="interval_s"), START, END, seed=1)
+
+
+def test_load_history_fills_telemetry_and_truth():
+    """load_history writes the window's readings and the planted faults into the database."""
+    con = db.connect(":memory:")
+    con.register("d", DEVICES)
+    con.execute("INSERT INTO devices SELECT * FROM d")
+    n_tel, n_faults = simulator.load_history(con, END, days=2, seed=3)
+    got = con.execute("SELECT count(*), min(ts), max(ts) FROM telemetry").fetchall()[0]
+    assert got[0] == n_tel > 0 and got[1] >= END - pd.Timedelta(days=2) and got[2] < END
+    kinds = {r[0] for r in con.execute("SELECT DISTINCT fault FROM truth_device_faults").fetchall()}
+    assert kinds == {*simulator.FAULT_KINDS, "defrost"}
+    assert con.execute("SELECT count(*) FROM truth_device_faults").fetchall()[0][0] == n_faults
+    with pytest.raises(ValueError, match="days"):
+        simulator.load_history(con, END, days=0, seed=3)
+
+
+def test_coarse_history_is_not_offline():
+    """History sampled every 5 minutes (devices report every minute) shows only real dropouts."""
+    tel, faults = simulator.history(
+        DEVICES, START, START + pd.Timedelta(days=3), seed=7, step_s=300
+    )
+    ep = telemetry.excursions(tel, DEVICES)
+    drops = faults[faults["fault"] == "sensor_dropout"]
+    assert (ep["kind"] == "offline").sum() == len(drops)

@@ -186,3 +186,15 @@ def test_unknown_scale_is_rejected():
     """An unknown scale name is a clear ValueError."""
     with pytest.raises(ValueError, match="unknown scale"):
         generate.generate(":memory:", scale="huge")
+
+
+def test_cold_chain_history_with_planted_faults(world):
+    """The world carries two days of device readings and the faults planted in them."""
+    cur = world.cursor()
+    n, devices = cur.execute(
+        "SELECT count(*), count(DISTINCT device_id) FROM telemetry"
+    ).fetchall()[0]
+    n_dev = cur.execute("SELECT count(*) FROM devices").fetchall()[0][0]
+    kinds = {r[0] for r in cur.execute("SELECT DISTINCT fault FROM truth_device_faults").fetchall()}
+    assert n > 1000 and devices == n_dev
+    assert {"compressor_failure", "door_left_open", "sensor_dropout", "defrost"} <= kinds

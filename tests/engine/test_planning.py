@@ -108,3 +108,19 @@ def test_unknown_community_is_rejected(world):
     _, hi = kpis.data_range(cur)
     with pytest.raises(ValueError, match="outside your scope or unknown"):
         planning.build(cur, hi + timedelta(days=1), communities=[999])
+
+
+def test_plan_respects_region_scope(world):
+    """A regional manager's plan covers only communities of their regions."""
+    from engine.auth import Scope
+
+    cur = world.cursor()
+    _, hi = kpis.data_range(cur)
+    scoped = planning.build(
+        cur, hi + timedelta(days=1), planning.PlanSettings(route=False), scope=Scope(regions=(1,))
+    )
+    region = dict(cur.execute("SELECT community_id, region_id FROM communities").fetchall())
+    assert {region[c] for c in scoped.items["community_id"]} == {1}
+    with pytest.raises(ValueError, match="outside your scope"):
+        other = [c for c, r in region.items() if r != 1][:1]
+        planning.build(cur, hi + timedelta(days=1), communities=other, scope=Scope(regions=(1,)))

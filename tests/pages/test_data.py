@@ -80,6 +80,22 @@ def test_upload_validate_import(app):
     )
     assert [r[0] for r in rows] == [90000001, 90000002]
     assert appdb.cursor().execute("SELECT count(*) FROM import_quarantine").fetchall()[0][0] == 2
+    # The rollups behind the KPIs were rebuilt and cached pages see a new data version.
+    meta = dict(appdb.cursor().execute("SELECT key, value FROM meta").fetchall())
+    assert meta["data_version"] and meta["as_of"] == "2026-11-24"
+    per_day = (
+        appdb.cursor()
+        .execute("SELECT sum(paid_orders) FROM rollup_orders WHERE day = DATE '2026-11-24'")
+        .fetchall()[0][0]
+    )
+    direct = (
+        appdb.cursor()
+        .execute(
+            "SELECT count(*) FROM orders WHERE order_date = DATE '2026-11-24' AND status = 'paid'"
+        )
+        .fetchall()[0][0]
+    )
+    assert per_day == direct
 
     app.button(key="data_import").click()
     app.run()

@@ -1,0 +1,54 @@
+"""Wrappers for the 明日计划 page around engine.planning (plans are kept per session)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import db
+from engine import kpis, planning
+from engine.auth import Scope
+from engine.rules import library
+
+
+def default_date(version: str) -> date:
+    """Tomorrow in the world: the day after the last day with data."""
+    rng = kpis.data_range(db.cursor())
+    return (rng[1] if rng else date.today()) + timedelta(days=1)
+
+
+@st.cache_data(show_spinner=False)
+def saved_rules(version: str) -> pd.DataFrame:
+    """Saved selection rules (name, text), the seeds' library first."""
+    cur = db.cursor()
+    rules = library.list_rules(cur)
+    return rules[["name", "text"]] if not rules.empty else pd.DataFrame(columns=["name", "text"])
+
+
+def build(
+    sale_date: date, settings: planning.PlanSettings, scope: Scope, progress
+) -> planning.Plan:
+    """Compute a plan (not cached: it is an explicit action)."""
+    return planning.build(db.cursor(), sale_date, settings, scope=scope, progress=progress)
+
+
+def save(plan: planning.Plan) -> str:
+    """Store a plan."""
+    return planning.save(db.cursor(), plan)
+
+
+def approve(plan_id: str, username: str) -> None:
+    """Approve a stored plan (audited)."""
+    planning.approve(db.cursor(), plan_id, username)
+
+
+def history() -> pd.DataFrame:
+    """Stored plans with their scores against what happened."""
+    return planning.history(db.cursor())
+
+
+def score(plan_id: str) -> pd.DataFrame:
+    """Per-community plan-vs-actual of one stored plan."""
+    return planning.score(db.cursor(), plan_id)
