@@ -194,3 +194,73 @@ def test_admin_creates_user(server, page):
     users.get_by_text(name).first.wait_for(state="attached", timeout=LONG)
     assert_clean(page)
     shot(page, "action-admin-users")
+
+
+def test_pricing_curve_and_optimiser(server, page):
+    """The price curve has points and the optimiser fills a per-community table."""
+    _open(page, server, "pricing")
+    assert plotly_points(page, 0) > 10
+    page.get_by_role("button", name="运行优化").click()
+    page.get_by_text("各小区最优价格与门槛").first.wait_for(timeout=LONG)
+    wait_for_app(page)
+    assert_clean(page)
+    assert grid_rows(page.locator('[data-testid="stDataFrame"]:visible').first) > 0
+    shot(page, "action-pricing-optimiser")
+
+
+def test_plan_builds(server, page):
+    """Building tomorrow's plan shows its KPI cards, the category mix chart and the lists."""
+    _open(page, server, "plan")
+    page.get_by_role("button", name="生成计划").click()
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=LONG)
+    wait_for_app(page)
+    assert_clean(page)
+    assert len(_metrics(page)) == 8
+    assert int(_metrics(page)[1].replace(",", "")) > 0  # items in the lists
+    assert plotly_points(page, 0) > 0
+    assert grid_rows(page.locator('[data-testid="stDataFrame"]:visible').first) > 0
+    shot(page, "action-plan")
+
+
+def test_communities_switch_community(server, page):
+    """Choosing another community changes its profile cards; the H3 density map draws."""
+    _open(page, server, "communities")
+    before = _metrics(page)
+    assert before
+    _pick_last_option(page, page.locator('[data-testid="stSelectbox"]').first)
+    page.wait_for_function(
+        """(b) => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                  .map(e => e.innerText).join('|') != b""",
+        arg="|".join(before),
+        timeout=LONG,
+    )
+    wait_for_app(page)
+    assert_clean(page)
+    deck = page.locator('[data-testid="stDeckGlJsonChart"]').first
+    deck.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # deck.gl draws on the next animation frames
+    assert canvas_colours(deck) > 4
+    shot(page, "action-communities")
+
+
+def test_segments_risk_threshold(server, page):
+    """Personas are charted; lowering the minimum churn probability lengthens the risk list."""
+    _open(page, server, "segments")
+    assert plotly_points(page, 0) > 0
+    slider = page.locator('[data-testid="stSlider"]').first
+    risk = slider.locator('xpath=following::*[@data-testid="stDataFrame"][1]')
+    before = grid_rows(risk)
+    track = slider.locator('[role="group"] > div').first
+    track.scroll_into_view_if_needed()
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + 1, box["y"] + box["height"] / 2)  # the left end: 0.00
+    page.wait_for_function(
+        """() => { const s = document.querySelector('[data-testid="stSlider"] input');
+                   return s && Number(s.value) === 0; }""",
+        timeout=LONG,
+    )
+    wait_for_app(page)
+    assert_clean(page)
+    after = grid_rows(risk)
+    assert 0 < before < after
+    shot(page, "action-segments")
