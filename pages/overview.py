@@ -154,27 +154,32 @@ ui.download_buttons(com, "linli_communities")
 
 st.subheader(t("ov_category_title"))
 cat = tabs["categories"]
-fig3 = make_subplots(specs=[[{"secondary_y": True}]])
-fig3.add_trace(
-    go.Bar(x=cat["category"], y=cat["loss_rate"], name=t("col_loss_rate"), marker_color="#c0392b")
-)
-fig3.add_trace(
-    go.Scatter(
-        x=cat["category"],
-        y=cat["inventory_turnover_days"],
-        mode="markers",
-        marker={"size": 11, "color": "#2c3e50"},
-        name=t("col_inventory_turnover_days"),
-    ),
-    secondary_y=True,
-)
-fig3.update_layout(
-    height=320,
-    margin={"l": 10, "r": 10, "t": 10, "b": 10},
-    yaxis_tickformat=".0%",
-    legend={"orientation": "h"},
-)
-st.plotly_chart(fig3, width="stretch", key="ov_cat")
+if cat[["loss_rate", "inventory_turnover_days"]].isna().all(axis=None):
+    st.caption(t("ov_no_stock"))  # e.g. regions without a forward warehouse
+else:
+    fig3 = make_subplots(specs=[[{"secondary_y": True}]])
+    fig3.add_trace(
+        go.Bar(
+            x=cat["category"], y=cat["loss_rate"], name=t("col_loss_rate"), marker_color="#c0392b"
+        )
+    )
+    fig3.add_trace(
+        go.Scatter(
+            x=cat["category"],
+            y=cat["inventory_turnover_days"],
+            mode="markers",
+            marker={"size": 11, "color": "#2c3e50"},
+            name=t("col_inventory_turnover_days"),
+        ),
+        secondary_y=True,
+    )
+    fig3.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis_tickformat=".0%",
+        legend={"orientation": "h"},
+    )
+    st.plotly_chart(fig3, width="stretch", key="ov_cat")
 st.dataframe(
     cat,
     hide_index=True,

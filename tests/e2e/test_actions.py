@@ -54,7 +54,7 @@ def test_overview_region_filter_changes_kpis(server, page):
     assert_clean(page)
     after = _metrics(page)
     assert after != before
-    assert page.locator(".js-plotly-plot").count() >= 3
+    assert page.locator(".js-plotly-plot").count() >= 2  # no stock chart without a warehouse
     assert plotly_points(page, 0) > 0
     shot(page, "action-overview-region")
 
