@@ -222,6 +222,9 @@ class Ingester:
         Least time between ``evaluate`` calls under load.
     dedup_size
         How many recent message keys are remembered to drop QoS 1 redeliveries.
+    receiver
+        ``thread`` (paho in this process) or ``process`` (paho in a child process, see
+        :mod:`connectors.mqtt_receiver`; more throughput on a multi-core machine).
     """
 
     def __init__(
@@ -234,8 +237,12 @@ class Ingester:
         evaluate: Callable[[pd.DataFrame], object] | None = None,
         evaluate_every_s: float = 0.5,
         dedup_size: int = 500_000,
+        receiver: str = "thread",
     ) -> None:
+        if receiver not in ("thread", "process"):
+            raise ValueError("receiver must be 'thread' or 'process'.")
         self.settings = settings or MqttSettings.from_url()
+        self.receiver = receiver
         self._con = con
         self.batch_size = batch_size
         self.flush_s = flush_s
@@ -256,10 +263,15 @@ class Ingester:
         self._unevaluated: list[pd.DataFrame] = []
         self._processed = 0
         self.on_batch: Callable[[int], None] | None = None
+        self._rx: Any = None
         self.client = make_client(self.settings, self.settings.client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        if receiver == "process":
+            from connectors import mqtt_receiver  # imports this module: import late
+
+            self._rx = mqtt_receiver.ProcessReceiver(self.settings, self._on_batch, self._on_event)
 
     # ------------------------------------------------------------------ paho callbacks
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -292,6 +304,26 @@ class Ingester:
             self._enqueued += 1
         self._queue.put((message.topic, message.payload))
 
+    def _on_batch(self, batch: list[tuple[str, bytes]]) -> None:
+        with self._lock:
+            self._enqueued += len(batch)
+        for item in batch:
+            self._queue.put(item)
+
+    def _on_event(self, kind: str, detail: str | None) -> None:
+        with self._lock:
+            if kind == "connected":
+                self._c.connected = True
+                self._c.since = telemetry_payload.local_now()
+                self._c.last_error = None
+            elif kind == "disconnected":
+                if self._c.connected:
+                    self._c.since = telemetry_payload.local_now()
+                self._c.connected = False
+                self._c.last_error = detail or self._c.last_error
+            else:
+                self._c.last_error = detail
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Ingester:
         """Load devices and recent message ids, start the writer and connect (non-blocking).
@@ -316,8 +348,11 @@ class Ingester:
         self._stop.clear()
         self._thread = threading.Thread(target=self._writer, name="linli-mqtt-writer", daemon=True)
         self._thread.start()
-        _connect_async(self.client, self.settings)
-        self.client.loop_start()
+        if self._rx is not None:
+            self._rx.start()
+        else:
+            _connect_async(self.client, self.settings)
+            self.client.loop_start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -328,8 +363,11 @@ class Ingester:
         timeout
             Seconds to wait for the writer to finish.
         """
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self._rx is not None:
+            self._rx.stop(timeout)
+        else:
+            self.client.disconnect()
+            self.client.loop_stop()
         self._stop.set()
         self._queue.put(None)
         if self._thread is not None:
