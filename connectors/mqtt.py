@@ -248,7 +248,8 @@ class Ingester:
         self.flush_s = flush_s
         self.evaluate_every_s = evaluate_every_s
         self.evaluate = evaluate
-        self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
+        # Items: one (topic, payload), a list of them (from the process receiver), or None.
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._c = _Counters()
         self._lock = threading.Lock()
         self._seen: set[str] = set()
@@ -307,8 +308,7 @@ class Ingester:
     def _on_batch(self, batch: list[tuple[str, bytes]]) -> None:
         with self._lock:
             self._enqueued += len(batch)
-        for item in batch:
-            self._queue.put(item)
+        self._queue.put(batch)  # one queue item per batch: far cheaper than per message
 
     def _on_event(self, kind: str, detail: str | None) -> None:
         with self._lock:
@@ -445,7 +445,10 @@ class Ingester:
                 if item is None:
                     stopping = True
                     break
-                batch.append(item)
+                if isinstance(item, list):
+                    batch.extend(item)
+                else:
+                    batch.append(item)
                 if len(batch) >= self.batch_size:
                     break
                 try:
@@ -470,7 +473,7 @@ class Ingester:
             except queue.Empty:
                 break
             if item is not None:
-                rest.append(item)
+                rest.extend(item if isinstance(item, list) else [item])
         if rest:
             self._write_safely(cur, rest)
         self._evaluate()
