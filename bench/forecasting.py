@@ -13,6 +13,7 @@ planted heat and festival effects against the generator's truth.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--db", default="/tmp/linli-demo.duckdb")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategy", choices=["recursive", "direct"], default=None)
     args = ap.parse_args(argv)
     con = duckdb.connect(args.db, read_only=True)
     scale = dbmod.get_meta(con, "scale")
@@ -52,23 +54,45 @@ def main(argv: list[str] | None = None) -> None:
     t_load = time.perf_counter() - t0
     train, future, test = demand.split(data, H)
     hol = demand.holidays(con)
+    settings = demand.SETTINGS
+    if args.strategy:
+        settings = dataclasses.replace(settings, strategy=args.strategy)
     t0, c0 = time.perf_counter(), time.process_time()
     m = forecasting.fit(
-        train, H, future_exog=future, holidays=hol, seed=args.seed, level=(50, 80, 95)
+        train,
+        H,
+        future_exog=future,
+        holidays=hol,
+        seed=args.seed,
+        level=(50, 80, 95),
+        settings=settings,
     )
     fc = forecasting.predict(m)
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     base = forecasting.baseline_forecasts(train, H, level=(50, 80, 95))
     t_base = time.perf_counter() - t0
-    plan_free = forecasting.predict(
-        m, future_exog=demand.future_exog(demand.DemandData(train, data.keys, "warehouse"), H)
-    ).frame
+    # As on the page: campaigns after as_of are unknown, so a second model leaves the listing
+    # plan out and is calibrated under the same planning assumptions.
+    t0 = time.perf_counter()
+    train_np = train.drop(columns=demand.PLAN_EXOG)
+    m_np = forecasting.fit(
+        train_np,
+        H,
+        future_exog=demand.planning_exog(train_np, H),
+        holidays=hol,
+        seed=args.seed,
+        level=(50, 80, 95),
+        settings=settings,
+        calibration_exog=demand.planning_exog,
+    )
+    plan_free = forecasting.predict(m_np).frame
+    t_np = time.perf_counter() - t0
     actual = test[["unique_id", "ds", "y", "censored"]]
     both = pd.concat(
         [
             fc.frame.assign(model="xgboost (listing plan known)"),
-            plan_free.assign(model="xgboost (planning assumptions)"),
+            plan_free.assign(model="xgboost (no listing plan, as on the page)"),
             base,
         ],
         ignore_index=True,
@@ -79,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()[0]
     print(
         f"## Forecasting benchmark — scale `{scale}`, {n_series} SKU×warehouse series × "
-        f"{days} days ({len(data.frame):,} rows), h = {H}\n"
+        f"{days} days ({len(data.frame):,} rows), h = {H}, strategy {settings.strategy}\n"
     )
     print(
         f"Machine: {os.cpu_count()} cores SHARED with other jobs (1-min load {load:.1f}); "
@@ -89,13 +113,14 @@ def main(argv: list[str] | None = None) -> None:
         _table(
             [
                 (
-                    "fit + 28-day forecast (2 fits: calibration + final)",
+                    "fit + 28-day forecast (calibration + final fit, each after a light censored-demand fit)",
                     "≤ 120 s",
                     f"{t_fit:.1f} s wall, {c_fit:.1f} s CPU",
                     scale,
                 ),
                 ("load series from DuckDB", "—", f"{t_load:.1f} s", scale),
                 ("baselines (seasonal naive + ETS)", "—", f"{t_base:.1f} s", scale),
+                ("page model without listing plan: fit + forecast", "—", f"{t_np:.1f} s", scale),
             ],
             ("figure", "goal", "measured", "scale"),
         )

@@ -67,11 +67,32 @@ def plan(
     solver: str,
     time_limit_s: float,
     vehicles: pd.DataFrame,
+    pins: tuple[tuple[int, int], ...] = (),
 ) -> dispatch.DayPlan:
-    """Plan one warehouse's delivery day with the given (possibly edited) fleet."""
+    """Plan one warehouse's delivery day with the given (possibly edited) fleet and pins."""
     settings = dispatch.DispatchSettings(time_limit_s=time_limit_s, solver=solver)
     return dispatch.plan_day(
-        db.cursor(), delivery_date, [warehouse_id], settings=settings, vehicles=vehicles
+        db.cursor(),
+        delivery_date,
+        [warehouse_id],
+        settings=settings,
+        vehicles=vehicles,
+        pins=dict(pins),
+    )
+
+
+@st.cache_data(show_spinner=False)
+def pickups(version: str, warehouse_id: int) -> pd.DataFrame:
+    """Pickup points served by one warehouse (for the pin what-if)."""
+    return (
+        db.cursor()
+        .execute(
+            """SELECT p.pickup_id, p.name FROM pickup_points p
+               JOIN communities c USING (community_id)
+               WHERE c.warehouse_id = ? ORDER BY p.pickup_id""",
+            [warehouse_id],
+        )
+        .df()
     )
 
 

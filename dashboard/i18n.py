@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 LOCALES = Path(__file__).with_name("locales")
 LANGS = ("zh", "en")
@@ -26,10 +27,20 @@ def table() -> dict[str, dict[str, str]]:
     return merged
 
 
+_LAST = {"lang": ""}
+
+
 def lang() -> str:
     """The current UI language: the session's choice, else LINLI_LANG, else Chinese."""
     default = os.environ.get("LINLI_LANG", "zh")
-    return st.session_state.get("lang", default if default in LANGS else "zh")
+    default = default if default in LANGS else "zh"
+    if get_script_run_ctx(suppress_warning=True) is None:
+        # Outside a script run (e.g. a test harness formatting widget options afterwards),
+        # use the language of the last run in this process.
+        return _LAST["lang"] or default
+    current = st.session_state.get("lang", default)
+    _LAST["lang"] = current
+    return current
 
 
 def t(key: str, **fmt: object) -> str:

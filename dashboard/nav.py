@@ -52,10 +52,31 @@ PAGES: list[NavPage] = [
         ("executive", "regional_manager", "analyst", "admin"),
     ),
     NavPage(
+        "sec_community",
+        "pages/communities.py",
+        "page_communities",
+        ":material/holiday_village:",
+        ("executive", "regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_community",
+        "pages/segments.py",
+        "page_segments",
+        ":material/groups:",
+        ("regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
         "sec_analysis",
         "pages/selection.py",
         "page_selection",
         ":material/checklist:",
+        ("regional_manager", "analyst", "admin"),
+    ),
+    NavPage(
+        "sec_analysis",
+        "pages/pricing.py",
+        "page_pricing",
+        ":material/sell:",
         ("regional_manager", "analyst", "admin"),
     ),
     NavPage(

@@ -48,9 +48,16 @@ def backtest(
     start: date,
     weeks: int,
     top_n: int,
+    regions: tuple[int, ...],
 ) -> dict[str, pd.DataFrame]:
     """Weekly and overall backtest scores of up to 4 named rule texts plus the baseline."""
-    result = rule_backtest.backtest(db.cursor(), dict(named), start, weeks, top_n=top_n)
+    communities = None
+    if regions:
+        comm = evaluation.community_regions(db.cursor())
+        communities = comm.loc[comm["region_id"].isin(regions), "community_id"].tolist()
+    result = rule_backtest.backtest(
+        db.cursor(), dict(named), start, weeks, top_n=top_n, communities=communities
+    )
     return {"weekly": result.weekly, "summary": result.summary}
 
 

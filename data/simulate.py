@@ -203,6 +203,7 @@ def run(
     anchors = np.array([names.index(a) for a in world.ANCHORS])
     aff = [(names.index(a), names.index(b), pr) for a, b, pr in world.AFFINITIES]
     k_list = scale.listings
+    launch_day = np.array([(d - dates[0]).days for d in skus["launched"]])
     adopt_day = int(n_days * world.ADOPTION_AT)
 
     u_comm = pop.users["community_id"].to_numpy() - 1
@@ -228,13 +229,14 @@ def run(
         # --- listings: Gumbel top-k per community, anchors and affinity partners forced.
         keys = log_tw[c_type[open_c]] + np.log(fx.listing_lift[d])[None, :]
         keys = keys + rng.gumbel(size=keys.shape)
+        keys[:, launch_day > d] = -np.inf  # nothing is sold before its launch date
         force = rng.random((len(open_c), len(anchors))) < 0.9
         keys[:, anchors] = np.where(force, np.inf, keys[:, anchors])
         top = np.argpartition(-keys, k_list - 1, axis=1)[:, :k_list]
         order_k = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1)
         lst = np.take_along_axis(top, order_k, axis=1)  # [open_c, K] SKU indices, best first
         for j, (a, b, _) in enumerate(aff):
-            need = (lst == a).any(axis=1) & ~(lst == b).any(axis=1)
+            need = (lst == a).any(axis=1) & ~(lst == b).any(axis=1) & (launch_day[b] <= d)
             lst[need, k_list - 1 - j] = b
         disc = rng.choice(DISCOUNTS, size=lst.shape, p=DISCOUNT_P)
         price = np.round(list_price[lst] * disc, 1)

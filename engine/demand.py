@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from engine import db as dbmod
+from engine import forecasting
 from engine.forecasting import calendar
 
 LEVELS = {"warehouse": "warehouse_id", "community": "community_id"}  # identifier whitelist
@@ -41,6 +42,12 @@ TOPIC_MATCH = {
     "粽子": ("category", "粮油调味"),
 }
 EXOG = ["listed", "discount", "tmax", "category", "topic_trend"]
+# Known only once campaigns are set up (for the next day): drop them to forecast further out.
+PLAN_EXOG = ["listed", "discount"]
+# Model settings for Linli's series: units per listing drift up as the platform grows, so
+# recent days weigh more (on the demo world a 60-day half-life cut the calibration
+# hold-out's bias from +68 % to +5 % and the 28-day WAPE from 0.417 to 0.400).
+SETTINGS = forecasting.Settings(halflife=60.0)
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,10 @@ def history(con: duckdb.DuckDBPyConnection, level: str = "warehouse") -> DemandD
     as_of = dbmod.get_meta(con, "as_of")
     if as_of is None:
         raise ValueError("the database has no as_of date (no orders yet)")
-    start = con.execute("SELECT min(sale_date) FROM campaigns").fetchone()[0]
+    first = con.execute("SELECT min(sale_date) FROM campaigns").fetchone()
+    if first is None or first[0] is None:
+        raise ValueError("the database has no campaigns")
+    start = first[0]
     sales = con.execute(
         f"""
         SELECT o.order_date AS ds, c.{col} AS area, i.sku_id, sum(i.qty)::DOUBLE AS y
@@ -219,15 +229,22 @@ def holidays(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def future_exog(data: DemandData, h: int, lookback: int = 28) -> pd.DataFrame:
-    """Planning assumptions for the ``h`` days after ``as_of``.
+    """Planning assumptions for the ``h`` days after ``as_of`` (see :func:`planning_exog`)."""
+    return planning_exog(data.frame, h, lookback)
+
+
+def planning_exog(frame: pd.DataFrame, h: int, lookback: int = 28) -> pd.DataFrame:
+    """Assumed exogenous values for the ``h`` days after the frame's last day.
 
     Listings and discounts repeat each series' average over the last ``lookback`` days,
     temperature is the last week's mean (persistence), the topic trend its last value.
+    Pass this function as ``calibration_exog`` to ``forecasting.fit`` so intervals include
+    the error of these assumptions.
 
     Parameters
     ----------
-    data
-        From :func:`history`.
+    frame
+        Series as from :func:`history` (``DemandData.frame``).
     h
         Days to cover.
     lookback
@@ -238,22 +255,18 @@ def future_exog(data: DemandData, h: int, lookback: int = 28) -> pd.DataFrame:
     pandas.DataFrame
         ``unique_id, ds`` and :data:`EXOG` for each future day.
     """
-    f = data.frame
+    f = frame
     last = f["ds"].max()
     recent = f.loc[f["ds"] > last - pd.Timedelta(days=lookback)]
     g = recent.groupby("unique_id")
-    plan = pd.DataFrame(
-        {
-            "listed": g["listed"].mean(),
-            "discount": g["discount"].mean(),
-            "category": g["category"].first(),
-            "topic_trend": g["topic_trend"].last(),
-        }
-    ).reset_index()
-    tmax = float(recent.loc[recent["ds"] > last - pd.Timedelta(days=7), "tmax"].mean())
+    how = {"listed": "mean", "discount": "mean", "category": "first", "topic_trend": "last"}
+    cols = [c for c in EXOG if c in f.columns]
+    plan = g.agg({c: how[c] for c in cols if c in how}).reset_index()
     days = pd.DataFrame({"ds": pd.date_range(last + pd.Timedelta(days=1), periods=h)})
-    out = plan.merge(days, how="cross").assign(tmax=tmax)
-    return out[["unique_id", "ds", *EXOG]].sort_values(["unique_id", "ds"], ignore_index=True)
+    out = plan.merge(days, how="cross")
+    if "tmax" in cols:
+        out["tmax"] = float(recent.loc[recent["ds"] > last - pd.Timedelta(days=7), "tmax"].mean())
+    return out[["unique_id", "ds", *cols]].sort_values(["unique_id", "ds"], ignore_index=True)
 
 
 def split(data: DemandData, h: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

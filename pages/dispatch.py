@@ -46,10 +46,24 @@ with st.expander(t("dp_whatif")):
             "refrigerated": t("dp_col_refrigerated"),
         },
     )
+    # Options are display labels (AppTest re-applies format_func to chosen labels).
+    pts = dispatch.pickups(version, wh)
+    pt_ids = {f"{n} (#{i})": int(i) for i, n in zip(pts["pickup_id"], pts["name"], strict=True)}
+    p1, p2 = st.columns(2)
+    no_pin = t("dp_pin_none")
+    pin_label = p1.selectbox(t("dp_pin_pickup"), [no_pin, *pt_ids], key=f"dp_pin_p_{wh}")
 vehicles = dispatch.apply_fleet_edits(base, edited)
+pins: tuple[tuple[int, int], ...] = ()
+if pin_label != no_pin and len(vehicles):
+    van_ids = {
+        f"{p} (#{v})": int(v)
+        for v, p in zip(vehicles["vehicle_id"], vehicles["plate"], strict=True)
+    }
+    van_label = p2.selectbox(t("dp_pin_vehicle"), list(van_ids), key=f"dp_pin_v_{wh}")
+    pins = ((pt_ids[pin_label], van_ids[van_label]),)
 
 with st.spinner(t("dp_solving")):
-    day = dispatch.plan(version, day_date, wh, solver, float(limit), vehicles)
+    day = dispatch.plan(version, day_date, wh, solver, float(limit), vehicles, pins)
 st.caption(
     t("dp_caption", order_date=day.order_date.isoformat(), delivery_date=day_date.isoformat())
 )

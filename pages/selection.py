@@ -7,14 +7,17 @@ from datetime import timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard import auth, db, selection, state
 from dashboard import components as ui
-from dashboard import db, selection, state
 from dashboard.i18n import lang, t
 
 f = state.filters()
 version = db.data_version()
 st.title(t("page_selection"))
 st.caption(t("sel_caption"))
+# A regional manager sees only the communities of their regions.
+regions = auth.scope().clip_regions(f.regions)
+user = auth.current_user()
 
 library = selection.saved_rules()
 names = library["name"].tolist()
@@ -52,7 +55,7 @@ picks = None
 if check.ok:
     try:
         with st.spinner():
-            picks = selection.evaluate(version, text, as_of, f.regions)
+            picks = selection.evaluate(version, text, as_of, regions)
     except ValueError as exc:
         st.warning(t("sel_eval_error", msg=exc), icon=":material/warning:")
 if picks is not None:
@@ -96,7 +99,7 @@ with st.expander(t("sel_save_title"), icon=":material/save:"):
     name = st.text_input(t("sel_name"), key="sel_name")
     if st.button(t("sel_save"), key="sel_save", disabled=not check.ok):
         try:
-            selection.save_rule(name, text, st.session_state.get("username", "demo"))
+            selection.save_rule(name, text, user.username if user else "demo")
             st.success(t("sel_saved", name=name.strip()), icon=":material/check:")
         except ValueError as exc:
             st.error(t("sel_save_error", msg=exc), icon=":material/error:")
@@ -128,7 +131,7 @@ if len(named) > selection.MAX_RULES:
 elif st.button(t("sel_bt_run"), key="sel_bt_run", icon=":material/play_arrow:"):
     with st.spinner():
         st.session_state["sel_bt_result"] = selection.backtest(
-            version, tuple(named), start, int(weeks), int(top_n)
+            version, tuple(named), start, int(weeks), int(top_n), regions
         )
 result = st.session_state.get("sel_bt_result")
 if result is not None:

@@ -56,7 +56,7 @@ def check_holidays(cal: pd.DataFrame) -> pd.DataFrame:
     if bad:
         raise ValueError(f"holidays.kind must be 'holiday' or 'workday', got {sorted(bad)}")
     if "holiday" not in out.columns:
-        out["holiday"] = np.where(out["kind"] == "holiday", "holiday", None)
+        out["holiday"] = out["kind"].map({"holiday": "holiday"})
     return out[["date", "kind", "holiday"]].reset_index(drop=True)
 
 

@@ -75,10 +75,10 @@ def scales(y: np.ndarray, season: int) -> np.ndarray:
     """Per-series scale: mean of the last 8 seasons of observed sales, never zero."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are handled below
-        recent = np.nanmean(y[:, -8 * season :], axis=1)
-        overall = np.nanmean(y, axis=1)
-        top = np.nanmax(np.where(np.isnan(y), -np.inf, y), axis=1)
-    s = np.where(np.isfinite(recent) & (recent > 0), recent, overall)
+        recent = np.asarray(np.nanmean(y[:, -8 * season :], axis=1), dtype=float)
+        overall = np.asarray(np.nanmean(y, axis=1), dtype=float)
+        top = np.asarray(np.max(np.where(np.isnan(y), -np.inf, y), axis=1), dtype=float)
+    s: np.ndarray = np.where(np.isfinite(recent) & (recent > 0), recent, overall)
     s = np.where(np.isfinite(s) & (s > 0), s, top)
     return np.where(np.isfinite(s) & (s > 0), s, 1.0)
 

@@ -37,7 +37,8 @@ class Settings:
     extrapolate. ``censored="impute"`` (default) replaces sold-out days by
     max(sales, a one-step forecast of a light model fitted without them) before fitting;
     ``"drop"`` only leaves them out (biased low when sell-outs mark high demand).
-    ``fill_gaps`` is ``"error"`` or ``"zero"`` (see ``frames.validate``).
+    ``halflife`` (periods) weights training cells by recency. ``fill_gaps`` is ``"error"`` or
+    ``"zero"`` (see ``frames.validate``).
     ``n_jobs`` defaults to 1 because on a busy 2-core machine xgboost's threads spin against
     each other (measured: 100 trees on 28k rows took 1.4 s with one thread, 10.6 s with two).
     """
@@ -57,6 +58,7 @@ class Settings:
     local_level: bool = False
     censored: str = "impute"
     strategy: str = "recursive"
+    halflife: float | None = None
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
@@ -174,7 +176,11 @@ def _fit_on(problem: Problem, y: np.ndarray, cut: int, settings: Settings, seed:
     target = yn[rows, cols]
     if settings.local_level:
         target = target / _level(x, problem.layout)
-    model.fit(x, target)
+    weight = None
+    if settings.halflife:
+        # Recent periods count more: relations drift (a growing platform sells more per listing).
+        weight = 0.5 ** ((cut - 1 - cols) / settings.halflife)
+    model.fit(x, target, sample_weight=weight)
     return Fitted(
         model, scale, cut, y, problem.layout.names, settings.local_level, settings.strategy
     )
@@ -220,13 +226,14 @@ def _level(x: np.ndarray, layout: features.Layout) -> np.ndarray:
 
 def mase_scale(y: np.ndarray, season: int) -> np.ndarray:
     """Mean absolute seasonal difference per series (the MASE denominator), never zero."""
-    with np.errstate(all="ignore"):
-        d = np.nanmean(np.abs(y[:, season:] - y[:, :-season]), axis=1)
-        d1 = np.nanmean(np.abs(np.diff(y, axis=1)), axis=1)
-        level = np.nanmean(y, axis=1)
-    d = np.where(np.isfinite(d) & (d > 0), d, d1)
-    d = np.where(np.isfinite(d) & (d > 0), d, 0.1 * level)
-    return np.where(np.isfinite(d) & (d > 0), d, 1.0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows fall back below
+        d = np.asarray(np.nanmean(np.abs(y[:, season:] - y[:, :-season]), axis=1), dtype=float)
+        d1 = np.asarray(np.nanmean(np.abs(np.diff(y, axis=1)), axis=1), dtype=float)
+        level = np.asarray(np.nanmean(y, axis=1), dtype=float)
+    out: np.ndarray = np.where(np.isfinite(d) & (d > 0), d, d1)
+    out = np.where(np.isfinite(out) & (out > 0), out, 0.1 * level)
+    return np.where(np.isfinite(out) & (out > 0), out, 1.0)
 
 
 def residual_scale(

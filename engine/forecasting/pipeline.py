@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,8 +149,16 @@ def fit(
     seed: int = 0,
     holidays: pd.DataFrame | None = None,
     settings: model.Settings | None = None,
+    calibration_exog: Callable[[pd.DataFrame, int], pd.DataFrame] | None = None,
 ) -> Model:
     """Fit the global model and calibrate its intervals (see :func:`fit_predict`).
+
+    ``calibration_exog(history, h)`` returns the exogenous values to assume for the ``h``
+    periods after ``history`` (``unique_id, ds`` + exogenous columns). Pass the function
+    that builds ``future_exog`` when future exogenous values are assumptions rather than
+    known plans: the calibration window then forecasts under the same assumptions, so the
+    intervals include the error of the assumptions. ``None`` calibrates with the recorded
+    values.
 
     Returns
     -------
@@ -164,9 +173,31 @@ def fit(
     settings = model.Settings() if settings is None else settings
     levels = _check_levels(level)
     problem = prepare(train, h, freq, future_exog, holidays, settings)
-    cal = model.calibrate(problem, settings, levels, seed)
+    cal_problem = problem
+    if calibration_exog is not None and frames.exog_columns(train):
+        cal_problem = prepare(
+            _assumed_holdout(train, h, calibration_exog), h, freq, future_exog, holidays, settings
+        )
+    cal = model.calibrate(cal_problem, settings, levels, seed)
     fitted = model.fit(problem, problem.panel.length, settings, seed)
     return Model(train, h, freq, levels, holidays, settings, problem, fitted, cal)
+
+
+def _assumed_holdout(
+    train: pd.DataFrame, h: int, calibration_exog: Callable[[pd.DataFrame, int], pd.DataFrame]
+) -> pd.DataFrame:
+    """``train`` with the exogenous values of its last ``h`` periods replaced by assumptions."""
+    df = train.copy()
+    df[DS] = pd.to_datetime(df[DS])
+    pos = df.groupby(ID, sort=False).cumcount(ascending=False)
+    cols = frames.exog_columns(df)
+    assumed = calibration_exog(df.loc[pos >= h].reset_index(drop=True), h)
+    assumed = assumed.assign(**{DS: pd.to_datetime(assumed[DS])})[[ID, DS, *cols]]
+    tail = df.loc[pos < h, [c for c in df.columns if c not in cols]]
+    tail = tail.merge(assumed, on=[ID, DS], how="left")
+    if tail[cols].isna().all(axis=1).any():
+        raise ValueError("calibration_exog did not cover every held-out period")
+    return pd.concat([df.loc[pos >= h], tail[df.columns]], ignore_index=True)
 
 
 def predict(
@@ -221,6 +252,8 @@ def holdout(m: Model) -> pd.DataFrame:
     """
     panel = m.problem.panel
     h = m.h
+    if m.calibration.holdout is None:
+        raise ValueError("the model has no calibration hold-out")
     out = pd.DataFrame({ID: np.repeat(panel.ids, h)})
     dates = panel.dates()[:, -h:]
     out[DS] = dates.ravel()

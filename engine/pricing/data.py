@@ -79,6 +79,12 @@ def as_of(con: duckdb.DuckDBPyConnection) -> date:
     return last[0]
 
 
+def span_days(con: duckdb.DuckDBPyConnection) -> int:
+    """Number of days from the first to the last campaign (0 when there are none)."""
+    first, last = con.execute("SELECT min(sale_date), max(sale_date) FROM campaigns").fetchone()
+    return (last - first).days + 1 if first is not None else 0
+
+
 def window(con: duckdb.DuckDBPyConnection, end: date | None, days: int) -> tuple[date, date]:
     """The ``days``-long window ending at ``end`` (default: the world's as-of date)."""
     if days < 7:
@@ -151,4 +157,35 @@ def communities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "coalesce(avg(l.commission_rate), 0) AS commission_rate "
         "FROM communities m LEFT JOIN leaders l USING (community_id) "
         "GROUP BY ALL ORDER BY m.community_id"
+    ).df()
+
+
+SEGMENT_COLUMNS = ("age_band", "channel", "has_children", "gender")
+
+
+def user_segments(con: duckdb.DuckDBPyConnection, column: str) -> pd.DataFrame:
+    """Users labelled by one stated attribute, for per-segment elasticities.
+
+    Parameters
+    ----------
+    con
+        Open Linli database.
+    column
+        One of :data:`SEGMENT_COLUMNS` (users' stated age band, channel, children, gender).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``user_id, segment``; users who did not state the attribute are left out.
+
+    Raises
+    ------
+    ValueError
+        For a column outside the whitelist.
+    """
+    if column not in SEGMENT_COLUMNS:
+        raise ValueError(f"unknown segment column {column!r}; choose one of {SEGMENT_COLUMNS}")
+    return con.execute(
+        f"SELECT user_id, CAST({column} AS VARCHAR) AS segment FROM users "  # whitelisted
+        f"WHERE {column} IS NOT NULL"
     ).df()

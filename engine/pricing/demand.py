@@ -32,6 +32,7 @@ HALF_LIFE = 7.0  # days, for the recent level of a community
 class DemandModel:
     """Everything needed to predict any SKU × community campaign, as dense arrays."""
 
+    start: date  # first training day
     end: date  # last training day; predictions are for the days after it
     sku_ids: np.ndarray  # [S]
     community_ids: np.ndarray  # [C]
@@ -349,6 +350,7 @@ def fit(
     ci, si, thr = arr["last"]
     cur_t[ci, si] = thr
     return DemandModel(
+        start=start,
         end=end,
         sku_ids=arr["sku_ids"],
         community_ids=arr["community_ids"],

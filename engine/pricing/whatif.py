@@ -162,8 +162,8 @@ def simulate(
         raise ValueError("give either an absolute price or a price change, not both")
     if isinstance(scenario.price, Mapping):
         ids = model.sku_ids[ss]
-        new = np.array([scenario.price.get(int(i), np.nan) for i in ids], dtype=float)
-        price = np.where(np.isnan(new), p_now, new)
+        per_sku = np.array([scenario.price.get(int(i), np.nan) for i in ids], dtype=float)
+        price = np.where(np.isnan(per_sku), p_now, per_sku)
         given = np.array(list(scenario.price.values()), dtype=float)
         model.sku_index(list(scenario.price))  # unknown SKU ids in the mapping raise
     elif scenario.price is not None:
@@ -391,3 +391,35 @@ def optimise(
     out["objective"] = new[key] - s.campaign_cost * new["p_success"]
     out["objective_now"] = now[key] - s.campaign_cost * now["p_success"]
     return pd.DataFrame(out)
+
+
+def curve_optimum(curve_df: pd.DataFrame, objective: str = "margin", target: float = 0.9):
+    """The row of a :func:`curve` frame with the best objective among prices meeting ``target``.
+
+    Parameters
+    ----------
+    curve_df
+        Output of :func:`curve`.
+    objective
+        ``margin`` or ``gmv``.
+    target
+        Minimum mean success probability, in (0, 1).
+
+    Returns
+    -------
+    pandas.Series or None
+        The chosen row, or ``None`` when no price reaches the target.
+
+    Raises
+    ------
+    ValueError
+        For an unknown objective or a target outside (0, 1).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    if not 0 < target < 1:
+        raise ValueError(f"target success probability must lie in (0, 1), got {target}")
+    ok = curve_df[curve_df["p_success"] >= target]
+    if ok.empty:
+        return None
+    return ok.loc[ok[objective].idxmax()]

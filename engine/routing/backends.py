@@ -31,16 +31,21 @@ class BackendResult:
 def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
     """Per-stop delivery vectors and per-vehicle-type capacity vectors.
 
-    Dimensions: weight; volume when any vehicle limits it; a "cold slot" dimension when some
-    stop needs refrigeration (1 per such stop, capacity 0 on non-refrigerated vehicles), which
-    turns refrigeration into an ordinary capacity constraint both solvers understand.
+    Dimensions: weight; volume when any vehicle limits it; then one "slot" dimension per
+    distinct set of eligible vehicle types (refrigeration, pins): 1 per stop restricted to that
+    set, capacity 0 on the other vehicles. This turns "only these vehicles" into an ordinary
+    capacity constraint both solvers understand.
     """
-    assert p.needs_refrigeration is not None
     stops = list(p.stops)
     use_volume = p.volume is not None and any(
         vt.capacity_volume is not None for vt in p.vehicle_types
     )
-    cold = [i for i in stops if p.needs_refrigeration[i]]
+    every = tuple(range(len(p.vehicle_types)))
+    groups: dict[tuple[int, ...], set[int]] = {}
+    for i in stops:
+        eligible = p.eligible_types(i)
+        if eligible != every:
+            groups.setdefault(eligible, set()).add(i)
     demand = [[p.demand[i]] for i in stops]
     caps = [[vt.capacity] for vt in p.vehicle_types]
     if use_volume:
@@ -50,35 +55,43 @@ def _load_dims(p: RoutingProblem) -> tuple[list[list[int]], list[list[int]]]:
             row.append(p.volume[i])
         for cap, vt in zip(caps, p.vehicle_types, strict=True):
             cap.append(total_volume if vt.capacity_volume is None else vt.capacity_volume)
-    if cold:
+    for eligible, members in groups.items():
         for row, i in zip(demand, stops, strict=True):
-            row.append(1 if p.needs_refrigeration[i] else 0)
-        for cap, vt in zip(caps, p.vehicle_types, strict=True):
-            cap.append(len(cold) if vt.refrigerated else 0)
+            row.append(1 if i in members else 0)
+        for t, cap in enumerate(caps):
+            cap.append(len(members) if t in eligible else 0)
     return demand, caps
 
 
-# Late-acceptance history of PyVRP's ILS. Its default (300) suits minutes-long runs; in a
-# 10-second budget on a shared 2-core machine, 100 gave about half the summed gap on five
-# benchmark instances (measured with bench/routing.py-style runs, see docs/routing.md).
+# PyVRP ILS settings for ~10-second budgets. The defaults (late-acceptance history 300, restart
+# after 150,000 idle iterations) suit minutes-long runs: in 10 s the search never restarts and
+# can sit in one local optimum. History 100 roughly halved the summed gap on five benchmark
+# instances, and a restart after 2,000 idle iterations took M-n151-k12 from 1.8 % to 1.0 %
+# at 10 CPU-seconds (see docs/routing.md).
 HISTORY_LENGTH = 100
+RESTART_AFTER = 2_000
 
 
 def _solve_params():
     from pyvrp import IteratedLocalSearchParams, SolveParams
 
-    return SolveParams(ils=IteratedLocalSearchParams(history_length=HISTORY_LENGTH))
+    return SolveParams(
+        ils=IteratedLocalSearchParams(
+            history_length=HISTORY_LENGTH, num_iters_no_improvement=RESTART_AFTER
+        )
+    )
 
 
 def _savings_applies(p: RoutingProblem) -> bool:
     """Savings starts suit one depot, one unlimited-ish vehicle type, weight only, no windows."""
-    assert p.needs_refrigeration is not None
+    assert p.needs_refrigeration is not None and p.allowed_vehicle_types is not None
     return (
         p.num_depots == 1
         and len(p.vehicle_types) == 1
         and p.vehicle_types[0].count >= len(p.stops)
         and not p.has_time_windows
         and not any(p.needs_refrigeration)
+        and all(a is None for a in p.allowed_vehicle_types)
         and p.vehicle_types[0].capacity_volume is None
         and bool(np.array_equal(p.distance, p.distance.T))
     )
@@ -115,8 +128,24 @@ def savings(distance: np.ndarray, demand, capacity: int) -> list[list[int]]:
     return list(unique.values())
 
 
-def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendResult:
-    """Solve with PyVRP's iterated local search (hybrid of HGS ideas, v0.14)."""
+class _MaxCpuTime:
+    """PyVRP stopping criterion on this process's CPU time (fair on a shared machine)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.start: float | None = None
+
+    def __call__(self, best_cost: float) -> bool:
+        now = time.process_time()
+        if self.start is None:
+            self.start = now
+        return now - self.start > self.seconds
+
+
+def solve_pyvrp(
+    p: RoutingProblem, time_limit_s: float, seed: int, cpu_time: bool = False
+) -> BackendResult:
+    """Solve with PyVRP's iterated local search (v0.14); ``cpu_time`` counts CPU seconds."""
     import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement, StoppingCriterion
@@ -167,7 +196,7 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
         distances,
         durations,
     )
-    stop: StoppingCriterion = MaxRuntime(time_limit_s)
+    stop: StoppingCriterion = _MaxCpuTime(time_limit_s) if cpu_time else MaxRuntime(time_limit_s)
     if len(clients) <= 20:
         # Tiny problems converge in milliseconds; don't sit out the whole time limit.
         stop = MultipleCriteria([stop, NoImprovement(1_000)])
@@ -212,11 +241,14 @@ def solve_pyvrp(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendRes
     )
 
 
-def solve_ortools(p: RoutingProblem, time_limit_s: float, seed: int) -> BackendResult:
+def solve_ortools(
+    p: RoutingProblem, time_limit_s: float, seed: int, cpu_time: bool = False
+) -> BackendResult:
     """Solve with OR-Tools routing: cheapest-insertion start, guided local search.
 
     ``seed`` is accepted for interface symmetry; OR-Tools' routing search is deterministic.
-    Every vehicle makes a single trip here (``max_trips`` is not modelled).
+    Every vehicle makes a single trip here (``max_trips`` is not modelled). OR-Tools limits
+    wall-clock time only, so ``cpu_time`` is ignored.
     """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 

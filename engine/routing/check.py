@@ -72,6 +72,11 @@ def violations(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
             cold = [i for i in r.stops if p.needs_refrigeration[i]]
             if cold:
                 out.append(f"{tag}: stops {cold} need refrigeration, vehicle is not refrigerated")
+        if p.allowed_vehicle_types is not None:
+            pins = p.allowed_vehicle_types
+            pinned = [i for i in r.stops if r.vehicle_type not in (pins[i] or (r.vehicle_type,))]
+            if pinned:
+                out.append(f"{tag}: stops {pinned} are pinned to other vehicle types")
         # The driven sequence: depot, the stops, and a depot visit wherever the trip changes.
         seq = [vt.depot]
         for idx, i in enumerate(r.stops):

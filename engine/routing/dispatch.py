@@ -244,6 +244,7 @@ def build_problem(
     depot: tuple[float, float],
     vehicles: pd.DataFrame,
     settings: DispatchSettings,
+    pins: dict[int, int] | None = None,
 ) -> RoutingProblem:
     """The routing problem of one warehouse (node 0) and its geocoded stops.
 
@@ -257,6 +258,8 @@ def build_problem(
         Rows of the ``vehicles`` table, one vehicle type each.
     settings
         Detour factor and speed bands.
+    pins
+        ``pickup_id -> vehicle_id``: that pickup point's stops may only ride that vehicle.
 
     Returns
     -------
@@ -307,7 +310,14 @@ def build_problem(
     # Every stop must be served, but when the fleet is short the plan should still come back
     # in one solve: make stops droppable at a price above any cost of serving them.
     penalty = [None, *(must_serve_penalty(problem, i) for i in problem.stops)]
-    return dataclasses.replace(problem, penalty=penalty)
+    allowed: list[tuple[int, ...] | None] = [None] * problem.num_nodes
+    index_of = {int(v): k for k, v in enumerate(vehicles["vehicle_id"])}
+    for node, pid in enumerate(stops["pickup_id"], start=1):
+        vid = (pins or {}).get(int(pid))
+        if vid is not None:
+            # A pin to a vehicle of another warehouse (or none) leaves no eligible vehicle.
+            allowed[node] = (index_of[vid],) if vid in index_of else ()
+    return dataclasses.replace(problem, penalty=penalty, allowed_vehicle_types=allowed)
 
 
 def next_delivery_date(con: duckdb.DuckDBPyConnection) -> dt.date:
@@ -344,6 +354,7 @@ def plan_day(
     warehouse_ids: list[int] | None = None,
     settings: DispatchSettings | None = None,
     vehicles: pd.DataFrame | None = None,
+    pins: dict[int, int] | None = None,
 ) -> DayPlan:
     """Plan a delivery day: routes per warehouse, dropped stops with reasons, order lines.
 
@@ -360,6 +371,8 @@ def plan_day(
     vehicles
         Fleet override for what-ifs (rows shaped like the ``vehicles`` table); ``None``
         reads the table.
+    pins
+        What-if ``pickup_id -> vehicle_id``: serve that pickup point with that vehicle.
 
     Returns
     -------
@@ -372,7 +385,7 @@ def plan_day(
         delivery_date = dt.date.fromisoformat(delivery_date)
     order_date = delivery_date - dt.timedelta(days=1)
     lines = order_lines(con, order_date, warehouse_ids)
-    return plan_lines(con, lines, delivery_date, settings, vehicles)
+    return plan_lines(con, lines, delivery_date, settings, vehicles, pins)
 
 
 def plan_lines(
@@ -381,6 +394,7 @@ def plan_lines(
     delivery_date: dt.date,
     settings: DispatchSettings | None = None,
     vehicles: pd.DataFrame | None = None,
+    pins: dict[int, int] | None = None,
 ) -> DayPlan:
     """Route given order lines (real ones, or a plan's expected loads) for a delivery day.
 
@@ -397,6 +411,8 @@ def plan_lines(
         Detour, speeds, solver and time budget.
     vehicles
         Fleet override (rows shaped like the ``vehicles`` table).
+    pins
+        ``pickup_id -> vehicle_id`` what-if pins, as in :func:`plan_day`.
 
     Returns
     -------
@@ -437,7 +453,8 @@ def plan_lines(
         vans = fleet[fleet["warehouse_id"] == wh].reset_index(drop=True)
         if part.empty:
             continue
-        problem = build_problem(part, (depots.at[wh, "lat"], depots.at[wh, "lon"]), vans, settings)
+        xy = (depots.at[wh, "lat"], depots.at[wh, "lon"])
+        problem = build_problem(part, xy, vans, settings, pins)
         budget = max(1.0, settings.time_limit_s * len(part) / total)
         plan = solve(problem, time_limit_s=budget, solver=settings.solver, seed=settings.seed)
         keys = tuple(part["stop_key"])

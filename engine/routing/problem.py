@@ -118,6 +118,9 @@ class RoutingProblem:
         Optional cost of leaving each stop unserved; ``None`` entries are required stops.
     needs_refrigeration
         Optional flag per node: only refrigerated vehicles may serve it.
+    allowed_vehicle_types
+        Optional per node: a tuple of vehicle-type indices that may serve it (a "pin"), or
+        ``None`` for any.
     coords
         Optional ``(x, y)`` or ``(lat, lon)`` per node, for maps only.
     names
@@ -138,6 +141,7 @@ class RoutingProblem:
     service_time: Sequence[int] | None = None
     penalty: Sequence[int | None] | None = None
     needs_refrigeration: Sequence[bool] | None = None
+    allowed_vehicle_types: Sequence[tuple[int, ...] | None] | None = None
     coords: Sequence[tuple[float, float]] | None = None
     names: Sequence[str] | None = None
     distance_scale: int = 1
@@ -187,6 +191,15 @@ class RoutingProblem:
         set_(self, "penalty", tuple(None if p is None else int(p) for p in penalty))
         cold = per_node("needs_refrigeration", self.needs_refrigeration, False)
         set_(self, "needs_refrigeration", tuple(bool(c) for c in cold))
+        allowed = per_node("allowed_vehicle_types", self.allowed_vehicle_types, None)
+        for i, a in enumerate(allowed):
+            if a is not None and any(not 0 <= t < len(self.vehicle_types) for t in a):
+                raise ValueError(f"node {i}: allowed vehicle types {a} are not all defined")
+        set_(
+            self,
+            "allowed_vehicle_types",
+            tuple(None if a is None else tuple(sorted(set(a))) for a in allowed),
+        )
         if self.coords is not None:
             coords = per_node("coords", self.coords, None)
             for i, c in enumerate(coords):
@@ -220,6 +233,17 @@ class RoutingProblem:
     def num_vehicles(self) -> int:
         """Total number of vehicles over all types."""
         return sum(vt.count for vt in self.vehicle_types)
+
+    def eligible_types(self, node: int) -> tuple[int, ...]:
+        """Vehicle types that may serve ``node`` (refrigeration and pins applied)."""
+        assert self.needs_refrigeration is not None and self.allowed_vehicle_types is not None
+        allowed = self.allowed_vehicle_types[node]
+        return tuple(
+            t
+            for t, vt in enumerate(self.vehicle_types)
+            if (vt.refrigerated or not self.needs_refrigeration[node])
+            and (allowed is None or t in allowed)
+        )
 
     @property
     def has_time_windows(self) -> bool:

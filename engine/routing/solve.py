@@ -19,6 +19,7 @@ DEFAULT_SOLVER = "pyvrp"
 REASONS = {
     "no_vehicle": "no vehicle in the fleet",
     "no_refrigerated": "needs refrigeration but no refrigerated vehicle is available",
+    "no_allowed": "none of the vehicles it is pinned to can take it",
     "too_heavy": "load {load} exceeds the largest suitable vehicle capacity {cap}",
     "too_bulky": "volume {load} exceeds the largest suitable vehicle volume {cap}",
     "unreachable": "time window {window} cannot be met within any suitable vehicle's shift",
@@ -58,6 +59,11 @@ def screen(problem: RoutingProblem) -> list[Dropped]:
             if not fleet:
                 out.append(_drop(i, "no_refrigerated"))
                 continue
+        eligible = set(p.eligible_types(i))
+        fleet = [vt for t, vt in enumerate(p.vehicle_types) if t in eligible and vt.count > 0]
+        if not fleet:
+            out.append(_drop(i, "no_allowed"))
+            continue
         biggest = max(vt.capacity for vt in fleet)
         if p.demand[i] > biggest:
             out.append(_drop(i, "too_heavy", load=p.demand[i], cap=biggest))
@@ -95,6 +101,7 @@ def _subproblem(p: RoutingProblem, keep: list[int], penalty: list[int | None]) -
         service_time=pick(p.service_time),
         penalty=[penalty[i] for i in keep],
         needs_refrigeration=pick(p.needs_refrigeration),
+        allowed_vehicle_types=pick(p.allowed_vehicle_types),
         coords=pick(p.coords),
         distance_scale=p.distance_scale,
         name=p.name,
@@ -207,10 +214,9 @@ def _violates(p: RoutingProblem, r: Route) -> int | None:
                 return max(trip, key=lambda i: volume[i])
     if len(set(r.trips)) > vt.max_trips:
         return r.stops[-1]
-    if not vt.refrigerated:
-        cold = [i for i in r.stops if p.needs_refrigeration[i]]
-        if cold:
-            return cold[0]
+    wrong = [i for i in r.stops if r.vehicle_type not in p.eligible_types(i)]
+    if wrong:
+        return wrong[0]
     for i, start in zip(r.stops, r.starts, strict=True):
         if start > p.time_windows[i][1]:
             return i
@@ -237,6 +243,8 @@ def solve(
     time_limit_s: float = 10,
     solver: str | None = None,
     seed: int = 0,
+    *,
+    cpu_time: bool = False,
 ) -> RoutingPlan:
     """Plan routes for a :class:`RoutingProblem`.
 
@@ -255,6 +263,9 @@ def solve(
         ``"pyvrp"`` (default: best measured gaps, see ``bench/routing.py``) or ``"ortools"``.
     seed
         Random seed of the search.
+    cpu_time
+        Count ``time_limit_s`` in CPU seconds of this process instead of wall-clock seconds
+        (PyVRP only), so benchmarks on a busy machine measure the algorithm, not the load.
 
     Returns
     -------
@@ -286,7 +297,7 @@ def solve(
         fleet = sum(vt.capacity * vt.count * vt.max_trips for vt in p.vehicle_types)
         result = None
         if required <= fleet:
-            result = backends.BACKENDS[name](sub, time_limit_s, seed)
+            result = backends.BACKENDS[name](sub, time_limit_s, seed, cpu_time)
             runtime, iterations, status = result.runtime_s, result.iterations, result.status
         else:
             status = "fleet capacity below required load"
@@ -300,7 +311,7 @@ def solve(
                 must_serve_penalty(p, i) if i in forced else penalty[i] for i in range(p.num_nodes)
             ]
             sub = _subproblem(p, keep, relaxed)
-            result = backends.BACKENDS[name](sub, time_limit_s, seed + 1)
+            result = backends.BACKENDS[name](sub, time_limit_s, seed + 1, cpu_time)
             runtime += result.runtime_s
             status = f"{status}; relaxed: {result.status}"
         assert result is not None

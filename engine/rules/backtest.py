@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -61,6 +61,7 @@ def backtest(
     weeks: int,
     top_n: int = 10,
     horizon_days: int = 7,
+    communities: Collection[int] | None = None,
 ) -> BacktestResult:
     """Score up to four rules and the bestseller baseline over several past weeks.
 
@@ -80,6 +81,8 @@ def backtest(
         equal list length) and the size of the realised top list.
     horizon_days
         Days after D whose orders count as the outcome.
+    communities
+        Score only these community ids (for example a regional manager's); ``None`` = all.
 
     Returns
     -------
@@ -130,6 +133,8 @@ def backtest(
     totals = sales.groupby(["as_of", "community_id"], as_index=False)["gmv"].sum()
 
     picks = pd.concat(pick_frames, ignore_index=True)
+    if communities is not None:
+        picks = picks[picks["community_id"].isin(list(communities))].reset_index(drop=True)
     picks = picks.merge(
         sales[["as_of", "community_id", "sku_id", "units", "gmv", "hit"]],
         on=["as_of", "community_id", "sku_id"],

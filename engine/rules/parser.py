@@ -30,7 +30,6 @@ from engine.rules import lexer, model
 from engine.rules.errors import RuleError
 from engine.rules.lexer import Token
 
-CLAUSES = ("scope", "window", "audience", "where", "rank", "top")
 _CLAUSE_WORDS = "范围/scope, 过去/window, 人群/audience, 筛选/where, 排序/rank by, 前/top"
 
 
@@ -115,18 +114,26 @@ class _Parser:
         parts: dict[str, object] = {}
         if self.peek().kind == "eof":
             raise self.fail(f"a clause ({_CLAUSE_WORDS})")
+        handlers = {
+            "scope": self.clause_scope,
+            "window": self.clause_window,
+            "audience": self.clause_audience,
+            "where": self.clause_where,
+            "rank": self.clause_rank,
+            "top": self.clause_top,
+        }
         previous = None
         while self.peek().kind != "eof":
             tok = self.peek()
-            name = "rank" if tok.kind == "kw" and tok.value == "rank" else tok.value
-            if tok.kind != "kw" or name not in CLAUSES:
+            name = str(tok.value)
+            if tok.kind != "kw" or name not in handlers:
                 if previous == "where":
                     raise self.fail(f"且/and, 或/or or a new clause ({_CLAUSE_WORDS})")
                 raise self.fail(f"a clause ({_CLAUSE_WORDS})")
             if name in parts:
                 raise RuleError(f"the {tok.text} clause appears twice; give it once", tok.pos)
             self.next()
-            parts[name] = getattr(self, f"clause_{name}")(tok)
+            parts[name] = handlers[name](tok)
             previous = name
         audience = parts.get("audience")
         if self.audience_metric_at is not None and audience is None:

@@ -189,7 +189,7 @@ def fit_score(
     for k in range(s.n_drivers):
         col = order[:, k]
         val = contrib[np.arange(len(cur)), col]
-        out[f"driver_{k + 1}"] = np.where(val > 0, names[col], None)
+        out[f"driver_{k + 1}"] = pd.Series(names[col]).where(val > 0, None)
         out[f"contrib_{k + 1}"] = np.where(val > 0, val, 0.0)
     coefs = pd.Series(lr.coef_[0], index=list(DRIVERS), name="coef")
     return ChurnModel(

@@ -107,6 +107,38 @@ def refresh_rollup(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {ROLLUP} AS SELECT * FROM ({ROLLUP_SQL}) ORDER BY day")
 
 
+def ensure_rollup(con: duckdb.DuckDBPyConnection) -> bool:
+    """Build ``rollup_user_days`` when it is missing or does not match the orders.
+
+    The check compares the number of non-cancelled orders and the last order day with the
+    rollup's; a change inside existing orders (a late refund) needs :func:`refresh_rollup`.
+
+    Parameters
+    ----------
+    con
+        A connection; when it cannot write, nothing is built and the features fall back
+        to the inline aggregation.
+
+    Returns
+    -------
+    bool
+        True when the rollup is present and current afterwards.
+    """
+    src = source(con)
+    if src.startswith('"'):
+        want = con.execute(
+            "SELECT count(*), max(order_date) FROM orders WHERE status <> 'cancelled'"
+        ).fetchall()[0]
+        have = con.execute(f"SELECT coalesce(sum(orders), 0), max(day) FROM {src}").fetchall()[0]
+        if tuple(have) == tuple(want):
+            return True
+    try:
+        refresh_rollup(con)
+    except duckdb.Error:  # read-only file: stay on the inline aggregation
+        return False
+    return True
+
+
 def source(con: duckdb.DuckDBPyConnection) -> str:
     """The FROM item for per-user-day data: the rollup when present, else the inline SQL."""
     rows = con.execute(

@@ -154,23 +154,26 @@ def assign(features: pd.DataFrame, settings: PersonaSettings | None = None) -> P
 
 
 def _two_means(
-    z: np.ndarray, seed: int, n_init: int = 4, max_iter: int = 100
+    z: np.ndarray, seed: int, n_init: int = 3, max_iter: int = 100
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's k-means for k = 2 in numpy (fast and single-threaded on 100k users)."""
     rng = np.random.default_rng(seed)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     for _ in range(n_init):
-        c = z[rng.choice(len(z), 2, replace=False)]
+        c = z[rng.choice(len(z), 2, replace=False)].copy()
         for _ in range(max_iter):
-            d = ((z[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
-            lab = d.argmin(axis=1)
-            new = np.array(
-                [z[lab == k].mean(axis=0) if (lab == k).any() else c[k] for k in range(2)]
-            )
-            if np.allclose(new, c):
+            d0 = ((z - c[0]) ** 2).sum(axis=1)
+            d1 = ((z - c[1]) ** 2).sum(axis=1)
+            lab = (d1 < d0).astype(np.int64)
+            n1 = int(lab.sum())
+            if n1 in (0, len(z)):
                 break
+            new = np.vstack([z[lab == 0].mean(axis=0), z[lab == 1].mean(axis=0)])
+            done = np.allclose(new, c)
             c = new
-        inertia = float(d[np.arange(len(z)), lab].sum())
+            if done:
+                break
+        inertia = float(np.minimum(d0, d1).sum())
         if best is None or inertia < best[0]:
             best = (inertia, c, lab)
     assert best is not None

@@ -279,3 +279,27 @@ def test_world_pick_lists_add_up_to_order_lines(world, world_day):
         ~world_day.lines["stop_key"].isin(world_day.route_stops["stop_key"])
     ]["qty"].sum()
     assert loading + not_routed == truth.sum()
+
+
+def test_pinned_pickup_rides_the_chosen_vehicle():
+    """Pinning a pickup point to a refrigerated van puts both its stops on that van."""
+    con = build_day(n_pickups=8, seed=6)
+    free = dispatch.plan_day(con, DELIVERY, settings=FAST)
+    pid = int(free.route_stops["pickup_id"].iloc[0])
+    current = set(free.route_stops.loc[free.route_stops["pickup_id"] == pid, "vehicle_id"])
+    target = 3 if current == {1} else 1  # vans 1 and 3 are the refrigerated ones
+    day = dispatch.plan_day(con, DELIVERY, settings=FAST, pins={pid: target})
+    rows = day.route_stops[day.route_stops["pickup_id"] == pid]
+    assert set(rows["vehicle_id"]) == {target}
+    assert len(rows) == len(free.route_stops[free.route_stops["pickup_id"] == pid])
+    for ws in day.solves:
+        assert check.violations(ws.problem, ws.plan) == []
+
+
+def test_pin_to_a_dry_van_drops_the_cold_part_with_reason():
+    """A pin to a non-refrigerated van leaves the chilled part unplanned, saying why."""
+    con = build_day(n_pickups=6, seed=6)
+    day = dispatch.plan_day(con, DELIVERY, settings=FAST, pins={1: 2})  # van 2 is dry
+    codes = dict(zip(day.dropped["stop_key"], day.dropped["code"], strict=True))
+    assert codes.get("1:cold") == "no_allowed"
+    assert set(day.route_stops.loc[day.route_stops["pickup_id"] == 1, "vehicle_id"]) <= {2}

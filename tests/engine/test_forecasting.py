@@ -253,3 +253,44 @@ def test_holiday_calendar_features():
     assert cal.loc["2025-01-26", "is_adj_workday"] == 1 and cal.loc["2025-01-26", "is_off"] == 0
     assert cal.loc["2025-01-25", "days_to_holiday"] == 3
     assert cal.loc["2025-02-06", "days_since_holiday"] == 2
+
+
+def test_calibration_under_assumed_exog_widens_intervals():
+    """Calibrating under assumed (wrong) promo values gives wider intervals than recorded ones."""
+    rng = np.random.default_rng(1)
+    ds = pd.date_range("2024-01-01", periods=150, freq="D")
+    parts = []
+    for uid in ("a", "b", "c"):
+        promo = (rng.random(150) < 0.3).astype(int)
+        parts.append(
+            pd.DataFrame(
+                {"unique_id": uid, "ds": ds, "y": rng.poisson(5 + 15 * promo), "promo": promo}
+            )
+        )
+    df = pd.concat(parts, ignore_index=True)
+    future = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b", "c"], 7),
+            "ds": np.tile(pd.date_range("2024-05-30", periods=7), 3),
+            "promo": 0,
+        }
+    )
+
+    def no_promo(history: pd.DataFrame, h: int) -> pd.DataFrame:
+        last = history["ds"].max()
+        days = pd.date_range(last + pd.Timedelta(days=1), periods=h)
+        ids = history["unique_id"].unique()
+        return pd.DataFrame(
+            {"unique_id": np.repeat(ids, h), "ds": np.tile(days, len(ids)), "promo": 0}
+        )
+
+    settings = forecasting.Settings(n_estimators=80)
+    hol = pd.DataFrame(columns=["date", "kind"])
+    known = forecasting.fit_predict(df, 7, future_exog=future, holidays=hol, settings=settings)
+    assumed = forecasting.predict(
+        forecasting.fit(
+            df, 7, future_exog=future, holidays=hol, settings=settings, calibration_exog=no_promo
+        )
+    ).frame
+    width = lambda f: (f["yhat_hi_80"] - f["yhat_lo_80"]).mean()  # noqa: E731
+    assert width(assumed) > 1.2 * width(known)

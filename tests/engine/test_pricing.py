@@ -126,11 +126,13 @@ def test_segment_elasticities_recover_persona_multipliers(con, cut):
 
 
 def test_estimate_rejects_unknown_grouping(con):
-    """An unknown grouping or a segment grouping without segments is a ValueError."""
+    """An unknown grouping, a missing segments frame or a non-whitelisted column is an error."""
     with pytest.raises(ValueError, match="unknown grouping"):
         elasticity.estimate(con, by="brand")
     with pytest.raises(ValueError, match="segments"):
         elasticity.estimate(con, by="segment")
+    with pytest.raises(ValueError, match="unknown segment column"):
+        data.user_segments(con, "user_id; DROP TABLE users")
 
 
 # ------------------------------------------------------------------ success probability

@@ -398,3 +398,51 @@ def test_checker_rejects_too_many_trips_and_overloaded_trip():
     ok = RoutingPlan((two,), (), two.distance, two.distance, 0, SolverStats("x", 0, 0, 0, 0))
     assert check.violations(problem, ok) == []
     assert two.distance == 25
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_pinned_stops_ride_their_vehicle(solver):
+    """A stop pinned to the far van is served by it although another van passes by."""
+    problem = routing.RoutingProblem(
+        distance=[[0, 2, 2, 9], [2, 0, 1, 9], [2, 1, 0, 9], [9, 9, 9, 0]],
+        demand=[0, 1, 1, 1],
+        num_depots=1,
+        allowed_vehicle_types=[None, None, (1,), None],
+        vehicle_types=[routing.VehicleType(capacity=10), routing.VehicleType(capacity=10)],
+    )
+    plan = routing.solve(problem, time_limit_s=0.5, solver=solver)
+    assert check.violations(problem, plan) == []
+    owner = {i: r.vehicle_type for r in plan.routes for i in r.stops}
+    assert owner[2] == 1
+    assert not plan.dropped
+
+
+def test_pin_to_a_vehicle_that_cannot_carry_it_is_dropped_with_reason():
+    """A cold stop pinned to a dry van, or to an unknown type, is reported or rejected."""
+    base = {
+        "distance": [[0, 1], [1, 0]],
+        "demand": [0, 1],
+        "vehicle_types": [
+            routing.VehicleType(capacity=5),
+            routing.VehicleType(capacity=5, refrigerated=True),
+        ],
+    }
+    problem = routing.RoutingProblem(
+        **base, needs_refrigeration=[False, True], allowed_vehicle_types=[None, (0,)]
+    )
+    assert [d.code for d in routing.solve(problem, time_limit_s=0.5).dropped] == ["no_allowed"]
+    with pytest.raises(ValueError, match="not all defined"):
+        routing.RoutingProblem(**base, allowed_vehicle_types=[None, (7,)])
+    plan = plan_from_routes(
+        routing.RoutingProblem(**base, allowed_vehicle_types=[None, (1,)]), [[1]]
+    )
+    problem1 = routing.RoutingProblem(**base, allowed_vehicle_types=[None, (1,)])
+    assert any("pinned" in v for v in check.violations(problem1, plan))
+
+
+def test_cpu_time_budget_still_gives_a_feasible_optimal_tiny_plan():
+    """With the budget counted in CPU seconds, a tiny CVRP is still solved to optimality."""
+    problem = random_problem(7)
+    plan = routing.solve(problem, time_limit_s=0.3, cpu_time=True)
+    assert check.violations(problem, plan) == []
+    assert plan.distance_units == brute_force(problem)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 PAGE = "../pages/dispatch.py"  # relative to dashboard/app.py
 
 
@@ -39,6 +41,7 @@ def test_dispatch_page_in_chinese_translates_reasons_and_headers(app):
     assert "出车数" in [m.label for m in at.metric]
 
 
+@pytest.mark.slow
 def test_dispatch_manual_reorder_reports_its_cost(app):
     """Reversing a vehicle's stops in the manual editor shows the cost of that order."""
     at = app("en", dp_limit=1)
@@ -50,3 +53,24 @@ def test_dispatch_manual_reorder_reports_its_cost(app):
     box.set_value(list(reversed(chosen))).run()
     assert not at.exception
     assert any("Manual order:" in i.value for i in at.info)
+
+
+@pytest.mark.slow
+def test_dispatch_pin_what_if_moves_the_pickup_to_the_chosen_vehicle(app):
+    """Pinning a pickup point to a vehicle re-plans with that pickup on that vehicle's route."""
+    at = app("en", dp_limit=1)
+    at.run()
+    at.switch_page(PAGE).run()
+    pin = at.selectbox(key="dp_pin_p_1")
+    label = pin.options[1]  # "name (#id)"; index 0 is "(no pin)"
+    pin.select(label).run()
+    pickup = label.rsplit(" (#", 1)[0]
+    vehicle = at.selectbox(key="dp_pin_v_1")
+    vehicle.select(vehicle.options[-1]).run()
+    plate = vehicle.options[-1].rsplit(" (#", 1)[0]
+    assert not at.exception, [e.value for e in at.exception]
+    stops = next(df.value for df in at.dataframe if "seq" in df.value.columns)
+    served = stops.loc[stops["pickup"] == pickup, "plate"]
+    dropped = [df.value for df in at.dataframe if "reason" in df.value.columns]
+    assert set(served) <= {plate}
+    assert len(served) > 0 or any((d["pickup"] == pickup).any() for d in dropped)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-PAGE = "../pages/forecast.py"  # switch_page resolves against dashboard/app.py
+from dashboard import nav
+
+PAGE = str(nav.ROOT / "pages" / "forecast.py")
 
 
 def test_forecast_page_shows_kpis_chart_and_orders(app):

@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "../pages/selection.py"  # switch_page resolves paths from dashboard/app.py
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "selection.py")
 
 
 @pytest.fixture
@@ -92,3 +92,30 @@ def test_save_then_reload_in_a_new_session(page):
     button(fresh, "sel_load").click().run()
     assert editor(fresh).value == text
     assert not fresh.error
+
+
+def test_regional_manager_sees_only_own_communities(app, monkeypatch):
+    """A region-1 manager's picks cover only region-1 communities, and saves carry their name."""
+    from datetime import datetime
+
+    from engine import auth
+
+    monkeypatch.setenv("LINLI_AUTH", "local")
+    user = auth.User("mgr1", "regional_manager", "M", auth.Scope(regions=(1,)))
+    at = app("zh", user=user, last_seen=datetime.now())
+    at.run()
+    at.switch_page(PAGE).run()
+    editor(at).input("过去 14 天 排序 销量 降序 前 3").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picks = at.dataframe[0].value
+    from dashboard import db as dash_db
+
+    comm = dash_db.cursor().execute("SELECT name, region_id FROM communities").df()
+    regions = set(comm[comm["name"].isin(set(picks["community_name"]))]["region_id"])
+    assert regions == {1}
+    next(i for i in at.text_input if i.key == "sel_name").input("区域一").run()
+    button(at, "sel_save").click().run()
+    saved = (
+        dash_db.cursor().execute("SELECT author FROM saved_rules WHERE name = '区域一'").fetchall()
+    )
+    assert saved == [("mgr1",)]

@@ -45,3 +45,10 @@ def test_sell_through_uses_stock_at_the_picks_warehouses(con):
     week = result.weekly.set_index("rule").loc["r"]
     assert week["stock"] == 30 and week["sold"] == 7
     assert week["sell_through"] == pytest.approx(7 / 30)
+
+
+def test_backtest_limited_to_communities(con):
+    """With communities given, only their picks are scored (a regional manager's view)."""
+    result = backtest.backtest(con, ["前 2"], tiny.d(7), 1, top_n=2, communities=[1])
+    assert set(result.picks["community_id"]) == {1}
+    assert (result.weekly["communities"] == 1).all()
