@@ -100,7 +100,9 @@ def _publisher(
     out.put((sent, elapsed, probes))
 
 
-def run(rate: float, seconds: float, n_dev: int, n_probes: int = 20) -> list[Figure]:
+def run(
+    rate: float, seconds: float, n_dev: int, n_probes: int = 20, receiver: str = "thread"
+) -> list[Figure]:
     """Run the benchmark and return its figures."""
     use_mosquitto = _mosquitto()
     emb = None
@@ -135,7 +137,7 @@ def run(rate: float, seconds: float, n_dev: int, n_probes: int = 20) -> list[Fig
     )
     con.register("d", devices)
     con.execute("INSERT INTO devices SELECT * FROM d")
-    ing = telemetry_db.live_ingester(con, sub).start()
+    ing = telemetry_db.live_ingester(con, sub, receiver=receiver).start()
     end = time.monotonic() + 10
     while not ing.status().connected and time.monotonic() < end:
         time.sleep(0.05)
@@ -182,7 +184,7 @@ def run(rate: float, seconds: float, n_dev: int, n_probes: int = 20) -> list[Fig
     tmp.cleanup()
     if emb is not None:
         emb.close()
-    scale = f"{n_dev} devices, {sent:,} msgs, {where}"
+    scale = f"{n_dev} devices, {sent:,} msgs, {where}, {receiver} receiver"
     return [
         Figure(
             "publish rate achieved (msg/s)", f"{rate:,.0f}", f"{sent / pub_elapsed:,.0f}", scale
@@ -305,12 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--devices", type=int, default=500)
+    ap.add_argument("--receiver", choices=["thread", "process"], default="thread")
     args = ap.parse_args(argv)
     load = os.getloadavg()[0]
     figures = [writer_path(50_000, args.devices), panel_queries(args.devices)]
-    figures += run(args.rate, args.seconds, args.devices)
+    figures += run(args.rate, args.seconds, args.devices, receiver=args.receiver)
     if args.safe_rate:
-        figures += run(args.safe_rate, args.seconds, args.devices)
+        figures += run(args.safe_rate, args.seconds, args.devices, receiver=args.receiver)
     emit(
         "telemetry",
         figures,

@@ -222,6 +222,9 @@ class Ingester:
         Least time between ``evaluate`` calls under load.
     dedup_size
         How many recent message keys are remembered to drop QoS 1 redeliveries.
+    receiver
+        ``thread`` (paho in this process) or ``process`` (paho in a child process, see
+        :mod:`connectors.mqtt_receiver`; more throughput on a multi-core machine).
     """
 
     def __init__(
@@ -234,14 +237,19 @@ class Ingester:
         evaluate: Callable[[pd.DataFrame], object] | None = None,
         evaluate_every_s: float = 0.5,
         dedup_size: int = 500_000,
+        receiver: str = "thread",
     ) -> None:
+        if receiver not in ("thread", "process"):
+            raise ValueError("receiver must be 'thread' or 'process'.")
         self.settings = settings or MqttSettings.from_url()
+        self.receiver = receiver
         self._con = con
         self.batch_size = batch_size
         self.flush_s = flush_s
         self.evaluate_every_s = evaluate_every_s
         self.evaluate = evaluate
-        self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
+        # Items: one (topic, payload), a list of them (from the process receiver), or None.
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._c = _Counters()
         self._lock = threading.Lock()
         self._seen: set[str] = set()
@@ -256,10 +264,15 @@ class Ingester:
         self._unevaluated: list[pd.DataFrame] = []
         self._processed = 0
         self.on_batch: Callable[[int], None] | None = None
+        self._rx: Any = None
         self.client = make_client(self.settings, self.settings.client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        if receiver == "process":
+            from connectors import mqtt_receiver  # imports this module: import late
+
+            self._rx = mqtt_receiver.ProcessReceiver(self.settings, self._on_batch, self._on_event)
 
     # ------------------------------------------------------------------ paho callbacks
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -292,6 +305,25 @@ class Ingester:
             self._enqueued += 1
         self._queue.put((message.topic, message.payload))
 
+    def _on_batch(self, batch: list[tuple[str, bytes]]) -> None:
+        with self._lock:
+            self._enqueued += len(batch)
+        self._queue.put(batch)  # one queue item per batch: far cheaper than per message
+
+    def _on_event(self, kind: str, detail: str | None) -> None:
+        with self._lock:
+            if kind == "connected":
+                self._c.connected = True
+                self._c.since = telemetry_payload.local_now()
+                self._c.last_error = None
+            elif kind == "disconnected":
+                if self._c.connected:
+                    self._c.since = telemetry_payload.local_now()
+                self._c.connected = False
+                self._c.last_error = detail or self._c.last_error
+            else:
+                self._c.last_error = detail
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Ingester:
         """Load devices and recent message ids, start the writer and connect (non-blocking).
@@ -316,8 +348,11 @@ class Ingester:
         self._stop.clear()
         self._thread = threading.Thread(target=self._writer, name="linli-mqtt-writer", daemon=True)
         self._thread.start()
-        _connect_async(self.client, self.settings)
-        self.client.loop_start()
+        if self._rx is not None:
+            self._rx.start()
+        else:
+            _connect_async(self.client, self.settings)
+            self.client.loop_start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -328,8 +363,11 @@ class Ingester:
         timeout
             Seconds to wait for the writer to finish.
         """
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self._rx is not None:
+            self._rx.stop(timeout)
+        else:
+            self.client.disconnect()
+            self.client.loop_stop()
         self._stop.set()
         self._queue.put(None)
         if self._thread is not None:
@@ -407,7 +445,10 @@ class Ingester:
                 if item is None:
                     stopping = True
                     break
-                batch.append(item)
+                if isinstance(item, list):
+                    batch.extend(item)
+                else:
+                    batch.append(item)
                 if len(batch) >= self.batch_size:
                     break
                 try:
@@ -432,7 +473,7 @@ class Ingester:
             except queue.Empty:
                 break
             if item is not None:
-                rest.append(item)
+                rest.extend(item if isinstance(item, list) else [item])
         if rest:
             self._write_safely(cur, rest)
         self._evaluate()

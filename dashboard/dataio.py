@@ -15,6 +15,7 @@ from dashboard import db
 from dashboard.i18n import t
 from engine import db as dbmod
 from engine import kpis
+from engine.segmentation import features as seg_features
 
 REASON_KINDS = (
     "bad_type",
@@ -113,6 +114,7 @@ def after_import(report: ImportReport, username: str | None = None) -> None:
     con = db.cursor()
     if report.rows_loaded:
         kpis.refresh_rollups(con)
+        seg_features.refresh_rollup(con)
         last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
         if last is not None:
             con.execute("INSERT OR REPLACE INTO meta VALUES ('as_of', ?)", [last.isoformat()])

@@ -96,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     children: list[subprocess.Popen] = []
+    stopping = {"now": False}
+
+    def request_stop(*_: object) -> None:
+        stopping["now"] = True
+
+    # Explicit handlers: a shell may start us with SIGINT ignored (background jobs).
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     logs = ROOT / "artifacts" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     mqtt_url = env.get("LINLI_MQTT_URL", "")
@@ -154,13 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
     try:
-        while app.poll() is None:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        print("\nStopping Linli…", flush=True)
+        while app.poll() is None and not stopping["now"]:
+            time.sleep(0.3)
     finally:
+        print("\nStopping Linli…", flush=True)
         stop()
     return 0
 

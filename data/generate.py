@@ -25,6 +25,7 @@ import pandas as pd
 from data import population, simulate, world
 from engine import db as dbmod
 from engine import kpis
+from engine.segmentation import features as seg_features
 
 GENERATOR_VERSION = "1"
 Progress = Callable[[str, float], None]
@@ -130,6 +131,7 @@ def generate(
     )
     report("rollups", 0.0)
     kpis.refresh_rollups(con)
+    seg_features.refresh_rollup(con)
     report("done", 1.0)
     return con
 

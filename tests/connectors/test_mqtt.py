@@ -101,3 +101,11 @@ def test_settings_from_env_and_bad_scheme(monkeypatch):
         mqtt.MqttSettings.from_url("http://h")
     with pytest.raises(ValueError, match="protocol"):
         mqtt.MqttSettings.from_url("mqtt://h/?protocol=7")
+
+
+def test_ingester_rejects_unknown_receiver():
+    """Only the thread and process receivers exist."""
+    from engine import db
+
+    with pytest.raises(ValueError, match="receiver"):
+        mqtt.Ingester(db.connect(":memory:"), mqtt.MqttSettings(), receiver="fork")

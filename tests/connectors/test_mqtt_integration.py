@@ -68,11 +68,11 @@ def fresh():
     return con
 
 
-def _start(con, settings, alarms=True):
+def _start(con, settings, alarms=True, receiver="thread"):
     if alarms:
-        ing = telemetry_db.live_ingester(con, settings, flush_s=0.05).start()
+        ing = telemetry_db.live_ingester(con, settings, flush_s=0.05, receiver=receiver).start()
     else:
-        ing = mqtt.Ingester(con, settings, flush_s=0.05).start()
+        ing = mqtt.Ingester(con, settings, flush_s=0.05, receiver=receiver).start()
     end = time.monotonic() + 10
     while not ing.status().connected and time.monotonic() < end:
         time.sleep(0.02)
@@ -96,10 +96,11 @@ def _reading(device="CAB-1", temp=2.0, age_s=0, **extra):
     return {"device_id": device, "ts": ts.isoformat(), "temp_c": temp, **extra}
 
 
-def test_publish_to_duckdb_end_to_end(target, fresh):
+@pytest.mark.parametrize("receiver", ["thread", "process"])
+def test_publish_to_duckdb_end_to_end(target, fresh, receiver):
     """Readings published at QoS 1 arrive as telemetry rows with every field intact."""
     prefix, cid = f"t{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
-    ing = _start(fresh, target(cid, prefix), alarms=False)
+    ing = _start(fresh, target(cid, prefix), alarms=False, receiver=receiver)
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
     try:
         for i in range(200):

@@ -107,7 +107,9 @@ def test_roundtrip_generated(world, fmt, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["csv", "excel", "parquet"])
+# Excel is covered by the 400-order round trip above; writing the whole world through
+# openpyxl takes minutes and checks nothing the smaller file does not.
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_roundtrip_generated_full(world, fmt, tmp_path):
     """All of the generator's small world comes back unchanged through each format."""
     roundtrip(generated_world(world), fmt, tmp_path)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
 from engine import demand, forecasting, purchasing
 
 H = 28
-FAST = forecasting.Settings(n_estimators=200, max_train_rows=60_000)
+FAST = dataclasses.replace(demand.SETTINGS, n_estimators=200, max_train_rows=60_000)
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +76,10 @@ def test_model_beats_seasonal_naive_on_world(backtest):
 
 
 def test_world_forecast_non_negative_with_listing_driver(backtest):
-    """Forecasts are non-negative and the listing plan is a leading driver."""
+    """Forecasts are non-negative and the listing plan (campaigns, their discount) leads."""
     fc, _ = backtest
     assert (fc.frame.drop(columns=["unique_id", "ds"]) >= 0).all().all()
-    assert "listed" in set(fc.importance["feature"].head(3))
+    assert {"listed", "discount"} & set(fc.importance["feature"].head(3))
 
 
 def test_category_rollup_matches_leaves(backtest, data):
