@@ -27,6 +27,12 @@ def saved_rules(version: str) -> pd.DataFrame:
     return rules[["name", "text"]] if not rules.empty else pd.DataFrame(columns=["name", "text"])
 
 
+@st.cache_data(show_spinner=False)
+def communities(version: str) -> pd.DataFrame:
+    """Community ids, names and types for labelling the lists."""
+    return db.cursor().execute("SELECT community_id, name AS community, type FROM communities").df()
+
+
 def build(
     sale_date: date, settings: planning.PlanSettings, scope: Scope, progress
 ) -> planning.Plan:

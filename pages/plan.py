@@ -68,11 +68,7 @@ else:
     tab1, tab2, tab3 = st.tabs([t("pl_tab_lists"), t("pl_tab_suppliers"), t("pl_tab_routes")])
     with tab1:
         it = plan.items.copy()
-        names = (
-            db.cursor()
-            .execute("SELECT community_id, name AS community, type FROM communities")
-            .df()
-        )
+        names = svc.communities(version)
         it = it.merge(names, on="community_id")
         mix = it.groupby(["type", "category"]).size().reset_index(name="items")
         mix["type"] = mix["type"].map(lambda x: t("type_" + x))
