@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 
 from dashboard import auth, db, overview, state
 from dashboard import components as ui
+from dashboard import plan as svc_plan
 from dashboard.i18n import t
 from engine import kpis
 
@@ -217,16 +218,5 @@ if not fb.empty:
         ],
         hide_index=True,
         width="stretch",
-        column_config={
-            "coverage": st.column_config.NumberColumn(t("pl_col_coverage"), format="percent"),
-            "expected_success": st.column_config.NumberColumn(
-                t("pl_col_exp_success"), format="percent"
-            ),
-            "realised_success": st.column_config.NumberColumn(
-                t("pl_col_real_success"), format="percent"
-            ),
-            "expected_gmv": st.column_config.NumberColumn(t("pl_exp_gmv"), format="¥%,.0f"),
-            "realised_gmv": st.column_config.NumberColumn(t("pl_col_real_gmv"), format="¥%,.0f"),
-            "gmv_ratio": st.column_config.NumberColumn(t("pl_col_gmv_ratio"), format="%.2f"),
-        },
+        column_config=svc_plan.history_columns(),
     )

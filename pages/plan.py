@@ -163,16 +163,5 @@ else:
         hist,
         hide_index=True,
         width="stretch",
-        column_config={
-            "coverage": st.column_config.NumberColumn(t("pl_col_coverage"), format="percent"),
-            "expected_success": st.column_config.NumberColumn(
-                t("pl_col_exp_success"), format="percent"
-            ),
-            "realised_success": st.column_config.NumberColumn(
-                t("pl_col_real_success"), format="percent"
-            ),
-            "expected_gmv": st.column_config.NumberColumn(t("pl_exp_gmv"), format="¥%,.0f"),
-            "realised_gmv": st.column_config.NumberColumn(t("pl_col_real_gmv"), format="¥%,.0f"),
-            "gmv_ratio": st.column_config.NumberColumn(t("pl_col_gmv_ratio"), format="%.2f"),
-        },
+        column_config=svc.history_columns(),
     )
