@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import streamlit as st
 
@@ -27,6 +30,27 @@ def scope() -> auth.Scope:
     """Row scope of this session (everything in demo mode)."""
     u = current_user()
     return u.scope if u else auth.ALL
+
+
+def cache_scoped(**cache_kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``st.cache_data`` for engine wrappers that take the session's row scope.
+
+    The wrapped function has a keyword-only ``scope`` parameter; callers leave it out and
+    get the signed-in user's scope, which is also part of the cache key, so one user's
+    cached rows never reach another.
+    """
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        cached = st.cache_data(**cache_kwargs)(fn)
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return cached(*args, scope=scope(), **kwargs)
+
+        call.clear = cached.clear  # type: ignore[attr-defined]
+        return call
+
+    return deco
 
 
 def role() -> str:

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard import auth, db
 from engine import basket
 from engine import basket_scopes as scopes
+from engine.auth import Scope
 
 
 def allowed_regions(requested: tuple[int, ...]) -> tuple[int, ...]:
@@ -25,7 +26,7 @@ def _scope(
     return scopes.Scope(regions=regions, community_types=types, start=start, end=end, level=level)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def transactions(
     version: str,
     start: date,
@@ -33,9 +34,11 @@ def transactions(
     regions: tuple[int, ...],
     types: tuple[str, ...],
     level: str,
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """Basket transactions of the scope."""
-    return scopes.transactions(db.cursor(), _scope(start, end, regions, types, level))
+    return scopes.transactions(db.cursor(), _scope(start, end, regions, types, level), scope)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -44,7 +47,7 @@ def community_types(version: str) -> list[str]:
     return scopes.community_types(db.cursor())
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def rules(
     version: str,
     start: date,
@@ -55,6 +58,8 @@ def rules(
     min_support: float,
     min_confidence: float,
     max_len: int,
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """Association rules of the scope (single consequent, arules semantics)."""
     tx = transactions(version, start, end, regions, types, level)
@@ -63,7 +68,7 @@ def rules(
     return basket.rules(tx, min_support, min_confidence, max_len=max_len)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def also_bought(
     version: str,
     start: date,
@@ -73,13 +78,15 @@ def also_bought(
     level: str,
     item: str,
     top: int,
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """Items most often bought with ``item`` in the scope."""
     tx = transactions(version, start, end, regions, types, level)
     return basket.also_bought(tx, item, top=top)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def bundles(
     version: str,
     start: date,
@@ -90,6 +97,8 @@ def bundles(
     min_support: float,
     min_confidence: float,
     top: int,
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """Best 2-3-item bundles per community type."""
     return scopes.bundles_by_type(
@@ -99,6 +108,7 @@ def bundles(
         min_confidence,
         max_size=3,
         top=top,
+        access=scope,
     )
 
 
@@ -198,7 +208,7 @@ def network(found: pd.DataFrame, top: int = 40) -> go.Figure:
     return fig
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def items(
     version: str,
     start: date,
@@ -206,6 +216,8 @@ def items(
     regions: tuple[int, ...],
     types: tuple[str, ...],
     level: str,
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """Items of the scope with their order counts, most frequent first."""
     tx = transactions(version, start, end, regions, types, level)

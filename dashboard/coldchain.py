@@ -11,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from connectors import mqtt, simulator
-from dashboard import db
+from dashboard import auth, db
 from engine import db as dbmod
 from engine import telemetry, telemetry_db
+from engine.auth import Scope
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +53,26 @@ def status() -> mqtt.IngestStatus | None:
     return None if ing is None else ing.status()
 
 
-@st.cache_data(show_spinner=False, ttl=2, max_entries=8)
-def devices(regions: tuple[int, ...], tick: int) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False, ttl=2, max_entries=8)
+def devices(regions: tuple[int, ...], tick: int, *, scope: Scope) -> pd.DataFrame:
     """Devices with their latest reading, state and recent temperatures (refreshed ~2 s)."""
     cur = db.cursor()
-    df = telemetry_db.device_status(cur, telemetry.local_now(), regions)
-    spark = telemetry_db.sparklines(cur)
+    df = telemetry_db.device_status(cur, telemetry.local_now(), regions, scope=scope)
+    spark = telemetry_db.sparklines(cur, scope=scope)
     return df.merge(spark, on="device_id", how="left")
 
 
-@st.cache_data(show_spinner=False, ttl=2, max_entries=16)
-def alarms(regions: tuple[int, ...], days: int, tick: int) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False, ttl=2, max_entries=16)
+def alarms(regions: tuple[int, ...], days: int, tick: int, *, scope: Scope) -> pd.DataFrame:
     """Open alarms and those started in the last ``days`` days."""
     since = telemetry.local_now() - timedelta(days=days)
-    return telemetry_db.alarm_history(db.cursor(), since, regions)
+    return telemetry_db.alarm_history(db.cursor(), since, regions, scope)
 
 
-@st.cache_data(show_spinner=False, ttl=30, max_entries=8)
-def at_risk(device_ids: tuple[str, ...], day: date) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False, ttl=30, max_entries=8)
+def at_risk(device_ids: tuple[str, ...], day: date, *, scope: Scope) -> pd.DataFrame:
     """What each device's cold space holds (value, shelf life), summarised per device."""
-    stock = telemetry_db.stock_at_risk(db.cursor(), device_ids, day)
+    stock = telemetry_db.stock_at_risk(db.cursor(), device_ids, day, scope)
     return telemetry_db.risk_summary(stock)
 
 
@@ -94,7 +95,7 @@ def world_today() -> date:
 def acknowledge(alert_id: int, username: str) -> bool:
     """Acknowledge an alarm; False when it was already acknowledged or is being written."""
     try:
-        ok = telemetry_db.acknowledge(db.cursor(), alert_id, username)
+        ok = telemetry_db.acknowledge(db.cursor(), alert_id, username, auth.scope())
     except duckdb.TransactionException:  # the ingester updated the same row just now
         return False
     alarms.clear()

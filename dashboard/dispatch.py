@@ -7,8 +7,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from dashboard.i18n import t
+from engine.auth import Scope
 from engine.routing import dispatch, export, schedule
 
 # One colour per vehicle on the map (RGB), cycled.
@@ -24,33 +25,29 @@ PALETTE = [
 ]
 
 
-@st.cache_data(show_spinner=False)
-def warehouses(version: str, regions: tuple[int, ...] = ()) -> pd.DataFrame:
-    """Warehouses (optionally of some regions) with their fleet size."""
-    return (
-        db.cursor()
-        .execute(
-            """SELECT w.warehouse_id, w.name, w.region_id, w.lat, w.lon,
+@auth.cache_scoped(show_spinner=False)
+def warehouses(version: str, regions: tuple[int, ...] = (), *, scope: Scope) -> pd.DataFrame:
+    """Warehouses inside the row scope (optionally of some regions) with their fleet size."""
+    cur = db.cursor()
+    table = cur.execute(
+        """SELECT w.warehouse_id, w.name, w.region_id, w.lat, w.lon,
                       COUNT(v.vehicle_id) AS vehicles
                FROM warehouses w LEFT JOIN vehicles v USING (warehouse_id)
                WHERE len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id)
                GROUP BY ALL ORDER BY w.warehouse_id""",
-            [list(regions), list(regions)],
-        )
-        .df()
-    )
+        [list(regions), list(regions)],
+    ).df()
+    return scope.keep(cur, table, "warehouse_id").reset_index(drop=True)
 
 
-@st.cache_data(show_spinner=False)
-def fleet(version: str, warehouse_id: int) -> pd.DataFrame:
-    """The vehicles of one warehouse (rows of the ``vehicles`` table)."""
-    return (
-        db.cursor()
-        .execute(
-            "SELECT * FROM vehicles WHERE warehouse_id = ? ORDER BY vehicle_id", [warehouse_id]
-        )
-        .df()
-    )
+@auth.cache_scoped(show_spinner=False)
+def fleet(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
+    """The vehicles of one warehouse inside the row scope (rows of the ``vehicles`` table)."""
+    cur = db.cursor()
+    scope.clip_warehouses(cur, [warehouse_id])  # ScopeError outside the scope
+    return cur.execute(
+        "SELECT * FROM vehicles WHERE warehouse_id = ? ORDER BY vehicle_id", [warehouse_id]
+    ).df()
 
 
 @st.cache_data(show_spinner=False)
@@ -59,7 +56,7 @@ def default_date(version: str) -> date:
     return dispatch.next_delivery_date(db.cursor())
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def plan(
     version: str,
     delivery_date: date,
@@ -68,6 +65,8 @@ def plan(
     time_limit_s: float,
     vehicles: pd.DataFrame,
     pins: tuple[tuple[int, int], ...] = (),
+    *,
+    scope: Scope,
 ) -> dispatch.DayPlan:
     """Plan one warehouse's delivery day with the given (possibly edited) fleet and pins."""
     settings = dispatch.DispatchSettings(time_limit_s=time_limit_s, solver=solver)
@@ -78,22 +77,28 @@ def plan(
         settings=settings,
         vehicles=vehicles,
         pins=dict(pins),
+        scope=scope,
     )
 
 
-@st.cache_data(show_spinner=False)
-def pickups(version: str, warehouse_id: int) -> pd.DataFrame:
-    """Pickup points served by one warehouse (for the pin what-if)."""
-    return (
-        db.cursor()
-        .execute(
-            """SELECT p.pickup_id, p.name FROM pickup_points p
+@auth.cache_scoped(show_spinner=False)
+def pickups(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
+    """Pickup points served by one warehouse, inside the row scope (for the pin what-if)."""
+    cur = db.cursor()
+    table = cur.execute(
+        """SELECT p.pickup_id, p.name FROM pickup_points p
                JOIN communities c USING (community_id)
                WHERE c.warehouse_id = ? ORDER BY p.pickup_id""",
-            [warehouse_id],
-        )
-        .df()
-    )
+        [warehouse_id],
+    ).df()
+    allowed = scope.communities(cur)
+    if allowed is None:
+        return table
+    inside = cur.execute(
+        "SELECT pickup_id FROM pickup_points WHERE list_contains(?::INTEGER[], community_id)",
+        [allowed],
+    ).df()
+    return table.loc[table["pickup_id"].isin(inside["pickup_id"])].reset_index(drop=True)
 
 
 def loading_list(day: dispatch.DayPlan) -> pd.DataFrame:

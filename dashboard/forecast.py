@@ -14,11 +14,11 @@ import functools
 from dataclasses import dataclass
 
 import pandas as pd
-import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from engine import db as dbmod
 from engine import demand, forecasting, purchasing
+from engine.auth import Scope
 
 H = 28
 LEVELS = (50, 80, 95)
@@ -38,19 +38,19 @@ class Result:
     as_of: pd.Timestamp
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def result(version: str, seed: int = 0) -> Result:
-    """Fit the model on all history and forecast 28 days ahead."""
-    return _fitted(str(dbmod.db_path()), version, seed)
+@auth.cache_scoped(show_spinner=False, max_entries=4)
+def result(version: str, seed: int = 0, *, scope: Scope) -> Result:
+    """Fit the model on the scope's history and forecast 28 days ahead."""
+    return _fitted(str(dbmod.db_path()), version, seed, scope)
 
 
 # A fit takes tens of seconds, so it also outlives st.cache_data.clear() (the page tests clear
-# caches per test); the key holds the database path and its data version.
-@functools.lru_cache(maxsize=2)
-def _fitted(path: str, version: str, seed: int) -> Result:
-    """Fit and forecast for one database file and data version."""
+# caches per test); the key holds the database path, its data version and the row scope.
+@functools.lru_cache(maxsize=4)
+def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
+    """Fit and forecast for one database file, data version and row scope."""
     cur = db.cursor()
-    data = demand.history(cur)
+    data = demand.history(cur, scope=scope)
     # Campaigns past as_of are not planned yet: forecast without the listing plan, with
     # intervals calibrated under the same planning assumptions.
     frame = data.frame.drop(columns=demand.PLAN_EXOG)
@@ -76,27 +76,31 @@ def _fitted(path: str, version: str, seed: int) -> Result:
     return Result(hist, fc.frame, data.keys, fc.importance, holdout, data.frame["ds"].max())
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def purchase_plan(version: str, days: int, warehouses: tuple[int, ...]) -> purchasing.PurchasePlan:
+@auth.cache_scoped(show_spinner=False, max_entries=16)
+def purchase_plan(
+    version: str, days: int, warehouses: tuple[int, ...], *, scope: Scope
+) -> purchasing.PurchasePlan:
     """Purchase orders for the next ``days`` days after each supplier's lead time."""
     r = result(version)
     cur = db.cursor()
+    stock = purchasing.stock(cur, scope)
     keys = r.keys
     if warehouses:
         keys = keys.loc[keys["warehouse_id"].isin(warehouses)]
-    return purchasing.plan(
-        r.forecast, keys, purchasing.stock(cur), purchasing.suppliers(cur), r.as_of, days=days
-    )
+    return purchasing.plan(r.forecast, keys, stock, purchasing.suppliers(cur), r.as_of, days=days)
 
 
-@st.cache_data(show_spinner=False)
-def warehouses(version: str) -> pd.DataFrame:
-    """Warehouses with their region."""
-    return (
-        db.cursor()
-        .execute("SELECT warehouse_id, name, region_id FROM warehouses ORDER BY warehouse_id")
-        .df()
-    )
+@auth.cache_scoped(show_spinner=False)
+def warehouses(version: str, *, scope: Scope) -> pd.DataFrame:
+    """Warehouses inside the row scope, with their region and the regions they serve."""
+    cur = db.cursor()
+    table = cur.execute(
+        "SELECT w.warehouse_id, w.name, w.region_id, "
+        "list(DISTINCT c.region_id ORDER BY c.region_id) AS serves "
+        "FROM warehouses w LEFT JOIN communities c USING (warehouse_id) "
+        "GROUP BY ALL ORDER BY w.warehouse_id"
+    ).df()
+    return scope.keep(cur, table, "warehouse_id").reset_index(drop=True)
 
 
 def select(r: Result, category: str | None, sku: int | None, whs: tuple[int, ...]) -> list[str]:

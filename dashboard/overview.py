@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from engine import kpis
 from engine.auth import Scope
 
@@ -53,7 +53,7 @@ def plan_feedback(limit: int = 5) -> pd.DataFrame:
     """Latest stored group-buy plans scored against what happened (not cached: plans change)."""
     from engine import planning
 
-    hist = planning.history(db.cursor(), limit)
+    hist = planning.history(db.cursor(), limit, auth.scope())
     if hist.empty or "realised_success" not in hist:
         return pd.DataFrame()
     return hist.dropna(subset=["realised_success"])

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from dashboard.i18n import t
 from engine import kpis, planning
 from engine.auth import Scope
@@ -53,12 +53,12 @@ def approve(plan_id: str, username: str) -> None:
 
 def history() -> pd.DataFrame:
     """Stored plans with their scores against what happened."""
-    return planning.history(db.cursor())
+    return planning.history(db.cursor(), scope=auth.scope())
 
 
 def score(plan_id: str) -> pd.DataFrame:
     """Per-community plan-vs-actual of one stored plan."""
-    return planning.score(db.cursor(), plan_id)
+    return planning.score(db.cursor(), plan_id, auth.scope())
 
 
 def history_columns() -> dict:

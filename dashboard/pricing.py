@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
+from engine.auth import Scope
 from engine.pricing import data, demand, elasticity, markdown, whatif
 
 TRAIN_DAYS = 56  # the model learns from the last eight weeks
@@ -53,14 +54,14 @@ def sku_elasticity(version: str, sku_id: int) -> float:
     return float(m.elasticity[m.sku_index([sku_id])[0]])
 
 
-@st.cache_data(show_spinner=False)
-def communities(version: str, regions: tuple[int, ...]) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False)
+def communities(version: str, regions: tuple[int, ...], *, scope: Scope) -> pd.DataFrame:
     """Communities in ``regions`` (all when empty)."""
-    df = data.communities(db.cursor())
+    df = data.communities(db.cursor(), scope)
     return df[df["region_id"].isin(regions)] if regions else df
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@auth.cache_scoped(show_spinner=False, max_entries=64)
 def curve(
     version: str,
     sku_id: int,
@@ -69,12 +70,14 @@ def curve(
     coupon: float,
     lo: float,
     hi: float,
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """Price → units, GMV, margin and success probability, prices ``lo..hi`` × list."""
     m = model(version)
     lp = float(m.list_price[m.sku_index([sku_id])[0]])
     prices = np.round(lp * np.arange(lo, hi + 1e-9, 0.01), 2)
-    return whatif.curve(m, sku_id, community_ids, prices, threshold, coupon)
+    return whatif.curve(m, sku_id, community_ids, prices, threshold, coupon, scope)
 
 
 def curve_optimum(curve_df: pd.DataFrame, objective: str, target: float):
@@ -82,12 +85,17 @@ def curve_optimum(curve_df: pd.DataFrame, objective: str, target: float):
     return whatif.curve_optimum(curve_df, objective, target)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@auth.cache_scoped(show_spinner=False, max_entries=64)
 def optimise(
-    version: str, sku_id: int, community_ids: tuple[int, ...], settings: whatif.OptimiseSettings
+    version: str,
+    sku_id: int,
+    community_ids: tuple[int, ...],
+    settings: whatif.OptimiseSettings,
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """Best price and threshold per community."""
-    return whatif.optimise(model(version), sku_id, community_ids, settings)
+    return whatif.optimise(model(version), sku_id, community_ids, settings, scope)
 
 
 def optimum_table(version: str, opt: pd.DataFrame) -> pd.DataFrame:
@@ -109,15 +117,17 @@ def optimum_table(version: str, opt: pd.DataFrame) -> pd.DataFrame:
     return opt.assign(community=opt["community_id"].map(names))[cols]
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@auth.cache_scoped(show_spinner=False, max_entries=64)
 def simulate(
     version: str,
     sku_ids: tuple[int, ...],
     community_ids: tuple[int, ...],
     scenario: whatif.Scenario,
+    *,
+    scope: Scope,
 ) -> whatif.WhatIf:
     """A scenario against the current plan."""
-    return whatif.simulate(model(version), sku_ids, community_ids, scenario)
+    return whatif.simulate(model(version), sku_ids, community_ids, scenario, scope)
 
 
 def scenario_record(
@@ -145,11 +155,13 @@ def compare_scenarios(saved: list[dict]) -> pd.DataFrame:
 
 def daily_demand(version: str, sku_id: int, community_ids: tuple[int, ...]) -> float:
     """Expected units a day at list price across the communities."""
-    dem, _, _ = markdown.demand_for_sku(model(version), sku_id, 1, community_ids)
+    dem, _, _ = markdown.demand_for_sku(
+        model(version), sku_id, 1, community_ids, scope=auth.scope()
+    )
     return float(dem[0, 0])
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def clearance(
     version: str,
     sku_id: int,
@@ -157,9 +169,13 @@ def clearance(
     on_hand: int,
     days: int,
     salvage: float,
+    *,
+    scope: Scope,
 ) -> markdown.MarkdownPlan:
     """The markdown plan for near-expiry stock of one SKU."""
-    dem, price, alpha = markdown.demand_for_sku(model(version), sku_id, days, community_ids)
+    dem, price, alpha = markdown.demand_for_sku(
+        model(version), sku_id, days, community_ids, scope=scope
+    )
     return markdown.plan(on_hand, days, price, dem, dispersion=alpha, salvage=salvage)
 
 

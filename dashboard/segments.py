@@ -1,4 +1,8 @@
-"""Cached wrappers around the segmentation engine for the Communities and Segments pages."""
+"""Cached wrappers around the segmentation engine for the Communities and Segments pages.
+
+Every cached wrapper gets the session's row scope from ``auth.cache_scoped`` (as ``scope``, also
+part of its cache key) and passes it to the engine, directly or through another wrapper.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
+from engine.auth import Scope
 from engine.segmentation import churn, features, geo, koc, pipeline, profiles
 
 
@@ -23,36 +28,38 @@ def _rollup(version: str) -> bool:
     return features.ensure_rollup(db.cursor())
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def segmentation(version: str, as_of: date, regions: tuple[int, ...]) -> pipeline.Segmentation:
+@auth.cache_scoped(show_spinner=False, max_entries=16)
+def segmentation(
+    version: str, as_of: date, regions: tuple[int, ...], *, scope: Scope
+) -> pipeline.Segmentation:
     """Every user's persona, churn risk and tags as of a day (churn skipped if history is short)."""
     _rollup(version)
     cur = db.cursor()
     try:
-        return pipeline.run(cur, as_of, regions=regions)
+        return pipeline.run(cur, as_of, regions=regions, scope=scope)
     except ValueError as exc:
         if "days of orders" not in str(exc) and "one outcome" not in str(exc):
             raise
-        return pipeline.run(cur, as_of, regions=regions, with_churn=False)
+        return pipeline.run(cur, as_of, regions=regions, with_churn=False, scope=scope)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def summary(version: str, as_of: date, regions: tuple[int, ...]) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False, max_entries=32)
+def summary(version: str, as_of: date, regions: tuple[int, ...], *, scope: Scope) -> pd.DataFrame:
     """Segment sizes, value and risk."""
     return pipeline.segment_summary(segmentation(version, as_of, regions))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def trend(
-    version: str, as_of: date, start: date, end: date, regions: tuple[int, ...]
+    version: str, as_of: date, start: date, end: date, regions: tuple[int, ...], *, scope: Scope
 ) -> pd.DataFrame:
     """Weekly orders and buyers per current persona."""
     seg = segmentation(version, as_of, regions)
-    return pipeline.persona_trend(db.cursor(), seg, start, end)
+    return pipeline.persona_trend(db.cursor(), seg, start, end, scope)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def offers(version: str, as_of: date, regions: tuple[int, ...]) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False, max_entries=32)
+def offers(version: str, as_of: date, regions: tuple[int, ...], *, scope: Scope) -> pd.DataFrame:
     """High-value users at risk with a retention coupon."""
     seg = segmentation(version, as_of, regions)
     if "churn_prob" not in seg.users:
@@ -60,23 +67,31 @@ def offers(version: str, as_of: date, regions: tuple[int, ...]) -> pd.DataFrame:
     return churn.retention_offers(seg.users)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def community_table(
-    version: str, start: date, end: date, regions: tuple[int, ...]
+    version: str, start: date, end: date, regions: tuple[int, ...], *, scope: Scope
 ) -> profiles.CommunityTable:
     """Per-community metrics and category mix of the period."""
-    return profiles.community_table(db.cursor(), start, end, regions)
+    return profiles.community_table(db.cursor(), start, end, regions, scope)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def kocs(version: str, start: date, end: date, regions: tuple[int, ...]) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False, max_entries=32)
+def kocs(
+    version: str, start: date, end: date, regions: tuple[int, ...], *, scope: Scope
+) -> pd.DataFrame:
     """KOC ranking of the period."""
-    return koc.rank(db.cursor(), start, end, regions)
+    return koc.rank(db.cursor(), start, end, regions, scope=scope)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@auth.cache_scoped(show_spinner=False, max_entries=64)
 def profile(
-    version: str, start: date, end: date, regions: tuple[int, ...], community_id: int
+    version: str,
+    start: date,
+    end: date,
+    regions: tuple[int, ...],
+    community_id: int,
+    *,
+    scope: Scope,
 ) -> profiles.CommunityProfile:
     """One community's profile from the cached tables."""
     table = community_table(version, start, end, regions)
@@ -91,7 +106,7 @@ def profile(
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def density(
     version: str,
     start: date,
@@ -99,14 +114,16 @@ def density(
     regions: tuple[int, ...],
     selected: tuple[int, ...],
     resolution: int = 8,
+    *,
+    scope: Scope,
 ) -> geo.MapData:
     """H3 cells of orders and buyers, pickup points and warehouses."""
-    return geo.density(db.cursor(), start, end, regions, selected, resolution)
+    return geo.density(db.cursor(), start, end, regions, selected, resolution, scope)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@auth.cache_scoped(show_spinner=False, max_entries=64)
 def risk_table(
-    version: str, as_of: date, regions: tuple[int, ...], min_prob: float, lang: str
+    version: str, as_of: date, regions: tuple[int, ...], min_prob: float, lang: str, *, scope: Scope
 ) -> pd.DataFrame:
     """Users at or above a churn probability, with persona, drivers and reason in ``lang``."""
     users = segmentation(version, as_of, regions).users
@@ -144,9 +161,15 @@ def reason_text(row: pd.Series) -> str:
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@auth.cache_scoped(show_spinner=False, max_entries=32)
 def compare(
-    version: str, start: date, end: date, regions: tuple[int, ...], ids: tuple[int, ...]
+    version: str,
+    start: date,
+    end: date,
+    regions: tuple[int, ...],
+    ids: tuple[int, ...],
+    *,
+    scope: Scope,
 ) -> pd.DataFrame:
     """2–4 communities side by side."""
     return profiles.compare(community_table(version, start, end, regions), ids)

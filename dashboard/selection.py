@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
-import streamlit as st
 
-from dashboard import db
+from dashboard import auth, db
 from engine import rules
+from engine.auth import Scope
 from engine.rules import backtest as rule_backtest
 from engine.rules import evaluation, library
 
@@ -34,14 +34,16 @@ def check(text: str, lang: str) -> Check:
     return Check(True, canonical=rules.to_text(rule, lang))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def evaluate(version: str, text: str, as_of: date, regions: tuple[int, ...]) -> pd.DataFrame:
+@auth.cache_scoped(show_spinner=False, max_entries=64)
+def evaluate(
+    version: str, text: str, as_of: date, regions: tuple[int, ...], *, scope: Scope
+) -> pd.DataFrame:
     """Picks per community for a (valid) rule text, limited to the selected regions."""
-    out = rules.evaluate(db.cursor(), text, as_of=as_of)
+    out = rules.evaluate(db.cursor(), text, as_of=as_of, scope=scope)
     return _in_regions(out, regions)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@auth.cache_scoped(show_spinner=False, max_entries=16)
 def backtest(
     version: str,
     named: tuple[tuple[str, str], ...],
@@ -49,6 +51,8 @@ def backtest(
     weeks: int,
     top_n: int,
     regions: tuple[int, ...],
+    *,
+    scope: Scope,
 ) -> dict[str, pd.DataFrame]:
     """Weekly and overall backtest scores of up to 4 named rule texts plus the baseline."""
     communities = None
@@ -56,7 +60,7 @@ def backtest(
         comm = evaluation.community_regions(db.cursor())
         communities = comm.loc[comm["region_id"].isin(regions), "community_id"].tolist()
     result = rule_backtest.backtest(
-        db.cursor(), dict(named), start, weeks, top_n=top_n, communities=communities
+        db.cursor(), dict(named), start, weeks, top_n=top_n, communities=communities, scope=scope
     )
     return {"weekly": result.weekly, "summary": result.summary}
 

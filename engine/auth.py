@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
+import numpy as np
+import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -68,6 +70,114 @@ class Scope:
         if not inside:
             raise ScopeError(f"regions {list(req)} are outside your scope {list(self.regions)}")
         return inside
+
+    @property
+    def restricted(self) -> bool:
+        """True when the scope limits rows at all."""
+        return self.regions is not None or self.warehouses is not None
+
+    def communities(self, con: duckdb.DuckDBPyConnection) -> list[int] | None:
+        """Community ids whose rows the scope may see (``None`` = all).
+
+        A community is inside when its region is in ``regions`` (if set) and its serving
+        warehouse is in ``warehouses`` (if set).
+        """
+        if not self.restricted:
+            return None
+        rows = con.execute(
+            "SELECT community_id FROM communities "
+            "WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], region_id)) "
+            "AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], warehouse_id)) "
+            "ORDER BY community_id",
+            [*(_as_list(self.regions),) * 2, *(_as_list(self.warehouses),) * 2],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def warehouse_ids(self, con: duckdb.DuckDBPyConnection) -> list[int] | None:
+        """Warehouse ids whose rows the scope may see (``None`` = all).
+
+        A warehouse is inside when it is in ``warehouses`` (if set) and, for a regional
+        scope, serves at least one community of the scope's regions.
+        """
+        if not self.restricted:
+            return None
+        rows = con.execute(
+            "SELECT warehouse_id FROM warehouses w "
+            "WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], warehouse_id)) "
+            "AND (?::INTEGER[] IS NULL OR EXISTS (SELECT 1 FROM communities c "
+            "WHERE c.warehouse_id = w.warehouse_id AND list_contains(?::INTEGER[], c.region_id))) "
+            "ORDER BY warehouse_id",
+            [*(_as_list(self.warehouses),) * 2, *(_as_list(self.regions),) * 2],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def clip_communities(
+        self, con: duckdb.DuckDBPyConnection, requested: Sequence[int] | None = ()
+    ) -> list[int] | None:
+        """The requested communities limited to the scope (``None`` = no restriction).
+
+        Raises
+        ------
+        ScopeError
+            When communities were requested and none of them lies inside the scope.
+        """
+        req = [int(c) for c in (requested or ())]
+        allowed = self.communities(con)
+        if allowed is None:
+            return req or None
+        if not req:
+            return allowed
+        keep = set(allowed)
+        inside = [c for c in req if c in keep]
+        if not inside:
+            raise ScopeError(f"communities {req} are outside your scope")
+        return inside
+
+    def clip_warehouses(
+        self, con: duckdb.DuckDBPyConnection, requested: Sequence[int] | None = ()
+    ) -> list[int] | None:
+        """The requested warehouses limited to the scope (``None`` = no restriction).
+
+        Raises
+        ------
+        ScopeError
+            When warehouses were requested and none of them lies inside the scope.
+        """
+        req = [int(w) for w in (requested or ())]
+        allowed = self.warehouse_ids(con)
+        if allowed is None:
+            return req or None
+        if not req:
+            return allowed
+        keep = set(allowed)
+        inside = [w for w in req if w in keep]
+        if not inside:
+            raise ScopeError(f"warehouses {req} are outside your scope")
+        return inside
+
+    def mask(self, region_ids: Sequence[int], warehouse_ids: Sequence[int]) -> np.ndarray:
+        """Which communities, given their region and serving warehouse, lie inside the scope."""
+        reg = np.asarray(region_ids, dtype=np.int64)
+        ok = np.ones(len(reg), dtype=bool)
+        if self.regions is not None:
+            ok &= np.isin(reg, np.asarray(self.regions, dtype=np.int64))
+        if self.warehouses is not None:
+            wh = np.asarray(warehouse_ids, dtype=np.int64)
+            ok &= np.isin(wh, np.asarray(self.warehouses, dtype=np.int64))
+        return ok
+
+    def keep(
+        self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, column: str = "community_id"
+    ) -> pd.DataFrame:
+        """Rows of ``frame`` whose ``column`` (community or warehouse ids) is inside the scope."""
+        if not self.restricted:
+            return frame
+        allowed = self.warehouse_ids(con) if column == "warehouse_id" else self.communities(con)
+        return frame.loc[frame[column].isin(allowed)]
+
+
+def _as_list(ids: tuple[int, ...] | None) -> list[int] | None:
+    return None if ids is None else [int(i) for i in ids]
 
 
 ALL = Scope()

@@ -2,6 +2,9 @@
 
 Persona segments come from the segmentation engine, which is not wired here; a scope may
 instead name its users (``user_ids``), which is how a segment is passed in.
+
+Every entry point also takes ``access``, the caller's row scope (:class:`engine.auth.Scope`):
+orders of communities outside it are never read.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from engine import basket
+from engine import auth, basket
 
 # Item level -> SQL expression for the item label (identifiers never come from users).
 LEVELS = {"sku": "s.name", "category": "s.category"}
@@ -57,9 +60,13 @@ class Scope:
             raise ValueError(f"start {self.start} is after end {self.end}")
 
 
-def _where(scope: Scope) -> tuple[str, list]:
+def _where(con: duckdb.DuckDBPyConnection, scope: Scope, access: auth.Scope) -> tuple[str, list]:
     clauses = ["o.status IN (SELECT unnest(?::VARCHAR[]))"]
     params: list = [list(scope.statuses)]
+    allowed = access.communities(con)
+    if allowed is not None:
+        clauses.append("o.community_id IN (SELECT unnest(?::INTEGER[]))")
+        params.append(allowed)
     if scope.regions:
         clauses.append("c.region_id IN (SELECT unnest(?::INTEGER[]))")
         params.append([int(r) for r in scope.regions])
@@ -94,9 +101,11 @@ def _labels(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:
     return labels
 
 
-def _lines(con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool) -> pd.DataFrame:
+def _lines(
+    con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool, access: auth.Scope
+) -> pd.DataFrame:
     """Distinct (order, item) lines of a scope; items as a categorical of labels."""
-    where, params = _where(scope)
+    where, params = _where(con, scope, access)
     extra = ", o.community_id" if by_type else ""
     # Integer columns out of DuckDB, deduplicated and labelled in pandas: far cheaper than
     # millions of strings through DISTINCT and the result conversion.
@@ -117,7 +126,9 @@ def _lines(con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool) -> pd.Da
     return lines[columns].reset_index(drop=True)
 
 
-def transactions(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFrame:
+def transactions(
+    con: duckdb.DuckDBPyConnection, scope: Scope = Scope(), access: auth.Scope = auth.ALL
+) -> pd.DataFrame:
     """Order lines of a scope as basket transactions.
 
     Parameters
@@ -126,6 +137,8 @@ def transactions(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.D
         A Linli connection (or cursor).
     scope
         Which orders, and the item level.
+    access
+        The caller's row scope; orders outside it are never read.
 
     Returns
     -------
@@ -133,10 +146,12 @@ def transactions(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.D
         Distinct ``order_id, item`` pairs (``item`` categorical: SKU names or categories);
         empty when the scope has no orders.
     """
-    return _lines(con, scope, by_type=False)
+    return _lines(con, scope, by_type=False, access=access)
 
 
-def margins(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFrame:
+def margins(
+    con: duckdb.DuckDBPyConnection, scope: Scope = Scope(), access: auth.Scope = auth.ALL
+) -> pd.DataFrame:
     """Average realised unit margin (price paid minus unit cost) per item in a scope.
 
     Parameters
@@ -145,17 +160,21 @@ def margins(con: duckdb.DuckDBPyConnection, scope: Scope = Scope()) -> pd.DataFr
         A Linli connection (or cursor).
     scope
         Which orders, and the item level.
+    access
+        The caller's row scope; orders outside it are never read.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``item``, ``margin`` (CNY per unit), ``units``.
     """
-    return _margins(con, scope, by_type=False)
+    return _margins(con, scope, by_type=False, access=access)
 
 
-def _margins(con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool) -> pd.DataFrame:
-    where, params = _where(scope)
+def _margins(
+    con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool, access: auth.Scope
+) -> pd.DataFrame:
+    where, params = _where(con, scope, access)
     kind = ", c.type AS community_type" if by_type else ""
     group = "1, 4" if by_type else "1"
     sql = (
@@ -179,6 +198,7 @@ def bundles_by_type(
     min_confidence: float = 0.0,
     max_size: int = 3,
     top: int = 10,
+    access: auth.Scope = auth.ALL,
 ) -> pd.DataFrame:
     """The best bundles (see :func:`engine.basket.bundles`) for each community type.
 
@@ -190,6 +210,8 @@ def bundles_by_type(
         Orders to consider; its ``community_types`` (if any) restricts the types listed.
     min_support, min_confidence, max_size, top
         As in :func:`engine.basket.bundles`, applied per type.
+    access
+        The caller's row scope; orders outside it are never read.
 
     Returns
     -------
@@ -202,8 +224,8 @@ def bundles_by_type(
     ValueError
         On invalid thresholds.
     """
-    lines = _lines(con, scope, by_type=True)
-    unit_margins = _margins(con, scope, by_type=True)
+    lines = _lines(con, scope, by_type=True, access=access)
+    unit_margins = _margins(con, scope, by_type=True, access=access)
     parts = []
     for kind, tx in lines.groupby("community_type", sort=True, observed=True):
         found = basket.bundles(

@@ -25,6 +25,7 @@ import pandas as pd
 
 from engine import db as dbmod
 from engine import forecasting
+from engine.auth import ALL, Scope
 from engine.forecasting import calendar
 
 LEVELS = {"warehouse": "warehouse_id", "community": "community_id"}  # identifier whitelist
@@ -79,7 +80,9 @@ def _level_column(level: str) -> str:
     return LEVELS[level]
 
 
-def history(con: duckdb.DuckDBPyConnection, level: str = "warehouse") -> DemandData:
+def history(
+    con: duckdb.DuckDBPyConnection, level: str = "warehouse", scope: Scope = ALL
+) -> DemandData:
     """Daily demand series with exogenous columns from the world's first day to ``as_of``.
 
     Parameters
@@ -88,6 +91,9 @@ def history(con: duckdb.DuckDBPyConnection, level: str = "warehouse") -> DemandD
         An open Linli database.
     level
         ``"warehouse"`` (SKU × forward warehouse, the buying unit) or ``"community"``.
+    scope
+        The caller's row scope: only orders, campaigns and chat topics of communities inside
+        it are read (a regional manager's warehouse series hold only their region's demand).
 
     Returns
     -------
@@ -107,15 +113,17 @@ def history(con: duckdb.DuckDBPyConnection, level: str = "warehouse") -> DemandD
     if first is None or first[0] is None:
         raise ValueError("the database has no campaigns")
     start = first[0]
+    comms = scope.communities(con)
     sales = con.execute(
         f"""
         SELECT o.order_date AS ds, c.{col} AS area, i.sku_id, sum(i.qty)::DOUBLE AS y
         FROM order_items i
         JOIN orders o USING (order_id)
         JOIN communities c ON c.community_id = o.community_id
-        WHERE o.status <> 'cancelled'
+        WHERE o.status <> 'cancelled' AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
         GROUP BY ALL
-        """
+        """,
+        [comms, comms],
     ).df()
     camp = con.execute(
         f"""
@@ -124,8 +132,10 @@ def history(con: duckdb.DuckDBPyConnection, level: str = "warehouse") -> DemandD
                avg(1 - k.price / k.list_price) AS discount,
                bool_or(k.sold_out) AS censored
         FROM campaigns k JOIN communities c ON c.community_id = k.community_id
+        WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
         GROUP BY ALL
-        """
+        """,
+        [comms, comms],
     ).df()
     dates = pd.date_range(pd.Timestamp(start), pd.Timestamp(as_of), freq="D")
     pairs = camp[["area", "sku_id"]].drop_duplicates().sort_values(["area", "sku_id"])
@@ -141,7 +151,7 @@ def history(con: duckdb.DuckDBPyConnection, level: str = "warehouse") -> DemandD
     keys = _keys(con, pairs, col)
     df = df.merge(keys[["unique_id", "area", "sku_id", "category"]], on=["area", "sku_id"])
     df = df.merge(_weather(con), on="ds", how="left")
-    df = df.merge(_topic_trend(con, col, keys), on=["ds", "area", "sku_id"], how="left")
+    df = df.merge(_topic_trend(con, col, keys, comms), on=["ds", "area", "sku_id"], how="left")
     df["topic_trend"] = df["topic_trend"].fillna(1.0)
     frame = df[["unique_id", "ds", "y", "censored", *EXOG]].sort_values(["unique_id", "ds"])
     return DemandData(frame.reset_index(drop=True), keys.drop(columns="area"), level)
@@ -172,14 +182,18 @@ def _weather(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return w
 
 
-def _topic_trend(con: duckdb.DuckDBPyConnection, col: str, keys: pd.DataFrame) -> pd.DataFrame:
+def _topic_trend(
+    con: duckdb.DuckDBPyConnection, col: str, keys: pd.DataFrame, comms: list[int] | None = None
+) -> pd.DataFrame:
     """Per area, SKU and day: 7-day over 28-day mean mentions of the SKU's keyword (lagged)."""
     t = con.execute(
         f"""
         SELECT t.topic_date AS ds, c.{col} AS area, t.keyword, sum(t.mentions)::DOUBLE AS m
         FROM topics t JOIN communities c ON c.community_id = t.community_id
+        WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
         GROUP BY ALL
-        """
+        """,
+        [comms, comms],
     ).df()
     if t.empty:
         return pd.DataFrame(columns=["ds", "area", "sku_id", "topic_trend"])

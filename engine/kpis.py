@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from engine.auth import ALL, Scope
+from engine.auth import ALL, Scope, ScopeError
 
 # --------------------------------------------------------------------------- definitions
 
@@ -171,6 +171,9 @@ def _check(start: date, end: date, regions: Sequence[int], scope: Scope = ALL) -
         req = [int(r) for r in regions]
     except (TypeError, ValueError):
         raise ValueError(f"regions must be integer ids, got {regions!r}") from None
+    if scope.warehouses is not None and scope.regions is None:
+        # Rollups are kept per region: a warehouse-only scope cannot be cut from them.
+        raise ScopeError("KPIs are kept per region; a warehouse-only scope cannot read them")
     return list(scope.clip_regions(req))
 
 

@@ -192,8 +192,7 @@ def build(
     report = progress or (lambda step, frac: None)
     as_of = sale_date - timedelta(days=1)
     comm = con.execute("SELECT community_id, region_id, warehouse_id FROM communities").df()
-    if scope.regions is not None:
-        comm = comm[comm["region_id"].isin(scope.regions)]
+    comm = scope.keep(con, comm)
     if communities is not None:
         wanted = set(int(c) for c in communities)
         outside = wanted - set(comm["community_id"])
@@ -253,6 +252,7 @@ def build(
             _expected_lines(items, comm),
             sale_date,
             dispatch.DispatchSettings(time_limit_s=s.route_time_s, seed=s.seed),
+            scope=scope,
         )
         messages += list(routes.messages)
     report("done", 1.0)
@@ -415,8 +415,10 @@ def approve(con: duckdb.DuckDBPyConnection, plan_id: str, username: str) -> None
     auth.audit(con, username, "plan_approved", {"plan_id": plan_id})
 
 
-def score(con: duckdb.DuckDBPyConnection, plan_id: str) -> pd.DataFrame:
+def score(con: duckdb.DuckDBPyConnection, plan_id: str, scope: Scope = ALL) -> pd.DataFrame:
     """Plan against what happened, per community and in total.
+
+    Only the plan's communities inside the caller's row ``scope`` are scored (and totalled).
 
     For every planned (community, SKU) that actually ran as a campaign on the sale date:
     realised success against the predicted probability, GMV against expected GMV; waste is
@@ -432,7 +434,8 @@ def score(con: duckdb.DuckDBPyConnection, plan_id: str) -> pd.DataFrame:
     """
     sql = """
         WITH p AS (SELECT i.*, g.sale_date FROM group_plan_items i
-                   JOIN group_plans g USING (plan_id) WHERE plan_id = ?),
+                   JOIN group_plans g USING (plan_id) WHERE plan_id = ?
+                   AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], i.community_id))),
              c AS (SELECT community_id, sku_id, sale_date, success, campaign_id FROM campaigns),
              r AS (SELECT i.campaign_id, sum((i.qty - i.refund_qty) * i.unit_price) AS gmv
                    FROM order_items i JOIN orders o USING (order_id)
@@ -459,18 +462,25 @@ def score(con: duckdb.DuckDBPyConnection, plan_id: str) -> pd.DataFrame:
                    AS gmv_ratio,
                sum(waste) AS waste_value
         FROM j GROUP BY GROUPING SETS ((community_id), ()) ORDER BY community_id NULLS LAST"""
-    out = con.execute(sql, [plan_id]).df()
+    comms = scope.communities(con)
+    out = con.execute(sql, [plan_id, comms, comms]).df()
     if out.empty or out["planned"].sum() == 0:
         raise ValueError(f"no plan {plan_id!r} or it has no items")
     return out
 
 
-def history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pd.DataFrame:
-    """Stored plans, newest first, with their totals scored where the sale date has data."""
+def history(con: duckdb.DuckDBPyConnection, limit: int = 20, scope: Scope = ALL) -> pd.DataFrame:
+    """Stored plans, newest first, with their totals scored where the sale date has data.
+
+    Only plans with items inside the caller's row ``scope`` are listed, scored on those items.
+    """
+    comms = scope.communities(con)
     plans = con.execute(
         "SELECT plan_id, sale_date, as_of, created_at, status, approved_by, "
-        "rule_text FROM group_plans ORDER BY created_at DESC LIMIT ?",
-        [int(limit)],
+        "rule_text FROM group_plans g WHERE EXISTS (SELECT 1 FROM group_plan_items i "
+        "WHERE i.plan_id = g.plan_id AND (?::INTEGER[] IS NULL "
+        "OR list_contains(?::INTEGER[], i.community_id))) ORDER BY created_at DESC LIMIT ?",
+        [comms, comms, int(limit)],
     ).df()
     last = con.execute("SELECT max(sale_date) FROM campaigns").fetchall()[0][0]
     rows = []
@@ -478,7 +488,7 @@ def history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pd.DataFrame:
         rec = p._asdict()
         rec.pop("Index", None)
         if last is not None and pd.Timestamp(p.sale_date).date() <= last:
-            tot = score(con, p.plan_id).iloc[-1]
+            tot = score(con, p.plan_id, scope).iloc[-1]
             rec |= {
                 k: tot[k]
                 for k in (

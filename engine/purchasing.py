@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from engine import db as dbmod
+from engine.auth import ALL, Scope
 
 
 @dataclass(frozen=True)
@@ -59,25 +60,28 @@ class PurchasePlan:
     orders: pd.DataFrame
 
 
-def stock(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def stock(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
     """Closing stock and in-transit units per warehouse and SKU on the last stock date.
 
     Parameters
     ----------
     con
         An open Linli database.
+    scope
+        The caller's row scope; warehouses outside it are left out.
 
     Returns
     -------
     pandas.DataFrame
         ``warehouse_id, sku_id, on_hand, in_transit``.
     """
-    return con.execute(
+    table = con.execute(
         """
         SELECT warehouse_id, sku_id, on_hand::DOUBLE AS on_hand, in_transit::DOUBLE AS in_transit
         FROM inventory WHERE stock_date = (SELECT max(stock_date) FROM inventory)
         """
     ).df()
+    return scope.keep(con, table, "warehouse_id").reset_index(drop=True)
 
 
 def suppliers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from connectors import mqtt
 from engine import telemetry
+from engine.auth import ALL, Scope, ScopeError
 
 _NEW_ROWS_SQL = """
 SELECT device_id, ts, temp_c, door_open, battery, received_at
@@ -191,7 +192,27 @@ def write_alerts(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
         cur.unregister("_alert_changes")
 
 
-def acknowledge(cur: duckdb.DuckDBPyConnection, alert_id: int, username: str) -> bool:
+def scoped_devices(cur: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> list[str] | None:
+    """Device ids a row scope may see (``None`` = all).
+
+    A pickup-point cabinet belongs to its community; warehouse rooms and trucks belong to
+    their warehouse (see :meth:`engine.auth.Scope.warehouse_ids`).
+    """
+    if not scope.restricted:
+        return None
+    comms, whs = scope.communities(cur), scope.warehouse_ids(cur)
+    rows = cur.execute(
+        "SELECT d.device_id FROM devices d LEFT JOIN pickup_points p USING (pickup_id) "
+        "WHERE CASE WHEN d.kind = 'cabinet' THEN list_contains(?::INTEGER[], p.community_id) "
+        "ELSE list_contains(?::INTEGER[], d.warehouse_id) END ORDER BY d.device_id",
+        [comms, whs],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def acknowledge(
+    cur: duckdb.DuckDBPyConnection, alert_id: int, username: str, scope: Scope = ALL
+) -> bool:
     """Mark an alarm as acknowledged by a user (first acknowledgement wins).
 
     Parameters
@@ -202,6 +223,8 @@ def acknowledge(cur: duckdb.DuckDBPyConnection, alert_id: int, username: str) ->
         The alarm.
     username
         Who acknowledges it.
+    scope
+        The caller's row scope; an alarm of a device outside it cannot be acknowledged.
 
     Returns
     -------
@@ -212,9 +235,17 @@ def acknowledge(cur: duckdb.DuckDBPyConnection, alert_id: int, username: str) ->
     ------
     ValueError
         When ``username`` is empty.
+    ScopeError
+        When the alarm's device lies outside ``scope``.
     """
     if not username:
         raise ValueError("acknowledge needs a username.")
+    allowed = scoped_devices(cur, scope)
+    if allowed is not None:
+        dev = cur.execute("SELECT device_id FROM alerts WHERE alert_id = ?", [int(alert_id)])
+        found = dev.fetchall()
+        if found and found[0][0] not in set(allowed):
+            raise ScopeError(f"alarm {alert_id} belongs to a device outside your scope")
     rows = cur.execute(
         "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? "
         "WHERE alert_id = ? AND acknowledged_by IS NULL RETURNING alert_id",
@@ -294,7 +325,7 @@ ORDER BY u.device_id, u.value DESC
 
 
 def stock_at_risk(
-    cur: duckdb.DuckDBPyConnection, device_ids: Sequence[str], day: date
+    cur: duckdb.DuckDBPyConnection, device_ids: Sequence[str], day: date, scope: Scope = ALL
 ) -> pd.DataFrame:
     """List the SKUs a device's cold space holds on a day, with value and shelf life left.
 
@@ -312,6 +343,8 @@ def stock_at_risk(
         Devices to look up.
     day
         The day (usually ``meta.as_of`` or today).
+    scope
+        The caller's row scope (see :func:`scoped_devices`); other devices are left out.
 
     Returns
     -------
@@ -319,7 +352,12 @@ def stock_at_risk(
         ``device_id, sku_id, name, category, storage, units, value, shelf_life_days,
         remaining_days``, most valuable first per device.
     """
-    return cur.execute(_STOCK_SQL, [list(map(str, device_ids)), day]).df()
+    ids = list(map(str, device_ids))
+    allowed = scoped_devices(cur, scope)
+    if allowed is not None:
+        inside = set(allowed)
+        ids = [d for d in ids if d in inside]
+    return cur.execute(_STOCK_SQL, [ids, day]).df()
 
 
 def risk_summary(stock: pd.DataFrame) -> pd.DataFrame:
@@ -357,6 +395,7 @@ def device_status(
     now: datetime,
     regions: Sequence[int] = (),
     settings: telemetry.AlarmSettings | None = None,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Latest reading and state of every device (alarm, offline, ok, no_data).
 
@@ -370,6 +409,8 @@ def device_status(
         Region ids to keep (by the device's warehouse); empty keeps all.
     settings
         Alarm settings (offline threshold).
+    scope
+        The caller's row scope (see :func:`scoped_devices`); other devices are left out.
 
     Returns
     -------
@@ -378,6 +419,7 @@ def device_status(
         door_open, battery, open_alarms, worst, state``; devices in alarm first.
     """
     s = settings or telemetry.AlarmSettings()
+    devs = scoped_devices(cur, scope)
     return cur.execute(
         """
         WITH last AS (
@@ -404,16 +446,17 @@ def device_status(
         LEFT JOIN warehouses w ON w.warehouse_id = d.warehouse_id
         LEFT JOIN last l ON l.device_id = d.device_id
         LEFT JOIN open_alarms a ON a.device_id = d.device_id
-        WHERE len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id)
+        WHERE (len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id))
+          AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], d.device_id))
         ORDER BY CASE state WHEN 'alarm' THEN 0 WHEN 'offline' THEN 1 WHEN 'ok' THEN 2
                  ELSE 3 END, coalesce(a.worst, 0) DESC, d.device_id
         """,
-        [now, s.offline_intervals, list(regions), list(regions)],
+        [now, s.offline_intervals, list(regions), list(regions), devs, devs],
     ).df()
 
 
 def sparklines(
-    cur: duckdb.DuckDBPyConnection, hours: float = 6.0, bucket_min: int = 5
+    cur: duckdb.DuckDBPyConnection, hours: float = 6.0, bucket_min: int = 5, scope: Scope = ALL
 ) -> pd.DataFrame:
     """Recent temperature per device as a list of bucket means (for sparkline columns).
 
@@ -428,6 +471,8 @@ def sparklines(
         Window length.
     bucket_min
         Bucket width in minutes.
+    scope
+        The caller's row scope (see :func:`scoped_devices`); other devices are left out.
 
     Returns
     -------
@@ -436,6 +481,7 @@ def sparklines(
     """
     if hours <= 0 or bucket_min <= 0:
         raise ValueError("hours and bucket_min must be positive.")
+    devs = scoped_devices(cur, scope)
     return cur.execute(
         """
         WITH bounds AS (SELECT max(ts) AS hi FROM telemetry),
@@ -444,11 +490,12 @@ def sparklines(
                    avg(temp_c) AS t
             FROM telemetry, bounds
             WHERE ts > hi - to_microseconds(CAST(? * 3600e6 AS BIGINT))
+              AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], device_id))
             GROUP BY ALL
         )
         SELECT device_id, list(round(t, 2) ORDER BY bucket) AS temps FROM b GROUP BY device_id
         """,
-        [bucket_min, hours],
+        [bucket_min, hours, devs, devs],
     ).df()
 
 
@@ -456,6 +503,7 @@ def alarm_history(
     cur: duckdb.DuckDBPyConnection,
     since: datetime,
     regions: Sequence[int] = (),
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Alarms started since a time or still open, open ones first.
 
@@ -467,6 +515,8 @@ def alarm_history(
         Earliest ``started_at`` of cleared alarms to include.
     regions
         Region ids to keep; empty keeps all.
+    scope
+        The caller's row scope (see :func:`scoped_devices`); other devices are left out.
 
     Returns
     -------
@@ -474,6 +524,7 @@ def alarm_history(
         ``alert_id, device_id, kind_device, warehouse, kind, severity, started_at, raised_at,
         cleared_at, duration_min, peak_c, degree_minutes, acknowledged_by, acknowledged_at``.
     """
+    devs = scoped_devices(cur, scope)
     return cur.execute(
         """
         SELECT a.alert_id, a.device_id, d.kind AS kind_device, w.name AS warehouse, a.kind,
@@ -486,7 +537,8 @@ def alarm_history(
         LEFT JOIN warehouses w ON w.warehouse_id = d.warehouse_id
         WHERE (a.cleared_at IS NULL OR a.started_at >= ?)
           AND (len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id))
+          AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], a.device_id))
         ORDER BY a.cleared_at IS NULL DESC, a.severity = 'critical' DESC, a.started_at DESC
         """,
-        [telemetry.local_now(), since, list(regions), list(regions)],
+        [telemetry.local_now(), since, list(regions), list(regions), devs, devs],
     ).df()

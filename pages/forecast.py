@@ -19,8 +19,8 @@ with st.spinner(t("fc_fitting")):
 st.caption(t("fc_caption", h=fcd.H, as_of=r.as_of.date().isoformat()))
 
 whs = fcd.warehouses(version)
-if f.regions:
-    whs = whs.loc[whs["region_id"].isin(f.regions)]
+if f.regions:  # the warehouses that supply the chosen regions
+    whs = whs.loc[whs["serves"].map(lambda s: bool(set(s) & set(f.regions)))]
 wh_names = dict(zip(whs["warehouse_id"], whs["name"], strict=True))
 c1, c2, c3 = st.columns(3)
 cats = sorted(r.keys["category"].unique())

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from engine import db as dbmod
+from engine.auth import ALL, Scope
 
 _CAMPAIGNS = """
 WITH lines AS (
@@ -41,6 +42,7 @@ FROM order_items i
 JOIN orders o USING (order_id)
 JOIN _pricing_segments seg ON seg.user_id = o.user_id
 WHERE o.status <> 'cancelled' AND o.order_date BETWEEN ? AND ?
+  AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], o.community_id))
 GROUP BY ALL
 """
 
@@ -48,6 +50,7 @@ _SEGMENT_TRAFFIC = """
 SELECT o.community_id, o.order_date AS sale_date, seg.segment, count(*) AS n_orders
 FROM orders o JOIN _pricing_segments seg ON seg.user_id = o.user_id
 WHERE o.status <> 'cancelled' AND o.order_date BETWEEN ? AND ?
+  AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], o.community_id))
 GROUP BY ALL
 """
 
@@ -93,7 +96,9 @@ def window(con: duckdb.DuckDBPyConnection, end: date | None, days: int) -> tuple
     return end - timedelta(days=days - 1), end
 
 
-def campaigns(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+def campaigns(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, scope: Scope = ALL
+) -> pd.DataFrame:
     """Campaigns in ``[start, end]`` with their order lines and the day's orders.
 
     Parameters
@@ -102,6 +107,8 @@ def campaigns(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.Data
         Open Linli database.
     start, end
         Sale-date range, inclusive.
+    scope
+        The caller's row scope; campaigns of communities outside it are left out.
 
     Returns
     -------
@@ -110,11 +117,16 @@ def campaigns(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.Data
         unit cost, community type, ``lines`` (non-cancelled order lines) and ``n_orders``
         (non-cancelled orders in the community that day).
     """
-    return con.execute(_CAMPAIGNS, [start, end, start, end, start, end]).df()
+    table = con.execute(_CAMPAIGNS, [start, end, start, end, start, end]).df()
+    return scope.keep(con, table).reset_index(drop=True)
 
 
 def segment_lines(
-    con: duckdb.DuckDBPyConnection, segments: pd.DataFrame, start: date, end: date
+    con: duckdb.DuckDBPyConnection,
+    segments: pd.DataFrame,
+    start: date,
+    end: date,
+    scope: Scope = ALL,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Order lines per campaign and segment, and orders per community, day and segment.
 
@@ -126,6 +138,8 @@ def segment_lines(
         ``user_id, segment`` (one segment per user).
     start, end
         Date range, inclusive.
+    scope
+        The caller's row scope; orders of communities outside it are not counted.
 
     Returns
     -------
@@ -133,10 +147,11 @@ def segment_lines(
         ``(campaign_id, segment, lines)`` and ``(community_id, sale_date, segment, n_orders)``.
     """
     cur = con.cursor()
+    comms = scope.communities(cur)
     cur.register("_pricing_segments", segments[["user_id", "segment"]])
     try:
-        lines = cur.execute(_SEGMENT_LINES, [start, end]).df()
-        traffic = cur.execute(_SEGMENT_TRAFFIC, [start, end]).df()
+        lines = cur.execute(_SEGMENT_LINES, [start, end, comms, comms]).df()
+        traffic = cur.execute(_SEGMENT_TRAFFIC, [start, end, comms, comms]).df()
     finally:
         cur.unregister("_pricing_segments")
     return lines, traffic
@@ -150,20 +165,24 @@ def catalogue(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def communities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Communities with type, region and the leader's commission rate, by ``community_id``."""
-    return con.execute(
-        "SELECT m.community_id, m.name, m.type, m.region_id, "
+def communities(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
+    """Communities with type, region, warehouse and the leader's commission rate.
+
+    Only communities inside the caller's row ``scope`` are returned.
+    """
+    table = con.execute(
+        "SELECT m.community_id, m.name, m.type, m.region_id, m.warehouse_id, "
         "coalesce(avg(l.commission_rate), 0) AS commission_rate "
         "FROM communities m LEFT JOIN leaders l USING (community_id) "
         "GROUP BY ALL ORDER BY m.community_id"
     ).df()
+    return scope.keep(con, table).reset_index(drop=True)
 
 
 SEGMENT_COLUMNS = ("age_band", "channel", "has_children", "gender")
 
 
-def user_segments(con: duckdb.DuckDBPyConnection, column: str) -> pd.DataFrame:
+def user_segments(con: duckdb.DuckDBPyConnection, column: str, scope: Scope = ALL) -> pd.DataFrame:
     """Users labelled by one stated attribute, for per-segment elasticities.
 
     Parameters
@@ -172,6 +191,8 @@ def user_segments(con: duckdb.DuckDBPyConnection, column: str) -> pd.DataFrame:
         Open Linli database.
     column
         One of :data:`SEGMENT_COLUMNS` (users' stated age band, channel, children, gender).
+    scope
+        The caller's row scope; users of communities outside it are left out.
 
     Returns
     -------
@@ -185,7 +206,10 @@ def user_segments(con: duckdb.DuckDBPyConnection, column: str) -> pd.DataFrame:
     """
     if column not in SEGMENT_COLUMNS:
         raise ValueError(f"unknown segment column {column!r}; choose one of {SEGMENT_COLUMNS}")
+    comms = scope.communities(con)
     return con.execute(
         f"SELECT user_id, CAST({column} AS VARCHAR) AS segment FROM users "  # whitelisted
-        f"WHERE {column} IS NOT NULL"
+        f"WHERE {column} IS NOT NULL "
+        "AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], community_id))",
+        [comms, comms],
     ).df()

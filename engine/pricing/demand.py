@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from engine.auth import ALL, Scope, ScopeError
 from engine.pricing import data, elasticity
 
 HALF_LIFE = 7.0  # days, for the recent level of a community
@@ -36,6 +37,8 @@ class DemandModel:
     end: date  # last training day; predictions are for the days after it
     sku_ids: np.ndarray  # [S]
     community_ids: np.ndarray  # [C]
+    region_ids: np.ndarray  # [C] region of each community (row scope)
+    warehouse_ids: np.ndarray  # [C] serving warehouse of each community (row scope)
     category: np.ndarray  # [S]
     list_price: np.ndarray  # [S]
     unit_cost: np.ndarray  # [S]
@@ -63,15 +66,25 @@ class DemandModel:
             raise ValueError(f"unknown SKU id(s): {', '.join(map(str, ids[bad][:5]))}")
         return pos
 
-    def community_index(self, community_ids=None) -> np.ndarray:
-        """Positions of ``community_ids`` (all when ``None``); unknown ids raise ``ValueError``."""
+    def community_index(self, community_ids=None, scope: Scope = ALL) -> np.ndarray:
+        """Positions of ``community_ids`` (all when ``None``) inside the row ``scope``.
+
+        Unknown ids raise ``ValueError``; ids all outside ``scope`` raise ``ScopeError``,
+        and those partly outside are dropped.
+        """
         if community_ids is None:
-            return np.arange(len(self.community_ids))
-        ids = np.atleast_1d(np.asarray(community_ids, dtype=np.int64))
-        pos = np.clip(np.searchsorted(self.community_ids, ids), 0, len(self.community_ids) - 1)
-        bad = self.community_ids[pos] != ids
-        if bad.any():
-            raise ValueError(f"unknown community id(s): {', '.join(map(str, ids[bad][:5]))}")
+            pos = np.arange(len(self.community_ids))
+        else:
+            ids = np.atleast_1d(np.asarray(community_ids, dtype=np.int64))
+            pos = np.clip(np.searchsorted(self.community_ids, ids), 0, len(self.community_ids) - 1)
+            bad = self.community_ids[pos] != ids
+            if bad.any():
+                raise ValueError(f"unknown community id(s): {', '.join(map(str, ids[bad][:5]))}")
+        if scope.restricted:
+            ok = scope.mask(self.region_ids[pos], self.warehouse_ids[pos])
+            if community_ids is not None and len(pos) and not ok.any():
+                raise ScopeError("the requested communities are outside your scope")
+            pos = pos[ok]
         return pos
 
 
@@ -206,6 +219,8 @@ def _build(con, frame: pd.DataFrame, end: date, level: float) -> dict:
         "per_sku": per_sku,
         "sku_ids": s_ids,
         "community_ids": c_ids,
+        "region_ids": comms["region_id"].to_numpy(np.int64),
+        "warehouse_ids": comms["warehouse_id"].to_numpy(np.int64),
         "category": skus["category"].to_numpy(),
         "list_price": skus["list_price"].to_numpy(float),
         "unit_cost": skus["unit_cost"].to_numpy(float),
@@ -354,6 +369,8 @@ def fit(
         end=end,
         sku_ids=arr["sku_ids"],
         community_ids=arr["community_ids"],
+        region_ids=arr["region_ids"],
+        warehouse_ids=arr["warehouse_ids"],
         category=arr["category"],
         list_price=arr["list_price"],
         unit_cost=arr["unit_cost"],

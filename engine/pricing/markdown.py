@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal, stats
 
+from engine.auth import ALL, Scope
 from engine.pricing import demand as demand_mod
 
 DISCOUNTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -265,6 +266,7 @@ def demand_for_sku(
     days: int,
     community_ids: Sequence[int] | None = None,
     discounts: Sequence[float] = DISCOUNTS,
+    scope: Scope = ALL,
 ) -> tuple[np.ndarray, float, float]:
     """Daily demand per discount for one SKU listed in the given communities every day.
 
@@ -280,6 +282,8 @@ def demand_for_sku(
         Communities where the stock can be sold (default: all).
     discounts
         Discount levels.
+    scope
+        The caller's row scope; communities outside it are left out.
 
     Returns
     -------
@@ -292,7 +296,7 @@ def demand_for_sku(
         For an unknown SKU or community.
     """
     si = model.sku_index([sku_id])[0]
-    ci = model.community_index(community_ids)
+    ci = model.community_index(community_ids, scope)
     lp = float(model.list_price[si])
     d = np.asarray(discounts, dtype=float)
     prices = lp * (1 - d)

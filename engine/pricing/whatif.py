@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from engine.auth import ALL, Scope
 from engine.pricing import demand
 
 METRICS = ("units", "p_success", "sold", "gmv", "net", "margin", "commission")
@@ -115,9 +116,9 @@ def _metrics(
     }
 
 
-def _check_ids(model, sku_ids, community_ids):
+def _check_ids(model, sku_ids, community_ids, scope: Scope):
     si = model.sku_index(sku_ids)
-    ci = model.community_index(community_ids)
+    ci = model.community_index(community_ids, scope)
     if len(si) == 0:
         raise ValueError("choose at least one SKU")
     return si, ci
@@ -128,6 +129,7 @@ def simulate(
     sku_ids: Sequence[int],
     community_ids: Sequence[int] | None = None,
     scenario: Scenario = Scenario(),
+    scope: Scope = ALL,
 ) -> WhatIf:
     """Compare a scenario with the current plan for every SKU × community.
 
@@ -141,6 +143,8 @@ def simulate(
         Communities (default: all).
     scenario
         Price (absolute or % change), threshold and coupon.
+    scope
+        The caller's row scope; communities outside it are left out.
 
     Returns
     -------
@@ -153,7 +157,7 @@ def simulate(
         For unknown SKUs or communities, a price <= 0, a threshold < 1, a coupon that is
         negative or not below the price.
     """
-    si, ci = _check_ids(model, sku_ids, community_ids)
+    si, ci = _check_ids(model, sku_ids, community_ids, scope)
     cc, ss = np.meshgrid(ci, si, indexing="xy")  # [S, C]
     cc, ss = cc.ravel(), ss.ravel()
     p_now = model.current_price[cc, ss]
@@ -226,6 +230,7 @@ def curve(
     prices: Sequence[float] | None = None,
     threshold: int | None = None,
     coupon: float = 0.0,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Price → units, GMV, margin and success probability for one SKU, summed over communities.
 
@@ -243,6 +248,8 @@ def curve(
         Group threshold (default: each community's current one).
     coupon
         CNY off per unit.
+    scope
+        The caller's row scope; communities outside it are left out.
 
     Returns
     -------
@@ -254,7 +261,7 @@ def curve(
     ValueError
         For an unknown SKU or community, a non-positive price or a threshold < 1.
     """
-    si, ci = _check_ids(model, [sku_id], community_ids)
+    si, ci = _check_ids(model, [sku_id], community_ids, scope)
     lp = model.list_price[si[0]]
     grid = np.asarray(
         prices if prices is not None else lp * np.arange(0.5, 1.2001, 0.01), dtype=float
@@ -307,6 +314,7 @@ def optimise(
     sku_id: int,
     community_ids: Sequence[int] | None = None,
     settings: OptimiseSettings = OptimiseSettings(),
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Best price and threshold per community for one SKU under the success constraint.
 
@@ -326,6 +334,8 @@ def optimise(
         Communities (default: all).
     settings
         Objective and constraints.
+    scope
+        The caller's row scope; communities outside it are left out.
 
     Returns
     -------
@@ -340,7 +350,7 @@ def optimise(
         For an unknown SKU or community.
     """
     s = settings
-    si, ci = _check_ids(model, [sku_id], community_ids)
+    si, ci = _check_ids(model, [sku_id], community_ids, scope)
     j = si[0]
     lp, cost = model.list_price[j], model.unit_cost[j]
     grid = lp * np.arange(s.price_min, s.price_max + s.price_step / 2, s.price_step)

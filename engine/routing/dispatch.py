@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine.auth import ALL, Scope
 from engine.routing.problem import RoutingPlan, RoutingProblem, VehicleType
 from engine.routing.solve import REASONS, must_serve_penalty, solve
 
@@ -169,7 +170,10 @@ def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 
 def order_lines(
-    con: duckdb.DuckDBPyConnection, order_date: dt.date, warehouse_ids: list[int] | None = None
+    con: duckdb.DuckDBPyConnection,
+    order_date: dt.date,
+    warehouse_ids: list[int] | None = None,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Paid order lines of one order day with their SKU and serving warehouse.
 
@@ -181,6 +185,8 @@ def order_lines(
         Day the orders were placed.
     warehouse_ids
         Only pickup points served by these warehouses; ``None`` = all.
+    scope
+        The caller's row scope; pickup points of communities outside it are left out.
 
     Returns
     -------
@@ -201,12 +207,14 @@ def order_lines(
         JOIN communities c ON c.community_id = p.community_id
         WHERE o.order_date = ? AND o.status = 'paid'
           AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.warehouse_id))
+          AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
         GROUP BY ALL
         HAVING SUM(oi.qty - CASE WHEN oi.refund_reason = 'group_failed'
                                  THEN oi.refund_qty ELSE 0 END) > 0
         ORDER BY o.pickup_id, o.order_id, oi.sku_id
     """
-    df = con.execute(sql, [order_date, warehouse_ids, warehouse_ids]).df()
+    comms = scope.communities(con)
+    df = con.execute(sql, [order_date, warehouse_ids, warehouse_ids, comms, comms]).df()
     df["kg"] = df["qty"] * df.pop("unit_kg")
     df["volume_l"] = df["qty"] * df.pop("unit_l")
     return df
@@ -355,6 +363,7 @@ def plan_day(
     settings: DispatchSettings | None = None,
     vehicles: pd.DataFrame | None = None,
     pins: dict[int, int] | None = None,
+    scope: Scope = ALL,
 ) -> DayPlan:
     """Plan a delivery day: routes per warehouse, dropped stops with reasons, order lines.
 
@@ -373,6 +382,8 @@ def plan_day(
         reads the table.
     pins
         What-if ``pickup_id -> vehicle_id``: serve that pickup point with that vehicle.
+    scope
+        The caller's row scope; only pickup points of communities inside it are planned.
 
     Returns
     -------
@@ -384,8 +395,8 @@ def plan_day(
     if isinstance(delivery_date, str):
         delivery_date = dt.date.fromisoformat(delivery_date)
     order_date = delivery_date - dt.timedelta(days=1)
-    lines = order_lines(con, order_date, warehouse_ids)
-    return plan_lines(con, lines, delivery_date, settings, vehicles, pins)
+    lines = order_lines(con, order_date, warehouse_ids, scope)
+    return plan_lines(con, lines, delivery_date, settings, vehicles, pins, scope)
 
 
 def plan_lines(
@@ -395,6 +406,7 @@ def plan_lines(
     settings: DispatchSettings | None = None,
     vehicles: pd.DataFrame | None = None,
     pins: dict[int, int] | None = None,
+    scope: Scope = ALL,
 ) -> DayPlan:
     """Route given order lines (real ones, or a plan's expected loads) for a delivery day.
 
@@ -413,6 +425,8 @@ def plan_lines(
         Fleet override (rows shaped like the ``vehicles`` table).
     pins
         ``pickup_id -> vehicle_id`` what-if pins, as in :func:`plan_day`.
+    scope
+        The caller's row scope; lines for pickup points outside it are not planned.
 
     Returns
     -------
@@ -422,6 +436,13 @@ def plan_lines(
     settings = settings or DispatchSettings()
     order_date = delivery_date - dt.timedelta(days=1)
     lines = lines.copy()
+    if scope.restricted:
+        inside = _query(
+            con,
+            "SELECT pickup_id FROM pickup_points WHERE list_contains(?::INTEGER[], community_id)",
+            [scope.communities(con)],
+        )
+        lines = lines.loc[lines["pickup_id"].isin(inside["pickup_id"])]
     pickups = _query(
         con,
         "SELECT pickup_id, name, lat, lon, window_start, window_end, service_min "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from engine.auth import ALL, Scope
 from engine.rules import compile as rule_compile
 from engine.rules import evaluation as rule_eval
 from engine.rules import model, parser
@@ -62,6 +63,7 @@ def backtest(
     top_n: int = 10,
     horizon_days: int = 7,
     communities: Collection[int] | None = None,
+    scope: Scope = ALL,
 ) -> BacktestResult:
     """Score up to four rules and the bestseller baseline over several past weeks.
 
@@ -82,7 +84,9 @@ def backtest(
     horizon_days
         Days after D whose orders count as the outcome.
     communities
-        Score only these community ids (for example a regional manager's); ``None`` = all.
+        Score only these community ids; ``None`` = all (inside ``scope``).
+    scope
+        The caller's row scope; communities outside it are never scored or returned.
 
     Returns
     -------
@@ -106,6 +110,10 @@ def backtest(
     named = {k: dataclasses.replace(r, top=top_n) for k, r in named.items()}
     dates = [start + dt.timedelta(days=7 * w) for w in range(weeks)]
     cur = con.cursor()
+    allowed = scope.communities(cur)
+    if allowed is not None:
+        inside = set(allowed)
+        communities = [c for c in (allowed if communities is None else communities) if c in inside]
     # One pass over the order lines serves every rule's windows and the outcomes.
     lookback = max(_sales_lookback(r) for r in named.values())
     first = dates[0] - dt.timedelta(days=lookback - 1)

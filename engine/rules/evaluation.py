@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from engine import db
+from engine.auth import ALL, Scope
 from engine.rules import compile as rule_compile
 from engine.rules import model, parser
 
@@ -73,6 +74,7 @@ def evaluate(
     con: duckdb.DuckDBPyConnection,
     rule_or_text: model.Rule | str,
     as_of: dt.date | None = None,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Pick SKUs for every community in the rule's scope, in one query.
 
@@ -84,6 +86,8 @@ def evaluate(
         The rule or its text.
     as_of
         Last day of the look-back window; default :func:`default_as_of`.
+    scope
+        The caller's row scope; picks for communities outside it are never returned.
 
     Returns
     -------
@@ -104,7 +108,7 @@ def evaluate(
         as_of = default_as_of(con)
     elif isinstance(as_of, dt.datetime):
         as_of = as_of.date()
-    frame = evaluate_many(con, rule, [as_of])
+    frame = evaluate_many(con, rule, [as_of], scope=scope)
     return frame.drop(columns=["as_of"])
 
 
@@ -113,6 +117,7 @@ def evaluate_many(
     rule_or_text: model.Rule | str,
     dates: Sequence[dt.date],
     sales_daily: str | None = None,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Pick SKUs as of each of several dates, in one query (what a backtest needs).
 
@@ -127,6 +132,8 @@ def evaluate_many(
     sales_daily
         Optional temporary daily-sales table covering the windows, created on ``con``
         itself (see :func:`engine.rules.compile.create_sales_daily`).
+    scope
+        The caller's row scope; picks for communities outside it are never returned.
 
     Returns
     -------
@@ -152,7 +159,7 @@ def evaluate_many(
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     for col in ("community_id", "rank", "sku_id"):
         frame[col] = frame[col].astype("int64")
-    return frame.reset_index(drop=True)
+    return scope.keep(cur, frame).reset_index(drop=True)
 
 
 def _check_scope(cur: duckdb.DuckDBPyConnection, scope: model.Scope) -> None:
@@ -170,21 +177,23 @@ def _check_scope(cur: duckdb.DuckDBPyConnection, scope: model.Scope) -> None:
         raise ValueError(f"no {what} {scope.value!r} in the database; check the name in 范围/scope")
 
 
-def community_regions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def community_regions(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
     """Return community_id, name, type and region_id of every community (to filter picks).
 
     Parameters
     ----------
     con
         An open connection.
+    scope
+        The caller's row scope; communities outside it are left out.
 
     Returns
     -------
     pandas.DataFrame
         One row per community.
     """
-    return (
-        con.cursor()
-        .execute("SELECT community_id, name, type, region_id FROM communities ORDER BY 1")
-        .df()
-    )
+    cur = con.cursor()
+    table = cur.execute(
+        "SELECT community_id, name, type, region_id FROM communities ORDER BY 1"
+    ).df()
+    return scope.keep(cur, table).reset_index(drop=True)

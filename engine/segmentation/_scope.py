@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import duckdb
 
 from engine import db as dbmod
+from engine.auth import ALL, Scope, ScopeError
 
 
 def as_of(con: duckdb.DuckDBPyConnection, when: date | None = None) -> date:
@@ -58,13 +59,18 @@ def communities(
     con: duckdb.DuckDBPyConnection,
     regions: Sequence[int] | None = (),
     community_ids: Sequence[int] | None = (),
+    scope: Scope = ALL,
 ) -> list[int]:
     """The community ids in scope, checking that every requested id exists.
+
+    Requested ids are limited to the user's row ``scope``.
 
     Raises
     ------
     ValueError
         For an unknown region or community id.
+    ScopeError
+        When ids were requested and none lies inside ``scope``.
     """
     reg = ids(regions, "regions")
     com = ids(community_ids, "communities")
@@ -81,4 +87,22 @@ def communities(
     out = sorted(by_id) if not com else sorted(set(com))
     if reg:
         out = [c for c in out if by_id[c] in set(reg)]
+    allowed = scope.communities(con)
+    if allowed is not None:
+        inside = set(allowed)
+        narrowed = [c for c in out if c in inside]
+        if (reg or com) and out and not narrowed:
+            raise ScopeError("the requested regions or communities are outside your scope")
+        out = narrowed
     return out
+
+
+def restriction(
+    con: duckdb.DuckDBPyConnection,
+    regions: Sequence[int] | None = (),
+    community_ids: Sequence[int] | None = (),
+    scope: Scope = ALL,
+) -> list[int] | None:
+    """Community ids to filter on, or ``None`` when neither request nor scope restricts."""
+    comms = communities(con, regions, community_ids, scope)
+    return comms if (regions or community_ids or scope.restricted) else None

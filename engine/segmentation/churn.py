@@ -23,6 +23,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from engine.auth import ALL, Scope
 from engine.segmentation import _scope, features
 
 DRIVERS = (
@@ -87,10 +88,10 @@ def design(f: pd.DataFrame) -> pd.DataFrame:
     )[list(DRIVERS)]
 
 
-def _snapshot(con, cutoff, s: ChurnSettings, regions, communities, comms, labelled: bool):
+def _snapshot(con, cutoff, s: ChurnSettings, regions, communities, comms, labelled: bool, scope):
     # Population: users with an order in the look-back window (older lapses are dormant).
     f = features.user_features(
-        con, cutoff, s.lookback_days, regions, communities, lifetime=not labelled
+        con, cutoff, s.lookback_days, regions, communities, lifetime=not labelled, scope=scope
     )
     f = f[f["frequency"] > 0].reset_index(drop=True)
     if labelled and len(f) > s.max_train:
@@ -127,6 +128,7 @@ def fit_score(
     regions: Sequence[int] = (),
     communities: Sequence[int] = (),
     current: pd.DataFrame | None = None,
+    scope: Scope = ALL,
 ) -> ChurnModel:
     """Train on a time split, evaluate on the next window and score users as of ``as_of``.
 
@@ -142,6 +144,8 @@ def fit_score(
         Restrict to these ids (empty = all).
     current
         User features as of ``as_of`` with the same look-back, when already computed.
+    scope
+        The caller's row scope; rows outside it are never returned.
 
     Returns
     -------
@@ -158,8 +162,7 @@ def fit_score(
     h = int(s.horizon_days)
     if h < 1:
         raise ValueError(f"horizon_days must be positive, got {h}")
-    comms = _scope.communities(con, regions, communities)
-    scoped = comms if (regions or communities) else None
+    scoped = _scope.restriction(con, regions, communities, scope)
     first = con.execute("SELECT min(order_date) FROM orders").fetchall()[0][0]
     train_cut = end - timedelta(days=2 * h)
     test_cut = end - timedelta(days=h)
@@ -167,8 +170,8 @@ def fit_score(
         raise ValueError(
             f"need more than {2 * h} days of orders before {end} to train and test churn"
         )
-    _, x_tr, y_tr = _snapshot(con, train_cut, s, regions, communities, scoped, True)
-    _, x_te, y_te = _snapshot(con, test_cut, s, regions, communities, scoped, True)
+    _, x_tr, y_tr = _snapshot(con, train_cut, s, regions, communities, scoped, True, scope)
+    _, x_te, y_te = _snapshot(con, test_cut, s, regions, communities, scoped, True, scope)
     cal, _ = _fit(x_tr, y_tr, s)
     p_te = cal.predict_proba(x_te.to_numpy())[:, 1]
     auc = float(roc_auc_score(y_te, p_te)) if len(np.unique(y_te)) == 2 else float("nan")
@@ -177,7 +180,10 @@ def fit_score(
     # Refit on the latest fully observed window, then score today's users.
     cal, expl = _fit(x_te, y_te, s)
     if current is None:
-        current = features.user_features(con, end, s.lookback_days, regions, communities)
+        current = features.user_features(
+            con, end, s.lookback_days, regions, communities, scope=scope
+        )
+    current = scope.keep(con, current)
     cur = current[current["frequency"] > 0].reset_index(drop=True)
     x_now = design(cur)
     prob = cal.predict_proba(x_now.to_numpy())[:, 1]

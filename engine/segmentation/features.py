@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine.auth import ALL, Scope
 from engine.segmentation import _scope
 
 # SKU tags whose purchases are evidence of a household trait (see tags.py).
@@ -167,6 +168,7 @@ def user_features(
     communities: Sequence[int] = (),
     with_categories: bool = False,
     lifetime: bool = True,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """RFM scores and behavioural features per user.
 
@@ -183,6 +185,8 @@ def user_features(
     with_categories
         Add ``share_<category>`` columns (share of the user's spend per category in the
         window); this reads order lines and is the slowest part on large data.
+    scope
+        The caller's row scope; users outside it are never returned.
 
     Returns
     -------
@@ -202,11 +206,10 @@ def user_features(
     """
     end = _scope.as_of(con, as_of)
     start, _ = _scope.window(end, lookback_days)
-    comms = _scope.communities(con, regions, communities)
-    scoped = comms if (regions or communities) else None
+    scoped = _scope.restriction(con, regions, communities, scope)
     u_sql, u_par = _scope_sql(scoped, "u.community_id")
     users = con.execute(_USERS_SQL.format(scope=u_sql), [end, *u_par]).df()
-    scope = "AND list_contains($comms::INTEGER[], community_id)" if scoped is not None else ""
+    in_scope = "AND list_contains($comms::INTEGER[], community_id)" if scoped is not None else ""
     tags = ", ".join(f"sum(units_{t}) AS units_{t}" for t in EVIDENCE_TAGS)
     par: dict = {
         "start": start,
@@ -217,11 +220,11 @@ def user_features(
     if scoped is not None:
         par["comms"] = scoped
     src = source(con)
-    snap = con.execute(_SNAPSHOT_SQL.format(source=src, scope=scope, tags=tags), par).df()
+    snap = con.execute(_SNAPSHOT_SQL.format(source=src, scope=in_scope, tags=tags), par).df()
     df = users.merge(snap, on="user_id", how="left")
     if lifetime:
         par_l = {k: v for k, v in par.items() if k in ("start", "comms")}
-        life = con.execute(_LIFETIME_SQL.format(source=src, scope=scope), par_l).df()
+        life = con.execute(_LIFETIME_SQL.format(source=src, scope=in_scope), par_l).df()
         df = df.merge(life, on="user_id", how="left")
         df["last_order"] = df["last_in_window"].fillna(df["last_before_window"])
         df = df.drop(columns=["last_before_window"])

@@ -15,6 +15,7 @@ import duckdb
 import h3
 import pandas as pd
 
+from engine.auth import ALL, Scope
 from engine.segmentation import _scope
 
 _DENSITY_SQL = """
@@ -45,6 +46,7 @@ def density(
     regions: Sequence[int] = (),
     selected: Sequence[int] = (),
     resolution: int = 8,
+    scope: Scope = ALL,
 ) -> MapData:
     """Orders and buyers per H3 cell for the communities in scope.
 
@@ -60,6 +62,8 @@ def density(
         Communities to highlight (their cells, pickups and warehouses).
     resolution
         H3 resolution (8 ≈ 0.7 km² per cell).
+    scope
+        The caller's row scope; rows outside it are never returned.
 
     Returns
     -------
@@ -74,8 +78,8 @@ def density(
     _scope.check_range(start, end)
     if not 0 <= int(resolution) <= 15:
         raise ValueError(f"H3 resolution must be 0–15, got {resolution}")
-    comms = _scope.communities(con, regions)
-    sel = set(_scope.communities(con, (), selected)) if selected else set()
+    comms = _scope.communities(con, regions, (), scope)
+    sel = set(_scope.communities(con, (), selected, scope)) if selected else set()
     df = con.execute(_DENSITY_SQL, [start, end, comms]).df()
     df["hex"] = [
         h3.latlng_to_cell(a, b, int(resolution)) for a, b in zip(df["lat"], df["lon"], strict=True)

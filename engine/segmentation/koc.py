@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine.auth import ALL, Scope
 from engine.segmentation import _scope
 
 COMPONENTS = ("messages", "replies_received", "shares", "influence_orders")
@@ -75,6 +76,7 @@ def rank(
     regions: Sequence[int] = (),
     communities: Sequence[int] = (),
     settings: KocSettings | None = None,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Score and rank every user with chat activity or referrals, per community.
 
@@ -88,6 +90,8 @@ def rank(
         Restrict to these ids (empty = all).
     settings
         Component weights and default look-back.
+    scope
+        The caller's row scope; rows outside it are never returned.
 
     Returns
     -------
@@ -108,8 +112,8 @@ def rank(
     if start is None:
         start, _ = _scope.window(end, s.lookback_days)
     _scope.check_range(start, end)
-    comms = _scope.communities(con, regions, communities)
-    scoped = bool(regions or communities)
+    comms = _scope.restriction(con, regions, communities, scope)
+    scoped = comms is not None
 
     def sc(col: str) -> str:
         return f"AND list_contains(?::INTEGER[], {col})" if scoped else ""

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine.auth import ALL, Scope
 from engine.segmentation import _scope, churn, features, personas, tags
 
 
@@ -33,6 +34,7 @@ def run(
     communities: Sequence[int] = (),
     seed: int = 0,
     with_churn: bool = True,
+    scope: Scope = ALL,
 ) -> Segmentation:
     """Segment every user in scope as of a day.
 
@@ -50,6 +52,8 @@ def run(
         Seed of the value clustering.
     with_churn
         Also train and apply the churn model (needs two horizons of history).
+    scope
+        The caller's row scope; rows outside it are never returned.
 
     Returns
     -------
@@ -62,7 +66,7 @@ def run(
         For unknown ids, no users in scope, or too short a history for churn.
     """
     end = _scope.as_of(con, as_of)
-    f = features.user_features(con, end, lookback_days, regions, communities)
+    f = features.user_features(con, end, lookback_days, regions, communities, scope=scope)
     if f.empty:
         raise ValueError("no users in the selected scope")
     pm = personas.assign(f, personas.PersonaSettings(seed=seed))
@@ -77,6 +81,7 @@ def run(
             regions,
             communities,
             current=f,
+            scope=scope,
         )
         users = users.merge(model.scores, on="user_id", how="left")
     tg = tags.infer(f)
@@ -130,9 +135,15 @@ def segment_summary(seg: Segmentation) -> pd.DataFrame:
 
 
 def persona_trend(
-    con: duckdb.DuckDBPyConnection, seg: Segmentation, start: date, end: date
+    con: duckdb.DuckDBPyConnection,
+    seg: Segmentation,
+    start: date,
+    end: date,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Orders and buyers per week and current persona over ``[start, end]``.
+
+    Only orders placed in communities inside ``scope`` are counted.
 
     Raises
     ------
@@ -140,6 +151,7 @@ def persona_trend(
         For an empty date range.
     """
     _scope.check_range(start, end)
+    comms = scope.communities(con)
     lab = seg.users[["user_id", "persona"]]
     con.register("_seg_labels", lab)
     try:
@@ -149,9 +161,10 @@ def persona_trend(
                    count(*) AS orders, count(DISTINCT o.user_id) AS buyers
             FROM orders o JOIN _seg_labels l USING (user_id)
             WHERE o.status <> 'cancelled' AND o.order_date BETWEEN ? AND ?
+              AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], o.community_id))
             GROUP BY ALL ORDER BY week, persona
             """,
-            [start, end],
+            [start, end, comms, comms],
         ).df()
     finally:
         con.unregister("_seg_labels")

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine.auth import ALL, Scope
 from engine.segmentation import _scope
 
 PRICE_BANDS = ("low", "mid", "high")
@@ -75,7 +76,11 @@ class CommunityProfile:
 
 
 def community_table(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, regions: Sequence[int] = ()
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    regions: Sequence[int] = (),
+    scope: Scope = ALL,
 ) -> CommunityTable:
     """Metrics of every community (in the regions) over ``[start, end]``.
 
@@ -88,6 +93,8 @@ def community_table(
     regions
         Region ids to keep (empty = all); category indices always compare a community
         with its whole region.
+    scope
+        The caller's row scope; rows outside it are never returned.
 
     Returns
     -------
@@ -104,7 +111,7 @@ def community_table(
         For an empty date range or unknown regions.
     """
     _scope.check_range(start, end)
-    keep = _scope.communities(con, regions)
+    keep = _scope.communities(con, regions, (), scope)
     par = [start, end]
     com = con.execute(_COMMUNITIES_SQL).df()
     sales = con.execute(_SALES_SQL, par).df()

@@ -1,68 +1,587 @@
-"""Row scope across engine entry points: asking for region 1 never yields region 2's rows.
+"""Row scope at every engine entry point: a regional manager never gets another region's rows.
 
-The Scope object of the signed-in user is threaded through the KPI and planning engines
-(tests in test_auth.py and test_planning.py); the other engines take region ids, which the
-dashboard clips to the user's scope with ``Scope.clip_regions``. Each case here calls an
-entry point the way the dashboard does for a region-1 manager and checks every row.
+Each public engine function that reads rows from the database (its first parameter is a
+connection) is listed here, either in ``ENTRY_POINTS`` — called twice, unscoped and with a
+regional manager's scope — or in ``NO_REGION_ROWS`` with the reason it returns no rows of a
+region. ``test_every_entry_point_is_listed`` walks the engine package so that a new entry
+point cannot be added without a scope test.
+
+Region 3 of the small world is the demanding case: its communities are served by warehouse 2,
+which also serves region 2, so warehouse-level rows must be cut by community, not by the
+warehouse's own region.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from engine import auth, basket_scopes, kpis
+import engine
+from engine import auth, basket_scopes, demand, kpis, planning, purchasing, telemetry_db
+from engine.pricing import data as pricing_data
+from engine.pricing import demand as pricing_demand
+from engine.pricing import markdown, whatif
+from engine.routing import dispatch
+from engine.rules import backtest as rule_backtest
+from engine.rules import evaluation
+from engine.segmentation import churn, features, geo, koc, profiles
 from engine.segmentation import pipeline as segmentation
 
-MANAGER = auth.Scope(regions=(1,))
+REGION = 3
+MANAGER = auth.Scope(regions=(REGION,))
 
 
-def _regions_of(cur, community_ids) -> set[int]:
-    lookup = dict(cur.execute("SELECT community_id, region_id FROM communities").fetchall())
-    return {lookup[int(c)] for c in community_ids}
+@dataclass
+class Rows:
+    """What an entry point returned, as the ids that say whose rows they are."""
+
+    communities: set[int]
+    warehouses: set[int] = frozenset()
+    devices: set[str] = frozenset()
+    total: float | None = None  # an additive measure, for aggregated outputs
 
 
-def _segmentation(cur):
-    seg = segmentation.run(cur, regions=MANAGER.clip_regions(), with_churn=False)
-    return seg.users["community_id"]
-
-
-def _basket(cur):
-    _, hi = kpis.data_range(cur)
-    tx = basket_scopes.transactions(
-        cur,
-        basket_scopes.Scope(regions=MANAGER.clip_regions(), start=hi - timedelta(days=13), end=hi),
+# ------------------------------------------------------------------------- ground truth
+@pytest.fixture(scope="module")
+def truth(world):
+    cur = world.cursor()
+    comm = cur.execute("SELECT community_id, region_id, warehouse_id FROM communities").df()
+    inside = set(comm.loc[comm["region_id"] == REGION, "community_id"])
+    warehouses = set(comm.loc[comm["region_id"] == REGION, "warehouse_id"])
+    dev = cur.execute(
+        "SELECT d.device_id, d.kind, d.warehouse_id, p.community_id FROM devices d "
+        "LEFT JOIN pickup_points p USING (pickup_id)"
+    ).df()
+    cab = dev["kind"] == "cabinet"
+    devices = set(dev.loc[cab & dev["community_id"].isin(inside), "device_id"]) | set(
+        dev.loc[~cab & dev["warehouse_id"].isin(warehouses), "device_id"]
     )
-    ids = tx["order_id"].unique().tolist()
-    return cur.execute(
-        "SELECT community_id FROM orders WHERE list_contains(?, order_id)", [ids]
-    ).df()["community_id"]
+    pickups = dict(cur.execute("SELECT pickup_id, community_id FROM pickup_points").fetchall())
+    return {"communities": inside, "warehouses": warehouses, "devices": devices, "pickups": pickups}
 
 
-def _ranking(cur):
-    lo, hi = kpis.data_range(cur)
-    return kpis.community_ranking(cur, lo, hi, scope=MANAGER)["community_id"]
+def _comms(values) -> set[int]:
+    return {int(v) for v in pd.Series(values).dropna()}
+
+
+def _orders_to_communities(cur, order_ids) -> set[int]:
+    ids = [int(i) for i in pd.Series(order_ids).unique()]
+    found = cur.execute(
+        "SELECT DISTINCT community_id FROM orders WHERE list_contains(?::BIGINT[], order_id)",
+        [ids],
+    ).fetchall()
+    return {int(r[0]) for r in found}
+
+
+def _users_to_communities(cur, user_ids) -> set[int]:
+    ids = [int(i) for i in pd.Series(user_ids).unique()]
+    found = cur.execute(
+        "SELECT DISTINCT community_id FROM users WHERE list_contains(?::BIGINT[], user_id)", [ids]
+    ).fetchall()
+    return {int(r[0]) for r in found}
+
+
+# ------------------------------------------------------------------------- shared inputs
+@pytest.fixture(scope="module")
+def pricing_model(world):
+    return pricing_demand.fit(world.cursor(), days=42)
+
+
+@pytest.fixture(scope="module")
+def window(world):
+    _, hi = kpis.data_range(world.cursor())
+    return hi - timedelta(days=27), hi
+
+
+# ------------------------------------------------------------------------- entry points
+def _kpi_ranking(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    return Rows(_comms(kpis.community_ranking(cur, lo, hi, scope=scope)["community_id"]))
+
+
+def _kpi_by_region(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    regions = kpis.by_region(cur, lo, hi, scope=scope)["region_id"]
+    comm = cur.execute("SELECT community_id, region_id FROM communities").df()
+    return Rows(set(comm.loc[comm["region_id"].isin(regions), "community_id"]))
+
+
+def _kpi_gmv(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    # A scalar: its scope check is that it equals the KPI asked for the region explicitly.
+    got = kpis.gmv(cur, lo, hi, scope=scope)
+    own = kpis.gmv(cur, lo, hi, [REGION]) if scope.restricted else got
+    assert got == pytest.approx(own)
+    return Rows(ctx["truth"]["communities"] if scope.restricted else ctx["all"], total=got)
+
+
+def _segmentation_run(cur, scope, ctx):
+    seg = segmentation.run(cur, with_churn=False, scope=scope)
+    return Rows(_comms(seg.users["community_id"]))
+
+
+def _persona_trend(cur, scope, ctx):
+    seg = segmentation.run(cur, with_churn=False)  # unscoped labels: the scope must still cut
+    lo, hi = ctx["window"]
+    trend = segmentation.persona_trend(cur, seg, lo, hi, scope)
+    n = cur.execute(
+        "SELECT count(*) FROM orders WHERE status <> 'cancelled' AND order_date BETWEEN ? AND ? "
+        "AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], community_id))",
+        [lo, hi, *[sorted(ctx["truth"]["communities"]) if scope.restricted else None] * 2],
+    ).fetchall()[0][0]
+    assert trend["orders"].sum() == n
+    return Rows(ctx["truth"]["communities"] if scope.restricted else ctx["all"], total=n)
+
+
+def _user_features(cur, scope, ctx):
+    return Rows(_comms(features.user_features(cur, scope=scope)["community_id"]))
+
+
+def _churn(cur, scope, ctx):
+    model = churn.fit_score(cur, scope=scope)
+    return Rows(_users_to_communities(cur, model.scores["user_id"]))
+
+
+def _koc(cur, scope, ctx):
+    return Rows(_comms(koc.rank(cur, scope=scope)["community_id"]))
+
+
+def _density(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    m = geo.density(cur, lo, hi, scope=scope)
+    return Rows(_comms(m.pickups["community_id"]), _comms(m.warehouses["warehouse_id"]))
+
+
+def _community_table(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    table = profiles.community_table(cur, lo, hi, scope=scope)
+    return Rows(_comms(table.metrics["community_id"]) | _comms(table.categories["community_id"]))
+
+
+def _basket_transactions(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    q = basket_scopes.Scope(start=lo, end=hi)
+    tx = basket_scopes.transactions(cur, q, access=scope)
+    return Rows(_orders_to_communities(cur, tx["order_id"]))
+
+
+def _basket_margins(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    got = basket_scopes.margins(cur, basket_scopes.Scope(start=lo, end=hi), access=scope)
+    if scope.restricted:  # the same as asking for the region explicitly
+        own = basket_scopes.margins(cur, basket_scopes.Scope(regions=(REGION,), start=lo, end=hi))
+        pd.testing.assert_frame_equal(got, own)
+    return Rows(
+        ctx["truth"]["communities"] if scope.restricted else ctx["all"],
+        total=float(got["units"].sum()),
+    )
+
+
+def _basket_bundles(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    got = basket_scopes.bundles_by_type(
+        cur, basket_scopes.Scope(start=lo, end=hi), 0.01, access=scope
+    )
+    if scope.restricted:
+        own = basket_scopes.bundles_by_type(
+            cur, basket_scopes.Scope(regions=(REGION,), start=lo, end=hi), 0.01
+        )
+        pd.testing.assert_frame_equal(got, own)
+    return Rows(
+        ctx["truth"]["communities"] if scope.restricted else ctx["all"], total=float(len(got))
+    )
+
+
+def _rules_evaluate(cur, scope, ctx):
+    picks = evaluation.evaluate(cur, "范围 全部 过去 30 天 排序 浏览量 降序 前 5", scope=scope)
+    return Rows(_comms(picks["community_id"]))
+
+
+def _rules_evaluate_many(cur, scope, ctx):
+    _, hi = ctx["window"]
+    picks = evaluation.evaluate_many(
+        cur, "范围 全部 过去 30 天 排序 浏览量 降序 前 5", [hi - timedelta(days=7), hi], scope=scope
+    )
+    return Rows(_comms(picks["community_id"]))
+
+
+def _rules_communities(cur, scope, ctx):
+    return Rows(_comms(evaluation.community_regions(cur, scope)["community_id"]))
+
+
+def _rules_backtest(cur, scope, ctx):
+    _, hi = ctx["window"]
+    res = rule_backtest.backtest(
+        cur, ["范围 全部 过去 14 天 排序 销量 降序 前 5"], hi - timedelta(days=21), 2, scope=scope
+    )
+    return Rows(_comms(res.picks["community_id"]))
+
+
+def _demand_history(cur, scope, ctx):
+    data = demand.history(cur, scope=scope)
+    sold = cur.execute(
+        "SELECT sum(i.qty) FROM order_items i JOIN orders o USING (order_id) "
+        "WHERE o.status <> 'cancelled' "
+        "AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], o.community_id))",
+        [*[sorted(ctx["truth"]["communities"]) if scope.restricted else None] * 2],
+    ).fetchall()[0][0]
+    # Every unit in the series comes from the scope's own communities, and all of them.
+    assert data.frame["y"].sum() == pytest.approx(float(sold))
+    return Rows(
+        ctx["truth"]["communities"] if scope.restricted else ctx["all"],
+        _comms(data.keys["warehouse_id"]),
+        total=float(sold),
+    )
+
+
+def _purchasing_stock(cur, scope, ctx):
+    return Rows(set(), _comms(purchasing.stock(cur, scope)["warehouse_id"]))
+
+
+def _pricing_campaigns(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    return Rows(_comms(pricing_data.campaigns(cur, lo, hi, scope)["community_id"]))
+
+
+def _pricing_communities(cur, scope, ctx):
+    return Rows(_comms(pricing_data.communities(cur, scope)["community_id"]))
+
+
+def _pricing_user_segments(cur, scope, ctx):
+    segs = pricing_data.user_segments(cur, "age_band", scope)
+    return Rows(_users_to_communities(cur, segs["user_id"]))
+
+
+def _pricing_segment_lines(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    segs = pricing_data.user_segments(cur, "age_band")
+    _, traffic = pricing_data.segment_lines(cur, segs, lo, hi, scope)
+    return Rows(_comms(traffic["community_id"]))
+
+
+def _whatif_simulate(cur, scope, ctx):
+    m = ctx["pricing_model"]
+    out = whatif.simulate(m, m.sku_ids[:3], scope=scope)
+    return Rows(_comms(out.rows["community_id"]))
+
+
+def _whatif_optimise(cur, scope, ctx):
+    m = ctx["pricing_model"]
+    return Rows(_comms(whatif.optimise(m, int(m.sku_ids[0]), scope=scope)["community_id"]))
+
+
+def _whatif_curve(cur, scope, ctx):
+    m = ctx["pricing_model"]
+    got = whatif.curve(m, int(m.sku_ids[0]), prices=[10.0, 20.0], scope=scope)
+    if scope.restricted:
+        own = whatif.curve(
+            m, int(m.sku_ids[0]), sorted(ctx["truth"]["communities"]), prices=[10.0, 20.0]
+        )
+        pd.testing.assert_frame_equal(got, own)
+    return Rows(
+        ctx["truth"]["communities"] if scope.restricted else ctx["all"],
+        total=float(got["sold"].sum()),
+    )
+
+
+def _markdown_demand(cur, scope, ctx):
+    m = ctx["pricing_model"]
+    got, _, _ = markdown.demand_for_sku(m, int(m.sku_ids[0]), 3, scope=scope)
+    if scope.restricted:
+        own, _, _ = markdown.demand_for_sku(
+            m, int(m.sku_ids[0]), 3, sorted(ctx["truth"]["communities"])
+        )
+        np.testing.assert_allclose(got, own)
+    return Rows(
+        ctx["truth"]["communities"] if scope.restricted else ctx["all"], total=float(got.sum())
+    )
+
+
+def _dispatch_order_lines(cur, scope, ctx):
+    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    lines = dispatch.order_lines(cur, day - timedelta(days=1), scope=scope)
+    return Rows(
+        {ctx["truth"]["pickups"][p] for p in lines["pickup_id"]}, _comms(lines["warehouse_id"])
+    )
+
+
+def _dispatch_plan_day(cur, scope, ctx):
+    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    settings = dispatch.DispatchSettings(time_limit_s=1)
+    plan = dispatch.plan_day(cur, day, settings=settings, scope=scope)
+    pickups = set(plan.stops["pickup_id"]) | set(plan.route_stops.get("pickup_id", []))
+    return Rows({ctx["truth"]["pickups"][int(p)] for p in pickups})
+
+
+def _dispatch_plan_lines(cur, scope, ctx):
+    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    lines = dispatch.order_lines(cur, day - timedelta(days=1))  # every region's lines
+    settings = dispatch.DispatchSettings(time_limit_s=1)
+    plan = dispatch.plan_lines(cur, lines, day, settings, scope=scope)
+    return Rows({ctx["truth"]["pickups"][int(p)] for p in plan.stops["pickup_id"]})
+
+
+def _planning_build(cur, scope, ctx):
+    _, hi = ctx["window"]
+    settings = planning.PlanSettings(route=False)
+    plan = planning.build(cur, hi + timedelta(days=1), settings, scope=scope)
+    return Rows(_comms(plan.items["community_id"]))
+
+
+def _stored_plan(cur, ctx) -> str:
+    _, hi = ctx["window"]
+    cur.execute(
+        "INSERT INTO group_plans VALUES ('SCOPE-TEST', ?, ?, now(), 'r', '{}', 'draft', NULL, "
+        "NULL)",
+        [hi, hi - timedelta(days=1)],
+    )
+    sku = cur.execute("SELECT min(sku_id) FROM skus").fetchall()[0][0]
+    for c in sorted(ctx["all"]):
+        cur.execute(
+            "INSERT INTO group_plan_items VALUES ('SCOPE-TEST', ?, 1, ?, 'rule', 9.9, 3, 5, 0.9, "
+            "49.5, 10)",
+            [c, sku],
+        )
+    return "SCOPE-TEST"
+
+
+def _planning_score(cur, scope, ctx):
+    cur.execute("BEGIN")
+    try:
+        plan_id = _stored_plan(cur, ctx)
+        out = planning.score(cur, plan_id, scope)
+    finally:
+        cur.execute("ROLLBACK")
+    return Rows(_comms(out["community_id"]), total=float(out["planned"].iloc[-1]))
+
+
+def _planning_history(cur, scope, ctx):
+    cur.execute("BEGIN")
+    try:
+        _stored_plan(cur, ctx)
+        hist = planning.history(cur, scope=scope)
+        planned = planning.score(cur, "SCOPE-TEST", scope)["planned"].iloc[-1]
+        items = cur.execute(
+            "SELECT plan_id, list(DISTINCT community_id) AS comms FROM group_plan_items "
+            "WHERE list_contains(?::VARCHAR[], plan_id) GROUP BY plan_id",
+            [list(hist["plan_id"])],
+        ).df()
+    finally:
+        cur.execute("ROLLBACK")
+    assert "SCOPE-TEST" in set(hist["plan_id"])
+    # The plan's totals are those of the scope's items only.
+    expected = len(ctx["truth"]["communities"]) if scope.restricted else len(ctx["all"])
+    assert planned == expected
+    # Every plan listed has items in the scope (plans wholly elsewhere are not listed).
+    allowed = ctx["truth"]["communities"] if scope.restricted else ctx["all"]
+    assert all(set(c) & allowed for c in items["comms"])
+    return Rows(allowed)
+
+
+def _device_status(cur, scope, ctx):
+    out = telemetry_db.device_status(cur, datetime(2026, 11, 25, 12), scope=scope)
+    return Rows(set(), devices=set(out["device_id"]))
+
+
+def _sparklines(cur, scope, ctx):
+    return Rows(
+        set(), devices=set(telemetry_db.sparklines(cur, hours=48, scope=scope)["device_id"])
+    )
+
+
+def _stock_at_risk(cur, scope, ctx):
+    every = list(cur.execute("SELECT device_id FROM devices").df()["device_id"])
+    _, hi = ctx["window"]
+    out = telemetry_db.stock_at_risk(cur, every, hi, scope)
+    return Rows(set(), devices=set(out["device_id"]))
+
+
+def _with_alerts(cur):
+    devs = cur.execute("SELECT device_id FROM devices ORDER BY device_id").df()["device_id"]
+    cur.execute("BEGIN")
+    for i, d in enumerate(devs):
+        cur.execute(
+            "INSERT INTO alerts (alert_id, device_id, kind, severity, started_at) "
+            "VALUES (?, ?, 'high_temp', 'warning', now()::TIMESTAMP)",
+            [900_000 + i, d],
+        )
+
+
+def _alarm_history(cur, scope, ctx):
+    _with_alerts(cur)
+    try:
+        out = telemetry_db.alarm_history(cur, datetime(2000, 1, 1), scope=scope)
+    finally:
+        cur.execute("ROLLBACK")
+    return Rows(set(), devices=set(out["device_id"]))
+
+
+def _acknowledge(cur, scope, ctx):
+    _with_alerts(cur)
+    try:
+        ids = cur.execute("SELECT alert_id, device_id FROM alerts").df()
+        acked = set()
+        for row in ids.itertuples():
+            try:
+                if telemetry_db.acknowledge(cur, row.alert_id, "scope-test", scope):
+                    acked.add(row.device_id)
+            except auth.ScopeError:
+                pass
+    finally:
+        cur.execute("ROLLBACK")
+    return Rows(set(), devices=acked)
 
 
 ENTRY_POINTS = {
-    "segmentation.run": _segmentation,
-    "basket_scopes.transactions": _basket,
-    "kpis.community_ranking": _ranking,
+    "kpis.community_ranking": _kpi_ranking,
+    "kpis.by_region": _kpi_by_region,
+    "kpis.gmv (and every KPI, see test_auth.py)": _kpi_gmv,
+    "segmentation.pipeline.run": _segmentation_run,
+    "segmentation.pipeline.persona_trend": _persona_trend,
+    "segmentation.features.user_features": _user_features,
+    "segmentation.churn.fit_score": _churn,
+    "segmentation.koc.rank": _koc,
+    "segmentation.geo.density": _density,
+    "segmentation.profiles.community_table": _community_table,
+    "basket_scopes.transactions": _basket_transactions,
+    "basket_scopes.margins": _basket_margins,
+    "basket_scopes.bundles_by_type": _basket_bundles,
+    "rules.evaluation.evaluate": _rules_evaluate,
+    "rules.evaluation.evaluate_many": _rules_evaluate_many,
+    "rules.evaluation.community_regions": _rules_communities,
+    "rules.backtest.backtest": _rules_backtest,
+    "demand.history": _demand_history,
+    "purchasing.stock": _purchasing_stock,
+    "pricing.data.campaigns": _pricing_campaigns,
+    "pricing.data.communities": _pricing_communities,
+    "pricing.data.user_segments": _pricing_user_segments,
+    "pricing.data.segment_lines": _pricing_segment_lines,
+    "pricing.whatif.simulate": _whatif_simulate,
+    "pricing.whatif.optimise": _whatif_optimise,
+    "pricing.whatif.curve": _whatif_curve,
+    "pricing.markdown.demand_for_sku": _markdown_demand,
+    "routing.dispatch.order_lines": _dispatch_order_lines,
+    "routing.dispatch.plan_day": _dispatch_plan_day,
+    "routing.dispatch.plan_lines": _dispatch_plan_lines,
+    "planning.build": _planning_build,
+    "planning.score": _planning_score,
+    "planning.history": _planning_history,
+    "telemetry_db.device_status": _device_status,
+    "telemetry_db.sparklines": _sparklines,
+    "telemetry_db.stock_at_risk": _stock_at_risk,
+    "telemetry_db.alarm_history": _alarm_history,
+    "telemetry_db.acknowledge": _acknowledge,
 }
+
+# Entry points (connection first) that return no rows belonging to a region, and why.
+NO_REGION_ROWS = {
+    "auth.audit": "writes the audit log",
+    "auth.audit_log": "the audit log; only the admin page reads it",
+    "auth.authenticate": "checks one user's password",
+    "auth.create_user": "writes a user",
+    "basket_scopes.community_types": "the list of community types",
+    "db.ensure_schema": "schema maintenance",
+    "db.get_meta": "a metadata value",
+    "db.schema_version": "the schema version",
+    "demand.holidays": "the public-holiday calendar",
+    "kpis.data_range": "the first and last day of data",
+    "kpis.refresh_rollups": "rebuilds rollups, returns nothing",
+    "planning.approve": "marks a plan approved (audited)",
+    "planning.save": "stores a plan the caller built in scope",
+    "pricing.data.as_of": "a date",
+    "pricing.data.catalogue": "the SKU catalogue",
+    "pricing.data.span_days": "a day count",
+    "pricing.data.window": "a date range",
+    "pricing.demand.fit": "a model; its per-community outputs go through whatif and markdown",
+    "pricing.demand.calibrated": "maps raw probabilities through the calibration",
+    "pricing.demand.expected_units": "arithmetic on the community ids the caller passes",
+    "pricing.demand.predict_campaigns": "predicts the campaign rows the caller passes",
+    "pricing.elasticity.by_segment": "elasticities pooled over all regions, no region rows",
+    "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
+    "purchasing.as_of": "a date",
+    "purchasing.suppliers": "the supplier list",
+    "routing.dispatch.next_delivery_date": "a date",
+    "rules.compile.create_sales_daily": "creates a temporary table for a backtest",
+    "rules.evaluation.default_as_of": "a date",
+    "rules.library.delete": "the shared rule library",
+    "rules.library.list_rules": "the shared rule library",
+    "rules.library.load": "the shared rule library",
+    "rules.library.save": "the shared rule library",
+    "rules.library.seed_library": "the shared rule library",
+    "segmentation._scope.as_of": "a date",
+    "segmentation._scope.communities": "the scope helper itself (covered through its callers)",
+    "segmentation._scope.restriction": "the scope helper itself (covered through its callers)",
+    "segmentation.features.buyers_between": "internal: called with an already scoped id list",
+    "segmentation.features.ensure_rollup": "rollup maintenance",
+    "segmentation.features.refresh_rollup": "rollup maintenance",
+    "segmentation.features.source": "the name of a table",
+    "telemetry_db.live_ingester": "starts the MQTT ingester",
+    "telemetry_db.scoped_devices": "the scope helper itself (covered through its callers)",
+    "telemetry_db.write_alerts": "writes alarm changes from the alarm engine",
+}
+
+KPI_FUNCTIONS = {
+    "active_buyers", "aov", "by_category", "gmv", "group_success_rate",
+    "inventory_turnover_days", "leader_commission", "loss_rate", "nps", "on_time_rate",
+    "paid_orders", "pickup_hours", "repurchase_rate", "repurchase_trend", "summary", "trend",
+}  # fmt: skip
+
+
+def _engine_entry_points() -> set[str]:
+    names = set()
+    for info in pkgutil.walk_packages(engine.__path__, "engine."):
+        mod = importlib.import_module(info.name)
+        for name, fn in inspect.getmembers(mod, inspect.isfunction):
+            if name.startswith("_") or fn.__module__ != mod.__name__:
+                continue
+            params = list(inspect.signature(fn).parameters)
+            if params and params[0] in ("con", "cur", "conn", "connection", "model"):
+                names.add(f"{mod.__name__.removeprefix('engine.')}.{name}")
+    return names
+
+
+def test_every_entry_point_is_listed():
+    """A new engine function reading the database must get a scope test or a reason."""
+    listed = {k.split(" ")[0] for k in ENTRY_POINTS} | set(NO_REGION_ROWS)
+    listed |= {f"kpis.{k}" for k in KPI_FUNCTIONS}  # each checked in test_auth.py
+    assert _engine_entry_points() - listed == set()
+    assert listed - _engine_entry_points() == set()  # no stale names either
+
+
+def test_row_scoped_entry_points_take_a_scope():
+    """Every row-returning entry point has a ``scope`` (or ``access``) parameter."""
+    for name in {k.split(" ")[0] for k in ENTRY_POINTS} | {f"kpis.{k}" for k in KPI_FUNCTIONS}:
+        mod, fn = name.rsplit(".", 1)
+        params = inspect.signature(getattr(importlib.import_module(f"engine.{mod}"), fn)).parameters
+        assert "scope" in params or "access" in params, name
 
 
 @pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
-def test_region_manager_sees_only_own_region(world, name):
-    """Every community behind the rows returned lies in region 1, and some rows exist."""
+def test_regional_manager_never_sees_another_region(world, truth, window, pricing_model, name):
+    """Unscoped, the entry point returns rows outside region 3; scoped, only region 3's."""
     cur = world.cursor()
-    communities = ENTRY_POINTS[name](cur)
-    assert len(communities) > 0
-    assert _regions_of(cur, communities) == {1}
+    everyone = set(cur.execute("SELECT community_id FROM communities").df()["community_id"])
+    ctx = {"truth": truth, "window": window, "pricing_model": pricing_model, "all": everyone}
+    wide = ENTRY_POINTS[name](cur, auth.ALL, ctx)
+    narrow = ENTRY_POINTS[name](cur, MANAGER, ctx)
 
+    # The check could fail: without a scope, other regions' rows do come back.
+    outside = (
+        (wide.communities - truth["communities"])
+        | {f"w{w}" for w in wide.warehouses - truth["warehouses"]}
+        | (wide.devices - truth["devices"])
+    )
+    changed = wide.total is not None and wide.total != narrow.total
+    assert outside or changed, "the unscoped call returned nothing outside the region"
 
-def test_clip_never_widens_a_request():
-    """Clipping keeps requested regions inside the scope and defaults to the whole scope."""
-    assert MANAGER.clip_regions() == (1,)
-    assert MANAGER.clip_regions([1, 2]) == (1,)
-    assert auth.ALL.clip_regions([2]) == (2,)
+    assert narrow.communities <= truth["communities"]
+    assert narrow.warehouses <= truth["warehouses"]
+    assert narrow.devices <= truth["devices"]
+    assert narrow.communities or narrow.warehouses or narrow.devices or narrow.total
