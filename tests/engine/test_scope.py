@@ -585,3 +585,53 @@ def test_regional_manager_never_sees_another_region(world, truth, window, pricin
     assert narrow.warehouses <= truth["warehouses"]
     assert narrow.devices <= truth["devices"]
     assert narrow.communities or narrow.warehouses or narrow.devices or narrow.total
+
+
+DISPATCHER = auth.Scope(warehouses=(1,))
+WAREHOUSE_ENTRY_POINTS = (
+    "routing.dispatch.order_lines",
+    "routing.dispatch.plan_day",
+    "purchasing.stock",
+    "telemetry_db.device_status",
+    "telemetry_db.alarm_history",
+    "telemetry_db.stock_at_risk",
+)
+
+
+@pytest.mark.parametrize("name", WAREHOUSE_ENTRY_POINTS)
+def test_dispatcher_sees_only_own_warehouse(world, window, name):
+    """A warehouse-1 dispatcher gets only warehouse 1's stops, stock and devices."""
+    cur = world.cursor()
+    comm = cur.execute("SELECT community_id, warehouse_id FROM communities").df()
+    own = set(comm.loc[comm["warehouse_id"] == 1, "community_id"])
+    dev = cur.execute(
+        "SELECT d.device_id, d.kind, d.warehouse_id, p.community_id FROM devices d "
+        "LEFT JOIN pickup_points p USING (pickup_id)"
+    ).df()
+    cab = dev["kind"] == "cabinet"
+    own_devices = set(dev.loc[cab & dev["community_id"].isin(own), "device_id"]) | set(
+        dev.loc[~cab & (dev["warehouse_id"] == 1), "device_id"]
+    )
+    pickups = dict(cur.execute("SELECT pickup_id, community_id FROM pickup_points").fetchall())
+    everyone = set(comm["community_id"])
+    ctx = {"window": window, "all": everyone, "truth": {"pickups": pickups}}
+    rows = ENTRY_POINTS[name](cur, DISPATCHER, ctx)
+    assert rows.communities <= own
+    assert rows.warehouses <= {1}
+    assert rows.devices <= own_devices
+    assert rows.communities or rows.warehouses or rows.devices
+
+
+def test_kpis_refuse_a_warehouse_only_scope(world):
+    """KPIs are kept per region, so a dispatcher's warehouse scope is refused, not widened."""
+    lo, hi = kpis.data_range(world.cursor())
+    with pytest.raises(auth.ScopeError, match="per region"):
+        kpis.gmv(world.cursor(), lo, hi, scope=DISPATCHER)
+
+
+def test_request_outside_scope_is_an_error(world):
+    """Asking only for another region's rows raises ScopeError rather than returning nothing."""
+    with pytest.raises(auth.ScopeError):
+        segmentation.run(world.cursor(), regions=[1], with_churn=False, scope=MANAGER)
+    with pytest.raises(auth.ScopeError):
+        MANAGER.clip_communities(world.cursor(), [1])
