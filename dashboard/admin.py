@@ -20,6 +20,13 @@ def users() -> pd.DataFrame:
     )
 
 
+def warehouses() -> pd.DataFrame:
+    """Warehouse ids and names, for assigning a dispatcher's scope."""
+    return (
+        db.cursor().execute("SELECT warehouse_id, name FROM warehouses ORDER BY warehouse_id").df()
+    )
+
+
 def audit_log(limit: int = 500) -> pd.DataFrame:
     """Latest audit entries."""
     return auth.audit_log(db.cursor(), limit)

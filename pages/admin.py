@@ -12,7 +12,29 @@ from engine import auth as engine_auth
 st.title(t("page_admin"))
 me = auth.current_user()
 st.subheader(t("adm_users"))
-st.dataframe(admin.users(), hide_index=True, width="stretch")
+users = admin.users()
+users["role"] = users["role"].map(lambda r: t("role_" + r))
+for col in ("regions", "warehouses"):
+    users[col] = users[col].map(lambda v: t("adm_all") if v is None else "、".join(map(str, v)))
+st.dataframe(
+    users,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "username": t("adm_col_username"),
+        "display_name": t("adm_display_name"),
+        "role": t("adm_role"),
+        "regions": t("adm_col_regions"),
+        "warehouses": t("adm_col_warehouses"),
+        "failed_logins": t("adm_col_failed"),
+        "locked_until": st.column_config.DatetimeColumn(
+            t("adm_col_locked"), format="YYYY-MM-DD HH:mm"
+        ),
+        "created_at": st.column_config.DatetimeColumn(
+            t("adm_col_created"), format="YYYY-MM-DD HH:mm"
+        ),
+    },
+)
 
 with st.expander(t("adm_add_user"), icon=":material/person_add:"):
     reg = state.regions()
@@ -29,6 +51,15 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
             format_func=names.get,
             placeholder=t("filter_all_regions"),
         )
+        whs = admin.warehouses()
+        wh_names = dict(zip(whs["warehouse_id"], whs["name"], strict=True))
+        warehouses = st.multiselect(
+            t("adm_col_warehouses"),
+            list(wh_names),
+            format_func=wh_names.get,
+            placeholder=t("adm_all"),
+            help=t("adm_warehouses_help"),
+        )
         if st.form_submit_button(t("adm_create"), type="primary"):
             try:
                 admin.add_user(
@@ -37,7 +68,7 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
                     password,
                     role,
                     regions or None,
-                    None,
+                    warehouses or None,
                     display,
                 )
             except ValueError as exc:
@@ -50,5 +81,17 @@ log = admin.audit_log()
 if log.empty:
     ui.empty_note("adm_audit_empty")
 else:
-    st.dataframe(log, hide_index=True, width="stretch")
+    st.dataframe(
+        log,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "logged_at": st.column_config.DatetimeColumn(
+                t("adm_col_at"), format="YYYY-MM-DD HH:mm:ss"
+            ),
+            "username": t("adm_col_username"),
+            "action": t("adm_col_action"),
+            "detail": t("adm_col_detail"),
+        },
+    )
     ui.download_buttons(log, "linli_audit_log")

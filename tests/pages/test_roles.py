@@ -93,3 +93,34 @@ def test_expired_session_returns_to_login(app, local_auth):
     at.run()
     assert not at.metric
     assert any("timed out" in w.value for w in at.warning)
+
+
+def test_admin_adds_a_dispatcher_with_a_warehouse_scope(app, local_auth):
+    """The admin page creates a user with a warehouse scope, audited, and lists no hashes."""
+    from dashboard import db as appdb
+
+    admin = auth.User("root", "admin", "Root")
+    at = app("en", user=admin, last_seen=datetime.now())
+    at.run()
+    at.switch_page(str(nav.ROOT / "pages" / "admin.py")).run()
+    assert not at.exception
+    name = f"disp{datetime.now():%H%M%S%f}"
+    at.text_input[0].input(name)
+    at.text_input[1].input("Dispatcher")
+    at.text_input[2].input("a long enough password")
+    next(b for b in at.selectbox if b.label == t_en("adm_role")).select("dispatcher")
+    next(m for m in at.multiselect if m.label == t_en("adm_col_warehouses")).select(1)
+    next(b for b in at.button if b.label == t_en("adm_create")).click().run()
+    assert not at.exception
+    assert any(name in s.value for s in at.success), [e.value for e in at.error]
+    cur = appdb.cursor()
+    role, warehouses, regions = cur.execute(
+        "SELECT role, warehouses, regions FROM app_users WHERE username = ?", [name]
+    ).fetchall()[0]
+    assert (role, list(warehouses), regions) == ("dispatcher", [1], None)
+    action = cur.execute(
+        "SELECT action FROM audit_log WHERE username = 'root' AND detail LIKE ?", [f"%{name}%"]
+    ).fetchall()
+    assert action == [("user_added",)]
+    shown = {c for df in at.dataframe for c in df.value.columns}
+    assert not {c for c in shown if "hash" in c or "password" in c}
