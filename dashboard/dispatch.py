@@ -281,6 +281,23 @@ def picking_table(day: dispatch.DayPlan) -> pd.DataFrame:
     )
 
 
+def routes_columns() -> dict:
+    """Column configuration of :func:`routes_table` (dispatch page and plan page)."""
+    return {
+        "plate": t("dp_col_plate"),
+        "refrigerated": t("dp_col_refrigerated"),
+        "stops": t("dp_col_stops"),
+        "trips": t("dp_col_trips"),
+        "km": st.column_config.NumberColumn(t("dp_col_km"), format="%.1f"),
+        "load_kg": st.column_config.NumberColumn(t("dp_col_load_kg"), format="%,.0f"),
+        "load_pct": st.column_config.ProgressColumn(t("dp_col_load_pct"), format="percent"),
+        "volume_pct": st.column_config.ProgressColumn(t("dp_col_volume_pct"), format="percent"),
+        "depart": t("dp_col_depart"),
+        "return": t("dp_col_return"),
+        "cost_yuan": st.column_config.NumberColumn(t("dp_col_cost"), format="¥%,.0f"),
+    }
+
+
 def column_labels() -> dict[str, str]:
     """Translated headers of the page's tables."""
     keys = {

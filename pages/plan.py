@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import auth, db, nav
 from dashboard import components as ui
+from dashboard import dispatch as dd
 from dashboard import plan as svc
 from dashboard.i18n import t
 from engine import planning
@@ -132,17 +133,45 @@ else:
             },
         )
         st.caption(t("pl_safety_note"))
-        st.dataframe(plan.purchase, hide_index=True, width="stretch")
+        st.dataframe(
+            plan.purchase,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "supplier_id": None,
+                "sku_id": None,
+                "warehouse_id": t("pl_col_warehouse"),
+                "name": t("pl_col_sku"),
+                "expected_units": st.column_config.NumberColumn(
+                    t("pl_col_expected"), format="%.1f"
+                ),
+                "safety_stock": st.column_config.NumberColumn(t("pl_col_safety"), format="%.1f"),
+                "on_hand": t("pl_col_on_hand"),
+                "order_qty": t("pl_col_order_qty"),
+                "shelf_life_days": t("pl_col_shelf"),
+                "pack_size": t("pl_col_pack"),
+                "unit_cost": st.column_config.NumberColumn(t("pl_col_unit_cost"), format="¥%.2f"),
+            },
+        )
         ui.download_buttons(plan.purchase, f"linli_purchase_{plan.sale_date}", key="pl_po")
     with tab3:
         if plan.routes is None or plan.routes.routes.empty:
             ui.empty_note("pl_no_routes")
         else:
-            r = plan.routes.routes
-            st.dataframe(r.drop(columns=["path"]), hide_index=True, width="stretch")
+            st.dataframe(
+                dd.routes_table(plan.routes),
+                hide_index=True,
+                width="stretch",
+                column_config=dd.routes_columns(),
+            )
             if len(plan.routes.dropped):
                 st.warning(t("pl_dropped", n=len(plan.routes.dropped)))
-                st.dataframe(plan.routes.dropped, hide_index=True, width="stretch")
+                st.dataframe(
+                    dd.dropped_table(plan.routes),
+                    hide_index=True,
+                    width="stretch",
+                    column_config=dd.column_labels(),
+                )
         st.page_link(
             str(nav.ROOT / "pages" / "dispatch.py"),
             label=t("pl_to_dispatch"),
