@@ -77,6 +77,8 @@ class Plan:
     routes: dispatch.DayPlan | None
     diversity: float  # mean Jaccard distance between community lists (0 = identical)
     messages: tuple[str, ...] = field(default_factory=tuple)
+    # The same notes for a translated UI: (message key, parameters).
+    notes: tuple[tuple[str, dict], ...] = field(default_factory=tuple)
 
 
 def _z(shelf_life: np.ndarray) -> np.ndarray:
@@ -204,13 +206,14 @@ def build(
     model = demand.fit(con, end=as_of)
     report("candidates", 0.25)
     cand = _candidates(con, sale_date, as_of, s, ids, model)
-    messages = []
+    messages, notes = [], []
     dropped = cand[~cand["stockable"] | (cand["list_margin"] < s.min_margin) | ~cand["known"]]
     if len(dropped):
         messages.append(
             f"{len(dropped)} candidates dropped: not stockable in time, below the "
             f"minimum margin or without sales history"
         )
+        notes.append(("pl_note_candidates_dropped", {"n": len(dropped)}))
     cand = cand.drop(dropped.index)
     report("pricing", 0.35)
     opt = whatif.OptimiseSettings(target=s.target, min_margin=s.min_margin)
@@ -255,6 +258,7 @@ def build(
             scope=scope,
         )
         messages += list(routes.messages)
+        notes += [("pl_note_routes", {"detail": m}) for m in routes.messages]
     report("done", 1.0)
     return Plan(
         plan_id=f"P{sale_date:%Y%m%d}-{uuid.uuid4().hex[:6]}",
@@ -268,6 +272,7 @@ def build(
         routes=routes,
         diversity=diversity(items),
         messages=tuple(messages),
+        notes=tuple(notes),
     )
 
 

@@ -64,8 +64,8 @@ else:
             (t("pl_purchase_units"), ui.fmt_num(head["purchase_units"]), None, True),
         ]
     )
-    for m in plan.messages:
-        st.caption(m)
+    for key, params in plan.notes:
+        st.caption(t(key, **params))
     tab1, tab2, tab3 = st.tabs([t("pl_tab_lists"), t("pl_tab_suppliers"), t("pl_tab_routes")])
     with tab1:
         it = plan.items.copy()
