@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from dashboard import admin, auth, state
@@ -15,7 +16,11 @@ st.subheader(t("adm_users"))
 users = admin.users()
 users["role"] = users["role"].map(lambda r: t("role_" + r))
 for col in ("regions", "warehouses"):
-    users[col] = users[col].map(lambda v: t("adm_all") if v is None else "、".join(map(str, v)))
+    users[col] = users[col].map(
+        lambda v: (
+            "、".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else t("adm_all")
+        )
+    )
 st.dataframe(
     users,
     hide_index=True,

@@ -122,5 +122,10 @@ def test_admin_adds_a_dispatcher_with_a_warehouse_scope(app, local_auth):
         "SELECT action FROM audit_log WHERE username = 'root' AND detail LIKE ?", [f"%{name}%"]
     ).fetchall()
     assert action == [("user_added",)]
+    at.run()  # the users table is drawn above the form: it lists the user from the next run
+    assert not at.exception
+    table = at.dataframe[0].value
+    row = table.loc[table["username"] == name].iloc[0]
+    assert (row["role"], row["warehouses"], row["regions"]) == ("Dispatcher", "1", "all")
     shown = {c for df in at.dataframe for c in df.value.columns}
     assert not {c for c in shown if "hash" in c or "password" in c}
