@@ -110,9 +110,16 @@ def prepare(
         holidays = calendar.load_holidays()
     elif holidays is not None:
         holidays = calendar.check_holidays(holidays)
+    if settings.offset is not None:
+        if settings.offset not in cols:
+            raise ValueError(f"settings.offset names column {settings.offset!r}, not in train")
+        off = exog[settings.offset]
+        if np.any(off[np.isfinite(off)] <= 0):
+            raise ValueError(f"offset column {settings.offset!r} must be positive")
     ctx, cal_cols = features.context(panel, h, holidays, exog)
-    layout = features.Layout(tuple(lags), tuple(windows), spec.season, cal_cols, tuple(cols))
-    return model.Problem(panel, ctx, layout, h)
+    feats = tuple(c for c in cols if c != settings.offset)
+    layout = features.Layout(tuple(lags), tuple(windows), spec.season, cal_cols, feats)
+    return model.Problem(panel, ctx, layout, h, settings.offset)
 
 
 @dataclass(frozen=True)

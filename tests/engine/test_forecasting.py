@@ -294,3 +294,69 @@ def test_calibration_under_assumed_exog_widens_intervals():
     ).frame
     width = lambda f: (f["yhat_hi_80"] - f["yhat_lo_80"]).mean()  # noqa: E731
     assert width(assumed) > 1.2 * width(known)
+
+
+def _growing(n_series: int = 12, days: int = 160, rate: float = 0.01, seed: int = 4):
+    """Series growing ``rate`` per day (log) with a weekly pattern, Poisson noise."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2024-03-01", periods=days, freq="D")
+    t = np.arange(days)
+    parts = []
+    for i in range(n_series):
+        mean = np.exp(rng.normal(2.5, 0.4) + rate * t) * synth.WEEKDAY[ds.day_of_week]
+        parts.append(pd.DataFrame({"unique_id": f"g{i}", "ds": ds, "y": rng.poisson(mean)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_global_trend_follows_growth():
+    """On series growing 1 %/day, trend='global' removes most of the trees' low bias."""
+    df = _growing()
+    cut = df["ds"].max() - pd.Timedelta(days=28)
+    train, truth = df.loc[df["ds"] <= cut], df.loc[df["ds"] > cut, "y"].sum()
+    hol = pd.DataFrame(columns=["date", "kind"])
+    bias = {}
+    for trend in ("none", "global"):
+        s = forecasting.Settings(n_estimators=120, trend=trend)
+        fc = forecasting.fit_predict(train, 28, holidays=hol, settings=s)
+        bias[trend] = fc["yhat"].sum() / truth - 1
+    bias_flat, bias_trend = bias["none"], bias["global"]
+    assert bias_flat < -0.10, bias_flat  # trees alone stay at the last level
+    assert abs(bias_trend) < 0.06, bias_trend
+
+
+def test_growth_estimate():
+    """The common growth is recovered from weekly sums; a flat or short panel gives zero."""
+    from engine.forecasting import model
+
+    t = np.arange(56)
+    y = np.exp(0.02 * t)[None, :] * np.array([[1.0], [3.0]]) * np.tile(synth.WEEKDAY, 8)
+    assert model.growth(y, 7, 8) == pytest.approx(0.02, abs=1e-3)
+    assert model.growth(np.ones((3, 56)), 7, 8) == pytest.approx(0.0, abs=1e-12)
+    assert model.growth(np.ones((3, 20)), 7, 8) == 0.0
+
+
+def test_offset_column_multiplies_forecast():
+    """An offset column is not a feature: forecasts scale with its future values."""
+    df = _frame(120).assign(factor=1.0)
+    rng = np.random.default_rng(0)
+    df["y"] = rng.poisson(10, len(df)).astype(float)
+    future = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b"], 7),
+            "ds": np.tile(pd.date_range("2024-04-30", periods=7), 2),
+            "factor": 1.0,
+        }
+    )
+    s = forecasting.Settings(n_estimators=60, offset="factor")
+    hol = pd.DataFrame(columns=["date", "kind"])
+    m = forecasting.fit(df, 7, future_exog=future, holidays=hol, settings=s)
+    one = forecasting.predict(m).frame
+    two = forecasting.predict(m, future_exog=future.assign(factor=2.0)).frame
+    assert np.allclose(two["yhat"], 2 * one["yhat"])
+    assert "factor" not in set(forecasting.predict(m).importance["feature"])
+    with pytest.raises(ValueError, match="positive"):
+        forecasting.fit(df.assign(factor=0.0), 7, future_exog=future, holidays=hol, settings=s)
+    with pytest.raises(ValueError, match="offset"):
+        forecasting.fit(
+            df.drop(columns="factor"), 7, holidays=hol, settings=forecasting.Settings(offset="x")
+        )
