@@ -22,6 +22,7 @@ import pandas as pd
 
 from engine import db as dbmod
 from engine import demand, forecasting
+from engine.forecasting import calendar
 
 H = 28
 
@@ -167,14 +168,17 @@ def _effects(con, m, future, hol, data) -> None:
     """What-if forecasts: heat wave and a festival eve, against the planted truth."""
     truth = con.execute("SELECT effect, key, value FROM truth_effects").df()
     base = forecasting.predict(m).frame
-    hot = forecasting.predict(m, future_exog=future.assign(tmax=36.0)).frame
+    # The weather offset follows the what-if temperature and calendar (demand.category_response).
+    resp = demand.category_response(m.train, hol)
+    hot = forecasting.predict(m, future_exog=resp.apply(future.assign(tmax=36.0))).frame
     first = base["ds"].min()
     fest = pd.date_range(first + pd.Timedelta(days=14), periods=3)
     fake = pd.concat(
         [hol, pd.DataFrame({"date": fest, "kind": "holiday", "holiday": "中秋节"})],
         ignore_index=True,
     )
-    eve = forecasting.predict(m, future_exog=future, holidays=fake).frame
+    fake_resp = dataclasses.replace(resp, holidays=calendar.check_holidays(fake))
+    eve = forecasting.predict(m, future_exog=fake_resp.apply(future), holidays=fake).frame
     cat = data.keys.set_index("unique_id")["category"]
     tm = future.groupby("ds")["tmax"].first()
 

@@ -54,6 +54,10 @@ def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
     # Campaigns past as_of are not planned yet: forecast without the listing plan, with
     # intervals calibrated under the same planning assumptions.
     frame = data.frame.drop(columns=demand.PLAN_EXOG)
+    hol = demand.holidays(cur)
+    # The weather offset (category response to heat and festival weeks) comes with the
+    # frame; planning_exog re-estimates it for assumed future temperatures.
+    frame = demand.category_response(frame, hol).apply(frame)
     future = demand.planning_exog(frame, H)
     m = forecasting.fit(
         frame,
@@ -61,7 +65,7 @@ def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
         future_exog=future,
         level=LEVELS,
         seed=seed,
-        holidays=demand.holidays(cur),
+        holidays=hol,
         settings=SETTINGS,
         calibration_exog=demand.planning_exog,
     )
