@@ -10,6 +10,10 @@ communities a forward warehouse serves. Exogenous columns, all known when buying
 - ``topic_trend``: mentions of the SKU's topic keyword over the previous 7 days relative to
   the previous 28 days, in the series' warehouse area (lagged, so known the day before).
 
+:func:`split` (and :func:`planning_exog` on a frame that has it) adds ``weather``: the
+category's multiplier for hot days and festival weeks estimated on the training days by
+:func:`category_response`, used by :data:`SETTINGS` as the model's offset.
+
 A day on which any of the SKU's campaigns in the area sold out is ``censored``: sales are a
 lower bound of demand. Series run from the world's first day to ``as_of`` with zeros on
 days without sales; SKUs never listed in an area have no series.
@@ -52,11 +56,11 @@ FESTIVAL_DAYS = 7  # days before a holiday block that count as its festival week
 PLAN_EXOG = ["listed", "discount"]
 # Model settings for Linli's series: the platform grows (users sign up, communities open),
 # so recent days weigh more (60-day half-life) and every series is divided by the panel's
-# common growth before fitting, which the forecast carries forward damped (trend="global").
-# Measured on the last 28 days (bench/forecasting.py, demo seed 7): WAPE 0.415 -> 0.414,
-# bias -21 % -> +6 %, 80 % coverage 0.745 -> 0.784 against the previous ratio-to-level
-# target (local_level=True); on six small worlds mean WAPE 0.666 -> 0.569, mean |bias|
-# 11 % -> 15 % (see docs/forecasting.md).
+# common growth before fitting, which the forecast carries forward damped (trend="global");
+# the category response to heat and festival weeks is the offset. Against the previous
+# ratio-to-level target (local_level=True), last 28 days: demo seed 7 WAPE 0.415 -> 0.402,
+# bias -21 % -> +4 %, 80 % coverage 0.745 -> 0.772; six small worlds mean WAPE 0.666 ->
+# 0.566, mean bias -7 % -> -15 % (docs/forecasting.md).
 SETTINGS = forecasting.Settings(halflife=60.0, trend="global", offset=WEATHER)
 
 
@@ -324,6 +328,8 @@ class CategoryResponse:
 
     def factors(self, frame: pd.DataFrame) -> np.ndarray:
         """The multiplier of each row of a frame with ``ds``, ``category`` and ``tmax``."""
+        if not {"ds", "category", "tmax"} <= set(frame.columns):
+            return np.ones(len(frame))
         cat = frame["category"]
         b = cat.map(self.heat).fillna(0.0).to_numpy(dtype=float)
         hot = np.clip(frame["tmax"].to_numpy(dtype=float) - self.base, 0.0, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -228,3 +229,35 @@ def test_planted_festival_lift_shows_in_forecast(festival_case):
     planted, carried = _lifts(test, twin, fc, ["烘焙糕点"], days, set())
     assert planted >= 1.5, planted
     assert 1 + 0.4 * (planted - 1) <= carried <= planted + 0.10, (carried, planted)
+
+
+def test_category_response_recovers_planted_slopes():
+    """On a hand-made panel, the heat slope of a hot category and a festival week's lift are
+    recovered on category-day totals, whatever the common growth; noise gives nothing."""
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2026-06-01", "2026-09-20")
+    tmax = 31 + 3 * rng.standard_normal(len(days))
+    growth = np.exp(0.01 * np.arange(len(days)))
+    hol = pd.DataFrame(
+        {"date": pd.date_range("2026-09-25", periods=3), "kind": "holiday", "holiday": "中秋节"}
+    )
+    eve = (days >= "2026-09-18") & (days <= "2026-09-24")
+    parts = []
+    for c, heat, fest in (("hot", 0.05, 0.0), ("cake", 0.0, np.log(2.0)), ("calm", 0.0, 0.0)):
+        lift = np.exp(heat * np.clip(tmax - 28, 0, None) + fest * eve)
+        for k in range(6):
+            y = rng.poisson(40 * growth * lift)
+            parts.append(
+                pd.DataFrame(
+                    {"unique_id": f"{c}{k}", "ds": days, "y": y, "category": c, "tmax": tmax,
+                     "listed": 1.0}
+                )
+            )  # fmt: skip
+    resp = demand.category_response(pd.concat(parts, ignore_index=True), hol)
+    # Coefficients are relative to the day's volume-weighted mean over categories: compare pairs.
+    assert resp.heat["hot"] - resp.heat["calm"] == pytest.approx(0.05, abs=0.01)
+    assert resp.festival["中秋节"]["cake"] - resp.festival["中秋节"]["calm"] == pytest.approx(
+        np.log(2.0), abs=0.15
+    )
+    assert abs(resp.festival["中秋节"]["hot"] - resp.festival["中秋节"]["calm"]) < 0.1
+    assert abs(resp.heat["cake"] - resp.heat["calm"]) < 0.01
