@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m data.generate --scale demo --seed 1 --db /tmp/linli-demo.duckdb
+    python -m data.generate --scale demo --seed 7 --db /tmp/linli-demo.duckdb
     python -m bench.forecasting --db /tmp/linli-demo.duckdb
 
 Prints markdown tables: timing and accuracy of the model (given the listing plan, and under

@@ -420,7 +420,8 @@ def category_response(
             x = np.zeros(len(g))  # no hot days: festival weeks only
         cols = [np.ones(len(g)), x] + ([dummies] if dummies is not None else [])
         a_all = np.column_stack(cols)
-        sse, heat, fest = 0.0, {}, {n: {} for n in fests}
+        sse, heat = 0.0, {}
+        fest: dict[str, dict[str, float]] = {n: {} for n in fests}
         for cat, idx in g.groupby("category").indices.items():
             a, r = a_all[idx], g["r"].to_numpy()[idx]
             use = np.flatnonzero(a.any(axis=0))
