@@ -205,7 +205,7 @@ def _effects(con, m, future, hol, data) -> None:
     """What-if forecasts: heat wave and a festival eve, against the planted truth."""
     truth = con.execute("SELECT effect, key, value FROM truth_effects").df()
     base = forecasting.predict(m).frame
-    # The weather offset follows the what-if temperature and calendar (demand.category_response).
+    # The offset (demand.category_response) follows the what-if temperature and calendar.
     resp = demand.category_response(m.train, hol)
     hot = forecasting.predict(m, future_exog=resp.apply(future.assign(tmax=36.0))).frame
     first = base["ds"].min()

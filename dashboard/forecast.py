@@ -55,7 +55,7 @@ def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
     # intervals calibrated under the same planning assumptions.
     frame = data.frame.drop(columns=demand.PLAN_EXOG)
     hol = demand.holidays(cur)
-    # The weather offset (category response to heat and festival weeks) comes with the
+    # The category factor (response to heat and festival weeks, the offset) comes with the
     # frame; planning_exog re-estimates it for assumed future temperatures.
     frame = demand.category_response(frame, hol).apply(frame)
     future = demand.planning_exog(frame, H)

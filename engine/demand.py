@@ -10,7 +10,7 @@ communities a forward warehouse serves. Exogenous columns, all known when buying
 - ``topic_trend``: mentions of the SKU's topic keyword over the previous 7 days relative to
   the previous 28 days, in the series' warehouse area (lagged, so known the day before).
 
-:func:`split` (and :func:`planning_exog` on a frame that has it) adds ``weather``: the
+:func:`split` (and :func:`planning_exog` on a frame that has it) adds ``category_factor``: the
 category's multiplier for hot days and festival weeks estimated on the training days by
 :func:`category_response`, used by :data:`SETTINGS` as the model's offset.
 
@@ -49,7 +49,7 @@ TOPIC_MATCH = {
 EXOG = ["listed", "discount", "tmax", "category", "topic_trend"]
 # Offset column: each category's estimated hot-weather and festival-week multiplier (see
 # category_response).
-WEATHER = "weather"
+FACTOR = "category_factor"
 HEAT_BASES = (24.0, 26.0, 28.0, 30.0, 32.0)  # candidate base temperatures (°C)
 FESTIVAL_DAYS = 7  # days before a holiday block that count as its festival week
 # Known only once campaigns are set up (for the next day): drop them to forecast further out.
@@ -61,7 +61,7 @@ PLAN_EXOG = ["listed", "discount"]
 # ratio-to-level target (local_level=True), last 28 days: demo seed 7 WAPE 0.415 -> 0.402,
 # bias -21 % -> +4 %, 80 % coverage 0.745 -> 0.772; six small worlds mean WAPE 0.666 ->
 # 0.566, mean bias -7 % -> -15 % (docs/forecasting.md).
-SETTINGS = forecasting.Settings(halflife=60.0, trend="global", offset=WEATHER)
+SETTINGS = forecasting.Settings(halflife=60.0, trend="global", offset=FACTOR)
 
 
 @dataclass(frozen=True)
@@ -293,23 +293,23 @@ def planning_exog(frame: pd.DataFrame, h: int, lookback: int = 28) -> pd.DataFra
     out = plan.merge(days, how="cross")
     if "tmax" in cols:
         out["tmax"] = float(recent.loc[recent["ds"] > last - pd.Timedelta(days=7), "tmax"].mean())
-    if WEATHER in f.columns:
+    if FACTOR in f.columns:
         out = category_response(f).apply(out)
-        cols = [*cols, WEATHER]
+        cols = [*cols, FACTOR]
     return out[["unique_id", "ds", *cols]].sort_values(["unique_id", "ds"], ignore_index=True)
 
 
 def split(data: DemandData, h: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Train frame, future exogenous frame (the actual plan) and held-out last ``h`` days.
 
-    All three carry the :data:`WEATHER` multiplier, estimated on the training days only.
+    All three carry the :data:`FACTOR` multiplier, estimated on the training days only.
     """
     f = data.frame
     cut = f["ds"].max() - pd.Timedelta(days=h)
     train, test = f.loc[f["ds"] <= cut], f.loc[f["ds"] > cut]
     resp = category_response(train)
     train, test = resp.apply(train), resp.apply(test)
-    return train, test[["unique_id", "ds", *EXOG, WEATHER]], test
+    return train, test[["unique_id", "ds", *EXOG, FACTOR]], test
 
 
 @dataclass(frozen=True)
@@ -340,8 +340,8 @@ class CategoryResponse:
         return np.exp(log_f)
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The frame with its :data:`WEATHER` column set."""
-        return frame.assign(**{WEATHER: self.factors(frame)})
+        """The frame with its :data:`FACTOR` column set."""
+        return frame.assign(**{FACTOR: self.factors(frame)})
 
 
 def festival_eve(days: pd.DatetimeIndex, holidays: pd.DataFrame) -> np.ndarray:
