@@ -104,8 +104,8 @@ class EmbeddedBroker:
 
     @property
     def url(self) -> str:
-        """The ``LINLI_MQTT_URL`` for this broker (with credentials)."""
-        return f"mqtt://{self.username}:{self.password}@{self.host}:{self.port}"
+        """The ``LINLI_MQTT_URL`` for this broker (with credentials; amqtt speaks 3.1.1 only)."""
+        return f"mqtt://{self.username}:{self.password}@{self.host}:{self.port}/?protocol=3.1.1"
 
     def settings(self, **overrides: object) -> mqtt.MqttSettings:
         """Return :class:`connectors.mqtt.MqttSettings` for this broker."""

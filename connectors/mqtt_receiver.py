@@ -1,9 +1,12 @@
-"""MQTT receiving in a child process, so paho's packet parsing does not share the app's GIL.
+"""MQTT receiving in a child process, so paho's packet handling does not share the app's GIL.
 
-The child runs the same paho client (persistent session, QoS 1, reconnects) and sends
-batches of raw ``(topic, payload)`` every 20 ms through a multiprocessing queue, plus
-connection events. The app process keeps the single DuckDB writer. paho acknowledges a
-message once it is in the child's memory, as the in-process receiver does once it is queued.
+The child runs the same client as the in-process receiver (:class:`connectors.mqtt.
+StreamClient`: persistent session, QoS 1, reconnects, chunked reads) and forwards the
+messages of every network read as one list through a multiprocessing queue, plus connection
+events. The app process keeps the single DuckDB writer. With acknowledgement after commit,
+the writer sends ``(epoch, packet ids)`` back through a second queue and a thread of the
+child acknowledges them; otherwise paho acknowledges a message once it is in the child's
+memory, as the in-process receiver does once it is queued.
 """
 
 from __future__ import annotations
@@ -12,18 +15,16 @@ import contextlib
 import multiprocessing as mp
 import queue
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from connectors import mqtt
 
 
-def _child(settings: mqtt.MqttSettings, out: Any, stop: Any) -> None:
+def _child(settings: mqtt.MqttSettings, out: Any, acks: Any, stop: Any, manual_ack: bool) -> None:
     """Child process: receive and forward until ``stop`` is set."""
-    client = mqtt.make_client(settings, settings.client_id)
-    buf: list[tuple[str, bytes]] = []
-    lock = threading.Lock()
+    client = mqtt.make_client(settings, settings.client_id, manual_ack=manual_ack)
+    buf: list[tuple[str, bytes, int]] = []
 
     def on_connect(c, u, flags, rc, p) -> None:
         if rc.is_failure:
@@ -35,29 +36,37 @@ def _child(settings: mqtt.MqttSettings, out: Any, stop: Any) -> None:
     def on_disconnect(c, u, flags, rc, p) -> None:
         out.put(("disconnected", f"disconnected: {rc}" if rc.is_failure else None))
 
-    def on_message(c, u, m) -> None:
-        with lock:
-            buf.append((m.topic, m.payload))
+    def on_raw_message(topic: str, payload: bytes, mid: int) -> None:
+        buf.append((topic, payload, mid))
+
+    def on_burst() -> None:  # paho's thread, after each network read
+        if buf:
+            out.put(("msgs", (client.epoch, buf[:])))
+            buf.clear()
 
     client.on_connect = on_connect
     client.on_disconnect = on_disconnect
-    client.on_message = on_message
-    mqtt._connect_async(client, settings)
+    client.on_raw_message = on_raw_message
+    client.on_burst = on_burst
+    mqtt._connect_async(client, settings, receive_max=True)
     client.loop_start()
-
-    def flush() -> None:
-        with lock:
-            batch = buf[:]
-            buf.clear()
-        if batch:
-            out.put(("msgs", batch))
-
     while not stop.is_set():
-        time.sleep(0.02)
-        flush()
+        try:
+            item = acks.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if item is not None:
+            client.ack_batch(*item)
+    while True:  # acknowledgements sent before the stop
+        try:
+            item = acks.get_nowait()
+        except queue.Empty:
+            break
+        if item is not None:
+            client.ack_batch(*item)
     client.disconnect()
     client.loop_stop()
-    flush()
+    on_burst()
     out.put(("done", None))
 
 
@@ -67,27 +76,34 @@ class ProcessReceiver:
     Parameters
     ----------
     settings
-        Broker settings (the child connects with them).
+        Broker settings with a resolved protocol (the child connects with them).
     on_messages
-        Called with each list of ``(topic, payload)``.
+        Called with ``(epoch, [(topic, payload, packet id), ...])``.
     on_event
         Called with ``(kind, detail)``: ``connected``, ``disconnected`` or ``error``.
+    manual_ack
+        The application acknowledges through :meth:`ack`.
     """
 
     def __init__(
         self,
         settings: mqtt.MqttSettings,
-        on_messages: Callable[[list[tuple[str, bytes]]], None],
+        on_messages: Callable[[int, list[tuple[str, bytes, int]]], None],
         on_event: Callable[[str, str | None], None],
+        manual_ack: bool = False,
     ) -> None:
         self.settings = settings
         self.on_messages = on_messages
         self.on_event = on_event
         ctx = mp.get_context("spawn")  # never fork a process that holds DuckDB and threads
         self._q = ctx.Queue()
+        self._acks = ctx.Queue()
         self._stop = ctx.Event()
         self._proc = ctx.Process(
-            target=_child, args=(settings, self._q, self._stop), name="linli-mqtt-rx", daemon=True
+            target=_child,
+            args=(settings, self._q, self._acks, self._stop, manual_ack),
+            name="linli-mqtt-rx",
+            daemon=True,
         )
         self._thread = threading.Thread(target=self._pump, name="linli-mqtt-rx-pump", daemon=True)
 
@@ -95,6 +111,10 @@ class ProcessReceiver:
         """Start the child and the pump thread."""
         self._proc.start()
         self._thread.start()
+
+    def ack(self, epoch: int, mids: list[int]) -> None:
+        """Acknowledge messages of connection ``epoch`` (sent by the child)."""
+        self._acks.put((epoch, mids))
 
     def _pump(self) -> None:
         while True:
@@ -106,7 +126,7 @@ class ProcessReceiver:
                     return
                 continue
             if kind == "msgs":
-                self.on_messages(detail)
+                self.on_messages(*detail)
             elif kind == "done":
                 return
             else:
@@ -115,6 +135,7 @@ class ProcessReceiver:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the child to disconnect, forward what it holds, and end."""
         self._stop.set()
+        self._acks.put(None)
         self._thread.join(timeout)
         self._proc.join(timeout)
         if self._proc.is_alive():

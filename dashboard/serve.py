@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_mqtt and mqtt_url.lower() != "none" and have_mqtt:
         if not mqtt_url:
             bport = free_port()
-            mqtt_url = f"mqtt://linli:linli@127.0.0.1:{bport}"
+            # amqtt speaks MQTT 3.1.1 only: say so, so nobody probes for MQTT 5.
+            mqtt_url = f"mqtt://linli:linli@127.0.0.1:{bport}/?protocol=3.1.1"
             env["LINLI_MQTT_URL"] = mqtt_url
             children.append(
                 _spawn(
