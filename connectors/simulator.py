@@ -509,7 +509,8 @@ def load_history(
 ) -> tuple[int, int]:
     """Fill ``telemetry`` and ``truth_device_faults`` with :func:`history` of the devices table.
 
-    For the data generator: ``load_history(con, as_of + 1 day, days=7, seed=seed)``.
+    For the data generator: ``load_history(con, as_of + 1 day, days=7, seed=seed)``, then
+    :func:`engine.telemetry_db.history_alarms` for the alarms the faults imply.
 
     Parameters
     ----------

@@ -506,8 +506,9 @@ def _truth(con, pop, dates, items, orders, truth_demand, campaigns) -> None:
 
 
 def _telemetry(con, pop, dates, seed: int) -> None:
-    """Two days of cold-chain history (5-minute readings) with planted faults."""
+    """Two days of cold-chain history (5-minute readings) with planted faults and alarms."""
     from connectors import simulator  # the same physics as the live simulator
+    from engine import telemetry_db
 
     end = datetime.combine(dates[-1] + timedelta(days=1), datetime.min.time())
     tele, faults = simulator.history(pop.devices, end - timedelta(days=2), end, seed, step_s=300)
@@ -517,6 +518,8 @@ def _telemetry(con, pop, dates, seed: int) -> None:
         "INSERT INTO truth_device_faults SELECT device_id, fault, start_ts, end_ts FROM _faults"
     )
     con.unregister("_faults")
+    # The alarms those faults imply, by event time (the live engine follows arrival time).
+    telemetry_db.history_alarms(con)
 
 
 def _bar(stage: str, frac: float, _state={"last": ""}) -> None:  # noqa: B006 - call-local cache

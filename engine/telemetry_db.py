@@ -115,6 +115,61 @@ class AlarmEngine:
         self.tracker.states.update(fresh.states)
 
 
+def history_alarms(
+    con: duckdb.DuckDBPyConnection, settings: telemetry.AlarmSettings | None = None
+) -> int:
+    """Write the alarms of loaded historical telemetry into ``alerts``, by event time.
+
+    The live :class:`AlarmEngine` follows ``received_at`` and so never sees history loaded
+    by the data generator (``received_at`` null). This replays those rows through the same
+    rules (:func:`engine.telemetry.excursions`: hold time, hysteresis, escalation, door,
+    offline judged against the sampling step, battery) and inserts every episode, cleared
+    or still open at the end of the history, with ``updated_at`` its last event. Run it
+    once, right after the history is loaded.
+
+    Parameters
+    ----------
+    con
+        A connection with ``devices`` and ``telemetry`` filled.
+    settings
+        Alarm settings; defaults when ``None``.
+
+    Returns
+    -------
+    int
+        Alarms written.
+    """
+    cur = con.cursor()
+    tele = cur.execute(
+        "SELECT device_id, ts, temp_c, door_open, battery FROM telemetry "
+        "WHERE received_at IS NULL ORDER BY device_id, ts"
+    ).df()
+    if tele.empty:
+        return 0
+    devices = cur.execute("SELECT device_id, kind, storage, interval_s FROM devices").df()
+    episodes = telemetry.excursions(tele, devices, settings)
+    if episodes.empty:
+        return 0
+    first = cur.execute("SELECT coalesce(max(alert_id), 0) + 1 FROM alerts").fetchall()[0][0]
+    episodes["alert_id"] = episodes["alert_id"] - episodes["alert_id"].min() + int(first)
+    last_event = episodes["started_at"] + pd.to_timedelta(episodes["duration_s"], unit="s")
+    episodes["updated_at"] = episodes["cleared_at"].fillna(last_event).astype("datetime64[us]")
+    cur.register("_history_alerts", episodes)
+    try:
+        cur.execute(
+            """
+            INSERT INTO alerts (alert_id, device_id, kind, severity, started_at, cleared_at,
+                                peak_c, degree_minutes, raised_at, updated_at)
+            SELECT alert_id, device_id, kind, severity, started_at, cleared_at,
+                   peak_c, degree_minutes, raised_at, updated_at
+            FROM _history_alerts
+            """
+        )
+    finally:
+        cur.unregister("_history_alerts")
+    return len(episodes)
+
+
 def live_ingester(
     con: duckdb.DuckDBPyConnection,
     settings: mqtt.MqttSettings | None = None,

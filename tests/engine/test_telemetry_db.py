@@ -146,3 +146,68 @@ def test_stock_at_risk_truck_uses_route_plan(con):
     )
     stock = telemetry_db.stock_at_risk(con, ["TRK-1"], date(2026, 7, 1))
     assert list(stock["sku_id"]) == [3] and stock["units"].iloc[0] == 2
+
+
+# ---------------------------------------------------------------------- generated history
+def _overlaps(alerts, device, start, end):
+    """Alerts of ``device`` whose span [started_at, cleared_at or updated_at] meets a window."""
+    a = alerts[alerts["device_id"] == device]
+    stop = a["cleared_at"].fillna(a["updated_at"])
+    return a[(a["started_at"] <= end) & (stop >= start)]
+
+
+def test_generated_history_carries_the_alarms_its_faults_imply(world):
+    """Compressor failures raise high_temp, doors left open door_open; defrosts raise none."""
+    cur = world.cursor()
+    alerts = cur.execute("SELECT * FROM alerts").df()
+    faults = cur.execute("SELECT * FROM truth_device_faults").df()
+    assert len(alerts) > 0
+    failures = faults[faults["fault"] == "compressor_failure"]
+    doors = faults[faults["fault"] == "door_left_open"]
+    assert len(failures) > 0 and len(doors) > 0
+    for f in failures.itertuples():
+        hot = _overlaps(alerts, f.device_id, f.start_ts, f.end_ts)
+        hot = hot[hot["kind"] == "high_temp"]
+        assert len(hot) == 1, f
+        a = hot.iloc[0]
+        # It starts inside the fault, is raised only after the 20-minute hold, and clears
+        # (with hysteresis) after the repair.
+        assert f.start_ts <= a["started_at"] <= f.end_ts
+        assert a["raised_at"] - a["started_at"] >= pd.Timedelta(minutes=20)
+        assert pd.notna(a["cleared_at"]) and a["cleared_at"] > f.end_ts
+    for f in doors.itertuples():
+        opened = _overlaps(alerts, f.device_id, f.start_ts, f.end_ts)
+        assert "door_open" in set(opened["kind"]), f
+    # Every alarm is explained by a planted fault of its device (recovery may take a while
+    # after the fault ends); the defrost cycles alone raise nothing.
+    planted = faults[faults["fault"] != "defrost"]
+    for a in alerts.itertuples():
+        mine = planted[planted["device_id"] == a.device_id]
+        stop = a.cleared_at if pd.notna(a.cleared_at) else a.updated_at
+        near = mine[
+            (mine["start_ts"] - pd.Timedelta(minutes=10) <= stop)
+            & (mine["end_ts"] + pd.Timedelta(hours=2) >= a.started_at)
+        ]
+        assert len(near) > 0, a
+    defrosts = faults[faults["fault"] == "defrost"]
+    assert len(defrosts) > 50
+    quiet = 0
+    for d in defrosts.itertuples():
+        mine = planted[planted["device_id"] == d.device_id]
+        faulty = (mine["start_ts"] <= d.end_ts + pd.Timedelta(hours=2)) & (
+            mine["end_ts"] + pd.Timedelta(hours=2) >= d.start_ts
+        )
+        if not faulty.any():
+            quiet += 1
+            assert _overlaps(alerts, d.device_id, d.start_ts, d.end_ts).empty, d
+    assert quiet > 50
+
+
+def test_history_alarms_feed_the_page_query_and_leave_room_for_live_ids(world):
+    """The page's alarm history lists them; the live engine numbers its alarms after them."""
+    cur = world.cursor()
+    as_of = pd.Timestamp(cur.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchall()[0][0])
+    hist = telemetry_db.alarm_history(cur, as_of - pd.Timedelta(days=3))
+    assert len(hist) == cur.execute("SELECT count(*) FROM alerts").fetchall()[0][0] > 0
+    engine = telemetry_db.AlarmEngine(cur)
+    assert engine.tracker.next_id > int(hist["alert_id"].max())

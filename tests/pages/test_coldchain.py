@@ -12,6 +12,7 @@ from dashboard import db
 from engine import telemetry
 
 PAGE = "../pages/coldchain.py"  # relative to dashboard/app.py
+LIVE_ALERT = 9001  # above the ids of the alarms the generated history carries
 
 
 @pytest.fixture
@@ -30,9 +31,9 @@ def cold_world(world_file, tmp_path, monkeypatch):
     )
     con.execute(
         "INSERT INTO alerts (alert_id, device_id, kind, severity, started_at, raised_at, "
-        "peak_c, degree_minutes) VALUES (1, 'CAB-0001', 'high_temp', 'critical', "
+        "peak_c, degree_minutes) VALUES (?, 'CAB-0001', 'high_temp', 'critical', "
         "?::TIMESTAMP - INTERVAL 40 MINUTE, ?::TIMESTAMP - INTERVAL 20 MINUTE, 9.5, 180)",
-        [now, now],
+        [LIVE_ALERT, now, now],
     )
     con.close()
     monkeypatch.setenv("LINLI_DB", str(path))
@@ -68,7 +69,9 @@ def test_acknowledge_writes_user_and_time(app, cold_world):
     assert not at.exception
     row = (
         db.cursor()
-        .execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = 1")
+        .execute(
+            "SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [LIVE_ALERT]
+        )
         .fetchall()[0]
     )
     assert row[0] == "demo" and row[1] is not None
