@@ -109,3 +109,133 @@ def test_ingester_rejects_unknown_receiver():
 
     with pytest.raises(ValueError, match="receiver"):
         mqtt.Ingester(db.connect(":memory:"), mqtt.MqttSettings(), receiver="fork")
+
+
+# ---------------------------------------------------------------------- StreamClient
+def _varint(n):
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _publish_packet(topic, payload, qos, mid, v5, props=b""):
+    body = len(topic).to_bytes(2, "big") + topic.encode()
+    if qos:
+        body += mid.to_bytes(2, "big")
+    if v5:
+        body += _varint(len(props)) + props
+    body += payload
+    return bytes([0x30 | qos << 1]) + _varint(len(body)) + body
+
+
+def _drain(sock):
+    """What the client wrote to its socket (paho writes at once without a loop thread)."""
+    sock.setblocking(False)
+    out = b""
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+        except BlockingIOError:
+            return out
+        if not data:
+            return out
+        out += data
+
+
+def _stream(v5):
+    """PUBLISH packets of every shape (QoS 0/1, long payloads, properties) and a PINGRESP."""
+    msgs, packets = [], []
+    for i in range(60):
+        qos = 0 if i % 7 == 3 else 1
+        mid = 0 if qos == 0 else 1 + i * 997 % 65535
+        size = 20_000 if i in (2, 29, 56) else (5, 130)[i % 2]  # remaining length 1-3 bytes
+        payload = json.dumps({"i": i, "pad": "x" * size}).encode()
+        topic = f"linli/{i % 3}/CAB-{i}/telemetry"
+        # v5: some with properties (payload format indicator, user property)
+        props = b"\x01\x01" + b"\x26\x00\x01k\x00\x01v" if v5 and i % 4 == 0 else b""
+        packets.append(_publish_packet(topic, payload, qos, mid, v5, props))
+        msgs.append((topic, payload, mid))
+        if i == 30:
+            packets.append(b"\xd0\x00")  # PINGRESP: paho's own handling in between
+    return msgs, b"".join(packets), packets
+
+
+@pytest.mark.parametrize("v5", [False, True])
+@pytest.mark.parametrize("chunk", [1, 3, 100, 4096, 1 << 20])
+def test_stream_client_delivers_what_paho_decodes_and_acks_in_order(v5, chunk):
+    """Chunked reads and the fast PUBLISH path agree with paho, however the bytes arrive."""
+    import socket
+
+    from paho.mqtt import _packet
+    from paho.mqtt.enums import MQTTProtocolVersion
+
+    msgs, stream, packets = _stream(v5)
+    proto = MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311
+    for pkt, (topic, payload, mid) in zip(
+        [p for p in packets if p[0] & 0xF0 == 0x30], msgs, strict=True
+    ):  # the packets are valid in paho's eyes
+        n = 1
+        while pkt[n] & 0x80:
+            n += 1
+        r = _packet.decode_publish(pkt[0], pkt[n + 1 :], proto)
+        assert (r.topic.decode(), r.payload, r.mid) == (topic, payload, mid)
+    client = mqtt.make_client(mqtt.MqttSettings(protocol=5 if v5 else 4), "t")
+    got = []
+    bursts = []
+    client.on_raw_message = lambda t, p, m: got.append((t, p, m))
+    client.on_burst = lambda: bursts.append(len(got))
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    client._sock = a
+    acks = b""
+    try:
+        for k in range(0, len(stream), chunk):
+            b.sendall(stream[k : k + chunk])
+            while True:
+                before = len(got), client._rpos, len(client._rdata)
+                assert client.loop_read() == 0
+                if (len(got), client._rpos, len(client._rdata)) == before:
+                    break
+            acks += _drain(b)
+    finally:
+        client._sock = None
+        a.close()
+        b.close()
+    assert got == msgs
+    assert bursts and bursts[-1] == len(msgs)
+    want = b"".join(b"\x40\x02" + m.to_bytes(2, "big") for _, _, m in msgs if m)
+    assert acks == want  # QoS 1 only, in arrival order
+
+
+def test_stream_client_manual_ack_respects_the_connection_epoch():
+    """Acknowledgements go out in one packet, and never for an earlier connection."""
+    import socket
+
+    client = mqtt.make_client(mqtt.MqttSettings(protocol=5), "t", manual_ack=True)
+    a, b = socket.socketpair()
+    client._sock = a
+    try:
+        client.epoch = 3
+        assert client.ack_batch(3, [5, 0, 6])
+        assert not client.ack_batch(2, [7])
+        assert _drain(b) == b"\x40\x02\x00\x05\x40\x02\x00\x06"
+    finally:
+        client._sock = None
+        a.close()
+        b.close()
+    assert not client.ack_batch(3, [8])  # no connection: nothing queued
+
+
+def test_protocol_auto_is_resolved_and_unreachable_broker_means_mqtt5():
+    """``auto`` is the default; a broker that cannot be reached is assumed to speak MQTT 5."""
+    from connectors import broker
+
+    assert mqtt.MqttSettings.from_url("mqtt://h").protocol == mqtt.AUTO
+    assert mqtt.MqttSettings.from_url("mqtt://h/?protocol=3.1.1").protocol == 4
+    with pytest.raises(ValueError, match="Resolve"):
+        mqtt.make_client(mqtt.MqttSettings(), "x")
+    s = mqtt.MqttSettings(port=broker.free_port())
+    assert mqtt.resolve_protocol(s).protocol == 5

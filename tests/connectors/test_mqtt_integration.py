@@ -343,3 +343,63 @@ def test_threads_are_released(fresh):
         ing = _start(fresh, b.settings(client_id="ing-threads"), alarms=False)
         ing.stop()
     assert not any(t.name == "linli-mqtt-writer" and t.is_alive() for t in threading.enumerate())
+
+
+def _crash(ing):
+    """Kill the ingester's connection as a crash would: no DISCONNECT, nothing committed."""
+    client = ing.client
+    client._thread_terminate = True  # paho's loop thread ends instead of reconnecting
+    sock = client._sock
+    if sock is not None:
+        sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+    client.loop_stop()
+    ing._stop.set()
+    ing._queue.put(None)
+
+
+@pytest.mark.parametrize("after_commit", [True, False])
+def test_crash_before_commit_loses_nothing_with_acks_after_commit(target, fresh, after_commit):
+    """Messages received but not committed when the app dies come back at the next start.
+
+    The control case (acknowledged on receipt) shows the crash is real: those are gone.
+    """
+    prefix, cid = f"k{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
+    settings = target(cid, prefix)
+    if after_commit and settings.protocol != 5:
+        pytest.skip(
+            "acknowledging after commit needs an MQTT 5 broker (Mosquitto); the embedded "
+            "amqtt speaks 3.1.1, where the ingester acknowledges on receipt"
+        )
+    first = mqtt.Ingester(fresh, settings, flush_s=0.05, ack_after_commit=after_commit)
+
+    def fail(cur, batch):
+        raise RuntimeError("disk full")  # the writer never commits
+
+    first._write = fail
+    first.start()
+    end = time.monotonic() + 10
+    while not first.status().connected and time.monotonic() < end:
+        time.sleep(0.02)
+    time.sleep(0.1)
+    pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
+    n = 50
+    try:
+        for i in range(n):
+            pub.publish(1, _reading(age_s=n - i, msg_id=f"k{i}"))
+        assert pub.flush(10)
+        end = time.monotonic() + 10
+        while first._enqueued < n and time.monotonic() < end:
+            time.sleep(0.02)
+        assert first._enqueued == n  # all received (and, on receipt, acknowledged)
+        time.sleep(0.3)  # time for acknowledgements to leave, if any were sent
+        _crash(first)
+        second = _start(fresh, settings, alarms=False)
+        try:
+            got = _wait_count(fresh, n, timeout=5 if after_commit else 2)
+        finally:
+            second.stop()
+    finally:
+        pub.close()
+        mqtt.purge_session(settings)
+    assert got == (n if after_commit else 0)
