@@ -361,7 +361,7 @@ class StreamClient(paho.Client):
         if self.on_raw_message is None or (header & 0x06) > 2:
             return super()._handle_publish()
         r = _packet.decode_publish(header, self._in_packet["packet"], self._protocol)
-        self.on_raw_message(r.topic.decode("utf-8", "replace"), r.payload, r.mid)
+        self.on_raw_message(r.topic.decode("utf-8", "replace"), bytes(r.payload), r.mid)
         if r.qos == 1 and not self._manual_ack:
             return self._send_puback(r.mid)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
