@@ -113,8 +113,12 @@ class ProcessReceiver:
         self._thread.start()
 
     def ack(self, epoch: int, mids: list[int]) -> None:
-        """Acknowledge messages of connection ``epoch`` (sent by the child)."""
-        self._acks.put((epoch, mids))
+        """Acknowledge messages of connection ``epoch`` (sent by the child).
+
+        After :meth:`stop` nothing is sent: the child is gone and the broker redelivers.
+        """
+        if not self._stop.is_set():
+            self._acks.put((epoch, mids))
 
     def _pump(self) -> None:
         while True:
@@ -136,6 +140,7 @@ class ProcessReceiver:
         """Ask the child to disconnect, forward what it holds, and end."""
         self._stop.set()
         self._acks.put(None)
+        self._acks.cancel_join_thread()  # never block this process's exit on a dead reader
         self._thread.join(timeout)
         self._proc.join(timeout)
         if self._proc.is_alive():
