@@ -522,6 +522,7 @@ NO_REGION_ROWS = {
     "segmentation.features.ensure_rollup": "rollup maintenance",
     "segmentation.features.refresh_rollup": "rollup maintenance",
     "segmentation.features.source": "the name of a table",
+    "telemetry_db.history_alarms": "writes the alarms of generated history (data generator)",
     "telemetry_db.live_ingester": "starts the MQTT ingester",
     "telemetry_db.scoped_devices": "the scope helper itself (covered through its callers)",
     "telemetry_db.write_alerts": "writes alarm changes from the alarm engine",
