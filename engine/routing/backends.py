@@ -323,7 +323,8 @@ def solve_pyvrp(
     ``workers`` > 1 runs that many independent searches at once, one per process (the
     calling one included), and keeps the best: search ``k`` uses seed ``seed + k``; on a
     plain CVRP the second one is limited to the fewest vehicles the load needs
-    (:func:`tight_fleet`). The wall-clock budget runs from ``started`` (``time.monotonic()``,
+    (:func:`tight_fleet`). With ``workers=1`` a plain CVRP gets those two searches one after
+    the other, half the budget each. The wall-clock budget runs from ``started`` (``time.monotonic()``,
     default now), so set-up and process start count against it. ``cpu_time`` instead gives
     each search ``time_limit_s`` CPU seconds of its own process.
     """
@@ -340,14 +341,29 @@ def solve_pyvrp(
     budget = _Budget(t0 + time_limit_s, time_limit_s if cpu_time else None, patience)
     jobs: list[tuple] = [(data, init, seed, budget, "all vehicles")]
     tight = tight_fleet(p)
+    limited = None
+    if tight is not None:
+        vt = data.vehicle_type(0)
+        limited = data.replace(vehicle_types=[vt.replace(num_available=tight)])
     for k in range(1, max(1, workers)):
-        if k == 1 and tight is not None:
-            vt = data.vehicle_type(0)
-            limited = data.replace(vehicle_types=[vt.replace(num_available=tight)])
+        if k == 1 and limited is not None:
             jobs.append((limited, None, seed + k, budget, f"{tight} vehicles"))
         else:
             jobs.append((data, init, seed + k, budget, "all vehicles"))
-    outcomes, errors = _run_searches(jobs)
+    how = "parallel"
+    if len(jobs) == 1 and limited is not None:
+        # One process: the same two searches one after the other, half the budget each.
+        how = "consecutive"
+        half = time_limit_s / 2
+        first = _Budget(t0 + half, half if cpu_time else None, patience)
+        second = _Budget(t0 + time_limit_s, half if cpu_time else None, patience)
+        outcomes = [
+            _search(data, init, seed, first, "all vehicles"),
+            _search(limited, None, seed + 1, second, f"{tight} vehicles"),
+        ]
+        errors: list[str] = []
+    else:
+        outcomes, errors = _run_searches(jobs)
     best = min(outcomes, key=lambda o: (not o.feasible, o.cost))
     first = p.num_depots
     routes = []
@@ -359,8 +375,8 @@ def solve_pyvrp(
         routes.append((vt_index, stops, tuple(rank[t] for t in trip_ids)))
     unserved = tuple(i for i in p.stops if i not in served)
     status = "ok" if best.feasible else "infeasible"
-    if len(jobs) > 1:
-        status += f"; best of {len(outcomes)} parallel searches ({best.strategy})"
+    if len(outcomes) > 1:
+        status += f"; best of {len(outcomes)} {how} searches ({best.strategy})"
     for e in errors:
         status += f"; {e}"
     return BackendResult(

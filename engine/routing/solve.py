@@ -278,7 +278,8 @@ def solve(
         PyVRP only: independent searches run at once in separate processes (different seeds;
         on a plain CVRP the second is limited to the fewest vehicles the load needs), best
         kept. ``None`` = :data:`DEFAULT_WORKERS` (2 on a machine with 2 or more cores),
-        ``1`` = a single search in this process.
+        ``1`` = this process only (on a plain CVRP the two searches one after the other,
+        half the budget each).
 
     Returns
     -------

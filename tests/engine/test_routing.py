@@ -456,6 +456,9 @@ def test_two_parallel_searches_give_a_feasible_plan_no_worse_than_one():
     assert check.violations(problem, plan) == []
     assert not plan.dropped
     assert "best of 2 parallel searches" in plan.stats.status
+    single = routing.solve(problem, time_limit_s=1.5, workers=1)
+    assert check.violations(problem, single) == []
+    assert "best of 2 consecutive searches" in single.stats.status
     with pytest.raises(ValueError, match="workers"):
         routing.solve(problem, time_limit_s=1, workers=0)
 
