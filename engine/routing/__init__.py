@@ -14,10 +14,18 @@ from engine.routing.problem import (
     SolverStats,
     VehicleType,
 )
-from engine.routing.solve import DEFAULT_SOLVER, schedule, screen, solve
+from engine.routing.solve import (
+    DEFAULT_SOLVER,
+    DEFAULT_WORKERS,
+    schedule,
+    screen,
+    solve,
+    solve_many,
+)
 
 __all__ = [
     "DEFAULT_SOLVER",
+    "DEFAULT_WORKERS",
     "HORIZON",
     "Dropped",
     "Route",
@@ -32,4 +40,5 @@ __all__ = [
     "schedule",
     "screen",
     "solve",
+    "solve_many",
 ]

@@ -142,13 +142,132 @@ class _MaxCpuTime:
         return now - self.start > self.seconds
 
 
-def solve_pyvrp(
-    p: RoutingProblem, time_limit_s: float, seed: int, cpu_time: bool = False
-) -> BackendResult:
-    """Solve with PyVRP's iterated local search (v0.14); ``cpu_time`` counts CPU seconds."""
+class _Deadline:
+    """PyVRP stopping criterion at an absolute ``time.monotonic()`` instant.
+
+    The clock is system-wide, so a search in a worker process stops at the same instant as
+    the one in the calling process, and set-up time counts against the budget.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, best_cost: float) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """When one search stops: a wall-clock deadline, or CPU seconds of its own process."""
+
+    deadline: float
+    cpu_seconds: float | None = None
+    patience: int | None = None  # also stop after this many iterations without improvement
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    routes: list[tuple[int, list[int], list[int]]]  # vehicle type, client indices, trips
+    cost: float
+    feasible: bool
+    iterations: int
+    strategy: str
+
+
+def _search(data: Any, init: list[list[int]] | None, seed: int, budget: _Budget, strategy: str):
+    """One PyVRP run; a top-level function so a worker process can run it too."""
     import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
-    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement, StoppingCriterion
+    from pyvrp.stop import MultipleCriteria, NoImprovement, StoppingCriterion
+
+    stop: StoppingCriterion
+    if budget.cpu_seconds is not None:
+        stop = _MaxCpuTime(budget.cpu_seconds)
+    else:
+        stop = _Deadline(budget.deadline)
+    if budget.patience:
+        stop = MultipleCriteria([stop, NoImprovement(budget.patience)])
+    initial = pyvrp.Solution(data, init) if init is not None else None
+    with warnings.catch_warnings():
+        # Infeasible results are handled by the caller (it relaxes and re-solves).
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = pyvrp.solve(
+            data,
+            stop,
+            seed=seed,
+            collect_stats=False,
+            display=False,
+            params=_solve_params(),
+            initial_solution=initial,
+        )
+    routes = []
+    for route in result.best.routes():
+        visits = [a for a in route if a.is_client()]
+        routes.append((route.vehicle_type(), [a.idx for a in visits], [a.trip for a in visits]))
+    return _Outcome(routes, result.cost(), result.is_feasible(), result.num_iterations, strategy)
+
+
+def tight_fleet(p: RoutingProblem) -> int | None:
+    """Fewest vehicles a plain CVRP's load needs (``ceil(total demand / capacity)``), if useful.
+
+    Only for one depot, one vehicle type with at least that many vehicles more than needed,
+    no time windows: the instance convention of unlimited fleets (CVRPLIB). A search limited
+    to this many vehicles explores the packed solutions the unlimited search rarely reaches
+    (it settles one route above), which are often the shortest when loads are tight.
+    """
+    if not _savings_applies(p):
+        return None
+    vt = p.vehicle_types[0]
+    need = max(1, -(-sum(p.demand) // max(vt.capacity, 1)))
+    return need if need < vt.count else None
+
+
+def _pool_context():
+    """Start method of worker processes: ``fork`` on Linux, else ``spawn``.
+
+    A forked worker starts in milliseconds with the problem already in memory, and it does
+    not re-run the caller's ``__main__`` (``spawn``/``forkserver`` re-import it, which re-runs
+    any script without an ``if __name__ == "__main__"`` guard). Workers only run PyVRP and
+    NumPy code and leave with ``os._exit``, so the parent's other threads (Streamlit, DuckDB)
+    are not touched.
+    """
+    import multiprocessing as mp
+    import sys
+
+    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def _run_searches(jobs: list[tuple]) -> tuple[list[_Outcome], list[str]]:
+    """Run ``_search`` on each job: the first here, the others in worker processes at once."""
+    if len(jobs) == 1:
+        return [_search(*jobs[0])], []
+    from concurrent.futures import ProcessPoolExecutor
+
+    outcomes, errors = [], []
+    try:
+        pool = ProcessPoolExecutor(max_workers=len(jobs) - 1, mp_context=_pool_context())
+        futures = [pool.submit(_search, *job) for job in jobs[1:]]
+    except (OSError, ValueError, RuntimeError) as exc:  # no processes here: search alone
+        errors.append(f"worker processes unavailable ({exc})")
+        futures, pool = [], None
+    try:
+        outcomes.append(_search(*jobs[0]))
+        for fut in futures:
+            try:
+                budget = jobs[0][3]
+                wait = None if budget.cpu_seconds else 60 + budget.deadline - time.monotonic()
+                outcomes.append(fut.result(timeout=wait))
+            except Exception as exc:  # a failed helper search must not fail the plan
+                errors.append(f"worker search failed ({type(exc).__name__}: {exc})")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes, errors
+
+
+def _problem_data(p: RoutingProblem):
+    """PyVRP ``ProblemData`` of ``p`` (clients are the stops in node order)."""
+    import pyvrp
 
     coords = p.coords or [(0.0, 0.0)] * p.num_nodes
     locations = [pyvrp.Location(float(x), float(y)) for x, y in coords]
@@ -188,67 +307,102 @@ def solve_pyvrp(
     assert p.duration is not None
     durations: list[Any] = [np.ascontiguousarray(m) for m in p.duration]
     distances: list[Any] = [np.ascontiguousarray(p.distance) for _ in durations]
-    data = pyvrp.ProblemData(
-        locations,
-        clients,
-        depots,
-        vehicle_types,
-        distances,
-        durations,
-    )
-    stop: StoppingCriterion = _MaxCpuTime(time_limit_s) if cpu_time else MaxRuntime(time_limit_s)
-    if len(clients) <= 20:
-        # Tiny problems converge in milliseconds; don't sit out the whole time limit.
-        stop = MultipleCriteria([stop, NoImprovement(1_000)])
-    start = time.perf_counter()
+    return pyvrp.ProblemData(locations, clients, depots, vehicle_types, distances, durations)
+
+
+def solve_pyvrp(
+    p: RoutingProblem,
+    time_limit_s: float,
+    seed: int,
+    cpu_time: bool = False,
+    workers: int = 1,
+    started: float | None = None,
+) -> BackendResult:
+    """Solve with PyVRP's iterated local search (v0.14).
+
+    ``workers`` > 1 runs that many independent searches at once, one per process (the
+    calling one included), and keeps the best: search ``k`` uses seed ``seed + k``; on a
+    plain CVRP the second one is limited to the fewest vehicles the load needs
+    (:func:`tight_fleet`). With ``workers=1`` a plain CVRP gets those two searches one after
+    the other, half the budget each. The wall-clock budget runs from ``started`` (``time.monotonic()``,
+    default now), so set-up and process start count against it. ``cpu_time`` instead gives
+    each search ``time_limit_s`` CPU seconds of its own process.
+    """
+    t0 = time.monotonic() if started is None else started
+    wall0 = time.perf_counter()
+    data = _problem_data(p)
     init = None
     if _savings_applies(p):
         first = p.num_depots
         routes0 = savings(p.distance, p.demand, p.vehicle_types[0].capacity)
-        init = pyvrp.Solution(data, [[i - first for i in r] for r in routes0])
-    with warnings.catch_warnings():
-        # Infeasible results are handled by the caller (it relaxes and re-solves).
-        warnings.simplefilter("ignore", PenaltyBoundWarning)
-        result = pyvrp.solve(
-            data,
-            stop,
-            seed=seed,
-            collect_stats=False,
-            display=False,
-            params=_solve_params(),
-            initial_solution=init,
-        )
-    runtime = time.perf_counter() - start
+        init = [[i - first for i in r] for r in routes0]
+    # Tiny problems converge in milliseconds; don't sit out the whole time limit.
+    patience = 1_000 if len(p.stops) <= 20 else None
+    budget = _Budget(t0 + time_limit_s, time_limit_s if cpu_time else None, patience)
+    jobs: list[tuple] = [(data, init, seed, budget, "all vehicles")]
+    tight = tight_fleet(p)
+    limited = None
+    if tight is not None:
+        vt = data.vehicle_type(0)
+        limited = data.replace(vehicle_types=[vt.replace(num_available=tight)])
+    for k in range(1, max(1, workers)):
+        if k == 1 and limited is not None:
+            jobs.append((limited, None, seed + k, budget, f"{tight} vehicles"))
+        else:
+            jobs.append((data, init, seed + k, budget, "all vehicles"))
+    how = "parallel"
+    if len(jobs) == 1 and limited is not None:
+        # One process: the same two searches one after the other, half the budget each.
+        how = "consecutive"
+        half = time_limit_s / 2
+        first = _Budget(t0 + half, half if cpu_time else None, patience)
+        second = _Budget(t0 + time_limit_s, half if cpu_time else None, patience)
+        outcomes = [
+            _search(data, init, seed, first, "all vehicles"),
+            _search(limited, None, seed + 1, second, f"{tight} vehicles"),
+        ]
+        errors: list[str] = []
+    else:
+        outcomes, errors = _run_searches(jobs)
+    best = min(outcomes, key=lambda o: (not o.feasible, o.cost))
     first = p.num_depots
     routes = []
     served: set[int] = set()
-    for route in result.best.routes():
-        visits = [a for a in route if a.is_client()]
-        stops = tuple(first + a.idx for a in visits)
-        trips = [a.trip for a in visits]
+    for vt_index, clients, trip_ids in best.routes:
+        stops = tuple(first + c for c in clients)
         served.update(stops)
-        rank = {t: k for k, t in enumerate(sorted(set(trips)))}
-        routes.append((route.vehicle_type(), stops, tuple(rank[t] for t in trips)))
+        rank = {t: k for k, t in enumerate(sorted(set(trip_ids)))}
+        routes.append((vt_index, stops, tuple(rank[t] for t in trip_ids)))
     unserved = tuple(i for i in p.stops if i not in served)
-    feasible = result.is_feasible()
+    status = "ok" if best.feasible else "infeasible"
+    if len(outcomes) > 1:
+        status += f"; best of {len(outcomes)} {how} searches ({best.strategy})"
+    for e in errors:
+        status += f"; {e}"
     return BackendResult(
         tuple(routes),
         unserved,
-        feasible,
-        runtime,
-        result.num_iterations,
-        "ok" if feasible else "infeasible",
+        best.feasible,
+        time.perf_counter() - wall0,
+        sum(o.iterations for o in outcomes),
+        status,
     )
 
 
 def solve_ortools(
-    p: RoutingProblem, time_limit_s: float, seed: int, cpu_time: bool = False
+    p: RoutingProblem,
+    time_limit_s: float,
+    seed: int,
+    cpu_time: bool = False,
+    workers: int = 1,
+    started: float | None = None,
 ) -> BackendResult:
     """Solve with OR-Tools routing: cheapest-insertion start, guided local search.
 
     ``seed`` is accepted for interface symmetry; OR-Tools' routing search is deterministic.
     Every vehicle makes a single trip here (``max_trips`` is not modelled). OR-Tools limits
-    wall-clock time only, so ``cpu_time`` is ignored.
+    wall-clock time only, so ``cpu_time`` is ignored; it runs one search (``workers`` is
+    ignored). Its time limit is what is left of ``time_limit_s`` since ``started``.
     """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
@@ -324,6 +478,8 @@ def solve_ortools(
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
+    if started is not None:
+        time_limit_s -= time.monotonic() - started
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     start = time.perf_counter()
     solution = model.SolveWithParameters(params)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from engine.auth import ALL, Scope
 from engine.routing.problem import RoutingPlan, RoutingProblem, VehicleType
-from engine.routing.solve import REASONS, must_serve_penalty, solve
+from engine.routing.solve import DEFAULT_SOLVER, REASONS, must_serve_penalty, solve_many
 
 WEIGHT_SCALE = 10  # problem weight unit = 0.1 kg
 COST_SCALE = 10_000  # problem cost unit = 1e-4 yuan
@@ -47,16 +47,25 @@ class DispatchSettings:
         the slowest band its working span (shift start to the last window close) touches,
         so planned arrival times are safe upper bounds in rush hours.
     max_trips
-        Trips per vehicle and shift (a forward warehouse reloads vans between waves).
+        Trips per vehicle and shift (a forward warehouse reloads vans between waves). Three
+        waves fit a 12-hour shift with pickup windows of 8-9 hours; the plan still checks
+        every window and the shift end, so a van makes a third trip only when it fits.
     split_cold
         Split each pickup point into a chilled/frozen stop and an ambient stop, so ambient
         goods can ride on non-refrigerated vehicles.
     time_limit_s
-        Search time for the whole day, shared among warehouses by their stop counts.
+        Search time for the whole day, shared among warehouses by their stop counts; with
+        ``workers`` processes the warehouses are split into that many groups solved at once
+        (see :func:`engine.routing.solve_many`).
     solver
         Routing backend (``None`` = the default of :func:`engine.routing.solve`).
     seed
         Random seed of the search.
+    workers
+        Processes for the search (``None`` = one per core, at most 2; 1 = this process only).
+    cpu_time
+        Count ``time_limit_s`` in CPU seconds of each search process (for benchmarks on a
+        busy machine; the plan then takes longer than ``time_limit_s`` of wall-clock time).
     """
 
     detour_factor: float = 1.3
@@ -67,11 +76,13 @@ class DispatchSettings:
         (17 * 60, 20.0),
         (19 * 60, 38.0),
     )
-    max_trips: int = 2
+    max_trips: int = 3
     split_cold: bool = True
     time_limit_s: float = 10.0
     solver: str | None = None
     seed: int = 0
+    workers: int | None = None
+    cpu_time: bool = False
 
     def __post_init__(self) -> None:
         if not self.detour_factor >= 1:
@@ -88,6 +99,8 @@ class DispatchSettings:
             raise ValueError("time_limit_s must be positive")
         if int(self.max_trips) != self.max_trips or self.max_trips < 1:
             raise ValueError("max_trips must be an integer >= 1")
+        if self.workers is not None and (int(self.workers) != self.workers or self.workers < 1):
+            raise ValueError("workers must be an integer >= 1 (or None)")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> DispatchSettings:
@@ -328,6 +341,39 @@ def build_problem(
     return dataclasses.replace(problem, penalty=penalty, allowed_vehicle_types=allowed)
 
 
+def fleet_note(problem: RoutingProblem, max_trips: int) -> str:
+    """What a warehouse's fleet can carry against what its stops need, for drop reasons.
+
+    Parameters
+    ----------
+    problem
+        One warehouse's problem (as from :func:`build_problem`).
+    max_trips
+        Trips per vehicle and shift.
+
+    Returns
+    -------
+    str
+        E.g. ``"stops need 10,426 kg (6,024 kg cold); 6 vans carry 5,900 kg per trip
+        (4,100 kg refrigerated), ≤ 3 trips each"``.
+    """
+    assert problem.needs_refrigeration is not None
+    stops = list(problem.stops)
+    need = sum(problem.demand[i] for i in stops) / WEIGHT_SCALE
+    cold = sum(problem.demand[i] for i in stops if problem.needs_refrigeration[i]) / WEIGHT_SCALE
+    vans = problem.vehicle_types
+    cap = sum(vt.capacity * vt.count for vt in vans) / WEIGHT_SCALE
+    cold_cap = sum(vt.capacity * vt.count for vt in vans if vt.refrigerated) / WEIGHT_SCALE
+    short = ""
+    if need > cap * max_trips or cold > cold_cap * max_trips:
+        short = "; more than the fleet can carry in its trips"
+    return (
+        f"stops need {need:,.0f} kg ({cold:,.0f} kg cold); {sum(vt.count for vt in vans)} vans "
+        f"carry {cap:,.0f} kg per trip ({cold_cap:,.0f} kg refrigerated), "
+        f"{'≤ ' + str(max_trips) + ' trips' if max_trips > 1 else 'one trip'} each{short}"
+    )
+
+
 def next_delivery_date(con: duckdb.DuckDBPyConnection) -> dt.date:
     """The day after the world's as-of date: when today's orders reach the pickup points.
 
@@ -468,24 +514,36 @@ def plan_lines(
     ]
     solves = []
     routable = stops[~no_xy]
-    total = max(len(routable), 1)
+    jobs = []
     for wh in wh_ids:
         part = routable[routable["warehouse_id"] == wh].reset_index(drop=True)
         vans = fleet[fleet["warehouse_id"] == wh].reset_index(drop=True)
         if part.empty:
             continue
         xy = (depots.at[wh, "lat"], depots.at[wh, "lon"])
-        problem = build_problem(part, xy, vans, settings, pins)
-        budget = max(1.0, settings.time_limit_s * len(part) / total)
-        plan = solve(problem, time_limit_s=budget, solver=settings.solver, seed=settings.seed)
+        jobs.append((wh, part, vans, build_problem(part, xy, vans, settings, pins)))
+    plans = solve_many(
+        [job[3] for job in jobs],
+        settings.time_limit_s,
+        solver=settings.solver,
+        seed=settings.seed,
+        workers=settings.workers,
+        cpu_time=settings.cpu_time,
+    )
+    for (wh, part, vans, problem), plan in zip(jobs, plans, strict=True):
         keys = tuple(part["stop_key"])
         solves.append(
             WarehouseSolve(wh, problem, plan, keys, tuple(vans["vehicle_id"].astype(int)))
         )
+        # OR-Tools plans a single trip per van (see engine.routing.backends).
+        trips = 1 if (settings.solver or DEFAULT_SOLVER) == "ortools" else settings.max_trips
+        note = fleet_note(problem, trips)
         for d in plan.dropped:
             code, reason = d.code, d.reason
             if code == "penalty":  # the must-serve price was not enough: no room left
                 code, reason = "no_room", REASONS["no_room"]
+            if code == "no_room":
+                reason = f"{reason} ({note})"
             dropped.append({"stop_key": keys[d.node - 1], "code": code, "reason": reason})
     routes, route_stops = _tables(solves, stops, fleet)
     dropped_df = pd.DataFrame(dropped, columns=["stop_key", "code", "reason"]).merge(

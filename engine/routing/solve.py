@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 
 from engine.routing import backends
@@ -15,6 +18,8 @@ from engine.routing.problem import (
 )
 
 DEFAULT_SOLVER = "pyvrp"
+# Independent PyVRP searches run at once, one per process (best kept); 1 = this process only.
+DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 REASONS = {
     "no_vehicle": "no vehicle in the fleet",
@@ -245,6 +250,7 @@ def solve(
     seed: int = 0,
     *,
     cpu_time: bool = False,
+    workers: int | None = None,
 ) -> RoutingPlan:
     """Plan routes for a :class:`RoutingProblem`.
 
@@ -258,14 +264,22 @@ def solve(
     problem
         The problem to solve.
     time_limit_s
-        Wall-clock budget of the search, in seconds (tiny problems stop earlier).
+        Wall-clock budget of the call, in seconds, counted from entry so set-up is included
+        (tiny problems stop earlier).
     solver
         ``"pyvrp"`` (default: best measured gaps, see ``bench/routing.py``) or ``"ortools"``.
     seed
         Random seed of the search.
     cpu_time
         Count ``time_limit_s`` in CPU seconds of this process instead of wall-clock seconds
-        (PyVRP only), so benchmarks on a busy machine measure the algorithm, not the load.
+        (PyVRP only), so benchmarks on a busy machine measure the algorithm, not the load;
+        with several workers each gets that many CPU seconds of its own process.
+    workers
+        PyVRP only: independent searches run at once in separate processes (different seeds;
+        on a plain CVRP the second is limited to the fewest vehicles the load needs), best
+        kept. ``None`` = :data:`DEFAULT_WORKERS` (2 on a machine with 2 or more cores),
+        ``1`` = this process only (on a plain CVRP the two searches one after the other,
+        half the budget each).
 
     Returns
     -------
@@ -277,7 +291,11 @@ def solve(
     ValueError
         When ``solver`` is unknown or ``time_limit_s`` is not positive.
     """
+    started = time.monotonic()
     name = solver or DEFAULT_SOLVER
+    workers = DEFAULT_WORKERS if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     if name not in backends.BACKENDS:
         raise ValueError(f"unknown solver {name!r}; choose one of {sorted(backends.BACKENDS)}")
     if not time_limit_s > 0:
@@ -297,7 +315,9 @@ def solve(
         fleet = sum(vt.capacity * vt.count * vt.max_trips for vt in p.vehicle_types)
         result = None
         if required <= fleet:
-            result = backends.BACKENDS[name](sub, time_limit_s, seed, cpu_time)
+            result = backends.BACKENDS[name](
+                sub, time_limit_s, seed, cpu_time, workers=workers, started=started
+            )
             runtime, iterations, status = result.runtime_s, result.iterations, result.status
         else:
             status = "fleet capacity below required load"
@@ -311,7 +331,8 @@ def solve(
                 must_serve_penalty(p, i) if i in forced else penalty[i] for i in range(p.num_nodes)
             ]
             sub = _subproblem(p, keep, relaxed)
-            result = backends.BACKENDS[name](sub, time_limit_s, seed + 1, cpu_time)
+            # A second budget of its own: the stops must be planned, even if late.
+            result = backends.BACKENDS[name](sub, time_limit_s, seed + 1, cpu_time, workers=workers)
             runtime += result.runtime_s
             status = f"{status}; relaxed: {result.status}"
         assert result is not None
@@ -350,3 +371,108 @@ def solve(
             status=status,
         ),
     )
+
+
+def _solve_group(
+    problems: list[RoutingProblem],
+    budgets: list[float],
+    solver: str | None,
+    seed: int,
+    cpu_time: bool,
+) -> list[RoutingPlan]:
+    """Solve problems one after another, each with one search (a worker process's share)."""
+    return [
+        solve(p, t, solver=solver, seed=seed, cpu_time=cpu_time, workers=1)
+        for p, t in zip(problems, budgets, strict=True)
+    ]
+
+
+def solve_many(
+    problems: list[RoutingProblem],
+    time_limit_s: float = 10,
+    solver: str | None = None,
+    seed: int = 0,
+    *,
+    cpu_time: bool = False,
+    workers: int | None = None,
+    min_time_s: float = 1.0,
+) -> list[RoutingPlan]:
+    """Solve independent problems (e.g. one per warehouse) within one overall budget.
+
+    With ``workers`` processes the problems are packed into that many groups of about equal
+    stop counts (largest first into the lightest group); the groups run at once, the first in
+    this process. Within a group the ``time_limit_s`` budget is shared by stop counts, so
+    each problem gets ``workers`` times what a single process could give it, and the whole
+    call takes about ``time_limit_s`` of wall-clock time. A single problem instead gets all
+    the workers as parallel searches (see :func:`solve`).
+
+    Parameters
+    ----------
+    problems
+        The problems.
+    time_limit_s
+        Wall-clock budget of the whole call (each problem gets at least ``min_time_s``).
+    solver, seed, cpu_time
+        As in :func:`solve`.
+    workers
+        Processes to use; ``None`` = :data:`DEFAULT_WORKERS`.
+    min_time_s
+        Floor of any one problem's share.
+
+    Returns
+    -------
+    list[RoutingPlan]
+        One plan per problem, in order.
+    """
+    workers = DEFAULT_WORKERS if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if not problems:
+        return []
+    if len(problems) == 1:
+        plan = solve(problems[0], time_limit_s, solver, seed, cpu_time=cpu_time, workers=workers)
+        return [plan]
+    size = [max(len(p.stops), 1) for p in problems]
+    groups: list[list[int]] = [[] for _ in range(min(workers, len(problems)))]
+    load = [0] * len(groups)
+    for k in sorted(range(len(problems)), key=lambda k: -size[k]):
+        g = load.index(min(load))
+        groups[g].append(k)
+        load[g] += size[k]
+    floor = min(min_time_s, time_limit_s)
+    budget = {
+        k: max(floor, time_limit_s * size[k] / load[g]) for g, ks in enumerate(groups) for k in ks
+    }
+    args = [
+        ([problems[k] for k in ks], [budget[k] for k in ks], solver, seed, cpu_time)
+        for ks in groups
+    ]
+    results: dict[int, RoutingPlan] = {}
+    pending = []
+    pool = None
+    if len(groups) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            pool = ProcessPoolExecutor(len(groups) - 1, mp_context=backends._pool_context())
+            pending = [(g, pool.submit(_solve_group, *args[g])) for g in range(1, len(groups))]
+        except (OSError, ValueError, RuntimeError):  # no worker processes: all here
+            pool, pending = None, []
+    try:
+        done = {0} | {g for g, _ in pending}
+        for k, plan in zip(groups[0], _solve_group(*args[0]), strict=True):
+            results[k] = plan
+        for g, fut in pending:
+            try:
+                plans = fut.result(timeout=None if cpu_time else 60 + 2 * time_limit_s)
+            except Exception:  # a failed worker must not lose its problems: solve them here
+                done.discard(g)
+                continue
+            results.update(zip(groups[g], plans, strict=True))
+        for g in range(len(groups)):
+            if g not in done:
+                results.update(zip(groups[g], _solve_group(*args[g]), strict=True))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [results[k] for k in range(len(problems))]

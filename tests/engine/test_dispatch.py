@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 
@@ -145,12 +146,48 @@ def test_too_small_fleet_drops_stops_for_lack_of_room():
     con = build_day(n_pickups=10, seed=2)
     vans = con.execute("SELECT * FROM vehicles WHERE vehicle_id = 1").df()
     vans["capacity_kg"] = 150.0
-    day = dispatch.plan_day(con, DELIVERY, settings=FAST, vehicles=vans)
+    settings = dispatch.DispatchSettings(time_limit_s=1, max_trips=2)
+    day = dispatch.plan_day(con, DELIVERY, settings=settings, vehicles=vans)
+    assert day.stops["kg"].sum() > 2 * 150  # more than two trips of the van can carry
     assert not day.dropped.empty
     assert set(day.dropped["code"]) <= {"no_room", "too_heavy"}
     assert (day.routes["load_pct"] <= 1).all() and (day.routes["trips"] <= 2).all()
     assert day.routes["load_kg"].max() <= 2 * 150
     assert len(day.route_stops) + len(day.dropped) == len(day.stops)
+    # The reason states the real shortage: what the stops need against what the van carries.
+    room = day.dropped[day.dropped["code"] == "no_room"]
+    assert room["reason"].str.contains("1 vans carry 150 kg per trip").all()
+    assert room["reason"].str.contains("more than the fleet can carry").all()
+
+
+def test_fleet_note_says_whether_the_fleet_is_short():
+    """The drop note compares needed kg with capacity x trips, cold goods separately."""
+    con = build_day(n_pickups=6, seed=2)
+    vans = con.execute("SELECT * FROM vehicles").df()
+    day = dispatch.plan_day(con, DELIVERY, settings=FAST, vehicles=vans)
+    problem = day.solves[0].problem
+    need = day.stops["kg"].sum()
+    assert f"stops need {need:,.0f} kg" in dispatch.fleet_note(problem, 3)
+    assert "more than the fleet" not in dispatch.fleet_note(problem, 3)
+    tiny = [dataclasses.replace(vt, capacity=1) for vt in problem.vehicle_types]
+    short = dataclasses.replace(problem, vehicle_types=tiny)
+    assert "more than the fleet can carry" in dispatch.fleet_note(short, 3)
+
+
+def test_day_is_the_same_quality_with_one_or_two_processes():
+    """Warehouses solved in parallel processes give complete, checker-clean plans too."""
+    con = build_day(n_pickups=10, n_warehouses=3, vans_per_warehouse=2, seed=4)
+    for workers in (1, 2):
+        settings = dispatch.DispatchSettings(time_limit_s=1.5, workers=workers)
+        day = dispatch.plan_day(con, DELIVERY, settings=settings)
+        assert day.dropped.empty
+        assert {ws.warehouse_id for ws in day.solves} == {1, 2, 3}
+        for ws in day.solves:
+            assert check.violations(ws.problem, ws.plan) == []
+            # each plan belongs to its own warehouse's problem
+            assert {i for r in ws.plan.routes for i in r.stops} == set(ws.problem.stops)
+    with pytest.raises(ValueError, match="workers"):
+        dispatch.DispatchSettings(workers=0)
 
 
 def test_two_warehouses_use_their_own_vehicles():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine import routing
-from engine.routing import check
+from engine.routing import backends, check
 from engine.routing.problem import Route, RoutingPlan, SolverStats
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "vrp"
@@ -446,3 +447,44 @@ def test_cpu_time_budget_still_gives_a_feasible_optimal_tiny_plan():
     plan = routing.solve(problem, time_limit_s=0.3, cpu_time=True)
     assert check.violations(problem, plan) == []
     assert plan.distance_units == brute_force(problem)
+
+
+def test_two_parallel_searches_give_a_feasible_plan_no_worse_than_one():
+    """Two searches in two processes: feasible, and the kept plan is the better of the two."""
+    problem = routing.read_instance(DATA / "P-n101-k4.vrp")
+    plan = routing.solve(problem, time_limit_s=1.5, workers=2)
+    assert check.violations(problem, plan) == []
+    assert not plan.dropped
+    assert "best of 2 parallel searches" in plan.stats.status
+    single = routing.solve(problem, time_limit_s=1.5, workers=1)
+    assert check.violations(problem, single) == []
+    assert "best of 2 consecutive searches" in single.stats.status
+    with pytest.raises(ValueError, match="workers"):
+        routing.solve(problem, time_limit_s=1, workers=0)
+
+
+def test_tight_fleet_is_the_load_bound_of_plain_cvrps_only():
+    """ceil(total demand / capacity) for an unlimited-fleet CVRP; None with time windows."""
+    cvrp = routing.read_instance(DATA / "P-n101-k4.vrp")
+    need = -(-sum(cvrp.demand) // cvrp.vehicle_types[0].capacity)
+    assert backends.tight_fleet(cvrp) == need == 4
+    assert backends.tight_fleet(routing.read_instance(DATA / "RC101.txt")) is None
+
+
+def test_wall_clock_budget_includes_set_up():
+    """A 1-second solve of a 100-stop instance returns within about a second."""
+    problem = routing.read_instance(DATA / "RC101.txt")
+    t0 = time.perf_counter()
+    routing.solve(problem, time_limit_s=1, workers=1)
+    assert time.perf_counter() - t0 < 1.5
+
+
+def test_solve_many_returns_each_problem_its_own_plan():
+    """Problems split over two processes come back in order, each feasible and complete."""
+    problems = [random_problem(s, n_stops=6 + s) for s in range(4)]
+    plans = routing.solve_many(problems, time_limit_s=1, workers=2)
+    assert len(plans) == 4
+    for problem, plan in zip(problems, plans, strict=True):
+        assert check.violations(problem, plan) == []
+        assert {i for r in plan.routes for i in r.stops} == set(problem.stops)
+        assert plan.distance_units == brute_force(problem)
