@@ -89,7 +89,8 @@ def cloglog(
         One code array per fixed effect, non-negative integers; the returned effect values
         are indexed by these codes.
     cluster
-        Cluster codes for robust standard errors; ``None`` = one cluster per row.
+        Cluster codes for robust standard errors (leverage-corrected, CR3-like); ``None`` = one
+        cluster per row, uncorrected.
     max_iter
         Iteration cap.
     tol
@@ -196,10 +197,19 @@ def cloglog(
     score = xt * ((yk - nk * p) * dp / var)[:, None]
     if cluster is not None:
         cl, ncl = _dense(np.asarray(cluster)[keep])
-        score = np.stack(
-            [np.bincount(cl, weights=score[:, s], minlength=ncl) for s in range(n_slopes)],
-            axis=1,
-        )
+
+        def per_cluster(v: np.ndarray) -> np.ndarray:
+            return np.stack(
+                [np.bincount(cl, weights=v[:, s], minlength=ncl) for s in range(n_slopes)],
+                axis=1,
+            )
+
+        # Leave-one-cluster-out correction (CR3, one slope at a time): a cluster holding a share
+        # h of a slope's information fits its own residuals, so its score is shrunk by 1 - h.
+        # One anchor SKU can hold a third of its category's information; without this the
+        # intervals covered 88 % instead of 95 % over 30 small worlds (90 % with it).
+        lev = per_cluster(xt**2 * w[:, None]) / np.maximum(np.diag(hess), 1e-300)
+        score = per_cluster(score) / (1 - np.clip(lev, 0, 0.9))
     meat = score.T @ score
     se = np.full(n_slopes, np.nan)
     ok = np.diag(hess) > 1e-12

@@ -71,6 +71,69 @@ def test_glm_recovers_a_planted_slope():
     assert np.all(fit.se < 0.2)
 
 
+def _attached_world(seed: int = 5) -> pd.DataFrame:
+    """Campaign frame of order-level draws where buying SKU 0 adds SKU 8 70 % of the time.
+
+    Two categories of eight SKUs share the elasticity -1.5; every price is an independent
+    discount. SKU 8 (the "sauce") is also bought on its own; its lines that come with SKU 0
+    (the "steak") are counted in ``attached_lines`` as :func:`data.campaigns` does.
+    """
+    rng = np.random.default_rng(seed)
+    k = 16
+    popularity = rng.normal(0, 0.4, k)
+    popularity[[0, 8]] = [0.8, 0.3]
+    rows = []
+    for cd in range(600):
+        n = int(rng.integers(30, 80))
+        disc = rng.choice([1.0, 0.9, 0.8, 0.7, 0.6], k)
+        p = -np.expm1(-np.exp(rng.normal(-2.3, 0.3) + popularity - 1.5 * np.log(disc)))
+        pick = rng.random((n, k)) < p
+        pick[:, 8] |= pick[:, 0] & (rng.random(n) < 0.7)
+        together = int((pick[:, 0] & pick[:, 8]).sum())
+        for s in range(k):
+            rows.append(
+                {
+                    "community_id": cd % 20,
+                    "sale_date": pd.Timestamp("2026-01-01") + pd.Timedelta(days=cd // 20),
+                    "sku_id": s,
+                    "category": "meat" if s < 8 else "sauce",
+                    "price": 10.0 * disc[s],
+                    "list_price": 10.0,
+                    "lines": int(pick[:, s].sum()),
+                    "attached_lines": together if s in (0, 8) else 0,
+                    "n_orders": n,
+                    "sold_out": False,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_lines_bought_with_a_complement_are_left_out():
+    """An add-on bought because of its partner flattens the slope; leaving it out recovers it."""
+    frame = _attached_world()
+    fixed = elasticity.by_category(frame).table.set_index("category")
+    raw = elasticity.by_category(frame.drop(columns="attached_lines")).table
+    raw = raw.set_index("category")
+    assert raw.loc["sauce", "elasticity"] > -1.4, raw  # flattened by the add-ons
+    err = np.abs(fixed["elasticity"] + 1.5)
+    assert np.all((err < 3 * fixed["se"]) & (err < 0.1)), fixed
+
+
+def test_attachments_find_the_planted_pairs(con, cut):
+    """The planted basket affinities are found, and few other pairs pass the bar."""
+    start = cut - timedelta(days=82)
+    pairs = data.attachments(con, start, cut)
+    found = {frozenset((int(a), int(c))) for a, c in zip(pairs["a"], pairs["c"], strict=True)}
+    planted = con.execute("SELECT antecedent_sku, consequent_sku FROM truth_affinity").fetchall()
+    for a, c in planted:
+        assert frozenset((int(a), int(c))) in found, (a, c, pairs)
+    assert len(found) <= 2 * len(planted)
+    assert (pairs["attach_rate"] >= data.ATTACH_RATE).all()
+    camp = data.campaigns(con, start, cut)
+    assert (camp["attached_lines"] <= camp["lines"]).all()
+    assert camp.loc[camp["attached_lines"] > 0, "sku_id"].nunique() >= 3
+
+
 def test_category_elasticities_cover_the_planted_ones(model, truth):
     """95 % intervals cover the planted elasticity for >= 80 % of categories."""
     cat = model.categories.set_index("category")
