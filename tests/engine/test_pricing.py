@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from engine.auth import Scope
 from engine.pricing import data, demand, elasticity, glm, markdown, whatif
 
 HOLD_OUT = 7  # days: the planner predicts at most a week ahead
@@ -132,6 +133,11 @@ def test_attachments_find_the_planted_pairs(con, cut):
     camp = data.campaigns(con, start, cut)
     assert (camp["attached_lines"] <= camp["lines"]).all()
     assert camp.loc[camp["attached_lines"] > 0, "sku_id"].nunique() >= 3
+    # A regional scope counts only its own communities' orders.
+    region = con.execute("SELECT min(region_id) FROM communities").fetchone()[0]
+    part = data.attachments(con, start, cut, Scope(regions=(region,)))
+    both = pairs.merge(part, on=["a", "c"], suffixes=("", "_part"))
+    assert len(both) and (both["n_part"] < both["n"]).all()
 
 
 def test_category_elasticities_cover_the_planted_ones(model, truth):
