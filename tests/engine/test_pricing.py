@@ -72,6 +72,26 @@ def test_glm_recovers_a_planted_slope():
     assert np.all(fit.se < 0.2)
 
 
+def test_poisson_glm_recovers_a_planted_slope():
+    """The Poisson fit (units per line) recovers slopes with an exposure and absorbed effects."""
+    rng = np.random.default_rng(4)
+    n_g, per = 400, 12
+    g = np.repeat(np.arange(n_g), per)
+    item = rng.integers(0, 50, len(g))
+    x = np.log(rng.choice([1.0, 0.9, 0.8, 0.7], len(g)))
+    slope = item % 2
+    beta = np.array([0.3, -0.2])
+    eta = rng.normal(0.2, 0.2, n_g)[g] + rng.normal(0, 0.2, 50)[item] + beta[slope] * x
+    lines = rng.integers(1, 30, len(g))
+    units = rng.poisson(lines * np.exp(eta))
+    fit = glm.poisson(units, lines, x, slope, 2, [g, item], cluster=item)
+    assert fit.converged
+    assert np.all(np.abs(fit.beta - beta) < 3 * fit.se)
+    assert np.all(fit.se < 0.15)
+    with pytest.raises(ValueError, match="non-negative"):
+        glm.poisson(-units, lines, x, slope, 2, [g, item])
+
+
 def _attached_world(seed: int = 5) -> pd.DataFrame:
     """Campaign frame of order-level draws where buying SKU 0 adds SKU 8 70 % of the time.
 
