@@ -33,7 +33,8 @@ def one_world(seed: int, scale: str) -> pd.DataFrame:
     try:
         cut = data.as_of(con) - timedelta(days=7)
         start, stop = data.window(con, cut, 83)
-        table = elasticity.by_category(data.campaigns(con, start, stop)).table
+        cat = elasticity.by_category(data.campaigns(con, start, stop))
+        table = cat.table.assign(lines_el=cat.fit.beta, lines_se=cat.fit.se)
         truth = dict(
             con.execute(
                 "SELECT category, elasticity FROM truth_elasticity WHERE persona = 'all'"
@@ -49,14 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.elasticity_worlds", description=__doc__)
     ap.add_argument("--seeds", type=int, default=30, help="worlds, seeds 1..N")
     ap.add_argument("--scale", default="small")
+    ap.add_argument("--frame", help="also write every world's table to this CSV")
     args = ap.parse_args(argv)
     t0, c0 = time.perf_counter(), time.process_time()
     df = pd.concat([one_world(s, args.scale) for s in range(1, args.seeds + 1)])
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if args.frame:
+        df.to_csv(args.frame, index=False)
     df["err"] = df["elasticity"] - df["truth"]
     df["z"] = df["err"] / df["se"]
+    df["err_lines"] = df["lines_el"] - df["truth"]
     per = df.groupby("category").agg(
-        bias=("err", "mean"), sd=("err", "std"), se=("se", "mean"), z_sd=("z", "std")
+        bias=("err", "mean"),
+        sd=("err", "std"),
+        se=("se", "mean"),
+        z_sd=("z", "std"),
+        bias_lines=("err_lines", "mean"),
     )
     per["t_bias"] = per["bias"] / (per["sd"] / np.sqrt(args.seeds))
     print(per.round(3).to_string())
