@@ -106,6 +106,10 @@ def _per_line(f: pd.DataFrame, slope: np.ndarray, n_slopes: int) -> glm.GlmFit |
     A campaign's units with its lines as the exposure and the line model's fixed effects.
     Quantity per line does not follow the listing's other items, so the lines bought with a
     complement stay in (their quantity is not known apart from the rest).
+
+    The slopes are not shrunk towards their mean: doing so (empirical Bayes) brought the RMSE
+    over 30 small worlds from 0.225 to 0.206 but the demo world's coverage from 87 % to 80 %
+    (母婴's slope is truly near 0 and precisely measured there; shrinking pulled it to 0.02).
     """
     if "units" not in f:
         return None
