@@ -1,10 +1,18 @@
-"""Reading what the pricing models learn from: campaigns with their order lines and traffic."""
+"""Reading what the pricing models learn from: campaigns with their order lines and traffic.
+
+Besides its order lines, each campaign carries its lines bought together with a strong
+complement (steak and its pepper sauce, baby formula and baby cereal; see :func:`attachments`).
+A sauce added because the steak is in the basket follows the steak, not its own price, so the
+elasticity fit leaves those lines out (of both partners: which one drives the other cannot be
+told from baskets alone, and leaving out a fixed share of a SKU's own purchases keeps its slope).
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from engine import db as dbmod
@@ -35,6 +43,69 @@ LEFT JOIN traffic t ON t.community_id = c.community_id AND t.order_date = c.sale
 WHERE c.sale_date BETWEEN ? AND ?
 ORDER BY c.campaign_id
 """
+
+# Non-cancelled order lines in a date range and a list of communities (NULL = all): the base
+# of the attachment queries.
+_LINES = """
+SELECT o.order_id, o.community_id, o.order_date AS sale_date, i.sku_id
+FROM order_items i JOIN orders o USING (order_id)
+WHERE o.status <> 'cancelled' AND o.order_date BETWEEN ? AND ?
+  AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], o.community_id))
+"""
+
+# Candidate pairs (a, c): bought together in at least ``?`` orders and in at least ``?`` of all
+# orders holding a (a cheap bound that spares the listing join for the thousands of weak pairs);
+# then the orders holding a, those holding c and all orders over the community-days listing both.
+_PAIRS = f"""
+WITH li AS ({_LINES}),
+n_sku AS (SELECT sku_id, count(*) AS n FROM li GROUP BY 1),
+together AS (
+    SELECT p.a, p.c, p.n_ac
+    FROM (
+        SELECT a.sku_id AS a, c.sku_id AS c, count(*) AS n_ac
+        FROM li a JOIN li c ON a.order_id = c.order_id AND a.sku_id <> c.sku_id
+        GROUP BY ALL
+        HAVING count(*) >= ?
+    ) p
+    JOIN n_sku ON n_sku.sku_id = p.a
+    WHERE p.n_ac >= ? * n_sku.n
+),
+per AS (SELECT community_id, sale_date, sku_id, count(*) AS n FROM li GROUP BY ALL),
+traffic AS (SELECT community_id, sale_date, count(DISTINCT order_id) AS n FROM li GROUP BY ALL)
+SELECT t.a, t.c, any_value(t.n_ac) AS n_ac, coalesce(sum(pa.n), 0) AS n_a,
+       coalesce(sum(pc.n), 0) AS n_c, sum(tr.n) AS n
+FROM together t
+JOIN campaigns ka ON ka.sku_id = t.a AND ka.sale_date BETWEEN ? AND ?
+JOIN campaigns kc ON kc.sku_id = t.c AND kc.community_id = ka.community_id
+                 AND kc.sale_date = ka.sale_date
+JOIN traffic tr ON tr.community_id = ka.community_id AND tr.sale_date = ka.sale_date
+LEFT JOIN per pa ON pa.community_id = ka.community_id AND pa.sale_date = ka.sale_date
+                AND pa.sku_id = t.a
+LEFT JOIN per pc ON pc.community_id = ka.community_id AND pc.sale_date = ka.sale_date
+                AND pc.sku_id = t.c
+GROUP BY ALL
+"""
+
+# Per campaign of c: its lines in orders that also hold one of c's partners.
+_ATTACHED = f"""
+WITH li AS ({_LINES}),
+hit AS (
+    SELECT DISTINCT l.order_id, l.community_id, l.sale_date, l.sku_id
+    FROM li l
+    JOIN _pricing_pairs p ON p.c = l.sku_id
+    JOIN li o ON o.order_id = l.order_id AND o.sku_id = p.a
+)
+SELECT community_id, sale_date, sku_id, count(*) AS attached_lines
+FROM hit GROUP BY ALL
+"""
+
+ATTACH_RATE = 0.3  # share of a's orders that add c beyond c's own rate, to call c attached
+ATTACH_Z = 5.0  # and the excess must be this many standard errors (no chance pairs)
+ATTACH_MIN_ORDERS = 30  # orders holding both, to consider a pair at all
+# ... and the share of all of a's orders that hold c: below it c is listed with a too seldom
+# (or added too rarely) for the pair to matter. 0.1 admits an attach rate of 0.3 when c is
+# listed on a third of a's days.
+ATTACH_MIN_SHARE = 0.1
 
 _SEGMENT_LINES = """
 SELECT i.campaign_id, seg.segment, count(*) AS lines
@@ -118,7 +189,67 @@ def campaigns(
         (non-cancelled orders in the community that day).
     """
     table = con.execute(_CAMPAIGNS, [start, end, start, end, start, end]).df()
-    return scope.keep(con, table).reset_index(drop=True)
+    frame = scope.keep(con, table).reset_index(drop=True)
+    pairs = attachments(con, start, end, scope)
+    frame["attached_lines"] = 0
+    if pairs.empty or frame.empty:
+        return frame
+    both = pd.concat([pairs[["a", "c"]], pairs[["c", "a"]].set_axis(["a", "c"], axis=1)])
+    cur = con.cursor()
+    comms = scope.communities(cur)
+    cur.register("_pricing_pairs", both.drop_duplicates())
+    try:
+        att = cur.execute(_ATTACHED, [start, end, comms, comms]).df()
+    finally:
+        cur.unregister("_pricing_pairs")
+    key = ["community_id", "sale_date", "sku_id"]
+    att["sale_date"] = pd.to_datetime(att["sale_date"]).dt.date
+    merged = frame[key].assign(sale_date=pd.to_datetime(frame["sale_date"]).dt.date)
+    merged = merged.merge(att, on=key, how="left")
+    frame["attached_lines"] = merged["attached_lines"].fillna(0).to_numpy(np.int64)
+    return frame
+
+
+def attachments(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, scope: Scope = ALL
+) -> pd.DataFrame:
+    """Pairs ``(a, c)`` where buying ``a`` adds ``c`` to the order beyond ``c``'s own appeal.
+
+    Over the community-days listing both, ``p1 = P(c | a in the order)`` and
+    ``p0 = P(c | a not in it)``; the attach rate ``(p1 - p0) / (1 - p0)`` is the share of
+    ``a``'s orders that take ``c`` *because of* ``a``. A pair counts when that rate is at least
+    :data:`ATTACH_RATE`, :data:`ATTACH_Z` standard errors clear of chance and seen together in
+    :data:`ATTACH_MIN_ORDERS` orders (and in :data:`ATTACH_MIN_SHARE` of all of ``a``'s orders).
+    A strong pair may show both ways (a sauce bought almost only with steak).
+
+    Parameters
+    ----------
+    con
+        Open Linli database.
+    start, end
+        Order-date range, inclusive.
+    scope
+        The caller's row scope; only orders of communities inside it are counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``a, c, n_ac, n_a, n_c, n, p1, p0, attach_rate, z``, strongest first.
+    """
+    comms = scope.communities(con)
+    par = [start, end, comms, comms, ATTACH_MIN_ORDERS, ATTACH_MIN_SHARE, start, end]
+    p = con.execute(_PAIRS, par).df()
+    if p.empty:
+        return p.assign(p1=[], p0=[], attach_rate=[], z=[])
+    n_a, n_c, n_ac, n = (p[k].to_numpy(float) for k in ("n_a", "n_c", "n_ac", "n"))
+    p1 = n_ac / np.maximum(n_a, 1)
+    p0 = np.clip((n_c - n_ac) / np.maximum(n - n_a, 1), 0, 1 - 1e-9)
+    se = np.sqrt(p1 * (1 - p1) / np.maximum(n_a, 1) + p0 * (1 - p0) / np.maximum(n - n_a, 1))
+    p = p.assign(
+        p1=p1, p0=p0, attach_rate=(p1 - p0) / (1 - p0), z=(p1 - p0) / np.maximum(se, 1e-12)
+    )
+    keep = (p["attach_rate"] >= ATTACH_RATE) & (p["z"] >= ATTACH_Z)
+    return p[keep].sort_values("attach_rate", ascending=False).reset_index(drop=True)
 
 
 def segment_lines(

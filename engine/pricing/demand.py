@@ -203,7 +203,7 @@ def _build(con, frame: pd.DataFrame, end: date, level: float) -> dict:
     cat_b = dict(zip(cat.table["category"], cat.table["elasticity"], strict=True))
     b_cat = skus["category"].map(cat_b).astype(float)
     b_sku = skus["sku_id"].map(per_sku.set_index("sku_id")["elasticity"])
-    b = b_sku.fillna(b_cat).fillna(float(np.nanmean(cat.fit.beta))).to_numpy()
+    b = b_sku.fillna(b_cat).fillna(float(np.nanmean(cat.table["elasticity"]))).to_numpy()
 
     a_sku, cc_mat = _shrunk_effects(cat, skus, comms, b)
     lv = pd.Series(c_ids).map(cat_lv).fillna(cat_lv.mean() if len(cat_lv) else 0.0).to_numpy()

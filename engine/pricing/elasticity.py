@@ -5,7 +5,19 @@ Every campaign sells at some discount to its list price; the elasticity is the e
 binomial model of "is the SKU in an order" (``engine.pricing.glm``) with fixed effects for
 community × day (seasonality, weather, holidays, the day's whole listing), SKU (popularity)
 and community × category (the community's category mix). Campaigns that sold out are left out:
-their demand is censored at the stock limit.
+their demand is censored at the stock limit. Lines bought together with a strong complement
+(:func:`engine.pricing.data.attachments`) are left out: a sauce added because the steak is in
+the basket follows the steak, not its own price, and pulls the slope towards zero (measured on
+the demo world: 粮油调味 -0.93 instead of -1.09, from 黑胡椒酱 added to 西冷牛排).
+
+The reported elasticity is that of demand in units, as a two-part model: the line model's slope
+(how the chance of an order line moves with price) plus the slope of units per line (a Poisson
+fit of a campaign's units with its lines as the exposure, same fixed effects). Buyers who take
+more units per line are also the less price-sensitive ones (families), so the line slope alone
+weights buyers by lines, not units, and is too steep: on the demo world (seed 7) 95 % intervals
+of the line slope covered the planted unit elasticity for 60 % of categories, the two-part
+estimate for 87 %. The two parts' scores are uncorrelated (the second conditions on the first's
+outcome), so their variances add.
 """
 
 from __future__ import annotations
@@ -27,10 +39,31 @@ BY = ("category", "sku", "community_type", "segment")
 class CategoryFit:
     """The category-level fit and the codes needed to reuse its fixed effects."""
 
-    table: pd.DataFrame  # category, elasticity, se, ci_low, ci_high, n_campaigns
-    fit: glm.GlmFit
+    table: pd.DataFrame  # category, elasticity, se, ci_low, ci_high, n_campaigns (units)
+    fit: glm.GlmFit  # the line model (its slopes are the line elasticities)
     frame: pd.DataFrame  # the campaigns used (not sold out), with code columns
     categories: list[str]
+    per_line: glm.GlmFit | None = None  # units per line (slopes added to the line slopes)
+
+    @property
+    def per_line_slope(self) -> np.ndarray:
+        """Slope of units per line on log relative price, per category (0 when not fitted)."""
+        if self.per_line is None:
+            return np.zeros(len(self.categories))
+        return np.nan_to_num(self.per_line.beta)
+
+
+def _own(f: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Lines of each campaign not bought together with a strong complement, and the orders.
+
+    The orders stay whole: a SKU keeps a share of its own purchases that does not depend on
+    its price, so its slope is unchanged, while conditioning on the partner's absence would
+    tie the SKU's rate to its partner's (and, for the partner that drives, to its own) price.
+    """
+    y = f["lines"].to_numpy(float)
+    if "attached_lines" in f:
+        y = np.clip(y - f["attached_lines"].to_numpy(float), 0, None)
+    return y, f["n_orders"].to_numpy(float)
 
 
 def _codes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,17 +78,53 @@ def _codes(frame: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
-def _table(names: list, fit: glm.GlmFit, level: float, key: str) -> pd.DataFrame:
+def _table(
+    names: list, fit: glm.GlmFit, level: float, key: str, per_line: glm.GlmFit | None = None
+) -> pd.DataFrame:
+    """Elasticities of units: the line slopes plus the units-per-line slopes (when given)."""
     z = stats.norm.ppf(0.5 + level / 2)
+    beta, se = fit.beta, fit.se
+    if per_line is not None:
+        # A group without per-line information (no units) keeps its line slope and SE.
+        beta = beta + np.nan_to_num(per_line.beta)
+        se = np.sqrt(se**2 + np.nan_to_num(per_line.se) ** 2)
     return pd.DataFrame(
         {
             key: names,
-            "elasticity": fit.beta,
-            "se": fit.se,
-            "ci_low": fit.beta - z * fit.se,
-            "ci_high": fit.beta + z * fit.se,
+            "elasticity": beta,
+            "se": se,
+            "ci_low": beta - z * se,
+            "ci_high": beta + z * se,
             "n_campaigns": fit.n,
         }
+    )
+
+
+def _per_line(f: pd.DataFrame, slope: np.ndarray, n_slopes: int) -> glm.GlmFit | None:
+    """Slope of units per order line on log relative price, per slope group (Poisson fit).
+
+    A campaign's units with its lines as the exposure and the line model's fixed effects.
+    Quantity per line does not follow the listing's other items, so the lines bought with a
+    complement stay in (their quantity is not known apart from the rest).
+
+    The slopes are not shrunk towards their mean: doing so (empirical Bayes) brought the RMSE
+    over 30 small worlds from 0.225 to 0.206 but the demo world's coverage from 87 % to 80 %
+    (母婴's slope is truly near 0 and precisely measured there; shrinking pulled it to 0.02).
+    """
+    if "units" not in f:
+        return None
+    has = (f["lines"] > 0).to_numpy()
+    if not has.any():
+        return None
+    g = f[has]
+    return glm.poisson(
+        g["units"].to_numpy(float),
+        g["lines"].to_numpy(float),
+        g["x"].to_numpy(),
+        slope[has],
+        n_slopes,
+        [g["cd"].to_numpy(), g["sk"].to_numpy(), g["cc"].to_numpy()],
+        cluster=g["sk"].to_numpy(),
     )
 
 
@@ -77,7 +146,8 @@ def by_category(frame: pd.DataFrame, level: float = 0.95) -> CategoryFit:
     Returns
     -------
     CategoryFit
-        Table of elasticities with SKU-clustered intervals, and the fit itself.
+        Table of unit elasticities with SKU-clustered intervals, the line fit and the
+        units-per-line fit.
 
     Raises
     ------
@@ -91,16 +161,18 @@ def by_category(frame: pd.DataFrame, level: float = 0.95) -> CategoryFit:
     f = _codes(f.reset_index(drop=True))
     cats = sorted(f["category"].unique())
     slope = f["category"].map({c: i for i, c in enumerate(cats)}).to_numpy()
+    y, trials = _own(f)
     fit = glm.cloglog(
-        f["lines"].to_numpy(),
-        f["n_orders"].to_numpy(),
+        y,
+        trials,
         f["x"].to_numpy(),
         slope,
         len(cats),
         [f["cd"].to_numpy(), f["sk"].to_numpy(), f["cc"].to_numpy()],
         cluster=f["sk"].to_numpy(),
     )
-    return CategoryFit(_table(cats, fit, level, "category"), fit, f, cats)
+    per = _per_line(f, slope, len(cats))
+    return CategoryFit(_table(cats, fit, level, "category", per), fit, f, cats, per)
 
 
 def by_sku(cat: CategoryFit, min_campaigns: int = 30, level: float = 0.95) -> pd.DataFrame:
@@ -110,6 +182,8 @@ def by_sku(cat: CategoryFit, min_campaigns: int = 30, level: float = 0.95) -> pd
     community × category effects held as offsets; the raw slopes are then shrunk towards the
     category value by ``tau² / (tau² + se²)``, ``tau²`` the between-SKU variance left after
     sampling noise. SKUs with fewer than ``min_campaigns`` campaigns keep the category value.
+    The slopes are of order lines; the category's units-per-line slope is added to each, so
+    the values (raw and shrunk) are elasticities of units like the category table's.
 
     Parameters
     ----------
@@ -182,6 +256,9 @@ def by_sku(cat: CategoryFit, min_campaigns: int = 30, level: float = 0.95) -> pd
         tau2 = max(0.0, float(np.var(d[enough]) - np.mean(se[enough] ** 2)))
     shrink = np.where(enough, tau2 / (tau2 + np.where(enough, se, 1.0) ** 2), 0.0)
     z = stats.norm.ppf(0.5 + level / 2)
+    # Line slopes to unit elasticities: add the category's units-per-line slope.
+    g = cat.per_line_slope[[cat_idx[c] for c in cats]]
+    b, base = b + g, base + g
     out = pd.DataFrame(
         {
             "sku_id": sku_ids.astype(np.int64),
@@ -203,16 +280,17 @@ def _grouped(frame: pd.DataFrame, group: str, level: float) -> pd.DataFrame:
     f = _codes(f.reset_index(drop=True))
     names = sorted(f[group].unique())
     slope = f[group].map({g: i for i, g in enumerate(names)}).to_numpy()
+    y, trials = _own(f)
     fit = glm.cloglog(
-        f["lines"].to_numpy(),
-        f["n_orders"].to_numpy(),
+        y,
+        trials,
         f["x"].to_numpy(),
         slope,
         len(names),
         [f["cd"].to_numpy(), f["sk"].to_numpy(), f["cc"].to_numpy()],
         cluster=f["sk"].to_numpy(),
     )
-    return _table(names, fit, level, group)
+    return _table(names, fit, level, group, _per_line(f, slope, len(names)))
 
 
 def by_segment(

@@ -54,6 +54,37 @@ def _drop_empty(y: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
             return keep
 
 
+def poisson(
+    y: np.ndarray,
+    exposure: np.ndarray,
+    x: np.ndarray,
+    slope: np.ndarray,
+    n_slopes: int,
+    effects: Sequence[np.ndarray],
+    cluster: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-6,
+) -> GlmFit:
+    """Poisson (quasi-)regression with a log link, an exposure and absorbed fixed effects.
+
+    ``E[y] = exposure * exp(a_g1 + a_g2 + ... + b_s * x)``, fitted as in :func:`cloglog`
+    (same effects, same leverage-corrected clustered standard errors, which make the fit
+    robust to any dispersion: only the mean model has to hold). Used for units per order line:
+    ``y`` units of a campaign with its order lines as the exposure.
+
+    Returns
+    -------
+    GlmFit
+        ``mu`` holds the fitted rates per unit of exposure of the kept rows.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes or negative counts.
+    """
+    return _fit("poisson", y, exposure, x, slope, n_slopes, effects, cluster, max_iter, tol)
+
+
 def cloglog(
     y: np.ndarray,
     trials: np.ndarray,
@@ -89,7 +120,8 @@ def cloglog(
         One code array per fixed effect, non-negative integers; the returned effect values
         are indexed by these codes.
     cluster
-        Cluster codes for robust standard errors; ``None`` = one cluster per row.
+        Cluster codes for robust standard errors (leverage-corrected, CR3-like); ``None`` = one
+        cluster per row, uncorrected.
     max_iter
         Iteration cap.
     tol
@@ -97,7 +129,7 @@ def cloglog(
 
     Returns
     -------
-    PoissonFit
+    GlmFit
         ``mu`` holds fitted probabilities of the kept rows.
 
     Raises
@@ -105,6 +137,22 @@ def cloglog(
     ValueError
         On mismatched shapes, negative counts or ``y > trials``.
     """
+    return _fit("cloglog", y, trials, x, slope, n_slopes, effects, cluster, max_iter, tol)
+
+
+def _fit(
+    family: str,
+    y: np.ndarray,
+    trials: np.ndarray,
+    x: np.ndarray,
+    slope: np.ndarray,
+    n_slopes: int,
+    effects: Sequence[np.ndarray],
+    cluster: np.ndarray | None,
+    max_iter: int,
+    tol: float,
+) -> GlmFit:
+    """IRLS with absorbed effects for ``family`` ``cloglog`` (binomial) or ``poisson``."""
     y = np.asarray(y, dtype=float)
     nt = np.asarray(trials, dtype=float)
     x = np.asarray(x, dtype=float)
@@ -112,7 +160,9 @@ def cloglog(
     n = len(y)
     if len(nt) != n or len(x) != n or len(slope) != n or any(len(e) != n for e in effects):
         raise ValueError("y, trials, x, slope and every effect must have the same length")
-    if n and ((y < 0).any() or (y > nt).any()):
+    if n and (y < 0).any():
+        raise ValueError("counts must be non-negative")
+    if n and family == "cloglog" and (y > nt).any():
         raise ValueError("successes must lie in 0..trials")
     codes = [np.asarray(e, dtype=np.int64) for e in effects]
     if any(len(c) and c.min() < 0 for c in codes):
@@ -125,13 +175,19 @@ def cloglog(
     xm[np.arange(m), sk] = xk
 
     def parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Mean per trial, its derivative in eta and the variance per trial.
+        if family == "poisson":
+            e = np.exp(np.clip(eta, -35.0, 20.0))
+            return e, e, e
         # exp(3.6) lines per order already means P = 1 - 1e-16: clip to keep the math finite.
         e = np.exp(np.clip(eta, -35.0, 3.6))
         p = np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12)
         return p, e * np.exp(-e), p * (1 - p)
 
     def deviance(p: np.ndarray) -> float:
-        # Binomial log-likelihood up to a constant (higher is better).
+        # Log-likelihood up to a constant (higher is better).
+        if family == "poisson":
+            return float((yk * np.log(p) - nk * p).sum())
         return float((yk * np.log(p) + (nk - yk) * np.log1p(-p)).sum())
 
     inds = [sparse.csr_matrix((np.ones(m), (np.arange(m), c)), shape=(m, k)) for c, k in ck]
@@ -151,7 +207,7 @@ def cloglog(
         return v
 
     p0 = (yk + 0.5) / (nk + 1.0)
-    eta0 = np.log(-np.log1p(-p0))
+    eta0 = np.log(p0) if family == "poisson" else np.log(-np.log1p(-p0))
     # Start inside the effects' span (slopes 0): the first effect's group means.
     c0, k0 = ck[0]
     eta = (np.bincount(c0, weights=eta0, minlength=k0) / np.bincount(c0, minlength=k0))[c0]
@@ -196,10 +252,19 @@ def cloglog(
     score = xt * ((yk - nk * p) * dp / var)[:, None]
     if cluster is not None:
         cl, ncl = _dense(np.asarray(cluster)[keep])
-        score = np.stack(
-            [np.bincount(cl, weights=score[:, s], minlength=ncl) for s in range(n_slopes)],
-            axis=1,
-        )
+
+        def per_cluster(v: np.ndarray) -> np.ndarray:
+            return np.stack(
+                [np.bincount(cl, weights=v[:, s], minlength=ncl) for s in range(n_slopes)],
+                axis=1,
+            )
+
+        # Leave-one-cluster-out correction (CR3, one slope at a time): a cluster holding a share
+        # h of a slope's information fits its own residuals, so its score is shrunk by 1 - h.
+        # One anchor SKU can hold a third of its category's information; without this the
+        # intervals covered 88 % instead of 95 % over 30 small worlds (90 % with it).
+        lev = per_cluster(xt**2 * w[:, None]) / np.maximum(np.diag(hess), 1e-300)
+        score = per_cluster(score) / (1 - np.clip(lev, 0, 0.9))
     meat = score.T @ score
     se = np.full(n_slopes, np.nan)
     ok = np.diag(hess) > 1e-12

@@ -1,7 +1,8 @@
 """Pricing engine: elasticities, calibrated success, what-ifs, optimiser and markdowns.
 
 Everything is checked against the planted truth of the small world (seed 7). The demand
-model is fitted once per module on all but the last 7 days, which are held out.
+model is fitted once per module on all but the last 7 days, which are held out. Category
+elasticities are also checked over 20 small worlds and on the demo world (slow).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from engine.auth import Scope
 from engine.pricing import data, demand, elasticity, glm, markdown, whatif
 
 HOLD_OUT = 7  # days: the planner predicts at most a week ahead
@@ -71,6 +73,94 @@ def test_glm_recovers_a_planted_slope():
     assert np.all(fit.se < 0.2)
 
 
+def test_poisson_glm_recovers_a_planted_slope():
+    """The Poisson fit (units per line) recovers slopes with an exposure and absorbed effects."""
+    rng = np.random.default_rng(4)
+    n_g, per = 400, 12
+    g = np.repeat(np.arange(n_g), per)
+    item = rng.integers(0, 50, len(g))
+    x = np.log(rng.choice([1.0, 0.9, 0.8, 0.7], len(g)))
+    slope = item % 2
+    beta = np.array([0.3, -0.2])
+    eta = rng.normal(0.2, 0.2, n_g)[g] + rng.normal(0, 0.2, 50)[item] + beta[slope] * x
+    lines = rng.integers(1, 30, len(g))
+    units = rng.poisson(lines * np.exp(eta))
+    fit = glm.poisson(units, lines, x, slope, 2, [g, item], cluster=item)
+    assert fit.converged
+    assert np.all(np.abs(fit.beta - beta) < 3 * fit.se)
+    assert np.all(fit.se < 0.15)
+    with pytest.raises(ValueError, match="non-negative"):
+        glm.poisson(-units, lines, x, slope, 2, [g, item])
+
+
+def _attached_world(seed: int = 5) -> pd.DataFrame:
+    """Campaign frame of order-level draws where buying SKU 0 adds SKU 8 70 % of the time.
+
+    Two categories of eight SKUs share the elasticity -1.5; every price is an independent
+    discount. SKU 8 (the "sauce") is also bought on its own; its lines that come with SKU 0
+    (the "steak") are counted in ``attached_lines`` as :func:`data.campaigns` does.
+    """
+    rng = np.random.default_rng(seed)
+    k = 16
+    popularity = rng.normal(0, 0.4, k)
+    popularity[[0, 8]] = [0.8, 0.3]
+    rows = []
+    for cd in range(600):
+        n = int(rng.integers(30, 80))
+        disc = rng.choice([1.0, 0.9, 0.8, 0.7, 0.6], k)
+        p = -np.expm1(-np.exp(rng.normal(-2.3, 0.3) + popularity - 1.5 * np.log(disc)))
+        pick = rng.random((n, k)) < p
+        pick[:, 8] |= pick[:, 0] & (rng.random(n) < 0.7)
+        together = int((pick[:, 0] & pick[:, 8]).sum())
+        for s in range(k):
+            rows.append(
+                {
+                    "community_id": cd % 20,
+                    "sale_date": pd.Timestamp("2026-01-01") + pd.Timedelta(days=cd // 20),
+                    "sku_id": s,
+                    "category": "meat" if s < 8 else "sauce",
+                    "price": 10.0 * disc[s],
+                    "list_price": 10.0,
+                    "lines": int(pick[:, s].sum()),
+                    "attached_lines": together if s in (0, 8) else 0,
+                    "n_orders": n,
+                    "sold_out": False,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_lines_bought_with_a_complement_are_left_out():
+    """An add-on bought because of its partner flattens the slope; leaving it out recovers it."""
+    frame = _attached_world()
+    fixed = elasticity.by_category(frame).table.set_index("category")
+    raw = elasticity.by_category(frame.drop(columns="attached_lines")).table
+    raw = raw.set_index("category")
+    assert raw.loc["sauce", "elasticity"] > -1.4, raw  # flattened by the add-ons
+    err = np.abs(fixed["elasticity"] + 1.5)
+    assert np.all((err < 3 * fixed["se"]) & (err < 0.1)), fixed
+
+
+def test_attachments_find_the_planted_pairs(con, cut):
+    """The planted basket affinities are found, and few other pairs pass the bar."""
+    start = cut - timedelta(days=82)
+    pairs = data.attachments(con, start, cut)
+    found = {frozenset((int(a), int(c))) for a, c in zip(pairs["a"], pairs["c"], strict=True)}
+    planted = con.execute("SELECT antecedent_sku, consequent_sku FROM truth_affinity").fetchall()
+    for a, c in planted:
+        assert frozenset((int(a), int(c))) in found, (a, c, pairs)
+    assert len(found) <= 2 * len(planted)
+    assert (pairs["attach_rate"] >= data.ATTACH_RATE).all()
+    camp = data.campaigns(con, start, cut)
+    assert (camp["attached_lines"] <= camp["lines"]).all()
+    assert camp.loc[camp["attached_lines"] > 0, "sku_id"].nunique() >= 3
+    # A regional scope counts only its own communities' orders.
+    region = con.execute("SELECT min(region_id) FROM communities").fetchone()[0]
+    part = data.attachments(con, start, cut, Scope(regions=(region,)))
+    both = pairs.merge(part, on=["a", "c"], suffixes=("", "_part"))
+    assert len(both) and (both["n_part"] < both["n"]).all()
+
+
 def test_category_elasticities_cover_the_planted_ones(model, truth):
     """95 % intervals cover the planted elasticity for >= 80 % of categories."""
     cat = model.categories.set_index("category")
@@ -79,17 +169,99 @@ def test_category_elasticities_cover_the_planted_ones(model, truth):
     assert covered.mean() >= 0.8, cat.assign(truth=true)
 
 
-def test_well_measured_categories_within_0_3(model, truth):
-    """Categories measured to a standard error <= 0.15 are within ±0.3 of the truth.
+# Recovery over many small worlds: one world's error is a single draw (in 8 of 30 worlds some
+# category with SE <= 0.15 is off by more than 0.3), so the rules hold over RECOVERY_SEEDS.
+RECOVERY_SEEDS = range(1, 21)
+WELL_MEASURED_CAMPAIGNS = 900
 
-    At small scale the thinnest categories (a few hundred campaigns, SE ~0.25) cannot promise
-    ±0.3; the demo-scale test below holds every category to it.
+
+def well_measured(df: pd.DataFrame) -> pd.DataFrame:
+    """Estimates of the categories with >= 900 campaigns in the median world.
+
+    Chosen by the data, not by the fit's SE: keeping an estimate when its SE is small keeps
+    the worlds (or the fits) where a bias happened to be small too. The old fit's complement
+    bias on 粮油调味 (+0.20) came with SEs above 0.15 and would have passed unseen.
+    At small scale these are 乳品, 时蔬, 水果, 母婴, 粮油调味 and 肉禽蛋 (990-3,460 campaigns;
+    the next, 休闲零食, has 760).
     """
-    cat = model.categories.set_index("category")
-    good = cat[cat["se"] <= 0.15]
-    assert len(good) >= 4
-    err = (good["elasticity"] - good.index.map(truth).to_numpy(float)).abs()
-    assert (err <= 0.3).all(), good.assign(err=err)
+    med = df.groupby("category")["n_campaigns"].median()
+    return df[df["category"].isin(med[med >= WELL_MEASURED_CAMPAIGNS].index)]
+
+
+def recovery_failures(df: pd.DataFrame) -> list[str]:
+    """Rules broken by category estimates of many worlds (``elasticity, se, truth, category``).
+
+    Over the well-measured categories (:func:`well_measured`), in all worlds: every category's
+    mean error is within ±0.15; >= 80 % of the 95 % intervals cover the truth; >= 90 % of the
+    estimates are within ±0.3. Thresholds from ``python -m bench.elasticity_worlds --frame``
+    (30 worlds, every window of 20 consecutive seeds): largest category bias <= 0.094 (时蔬),
+    coverage >= 87.5 %, within ±0.3 >= 95 %. The line fit without the complement filter (main
+    before it) breaks the first rule: 粮油调味 +0.20 over seeds 1-20. Lines against units (a
+    0.03-0.07 difference) is below what small worlds resolve; the demo-scale test checks it.
+    """
+    good = well_measured(df)
+    err = good["elasticity"] - good["truth"]
+    per = err.groupby(good["category"]).mean()
+    out = [f"{c}: mean error {m:+.3f}" for c, m in per.items() if abs(m) > 0.15]
+    cover = float((err.abs() <= 1.96 * good["se"]).mean())
+    if cover < 0.8:
+        out.append(f"95 % intervals cover the truth for {cover:.0%} (< 80 %)")
+    within = float((err.abs() <= 0.3).mean())
+    if within < 0.9:
+        out.append(f"{within:.0%} of the estimates within ±0.3 (< 90 %)")
+    return out
+
+
+def _world_categories(seed: int, fit=elasticity.by_category) -> pd.DataFrame:
+    """Category fit of one small world on the model fixture's window, with its truth."""
+    from data import generate
+
+    con = generate.generate(":memory:", scale="small", seed=seed)
+    try:
+        cut = data.as_of(con) - timedelta(days=HOLD_OUT)
+        start, stop = data.window(con, cut, 90 - HOLD_OUT)
+        table = fit(data.campaigns(con, start, stop)).table
+        truth = dict(
+            con.execute(
+                "SELECT category, elasticity FROM truth_elasticity WHERE persona = 'all'"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    return table.assign(truth=table["category"].map(truth), seed=seed)
+
+
+def test_recovery_rules_catch_a_category_bias():
+    """The many-worlds rules flag a category biased by +0.2 and intervals that are too narrow."""
+    rng = np.random.default_rng(0)
+    cats = ["A", "B", "C", "D"]
+    df = pd.DataFrame(
+        {
+            "category": np.repeat(cats, 20),
+            "truth": -1.2,
+            "se": 0.1,
+            "n_campaigns": np.repeat([3000, 2000, 1000, 500], 20),
+        }
+    )
+    df["elasticity"] = df["truth"] + rng.normal(0, 0.1, len(df))
+    assert recovery_failures(df) == []
+    biased = df.assign(elasticity=df["elasticity"] + np.where(df["category"] == "B", 0.2, 0))
+    assert recovery_failures(biased) == [
+        f"B: mean error {biased['elasticity'][20:40].mean() + 1.2:+.3f}"
+    ]
+    # A thin category (500 campaigns in the median world) is not held to the rules.
+    thin = df.assign(elasticity=df["elasticity"] + np.where(df["category"] == "D", 0.5, 0))
+    assert recovery_failures(thin) == []
+    narrow = df.assign(se=0.03)
+    assert any("intervals cover" in r for r in recovery_failures(narrow))
+
+
+@pytest.mark.slow
+def test_well_measured_categories_recover_the_truth_over_many_worlds():
+    """Well-measured category elasticities are unbiased and covered over 20 small worlds."""
+    df = pd.concat([_world_categories(s) for s in RECOVERY_SEEDS], ignore_index=True)
+    assert well_measured(df)["category"].nunique() >= 4  # the rules are about a real sample
+    assert recovery_failures(df) == [], well_measured(df).assign(err=df["elasticity"] - df["truth"])
 
 
 def test_sku_elasticities_shrink_towards_category(model, truth):

@@ -497,6 +497,7 @@ NO_REGION_ROWS = {
     "planning.save": "stores a plan the caller built in scope",
     "pricing.data.as_of": "a date",
     "pricing.data.catalogue": "the SKU catalogue",
+    "pricing.data.attachments": "SKU pairs counted over the scope's orders, no community rows",
     "pricing.data.span_days": "a day count",
     "pricing.data.window": "a date range",
     "pricing.demand.fit": "a model; its per-community outputs go through whatif and markdown",
