@@ -8,6 +8,7 @@ embedded broker it owns (never the system Mosquitto).
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -38,6 +39,8 @@ DEVICES = pd.DataFrame(
 
 
 def _mosquitto_up() -> bool:
+    if os.environ.get("LINLI_TEST_BROKER") == "embedded":  # as on a machine without Mosquitto
+        return False
     try:
         with socket.create_connection(("127.0.0.1", 1883), timeout=0.5):
             return True
