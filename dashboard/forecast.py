@@ -4,7 +4,8 @@ One model is fitted per data version (SKU × warehouse, 28 days ahead). Campaign
 ``as_of`` are not in the data, so the page's model leaves the listing plan out (weather and
 topic trend from planning assumptions). Its calibration hold-out (the last 28 days, unseen by
 the calibration model, under the same assumptions) gives the accuracy shown beside the
-baselines.
+baselines. The model's loss (mean or median forecast) is chosen on the 28 days before that
+hold-out (``demand.choose_objective``, see docs/forecasting.md).
 """
 
 from __future__ import annotations
