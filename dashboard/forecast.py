@@ -4,7 +4,8 @@ One model is fitted per data version (SKU × warehouse, 28 days ahead). Campaign
 ``as_of`` are not in the data, so the page's model leaves the listing plan out (weather and
 topic trend from planning assumptions). Its calibration hold-out (the last 28 days, unseen by
 the calibration model, under the same assumptions) gives the accuracy shown beside the
-baselines.
+baselines. The model's loss (mean or median forecast) is chosen on the 28 days before that
+hold-out (``demand.choose_objective``, see docs/forecasting.md).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 
 from dashboard import auth, db
 from engine import db as dbmod
 from engine import demand, forecasting, purchasing
-from engine.auth import Scope
+from engine.auth import ALL, Scope
 
 H = 28
 LEVELS = (50, 80, 95)
@@ -36,6 +38,8 @@ class Result:
     importance: pd.DataFrame  # feature, gain, share
     holdout: pd.DataFrame  # model, unique_id, ds, yhat, y, censored
     as_of: pd.Timestamp
+    objective: str = "squared"  # the model's loss (squared: mean, absolute: median)
+    choice: pd.DataFrame | None = None  # demand.choose_objective's table, if it ran
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=4)
@@ -49,7 +53,21 @@ def result(version: str, seed: int = 0, *, scope: Scope) -> Result:
 @functools.lru_cache(maxsize=4)
 def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
     """Fit and forecast for one database file, data version and row scope."""
-    cur = db.cursor()
+    return compute(db.cursor(), scope, seed)
+
+
+def compute(
+    cur: duckdb.DuckDBPyConnection,
+    scope: Scope = ALL,
+    seed: int = 0,
+    settings: forecasting.Settings = SETTINGS,
+    choose: bool = True,
+) -> Result:
+    """The page's model on an open database, without Streamlit (see ``bench.forecast_page``).
+
+    ``choose`` picks the loss (mean or median forecast) on the 28 days before the hold-out
+    (``demand.choose_objective``); ``False`` keeps ``settings.objective``.
+    """
     data = demand.history(cur, scope=scope)
     # Campaigns past as_of are not planned yet: forecast without the listing plan, with
     # intervals calibrated under the same planning assumptions.
@@ -59,6 +77,13 @@ def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
     # frame; planning_exog re-estimates it for assumed future temperatures.
     frame = demand.category_response(frame, hol).apply(frame)
     future = demand.planning_exog(frame, H)
+    choice = None
+    if choose:
+        try:
+            objective, choice = demand.choose_objective(frame, data.keys, H, settings, hol, seed)
+            settings = dataclasses.replace(settings, objective=objective)
+        except ValueError:  # history too short for an earlier window: keep the default
+            pass
     m = forecasting.fit(
         frame,
         H,
@@ -66,7 +91,7 @@ def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
         level=LEVELS,
         seed=seed,
         holidays=hol,
-        settings=SETTINGS,
+        settings=settings,
         calibration_exog=demand.planning_exog,
     )
     fc = forecasting.predict(m)
@@ -77,7 +102,16 @@ def _fitted(path: str, version: str, seed: int, scope: Scope) -> Result:
     base = base[["model", "unique_id", "ds", "yhat"]].merge(actual, on=["unique_id", "ds"])
     holdout = pd.concat([hold, base], ignore_index=True)
     hist = data.frame[["unique_id", "ds", "y", "censored"]]
-    return Result(hist, fc.frame, data.keys, fc.importance, holdout, data.frame["ds"].max())
+    return Result(
+        hist,
+        fc.frame,
+        data.keys,
+        fc.importance,
+        holdout,
+        data.frame["ds"].max(),
+        settings.objective,
+        choice,
+    )
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=16)

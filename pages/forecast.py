@@ -114,6 +114,7 @@ with left:
     st.plotly_chart(fig2, width="stretch", key="fc_drivers")
 with right:
     st.subheader(t("fc_accuracy_title"))
+    st.caption(t("fc_loss_" + r.objective))
     table = acc.reset_index()
     table["model"] = table["model"].map(lambda m: t("fc_model_" + m))
     st.dataframe(

@@ -261,3 +261,22 @@ def test_category_response_recovers_planted_slopes():
     )
     assert abs(resp.festival["中秋节"]["hot"] - resp.festival["中秋节"]["calm"]) < 0.1
     assert abs(resp.heat["cake"] - resp.heat["calm"]) < 0.01
+
+
+def test_choose_objective_backtests_both_losses_before_the_holdout(world, data):
+    """The page's loss is the one with the smaller worse ratio to ETS on the earlier window."""
+    frame = data.frame.drop(columns=demand.PLAN_EXOG)
+    hol = demand.holidays(world.cursor())
+    frame = demand.category_response(frame, hol).apply(frame)
+    # The last H days are never read: changing them leaves the choice unchanged.
+    last = frame["ds"] > frame["ds"].max() - pd.Timedelta(days=H)
+    noisy = frame.assign(y=frame["y"].where(~last, frame["y"] * 5))
+    got, table = demand.choose_objective(frame, data.keys, H, FAST, hol)
+    again, table2 = demand.choose_objective(noisy, data.keys, H, FAST, hol)
+    assert set(table["objective"]) == {"squared", "absolute"}
+    assert got == table.loc[table["score"].idxmin(), "objective"]
+    ratio = np.maximum(
+        table["wape"] / table["ets_wape"], table["wape_total"] / table["ets_wape_total"]
+    )
+    assert np.allclose(ratio, table["score"])
+    assert again == got and np.allclose(table["score"], table2["score"])

@@ -360,3 +360,22 @@ def test_offset_column_multiplies_forecast():
         forecasting.fit(
             df.drop(columns="factor"), 7, holidays=hol, settings=forecasting.Settings(offset="x")
         )
+
+
+def test_absolute_objective_forecasts_the_median_of_intermittent_series():
+    """On series listed on about a third of the days the median loss forecasts far lower."""
+    df = synth.generate(n_series=10, days=200, seed=4)
+    rng = np.random.default_rng(1)
+    df.loc[rng.random(len(df)) < 0.65, "y"] = 0.0  # not listed: nothing sold
+    train, future, _ = synth.split(df, 14)
+    s = forecasting.Settings(n_estimators=100)
+    mean = forecasting.fit_predict(train, 14, future_exog=future, settings=s)["yhat"]
+    median = forecasting.fit_predict(
+        train,
+        14,
+        future_exog=future,
+        settings=forecasting.Settings(n_estimators=100, objective="absolute"),
+    )["yhat"]
+    assert median.sum() < 0.5 * mean.sum(), (median.sum(), mean.sum())
+    with pytest.raises(ValueError, match="objective"):
+        forecasting.Settings(objective="huber")
