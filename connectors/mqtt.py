@@ -575,7 +575,9 @@ class Ingester:
         while time.monotonic() < end:
             with self._lock:
                 done = self._processed >= self._enqueued
-            if done and self._idle.is_set():
+            # The evaluate hook may hold rows back (the alarm engine's reorder hold).
+            held = getattr(self, "evaluate_pending", lambda: 0)()
+            if done and self._idle.is_set() and not held:
                 return True
             time.sleep(0.02)
         return False
@@ -596,7 +598,7 @@ class Ingester:
         while not stopping:
             self._idle.set()
             try:
-                item = self._queue.get(timeout=1.0)
+                item = self._queue.get(timeout=0.25)
             except queue.Empty:
                 if self._stop.is_set():
                     break

@@ -279,7 +279,8 @@ grid AS (
 ),
 kept AS (
     SELECT *, row_number() OVER (
-        PARTITION BY as_of, community_id ORDER BY {rank_col} {direction} NULLS LAST, sku_id
+        PARTITION BY as_of, community_id
+        ORDER BY round({rank_col}, 6) {direction} NULLS LAST, sku_id
     ) AS rank
     FROM grid WHERE {where}
 )
