@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import numpy as np
@@ -211,3 +212,45 @@ def test_history_alarms_feed_the_page_query_and_leave_room_for_live_ids(world):
     assert len(hist) == cur.execute("SELECT count(*) FROM alerts").fetchall()[0][0] > 0
     engine = telemetry_db.AlarmEngine(cur)
     assert engine.tracker.next_id > int(hist["alert_id"].max())
+
+
+def _rows(device, temps, start, received_at, step_s=60):
+    n = len(temps)
+    return pd.DataFrame(
+        {
+            "device_id": device,
+            "ts": start + pd.to_timedelta(np.arange(n) * step_s, unit="s"),
+            "temp_c": np.asarray(temps, dtype=float),
+            "door_open": False,
+            "battery": 90.0,
+            "received_at": pd.Timestamp(received_at),
+        }
+    )
+
+
+@pytest.mark.parametrize("hold", [0.0, 0.3])
+def test_reorder_hold_evaluates_a_late_block_in_event_order(con, hold):
+    """A block delivered after later readings: with the hold, the excursion in it raises
+    high_temp from its true start and no offline; without it, a false offline and a late start.
+    """
+    from engine import telemetry
+
+    start = pd.Timestamp(telemetry.local_now()).floor("min") - pd.Timedelta(hours=3)
+    temps = [2.0] * 60 + [9.0] * 60 + [2.0] * 60  # excursion in the middle hour
+    now = telemetry.local_now()
+    whole = _rows("WH1-ROOM-C", temps, start, now)
+    early, late, rest = whole.iloc[:60], whole.iloc[60:120], whole.iloc[120:]
+    engine = telemetry_db.AlarmEngine(con, reorder_quiet_s=hold, reorder_max_s=5.0)
+    engine.evaluate(rows=pd.concat([early, rest]))
+    engine.evaluate(rows=late)  # the middle hour arrives last
+    if hold:
+        assert engine.held == len(whole)
+        time.sleep(hold + 0.1)
+        engine.evaluate(rows=whole.iloc[:0])
+        assert engine.held == 0
+    alerts = con.execute("SELECT kind, started_at FROM alerts ORDER BY started_at").df()
+    if hold:
+        assert list(alerts["kind"]) == ["high_temp"]
+        assert alerts["started_at"].iloc[0] == start + pd.Timedelta(minutes=60)
+    else:  # what the hold prevents
+        assert "offline" in set(alerts["kind"])
