@@ -451,16 +451,16 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     figures = [] if args.stream_only else [writer_path(50_000, args.devices)]
     figures += [] if args.stream_only else [panel_queries(args.devices)]
-    figures += [] if args.stream_only else [page_rerun(args.devices)]
     for rate in (args.rate, args.safe_rate):
         if rate:
             figures += run(
                 rate, args.seconds, args.devices, receiver=args.receiver, protocol=protocol
             )
+    # Last: AppTest replaces sys.modules["__main__"], which the publisher process needs.
+    figures += [] if args.stream_only else [page_rerun(args.devices)]
     note = (
-        f"Shared machine: load average {load:.1f} at the start on {os.cpu_count()} cores "
-        "(other helpers' tests and benchmarks; each run's CPU line gives the load during it), "
-        "so these are floors. Publisher in its own process; ingester and alarm engine in this "
+        f"Load average {load:.1f} at the start on {os.cpu_count()} cores (each run's CPU line "
+        "gives the load during it; on a busy machine these are floors). Publisher in its own process; ingester and alarm engine in this "
         "one. Loss counts distinct msg_ids stored against messages published."
     )
     if args.no_save:
