@@ -154,14 +154,45 @@ def select(r: Result, category: str | None, sku: int | None, whs: tuple[int, ...
 
 
 def totals(r: Result, ids: list[str], days: int = 56) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Summed history (last ``days``) and bottom-up summed forecast of the chosen series."""
+    """Summed history (last ``days``) and bottom-up summed forecast of the chosen series.
+
+    The point forecast is the sum of the leaves. Its intervals are not: summing the leaves'
+    bounds assumes every series errs the same way on the same day and gives a band several
+    times too wide. For more than one series the total's bands are calibrated on the total's
+    own hold-out (:func:`total_bands`), when the hold-out has enough days.
+    """
     h = r.history.loc[r.history["unique_id"].isin(ids)]
     h = h.loc[h["ds"] > r.as_of - pd.Timedelta(days=days)]
     hist = h.groupby("ds", as_index=False)["y"].sum()
     mapping = pd.DataFrame({"unique_id": ids, "total": "total"})
     f = r.forecast.loc[r.forecast["unique_id"].isin(ids)]
     fc = forecasting.rollup(f, mapping, ["total"]).drop(columns=["level", "key"])
+    if len(ids) > 1:
+        fc = total_bands(fc, r.holdout.loc[r.holdout["unique_id"].isin(ids)])
     return hist, fc
+
+
+def total_bands(fc: pd.DataFrame, holdout: pd.DataFrame, min_days: int = 14) -> pd.DataFrame:
+    """Bands of a summed forecast from the summed hold-out: split-conformal on the ratio.
+
+    The hold-out gives, per day, the total's actual over its forecast; the ``(1 - level) / 2``
+    and ``(1 + level) / 2`` quantiles of that ratio, times the forecast, are the bands (always
+    containing the forecast). With fewer than ``min_days`` hold-out days the summed leaf
+    bounds are kept.
+    """
+    hold = holdout.loc[holdout["model"] == "xgboost"]
+    daily = hold.groupby("ds")[["y", "yhat"]].sum()
+    daily = daily.loc[daily["yhat"] > 0]
+    if len(daily) < min_days:
+        return fc
+    ratio = daily["y"] / daily["yhat"]
+    out = fc.copy()
+    for lv in LEVELS:
+        a = (1 - lv / 100) / 2
+        lo, hi = ratio.quantile(a), ratio.quantile(1 - a)
+        out[f"yhat_lo_{lv}"] = out["yhat"] * min(lo, 1.0)
+        out[f"yhat_hi_{lv}"] = out["yhat"] * max(hi, 1.0)
+    return out
 
 
 def accuracy(r: Result, ids: list[str]) -> pd.DataFrame:

@@ -97,6 +97,8 @@ fig.update_layout(
     height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"}
 )
 st.plotly_chart(fig, width="stretch", key="fc_chart")
+if len(ids) > 1:
+    st.caption(t("fc_total_bands", n=len(ids)))
 
 left, right = st.columns(2)
 with left:
