@@ -215,6 +215,9 @@ class EmbeddedBroker:
             transport = getattr(getattr(writer, "_writer", None), "transport", None)
             if client_id not in subscribers and transport is not None:
                 transport.pause_reading()
+        # A PUBLISH read just before the pause may be acknowledged but not yet queued for
+        # its subscribers: give the handlers a moment before judging the queues empty.
+        await asyncio.sleep(0.2)
         end = self._loop.time() + timeout if self._loop else 0.0
         while self._loop is not None and self._loop.time() < end:
             busy = not b._broadcast_queue.empty() or any(not t.done() for t in b._tasks_queue)
