@@ -121,17 +121,7 @@ class Scope:
         ScopeError
             When communities were requested and none of them lies inside the scope.
         """
-        req = [int(c) for c in (requested or ())]
-        allowed = self.communities(con)
-        if allowed is None:
-            return req or None
-        if not req:
-            return allowed
-        keep = set(allowed)
-        inside = [c for c in req if c in keep]
-        if not inside:
-            raise ScopeError(f"communities {req} are outside your scope")
-        return inside
+        return _clip(requested, self.communities(con), "communities")
 
     def clip_warehouses(
         self, con: duckdb.DuckDBPyConnection, requested: Sequence[int] | None = ()
@@ -143,17 +133,7 @@ class Scope:
         ScopeError
             When warehouses were requested and none of them lies inside the scope.
         """
-        req = [int(w) for w in (requested or ())]
-        allowed = self.warehouse_ids(con)
-        if allowed is None:
-            return req or None
-        if not req:
-            return allowed
-        keep = set(allowed)
-        inside = [w for w in req if w in keep]
-        if not inside:
-            raise ScopeError(f"warehouses {req} are outside your scope")
-        return inside
+        return _clip(requested, self.warehouse_ids(con), "warehouses")
 
     def mask(self, region_ids: Sequence[int], warehouse_ids: Sequence[int]) -> np.ndarray:
         """Which communities, given their region and serving warehouse, lie inside the scope."""
@@ -174,6 +154,22 @@ class Scope:
             return frame
         allowed = self.warehouse_ids(con) if column == "warehouse_id" else self.communities(con)
         return frame.loc[frame[column].isin(allowed)]
+
+
+def _clip(
+    requested: Sequence[int] | None, allowed: list[int] | None, what: str
+) -> list[int] | None:
+    """``requested`` ids limited to ``allowed`` (``None`` = all); see ``Scope.clip_*``."""
+    req = [int(i) for i in (requested or ())]
+    if allowed is None:
+        return req or None
+    if not req:
+        return allowed
+    keep = set(allowed)
+    inside = [i for i in req if i in keep]
+    if not inside:
+        raise ScopeError(f"{what} {req} are outside your scope")
+    return inside
 
 
 def _as_list(ids: tuple[int, ...] | None) -> list[int] | None:
