@@ -307,16 +307,11 @@ def writer_path(n_msgs: int, n_dev: int) -> Figure:
     )
 
 
-def panel_queries(n_dev: int, hours: float = 6.0) -> Figure:
-    """The live panel's reads (device states, sparklines, alarms) on a file DB."""
-    from bench.common import median_ms
-    from connectors import simulator
-
-    tmp = tempfile.TemporaryDirectory()
-    con = db.connect(Path(tmp.name) / "p.duckdb")
-    devices = pd.DataFrame(
+def _cabinets(ids: list[str]) -> pd.DataFrame:
+    """Chilled pickup-point cabinets of warehouse 1, rows shaped like ``devices``."""
+    return pd.DataFrame(
         {
-            "device_id": [f"CAB-{i:04d}" for i in range(n_dev)],
+            "device_id": ids,
             "kind": "cabinet",
             "storage": "chilled",
             "warehouse_id": 1,
@@ -327,6 +322,16 @@ def panel_queries(n_dev: int, hours: float = 6.0) -> Figure:
             "interval_s": 60,
         }
     )
+
+
+def panel_queries(n_dev: int, hours: float = 6.0) -> Figure:
+    """The live panel's reads (device states, sparklines, alarms) on a file DB."""
+    from bench.common import median_ms
+    from connectors import simulator
+
+    tmp = tempfile.TemporaryDirectory()
+    con = db.connect(Path(tmp.name) / "p.duckdb")
+    devices = _cabinets([f"CAB-{i:04d}" for i in range(n_dev)])
     con.register("d", devices)
     con.execute("INSERT INTO devices SELECT * FROM d")
     end = pd.Timestamp(telemetry.local_now()).floor("min")
@@ -370,19 +375,7 @@ def page_rerun(n_dev: int, hours: float = 6.0, reruns: int = 5) -> Figure:
     path = Path(tmp.name) / "cc.duckdb"
     con = generate.generate(path, scale="small", seed=7)
     have = con.execute("SELECT count(*) FROM devices").fetchall()[0][0]
-    extra = pd.DataFrame(
-        {
-            "device_id": [f"CAB-B{i:04d}" for i in range(max(0, n_dev - have))],
-            "kind": "cabinet",
-            "storage": "chilled",
-            "warehouse_id": 1,
-            "vehicle_id": None,
-            "pickup_id": None,
-            "lat": 28.2,
-            "lon": 112.9,
-            "interval_s": 60,
-        }
-    )
+    extra = _cabinets([f"CAB-B{i:04d}" for i in range(max(0, n_dev - have))])
     con.register("d", extra)
     con.execute("INSERT INTO devices SELECT * FROM d")
     con.unregister("d")
