@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 run: install
-	$(BIN)/python -m dashboard.serve
+	$(BIN)/python -m ops.serve
 
 # Headless Chromium and CJK fonts for the end-to-end tests, from Debian's packages.
 browser:
@@ -26,7 +26,7 @@ browser:
 	      chromium fonts-noto-cjk >/dev/null; \
 	  else echo "chromium or CJK fonts missing and not root: e2e tests will skip"; fi; fi
 
-test: install browser
+test: lint browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-fast: install

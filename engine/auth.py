@@ -135,7 +135,9 @@ class Scope:
         """
         return _clip(requested, self.warehouse_ids(con), "warehouses")
 
-    def mask(self, region_ids: Sequence[int], warehouse_ids: Sequence[int]) -> np.ndarray:
+    def mask(
+        self, region_ids: Sequence[int] | np.ndarray, warehouse_ids: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         """Which communities, given their region and serving warehouse, lie inside the scope."""
         reg = np.asarray(region_ids, dtype=np.int64)
         ok = np.ones(len(reg), dtype=bool)

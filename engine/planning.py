@@ -206,7 +206,8 @@ def build(
     model = demand.fit(con, end=as_of)
     report("candidates", 0.25)
     cand = _candidates(con, sale_date, as_of, s, ids, model)
-    messages, notes = [], []
+    messages: list[str] = []
+    notes: list[tuple[str, dict]] = []
     dropped = cand[~cand["stockable"] | (cand["list_margin"] < s.min_margin) | ~cand["known"]]
     if len(dropped):
         messages.append(

@@ -155,7 +155,7 @@ def as_of(con: duckdb.DuckDBPyConnection) -> date:
 
 def span_days(con: duckdb.DuckDBPyConnection) -> int:
     """Number of days from the first to the last campaign (0 when there are none)."""
-    first, last = con.execute("SELECT min(sale_date), max(sale_date) FROM campaigns").fetchone()
+    first, last = con.execute("SELECT min(sale_date), max(sale_date) FROM campaigns").fetchall()[0]
     return (last - first).days + 1 if first is not None else 0
 
 

@@ -355,11 +355,11 @@ def solve_pyvrp(
         # One process: the same two searches one after the other, half the budget each.
         how = "consecutive"
         half = time_limit_s / 2
-        first = _Budget(t0 + half, half if cpu_time else None, patience)
-        second = _Budget(t0 + time_limit_s, half if cpu_time else None, patience)
+        early = _Budget(t0 + half, half if cpu_time else None, patience)
+        late = _Budget(t0 + time_limit_s, half if cpu_time else None, patience)
         outcomes = [
-            _search(data, init, seed, first, "all vehicles"),
-            _search(limited, None, seed + 1, second, f"{tight} vehicles"),
+            _search(data, init, seed, early, "all vehicles"),
+            _search(limited, None, seed + 1, late, f"{tight} vehicles"),
         ]
         errors: list[str] = []
     else:

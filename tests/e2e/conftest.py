@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.broker import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("LINLI_CHROMIUM", "/usr/bin/chromium")
@@ -25,17 +27,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(world_file, tmp_path_factory):
-    """Run `python -m dashboard.serve` on a free port against a copy of the small world.
+    """Run `python -m ops.serve` on a free port against a copy of the small world.
 
     ``LINLI_E2E_URL`` points the tests at an app that is already running instead.
     """
@@ -44,12 +38,12 @@ def server(world_file, tmp_path_factory):
         return
     db = tmp_path_factory.mktemp("e2e") / "linli.duckdb"
     shutil.copy(world_file, db)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, LINLI_DB=str(db), LINLI_PORT=str(port), LINLI_AUTH="none")
     env.pop("LINLI_MQTT_URL", None)  # embedded broker + simulator, exactly as `make run`
     log = open(tmp_path_factory.mktemp("e2e-log") / "serve.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.serve"],
+        [sys.executable, "-m", "ops.serve"],
         cwd=ROOT,
         env=env,
         stdout=log,

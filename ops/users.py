@@ -1,6 +1,6 @@
 """Create a local user from the command line (run while the app is stopped).
 
-Usage: ``python -m dashboard.users NAME --role ROLE [--regions 1,2] [--warehouses 1]``;
+Usage: ``python -m ops.users NAME --role ROLE [--regions 1,2] [--warehouses 1]``;
 the password is asked for (or read from ``LINLI_NEW_PASSWORD`` for scripts).
 """
 
@@ -21,7 +21,7 @@ def _ids(text: str | None) -> list[int] | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Add one user; returns the exit code."""
-    ap = argparse.ArgumentParser(prog="python -m dashboard.users")
+    ap = argparse.ArgumentParser(prog="python -m ops.users")
     ap.add_argument("username")
     ap.add_argument("--role", required=True, choices=auth.ROLES)
     ap.add_argument("--regions", help="comma-separated region ids (default: all)")

@@ -1,6 +1,6 @@
 """`make run`: build the demo world if missing, start the broker and simulator, serve the app.
 
-Usage: ``python -m dashboard.serve [--port N] [--no-mqtt]``. Every child process is
+Usage: ``python -m ops.serve [--port N] [--no-mqtt]``. Every child process is
 stopped on Ctrl-C (or SIGTERM). Environment: ``LINLI_DB`` (database file), ``LINLI_MQTT_URL``
 (use that broker instead of the embedded one; ``none`` disables telemetry), ``LINLI_PORT``,
 ``LINLI_HOST``, ``LINLI_LANG``, ``LINLI_AUTH``.
@@ -42,13 +42,6 @@ def port_free(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) != 0
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """An unused TCP port."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def _spawn(cmd: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
     out = open(log, "ab") if log else None
     return subprocess.Popen(
@@ -63,7 +56,7 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path | None = None) -> subp
 
 def main(argv: list[str] | None = None) -> int:
     """Run Linli until interrupted; returns the exit code."""
-    ap = argparse.ArgumentParser(prog="python -m dashboard.serve")
+    ap = argparse.ArgumentParser(prog="python -m ops.serve")
     ap.add_argument("--port", type=int, default=int(os.environ.get("LINLI_PORT", "8501")))
     ap.add_argument("--host", default=os.environ.get("LINLI_HOST", "127.0.0.1"))
     ap.add_argument(
@@ -110,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     have_mqtt = importlib.util.find_spec("connectors.broker") is not None
     if not args.no_mqtt and mqtt_url.lower() != "none" and have_mqtt:
         if not mqtt_url:
+            from connectors.broker import free_port
+
             bport = free_port()
             # amqtt speaks MQTT 3.1.1 only: say so, so nobody probes for MQTT 5.
             mqtt_url = f"mqtt://linli:linli@127.0.0.1:{bport}/?protocol=3.1.1"
