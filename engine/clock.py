@@ -106,3 +106,20 @@ def next_delivery_day(con: duckdb.DuckDBPyConnection) -> date:
         When the database has no as-of date and no orders.
     """
     return as_of(con) + timedelta(days=1)
+
+
+def hhmm(minutes: float) -> str:
+    """Format minutes after midnight as ``HH:MM`` (rounded to the minute).
+
+    Parameters
+    ----------
+    minutes
+        Minutes after midnight (may exceed 24 h for a late return).
+
+    Returns
+    -------
+    str
+        For example ``"07:05"`` for 425.
+    """
+    m = round(float(minutes))
+    return f"{m // 60:02d}:{m % 60:02d}"
