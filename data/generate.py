@@ -397,7 +397,7 @@ def _feedback(rng, orders, dates) -> pd.DataFrame:
         np.where(
             late, "late", rng.choice(["quality", "missing", "price"], len(pick), p=[0.5, 0.2, 0.3])
         ),
-        None,
+        np.full(len(pick), None, dtype=object),
     )
     fdate = [d + timedelta(days=1) for d in pick["order_date"]]
     return pd.DataFrame(
