@@ -66,6 +66,8 @@ def generate(
     ------
     ValueError
         For an unknown scale.
+    engine.forecasting.calendar.CoverageError
+        When the world's days lie outside the published holiday calendar.
     """
     if scale not in world.SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(world.SCALES)}")
@@ -74,6 +76,7 @@ def generate(
     con = target if isinstance(target, duckdb.DuckDBPyConnection) else dbmod.connect(target)
     rng = np.random.default_rng(seed)
     dates = world.date_range(end, sc.days)
+    world.check_calendar(dates[0], dates[-1])
 
     report("population", 0.0)
     pop = population.build(rng, sc, dates)
@@ -394,7 +397,7 @@ def _feedback(rng, orders, dates) -> pd.DataFrame:
         np.where(
             late, "late", rng.choice(["quality", "missing", "price"], len(pick), p=[0.5, 0.2, 0.3])
         ),
-        None,
+        np.full(len(pick), None, dtype=object),
     )
     fdate = [d + timedelta(days=1) for d in pick["order_date"]]
     return pd.DataFrame(

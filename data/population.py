@@ -210,10 +210,10 @@ def build(rng: np.random.Generator, scale: world.Scale, dates: list[date]) -> Po
     launched = [start - timedelta(days=int(x)) for x in rng.integers(60, 900, n_s)]
     # Some SKUs launch inside the horizon ("new since" filters need them).
     recent = rng.random(n_s) < 0.06
-    for i in np.flatnonzero(recent):
-        launched[i] = dates[int(rng.integers(0, n_days))]
-    for i in np.flatnonzero(cat["name"].isin(["无添加果泥", "无添加蔬菜泥"])):
-        launched[i] = dates[-1] - timedelta(days=int(rng.integers(3, 12)))
+    for k in np.flatnonzero(recent).tolist():
+        launched[k] = dates[int(rng.integers(0, n_days))]
+    for k in np.flatnonzero(cat["name"].isin(["无添加果泥", "无添加蔬菜泥"])).tolist():
+        launched[k] = dates[-1] - timedelta(days=int(rng.integers(3, 12)))
     skus = pd.DataFrame(
         {
             "sku_id": np.arange(1, n_s + 1, dtype=np.int32),

@@ -409,15 +409,15 @@ def run(
                 lam[:, kw.index(key)] *= 6
         if fx.tmax[d] > 32:
             lam[:, kw.index("防暑降温")] *= 3
-        m = rng.poisson(lam)
-        ci, ki = np.nonzero(m)
+        mentions = rng.poisson(lam)
+        mc, mk = np.nonzero(mentions)
         topic_parts.append(
             pd.DataFrame(
                 {
                     "topic_date": day,
-                    "community_id": (open_c[ci] + 1).astype(np.int32),
-                    "keyword": np.array(kw)[ki],
-                    "mentions": m[ci, ki].astype(np.int32),
+                    "community_id": (open_c[mc] + 1).astype(np.int32),
+                    "keyword": np.array(kw)[mk],
+                    "mentions": mentions[mc, mk].astype(np.int32),
                 }
             )
         )

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.forecasting import calendar as fcal
+
 REF = Path(__file__).with_name("ref")
 CITY = "长沙"
 
@@ -247,6 +249,9 @@ FESTIVALS = {
     "中秋节": (7, 1.08, {"烘焙糕点": 2.5, "水果": 1.3}),
 }
 SPRING_FESTIVAL_HOLIDAY_RATE = 0.6
+# A simulated day reads the holidays up to this many days ahead (the 年货 / 月饼 topic window,
+# the longest of the festival windows below and in data/simulate.py).
+HOLIDAY_LOOKAHEAD = 20
 SEASONAL_SKUS = {
     "月饼礼盒": "中秋节",
     "广式月饼": "中秋节",
@@ -290,14 +295,48 @@ KOC_REFERRAL = 0.25  # share of a community's orders arriving through a KOC's sh
 
 
 def holidays() -> pd.DataFrame:
-    """Return the Chinese holiday and adjusted-workday list shipped in ``data/ref``."""
-    df = pd.read_csv(REF / "holidays.csv", dtype={"holiday": "string"})
-    df["date"] = pd.to_datetime(df["date"]).dt.date
+    """Return China's holidays and adjusted workdays (``engine.forecasting.calendar``).
+
+    Columns ``date`` (datetime.date), ``kind``, ``holiday`` (string); ``attrs["covers"]``
+    holds the first and last day of the published years.
+    """
+    df = fcal.china_holidays()
+    df["date"] = df["date"].dt.date
+    df["holiday"] = df["holiday"].astype("string")
     return df
 
 
+def check_calendar(start: date, end: date) -> None:
+    """Refuse to simulate days whose holidays (or festival eves) are not yet published.
+
+    Raises
+    ------
+    engine.forecasting.calendar.CoverageError
+        When ``start`` to ``end`` plus :data:`HOLIDAY_LOOKAHEAD` days leaves the calendar.
+    """
+    first, last = fcal.coverage()
+    need = end + timedelta(days=HOLIDAY_LOOKAHEAD)
+    if start < first or need > last:
+        raise fcal.CoverageError(
+            f"the holiday calendar covers {first} to {last}; a world from {start} to {end} "
+            f"needs it until {need} (festival lifts start up to {HOLIDAY_LOOKAHEAD} days "
+            "before a holiday). Choose an earlier end, or upgrade chinesecalendar."
+        )
+
+
 def calendar(start: date, end: date) -> pd.DataFrame:
-    """Return one row per day with holiday, workday and festival-window flags."""
+    """Return one row per day with holiday, workday and festival-window flags.
+
+    Raises
+    ------
+    engine.forecasting.calendar.CoverageError
+        When a day lies outside the published holiday calendar.
+    """
+    first, last = fcal.coverage()
+    if start < first or end > last:
+        raise fcal.CoverageError(
+            f"the holiday calendar covers {first} to {last}, not {start}..{end}"
+        )
     days = pd.date_range(start, end, freq="D")
     hol = holidays().set_index("date")
     rows = []

@@ -22,6 +22,7 @@ days without sales; SKUs never listed in an area have no series.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import duckdb
 import numpy as np
@@ -243,7 +244,7 @@ def holidays(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``date, kind, holiday``.
+        ``date, kind, holiday``; ``attrs["covers"]`` is the span both calendars cover.
     """
     cal = con.execute("SELECT cal_date, is_holiday, is_workday, holiday FROM calendar").df()
     default = calendar.load_holidays()
@@ -252,7 +253,13 @@ def holidays(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     own = calendar.from_linli_calendar(cal)
     lo, hi = pd.to_datetime(cal["cal_date"]).min(), pd.to_datetime(cal["cal_date"]).max()
     outside = default.loc[(default["date"] < lo) | (default["date"] > hi)]
-    return pd.concat([own, outside], ignore_index=True).sort_values("date", ignore_index=True)
+    out = pd.concat([own, outside], ignore_index=True).sort_values("date", ignore_index=True)
+    # The table lists every day it covers, so together they cover both spans when these meet.
+    c0, c1 = default.attrs["covers"]
+    a, b = lo.date(), hi.date()
+    meet = a <= c1 + timedelta(days=1) and b >= c0 - timedelta(days=1)
+    out.attrs["covers"] = (min(a, c0), max(b, c1)) if meet else (a, b)
+    return out
 
 
 def future_exog(data: DemandData, h: int, lookback: int = 28) -> pd.DataFrame:

@@ -492,7 +492,7 @@ NO_REGION_ROWS = {
     "db.schema_version": "the schema version",
     "demand.holidays": "the public-holiday calendar",
     "kpis.data_range": "the first and last day of data",
-    "kpis.refresh_rollups": "rebuilds rollups, returns nothing",
+    "kpis.rollups.refresh_rollups": "rebuilds rollups, returns nothing",
     "planning.approve": "marks a plan approved (audited)",
     "planning.save": "stores a plan the caller built in scope",
     "pricing.data.as_of": "a date",
