@@ -107,7 +107,7 @@ def plan(
         covering at least the days up to ``as_of + lead time + days - 1``.
     keys
         ``unique_id, sku_id, warehouse_id, name, category, shelf_life_days, pack_size,
-        supplier_id, unit_cost`` (from ``engine.demand``).
+        supplier_id, unit_cost`` (from ``engine.forecasting.demand``).
     stock_now
         ``warehouse_id, sku_id, on_hand, in_transit`` (missing rows count as zero).
     supplier_table

@@ -13,6 +13,7 @@ warehouse's own region.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -24,10 +25,11 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, basket_scopes, demand, kpis, planning, purchasing, telemetry_db
+from engine import auth, basket_scopes, kpis, planning, purchasing, telemetry_db
+from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
-from engine.pricing import demand as pricing_demand
 from engine.pricing import markdown, whatif
+from engine.pricing import response as pricing_response
 from engine.routing import dispatch
 from engine.rules import backtest as rule_backtest
 from engine.rules import evaluation
@@ -91,7 +93,7 @@ def _users_to_communities(cur, user_ids) -> set[int]:
 # ------------------------------------------------------------------------- shared inputs
 @pytest.fixture(scope="module")
 def pricing_model(world):
-    return pricing_demand.fit(world.cursor(), days=42)
+    return pricing_response.fit(world.cursor(), days=42)
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +241,16 @@ def _demand_history(cur, scope, ctx):
         _comms(data.keys["warehouse_id"]),
         total=float(sold),
     )
+
+
+def _outlook(cur, scope, ctx):
+    fast = dataclasses.replace(outlook.SETTINGS, n_estimators=30, max_train_rows=20_000)
+    r = outlook.compute(cur, scope, settings=fast, choose=False)
+    data = demand.history(cur, scope=scope)
+    # The page's series are the scope's own demand, history and forecast alike.
+    assert r.history["y"].sum() == pytest.approx(data.frame["y"].sum())
+    assert set(r.forecast["unique_id"]) <= set(data.keys["unique_id"])
+    return Rows(set(), _comms(r.keys["warehouse_id"]), total=float(r.history["y"].sum()))
 
 
 def _purchasing_stock(cur, scope, ctx):
@@ -457,7 +469,8 @@ ENTRY_POINTS = {
     "rules.evaluation.evaluate_many": _rules_evaluate_many,
     "rules.evaluation.community_regions": _rules_communities,
     "rules.backtest.backtest": _rules_backtest,
-    "demand.history": _demand_history,
+    "forecasting.demand.history": _demand_history,
+    "forecasting.outlook.compute": _outlook,
     "purchasing.stock": _purchasing_stock,
     "pricing.data.campaigns": _pricing_campaigns,
     "pricing.data.communities": _pricing_communities,
@@ -487,10 +500,13 @@ NO_REGION_ROWS = {
     "auth.authenticate": "checks one user's password",
     "auth.create_user": "writes a user",
     "basket_scopes.community_types": "the list of community types",
+    "clock.as_of": "a date",
+    "clock.next_delivery_day": "a date",
+    "clock.order_span": "the first and last order dates",
     "db.ensure_schema": "schema maintenance",
     "db.get_meta": "a metadata value",
     "db.schema_version": "the schema version",
-    "demand.holidays": "the public-holiday calendar",
+    "forecasting.demand.holidays": "the public-holiday calendar",
     "kpis.data_range": "the first and last day of data",
     "kpis.refresh_rollups": "rebuilds rollups, returns nothing",
     "planning.approve": "marks a plan approved (audited)",
@@ -500,10 +516,10 @@ NO_REGION_ROWS = {
     "pricing.data.attachments": "SKU pairs counted over the scope's orders, no community rows",
     "pricing.data.span_days": "a day count",
     "pricing.data.window": "a date range",
-    "pricing.demand.fit": "a model; its per-community outputs go through whatif and markdown",
-    "pricing.demand.calibrated": "maps raw probabilities through the calibration",
-    "pricing.demand.expected_units": "arithmetic on the community ids the caller passes",
-    "pricing.demand.predict_campaigns": "predicts the campaign rows the caller passes",
+    "pricing.response.fit": "a model; its per-community outputs go through whatif and markdown",
+    "pricing.response.calibrated": "maps raw probabilities through the calibration",
+    "pricing.response.expected_units": "arithmetic on the community ids the caller passes",
+    "pricing.response.predict_campaigns": "predicts the campaign rows the caller passes",
     "pricing.elasticity.by_segment": "elasticities pooled over all regions, no region rows",
     "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
     "purchasing.as_of": "a date",
