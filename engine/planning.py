@@ -29,7 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import rules
+from engine import audit, rules
 from engine.auth import ALL, Scope
 from engine.pricing import response, whatif
 from engine.routing import dispatch
@@ -408,8 +408,6 @@ def save(con: duckdb.DuckDBPyConnection, plan: Plan) -> str:
 
 def approve(con: duckdb.DuckDBPyConnection, plan_id: str, username: str) -> None:
     """Mark a stored plan approved and write the audit log."""
-    from engine import auth
-
     n = con.execute("SELECT count(*) FROM group_plans WHERE plan_id = ?", [plan_id]).fetchall()
     if not n[0][0]:
         raise ValueError(f"no plan {plan_id!r}")
@@ -418,7 +416,7 @@ def approve(con: duckdb.DuckDBPyConnection, plan_id: str, username: str) -> None
         "WHERE plan_id = ?",
         [username, datetime.now(), plan_id],
     )
-    auth.audit(con, username, "plan_approved", {"plan_id": plan_id})
+    audit.record(con, username, "plan_approved", {"plan_id": plan_id})
 
 
 def score(con: duckdb.DuckDBPyConnection, plan_id: str, scope: Scope = ALL) -> pd.DataFrame:

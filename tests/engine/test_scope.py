@@ -495,10 +495,12 @@ ENTRY_POINTS = {
 
 # Entry points (connection first) that return no rows belonging to a region, and why.
 NO_REGION_ROWS = {
-    "auth.audit": "writes the audit log",
-    "auth.audit_log": "the audit log; only the admin page reads it",
+    "audit.entries": "the audit log; only the admin page reads it",
+    "audit.record": "writes the audit log",
     "auth.authenticate": "checks one user's password",
     "auth.create_user": "writes a user",
+    "auth.find_user": "one user's role and scope",
+    "auth.users": "the local user accounts; only the admin page reads them",
     "basket_scopes.community_types": "the list of community types",
     "clock.as_of": "a date",
     "clock.next_delivery_day": "a date",
