@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
+from engine import clock
 from engine.auth import Scope
 from engine.routing import dispatch, export, schedule
 
@@ -53,7 +54,7 @@ def fleet(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def default_date(version: str) -> date:
     """The next delivery day: the day after the data's as-of date."""
-    return dispatch.next_delivery_date(db.cursor())
+    return clock.next_delivery_day(db.cursor())
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=32)

@@ -9,15 +9,14 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
-from engine import kpis, planning
+from engine import clock, planning
 from engine.auth import Scope
 from engine.rules import library
 
 
 def default_date(version: str) -> date:
-    """Tomorrow in the world: the day after the last day with data."""
-    rng = kpis.data_range(db.cursor())
-    return (rng[1] if rng else date.today()) + timedelta(days=1)
+    """Tomorrow in the world: the day after the data set's as-of date."""
+    return clock.world_today(db.cursor()) + timedelta(days=1)
 
 
 @st.cache_data(show_spinner=False)

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 
 from dashboard import auth, db
-from engine import rules
+from engine import clock, rules
 from engine.auth import Scope
 from engine.rules import backtest as rule_backtest
 from engine.rules import evaluation, library
@@ -88,7 +88,7 @@ def save_rule(name: str, text: str, author: str) -> int:
 
 def default_as_of() -> date:
     """The data set's today."""
-    return evaluation.default_as_of(db.cursor())
+    return clock.as_of(db.cursor())
 
 
 BASELINE = rule_backtest.BASELINE

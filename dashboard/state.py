@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
+from engine import clock
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,11 @@ def _regions(version: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def _bounds(version: str) -> tuple[date, date]:
-    lo, hi = (
-        db.cursor().execute("SELECT min(order_date), max(order_date) FROM orders").fetchall()[0]
-    )
-    if lo is None:
-        today = date.today()
+    span = clock.order_span(db.cursor())
+    if span is None:  # an empty database still opens, on the calendar's today
+        today = clock.local_now().date()
         return today, today
-    return lo, hi
+    return span
 
 
 def regions() -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from engine import clock
 from engine.auth import Scope
 from engine.pricing import data, elasticity, glm, markdown, response, whatif
 
@@ -29,7 +30,7 @@ def con(world):
 @pytest.fixture(scope="module")
 def cut(con):
     """Last training day: the last week is held out."""
-    return data.as_of(con) - timedelta(days=HOLD_OUT)
+    return clock.as_of(con) - timedelta(days=HOLD_OUT)
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +219,7 @@ def _world_categories(seed: int, fit=elasticity.by_category) -> pd.DataFrame:
 
     con = generate.generate(":memory:", scale="small", seed=seed)
     try:
-        cut = data.as_of(con) - timedelta(days=HOLD_OUT)
+        cut = clock.as_of(con) - timedelta(days=HOLD_OUT)
         start, stop = data.window(con, cut, 90 - HOLD_OUT)
         table = fit(data.campaigns(con, start, stop)).table
         truth = dict(
@@ -310,7 +311,7 @@ def test_estimate_rejects_unknown_grouping(con):
 # ------------------------------------------------------------------ success probability
 def test_success_probability_is_calibrated_on_held_out_campaigns(con, cut, model):
     """Held-out 成团 predictions: Brier >= 20 % better than the base rate, slope 0.8-1.2."""
-    test = data.campaigns(con, cut + timedelta(days=1), data.as_of(con))
+    test = data.campaigns(con, cut + timedelta(days=1), clock.as_of(con))
     pred = response.predict_campaigns(model, test)
     y = pred["success"].to_numpy(bool)
     base = y.mean() * (1 - y.mean())

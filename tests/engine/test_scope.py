@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, basket_scopes, kpis, planning, purchasing, telemetry_db
+from engine import auth, basket_scopes, clock, kpis, planning, purchasing, telemetry_db
 from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
@@ -317,7 +317,7 @@ def _markdown_demand(cur, scope, ctx):
 
 
 def _dispatch_order_lines(cur, scope, ctx):
-    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    day = clock.next_delivery_day(cur) - timedelta(days=1)
     lines = dispatch.order_lines(cur, day - timedelta(days=1), scope=scope)
     return Rows(
         {ctx["truth"]["pickups"][p] for p in lines["pickup_id"]}, _comms(lines["warehouse_id"])
@@ -325,7 +325,7 @@ def _dispatch_order_lines(cur, scope, ctx):
 
 
 def _dispatch_plan_day(cur, scope, ctx):
-    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    day = clock.next_delivery_day(cur) - timedelta(days=1)
     settings = dispatch.DispatchSettings(time_limit_s=1)
     plan = dispatch.plan_day(cur, day, settings=settings, scope=scope)
     pickups = set(plan.stops["pickup_id"]) | set(plan.route_stops.get("pickup_id", []))
@@ -333,7 +333,7 @@ def _dispatch_plan_day(cur, scope, ctx):
 
 
 def _dispatch_plan_lines(cur, scope, ctx):
-    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    day = clock.next_delivery_day(cur) - timedelta(days=1)
     lines = dispatch.order_lines(cur, day - timedelta(days=1))  # every region's lines
     settings = dispatch.DispatchSettings(time_limit_s=1)
     plan = dispatch.plan_lines(cur, lines, day, settings, scope=scope)
@@ -505,15 +505,16 @@ NO_REGION_ROWS = {
     "clock.as_of": "a date",
     "clock.next_delivery_day": "a date",
     "clock.order_span": "the first and last order dates",
+    "clock.world_today": "a date",
     "db.ensure_schema": "schema maintenance",
     "db.get_meta": "a metadata value",
     "db.schema_version": "the schema version",
+    "db.set_meta": "writes a metadata value",
     "forecasting.demand.holidays": "the public-holiday calendar",
     "kpis.data_range": "the first and last day of data",
     "kpis.refresh_rollups": "rebuilds rollups, returns nothing",
     "planning.approve": "marks a plan approved (audited)",
     "planning.save": "stores a plan the caller built in scope",
-    "pricing.data.as_of": "a date",
     "pricing.data.catalogue": "the SKU catalogue",
     "pricing.data.attachments": "SKU pairs counted over the scope's orders, no community rows",
     "pricing.data.span_days": "a day count",
@@ -524,11 +525,8 @@ NO_REGION_ROWS = {
     "pricing.response.predict_campaigns": "predicts the campaign rows the caller passes",
     "pricing.elasticity.by_segment": "elasticities pooled over all regions, no region rows",
     "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
-    "purchasing.as_of": "a date",
     "purchasing.suppliers": "the supplier list",
-    "routing.dispatch.next_delivery_date": "a date",
     "rules.compile.create_sales_daily": "creates a temporary table for a backtest",
-    "rules.evaluation.default_as_of": "a date",
     "rules.library.delete": "the shared rule library",
     "rules.library.list_rules": "the shared rule library",
     "rules.library.load": "the shared rule library",
