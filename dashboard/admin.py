@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dashboard import auth as session
 from dashboard import db
-from engine import audit, auth
+from engine import audit, auth, reference
 
 
 def users() -> pd.DataFrame:
@@ -14,10 +15,8 @@ def users() -> pd.DataFrame:
 
 
 def warehouses() -> pd.DataFrame:
-    """Warehouse ids and names, for assigning a dispatcher's scope."""
-    return (
-        db.cursor().execute("SELECT warehouse_id, name FROM warehouses ORDER BY warehouse_id").df()
-    )
+    """Warehouse ids and names inside the admin's scope, for assigning a dispatcher's scope."""
+    return reference.warehouses(db.cursor(), scope=session.scope())[["warehouse_id", "name"]]
 
 
 def audit_log(limit: int = 500) -> pd.DataFrame:

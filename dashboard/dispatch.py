@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
-from engine import clock
+from engine import clock, reference
 from engine.auth import Scope
 from engine.routing import dispatch, export, schedule
 
@@ -29,26 +29,14 @@ PALETTE = [
 @auth.cache_scoped(show_spinner=False)
 def warehouses(version: str, regions: tuple[int, ...] = (), *, scope: Scope) -> pd.DataFrame:
     """Warehouses inside the row scope (optionally of some regions) with their fleet size."""
-    cur = db.cursor()
-    table = cur.execute(
-        """SELECT w.warehouse_id, w.name, w.region_id, w.lat, w.lon,
-                      COUNT(v.vehicle_id) AS vehicles
-               FROM warehouses w LEFT JOIN vehicles v USING (warehouse_id)
-               WHERE len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id)
-               GROUP BY ALL ORDER BY w.warehouse_id""",
-        [list(regions), list(regions)],
-    ).df()
-    return scope.keep(cur, table, "warehouse_id").reset_index(drop=True)
+    table = reference.warehouses(db.cursor(), regions, scope)
+    return table[["warehouse_id", "name", "region_id", "lat", "lon", "vehicles"]]
 
 
 @auth.cache_scoped(show_spinner=False)
 def fleet(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
     """The vehicles of one warehouse inside the row scope (rows of the ``vehicles`` table)."""
-    cur = db.cursor()
-    scope.clip_warehouses(cur, [warehouse_id])  # ScopeError outside the scope
-    return cur.execute(
-        "SELECT * FROM vehicles WHERE warehouse_id = ? ORDER BY vehicle_id", [warehouse_id]
-    ).df()
+    return reference.fleet(db.cursor(), warehouse_id, scope)
 
 
 @st.cache_data(show_spinner=False)
@@ -85,21 +73,7 @@ def plan(
 @auth.cache_scoped(show_spinner=False)
 def pickups(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
     """Pickup points served by one warehouse, inside the row scope (for the pin what-if)."""
-    cur = db.cursor()
-    table = cur.execute(
-        """SELECT p.pickup_id, p.name FROM pickup_points p
-               JOIN communities c USING (community_id)
-               WHERE c.warehouse_id = ? ORDER BY p.pickup_id""",
-        [warehouse_id],
-    ).df()
-    allowed = scope.communities(cur)
-    if allowed is None:
-        return table
-    inside = cur.execute(
-        "SELECT pickup_id FROM pickup_points WHERE list_contains(?::INTEGER[], community_id)",
-        [allowed],
-    ).df()
-    return table.loc[table["pickup_id"].isin(inside["pickup_id"])].reset_index(drop=True)
+    return reference.pickups(db.cursor(), warehouse_id, scope)
 
 
 def loading_list(day: dispatch.DayPlan) -> pd.DataFrame:

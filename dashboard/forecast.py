@@ -11,7 +11,7 @@ import pandas as pd
 
 from dashboard import auth, db
 from engine import db as dbmod
-from engine import purchasing
+from engine import purchasing, reference
 from engine.auth import Scope
 from engine.forecasting import outlook
 
@@ -51,14 +51,9 @@ def purchase_plan(
 @auth.cache_scoped(show_spinner=False)
 def warehouses(version: str, *, scope: Scope) -> pd.DataFrame:
     """Warehouses inside the row scope, with their region and the regions they serve."""
-    cur = db.cursor()
-    table = cur.execute(
-        "SELECT w.warehouse_id, w.name, w.region_id, "
-        "list(DISTINCT c.region_id ORDER BY c.region_id) AS serves "
-        "FROM warehouses w LEFT JOIN communities c USING (warehouse_id) "
-        "GROUP BY ALL ORDER BY w.warehouse_id"
-    ).df()
-    return scope.keep(cur, table, "warehouse_id").reset_index(drop=True)
+    return reference.warehouses(db.cursor(), scope=scope)[
+        ["warehouse_id", "name", "region_id", "serves"]
+    ]
 
 
 def select(r: Result, category: str | None, sku: int | None, whs: tuple[int, ...]) -> list[str]:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
-from engine import clock, planning
+from engine import clock, planning, reference
 from engine.auth import Scope
 from engine.rules import library
 
@@ -27,10 +27,10 @@ def saved_rules(version: str) -> pd.DataFrame:
     return rules[["name", "text"]] if not rules.empty else pd.DataFrame(columns=["name", "text"])
 
 
-@st.cache_data(show_spinner=False)
-def communities(version: str) -> pd.DataFrame:
-    """Community ids, names and types for labelling the lists."""
-    return db.cursor().execute("SELECT community_id, name AS community, type FROM communities").df()
+@auth.cache_scoped(show_spinner=False)
+def communities(version: str, *, scope: Scope) -> pd.DataFrame:
+    """Ids, names and types of the communities in the row scope, for labelling the lists."""
+    return reference.communities(db.cursor(), scope).rename(columns={"name": "community"})
 
 
 def build(

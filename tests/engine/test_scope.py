@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, basket_scopes, clock, kpis, planning, purchasing, telemetry_db
+from engine import auth, basket_scopes, clock, kpis, planning, purchasing, reference, telemetry_db
 from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
@@ -397,6 +397,40 @@ def _planning_history(cur, scope, ctx):
     return Rows(allowed)
 
 
+def _reference_regions(cur, scope, ctx):
+    regions = reference.regions(cur, scope)["region_id"]
+    comm = cur.execute("SELECT community_id, region_id FROM communities").df()
+    return Rows(set(comm.loc[comm["region_id"].isin(regions), "community_id"]))
+
+
+def _reference_warehouses(cur, scope, ctx):
+    return Rows(set(), _comms(reference.warehouses(cur, scope=scope)["warehouse_id"]))
+
+
+def _each_warehouse(cur, fn, scope) -> list[pd.DataFrame]:
+    out = []
+    for wid in cur.execute("SELECT warehouse_id FROM warehouses").df()["warehouse_id"]:
+        try:
+            out.append(fn(cur, int(wid), scope))
+        except auth.ScopeError:
+            pass
+    return out
+
+
+def _reference_fleet(cur, scope, ctx):
+    fleets = _each_warehouse(cur, reference.fleet, scope)
+    return Rows(set(), set().union(*(_comms(f["warehouse_id"]) for f in fleets)))
+
+
+def _reference_pickups(cur, scope, ctx):
+    points = _each_warehouse(cur, reference.pickups, scope)
+    return Rows({ctx["truth"]["pickups"][int(p)] for f in points for p in f["pickup_id"]})
+
+
+def _reference_communities(cur, scope, ctx):
+    return Rows(_comms(reference.communities(cur, scope)["community_id"]))
+
+
 def _device_status(cur, scope, ctx):
     out = telemetry_db.device_status(cur, datetime(2026, 11, 25, 12), scope=scope)
     return Rows(set(), devices=set(out["device_id"]))
@@ -486,6 +520,11 @@ ENTRY_POINTS = {
     "planning.build": _planning_build,
     "planning.score": _planning_score,
     "planning.history": _planning_history,
+    "reference.regions": _reference_regions,
+    "reference.warehouses": _reference_warehouses,
+    "reference.fleet": _reference_fleet,
+    "reference.pickups": _reference_pickups,
+    "reference.communities": _reference_communities,
     "telemetry_db.device_status": _device_status,
     "telemetry_db.sparklines": _sparklines,
     "telemetry_db.stock_at_risk": _stock_at_risk,
@@ -506,6 +545,9 @@ NO_REGION_ROWS = {
     "clock.next_delivery_day": "a date",
     "clock.order_span": "the first and last order dates",
     "clock.world_today": "a date",
+    "dataset.quarantine": "rejected import rows, not yet any region's; admin's data page only",
+    "dataset.status": "table row counts and the import log; admin's data page only",
+    "dataset.version": "a cache token",
     "db.ensure_schema": "schema maintenance",
     "db.get_meta": "a metadata value",
     "db.schema_version": "the schema version",
@@ -607,6 +649,9 @@ def test_regional_manager_never_sees_another_region(world, truth, window, pricin
 
 DISPATCHER = auth.Scope(warehouses=(1,))
 WAREHOUSE_ENTRY_POINTS = (
+    "reference.warehouses",
+    "reference.fleet",
+    "reference.pickups",
     "routing.dispatch.order_lines",
     "routing.dispatch.plan_day",
     "purchasing.stock",
