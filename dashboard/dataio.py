@@ -13,9 +13,8 @@ from connectors import files, mapping, tables
 from connectors.validation import ImportFileError, ImportReport
 from dashboard import db
 from dashboard.i18n import t
-from engine import dataset, kpis
+from engine import afterload, dataset
 from engine import db as dbmod
-from engine.segmentation import features as seg_features
 
 REASON_KINDS = (
     "bad_type",
@@ -99,34 +98,21 @@ def run_import(
     on_error: str = "quarantine",
     username: str | None = None,
 ) -> ImportReport:
-    """Import a file; when rows were loaded, refresh rollups and the data version."""
-    report = _run(content, targets, mappings, on_error, dry_run=False)
-    if report.written:
-        after_import(report, username)
-    return report
-
-
-def after_import(report: ImportReport, username: str | None = None) -> None:
-    """Rebuild the KPI rollups, move "as of" to the last order day, bump the data version.
+    """Import a file; when rows were written, run the after-load step (rollups, version, audit).
 
     Cached page data are keyed by the data version, so every page shows the new rows.
     """
-    con = db.cursor()
-    if report.rows_loaded:
-        kpis.refresh_rollups(con)
-        seg_features.refresh_rollup(con)
-        last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
-        if last is not None:
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('as_of', ?)", [last.isoformat()])
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [report.import_id])
-    con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, 'import', ?)",
-        [
-            datetime.now(),
-            username,
-            f"{report.source}: {report.rows_loaded} loaded, {report.rows_rejected} rejected",
-        ],
-    )
+    report = _run(content, targets, mappings, on_error, dry_run=False)
+    if report.written:
+        afterload.run(
+            db.cursor(),
+            load_id=report.import_id,
+            source=report.source,
+            loaded=report.rows_loaded,
+            rejected=report.rows_rejected,
+            username=username,
+        )
+    return report
 
 
 def report_frames(report: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame]:

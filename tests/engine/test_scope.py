@@ -534,6 +534,8 @@ ENTRY_POINTS = {
 
 # Entry points (connection first) that return no rows belonging to a region, and why.
 NO_REGION_ROWS = {
+    "afterload.rebuild": "rebuilds rollups after a load, returns a date",
+    "afterload.run": "finishes a load (rollups, version, audit), returns nothing",
     "audit.entries": "the audit log; only the admin page reads it",
     "audit.record": "writes the audit log",
     "auth.authenticate": "checks one user's password",
