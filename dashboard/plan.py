@@ -30,7 +30,8 @@ def saved_rules(version: str) -> pd.DataFrame:
 @auth.cache_scoped(show_spinner=False)
 def communities(version: str, *, scope: Scope) -> pd.DataFrame:
     """Ids, names and types of the communities in the row scope, for labelling the lists."""
-    return reference.communities(db.cursor(), scope).rename(columns={"name": "community"})
+    table = reference.communities(db.cursor(), scope)[["community_id", "name", "type"]]
+    return table.rename(columns={"name": "community"})
 
 
 def build(

@@ -133,7 +133,7 @@ def pickups(con: duckdb.DuckDBPyConnection, warehouse_id: int, scope: Scope = AL
 
 
 def communities(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
-    """Return the communities inside the scope with their name and type, by id.
+    """Return the communities inside the scope with name, type, region and serving warehouse.
 
     Parameters
     ----------
@@ -145,11 +145,11 @@ def communities(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFr
     Returns
     -------
     pandas.DataFrame
-        ``community_id, name, type``.
+        ``community_id, name, type, region_id, warehouse_id``, by community id.
     """
     allowed = scope.communities(con)
     return con.execute(
-        "SELECT community_id, name, type FROM communities "
+        "SELECT community_id, name, type, region_id, warehouse_id FROM communities "
         "WHERE ?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], community_id) "
         "ORDER BY community_id",
         [allowed, allowed],

@@ -146,25 +146,3 @@ def _check_scope(cur: duckdb.DuckDBPyConnection, scope: model.Scope) -> None:
         what = "region"
     if not cur.execute(sql, [scope.value]).fetchall()[0][0]:
         raise ValueError(f"no {what} {scope.value!r} in the database; check the name in 范围/scope")
-
-
-def community_regions(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
-    """Return community_id, name, type and region_id of every community (to filter picks).
-
-    Parameters
-    ----------
-    con
-        An open connection.
-    scope
-        The caller's row scope; communities outside it are left out.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per community.
-    """
-    cur = con.cursor()
-    table = cur.execute(
-        "SELECT community_id, name, type, region_id FROM communities ORDER BY 1"
-    ).df()
-    return scope.keep(cur, table).reset_index(drop=True)

@@ -61,11 +61,8 @@ def _insert(con, orders, items, rows, lines):
     con.commit()
 
 
-@pytest.mark.integration
-def test_incremental_sync(linli, remote):
-    """Two syncs load each order once, quarantine a bad line and advance the watermark."""
-    dialect, con, orders, items = remote
-    source = sql.SyncSource(f"erp_{dialect}", SOURCES[dialect], orders, items, "updated_at")
+def _first_orders(con, orders, items):
+    """Orders 1001 (2 lines) and 1002 (1 line) of 2025-05-01 08:00 and 09:00."""
     t = lambda h: datetime(2025, 5, 1, h)  # noqa: E731
     _insert(
         con,
@@ -74,6 +71,15 @@ def test_incremental_sync(linli, remote):
         [(1001, 1, t(8), "paid", 0, t(8)), (1002, 3, t(9), "paid", 2.5, t(9))],
         [(1001, 10, 1, 35.9), (1001, 11, 2, 8.9), (1002, 12, 3, 15.9)],
     )
+
+
+@pytest.mark.integration
+def test_incremental_sync(linli, remote):
+    """Two syncs load each order once, quarantine a bad line and advance the watermark."""
+    dialect, con, orders, items = remote
+    source = sql.SyncSource(f"erp_{dialect}", SOURCES[dialect], orders, items, "updated_at")
+    t = lambda h: datetime(2025, 5, 1, h)  # noqa: E731
+    _first_orders(con, orders, items)
     first = sql.sync(linli, source, con, now=NOW)
     assert first.report.written and first.report.rows_rejected == 0
     assert linli.execute("SELECT count(*) FROM orders").fetchone()[0] == 2
@@ -128,13 +134,7 @@ def test_kpis_are_current_right_after_a_sync(linli, remote):
         "(2, 2, '李哥', NULL, '2024-02-01', 0.08)"
     )
     t = lambda h: datetime(2025, 5, 1, h)  # noqa: E731
-    _insert(
-        con,
-        orders,
-        items,
-        [(1001, 1, t(8), "paid", 0, t(8)), (1002, 3, t(9), "paid", 2.5, t(9))],
-        [(1001, 10, 1, 35.9), (1001, 11, 2, 8.9), (1002, 12, 3, 15.9)],
-    )
+    _first_orders(con, orders, items)
     first = sql.sync(linli, source, con, now=NOW, username="ops")
     # GMV = Σ qty × unit price (coupons not deducted, docs/metrics.md).
     assert kpis.gmv(linli, day, day) == pytest.approx(35.9 + 2 * 8.9 + 3 * 15.9)

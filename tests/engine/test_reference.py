@@ -49,5 +49,5 @@ def test_pickups_and_communities_match_their_tables(world):
     ).fetchall()[0][0]
     assert len(reference.pickups(cur, 1)) == n
     comm = reference.communities(cur)
-    assert list(comm.columns) == ["community_id", "name", "type"]
+    assert list(comm.columns) == ["community_id", "name", "type", "region_id", "warehouse_id"]
     assert len(comm) == cur.execute("SELECT count(*) FROM communities").fetchall()[0][0]

@@ -214,10 +214,6 @@ def _rules_evaluate_many(cur, scope, ctx):
     return Rows(_comms(picks["community_id"]))
 
 
-def _rules_communities(cur, scope, ctx):
-    return Rows(_comms(evaluation.community_regions(cur, scope)["community_id"]))
-
-
 def _rules_backtest(cur, scope, ctx):
     _, hi = ctx["window"]
     res = rule_backtest.backtest(
@@ -501,7 +497,6 @@ ENTRY_POINTS = {
     "basket_scopes.bundles_by_type": _basket_bundles,
     "rules.evaluation.evaluate": _rules_evaluate,
     "rules.evaluation.evaluate_many": _rules_evaluate_many,
-    "rules.evaluation.community_regions": _rules_communities,
     "rules.backtest.backtest": _rules_backtest,
     "forecasting.demand.history": _demand_history,
     "forecasting.outlook.compute": _outlook,
