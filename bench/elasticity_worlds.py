@@ -27,6 +27,7 @@ import pandas as pd
 
 from bench.common import Figure, emit
 from data import generate
+from engine import clock
 from engine.pricing import data, elasticity
 
 
@@ -34,7 +35,7 @@ def one_world(seed: int, scale: str) -> pd.DataFrame:
     """Category fit of one world, with the planted truth."""
     con = generate.generate(":memory:", scale=scale, seed=seed)
     try:
-        cut = data.as_of(con) - timedelta(days=7)
+        cut = clock.as_of(con) - timedelta(days=7)
         start, stop = data.window(con, cut, 83)
         cat = elasticity.by_category(data.campaigns(con, start, stop))
         table = cat.table.assign(lines_el=cat.fit.beta, lines_se=cat.fit.se)

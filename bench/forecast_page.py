@@ -4,8 +4,8 @@ Usage::
 
     python -m bench.forecast_page --db /tmp/linli-demo.duckdb
 
-Runs ``dashboard.forecast.compute`` (the code path of the page's cached ``_fitted``, without
-Streamlit) and prints WAPE and bias over the last 28 days per model, at SKU × warehouse level
+Runs ``engine.forecasting.outlook.compute`` (the code path of the page's cached ``_fitted``,
+without Streamlit) and prints WAPE and bias over the last 28 days per model, at SKU × warehouse level
 and for category totals, as the page's accuracy table computes them.
 """
 
@@ -18,8 +18,8 @@ import time
 
 import duckdb
 
-from dashboard import forecast as page
 from engine import forecasting
+from engine.forecasting import outlook as page
 
 
 def main(argv: list[str] | None = None) -> None:

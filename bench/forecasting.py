@@ -22,8 +22,8 @@ import pandas as pd
 
 from bench.common import Figure, emit
 from engine import db as dbmod
-from engine import demand, forecasting
-from engine.forecasting import calendar
+from engine import forecasting
+from engine.forecasting import calendar, demand
 
 H = 28
 

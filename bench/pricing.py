@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import db as dbmod
-from engine.pricing import demand, markdown, whatif
+from engine.pricing import markdown, response, whatif
 
 
 def _best(fn, repeat: int) -> float:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = dbmod.get_meta(con, "scale", "?")
 
     t0, c0 = time.perf_counter(), time.process_time()
-    model = demand.fit(con, days=args.days)
+    model = response.fit(con, days=args.days)
     fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     n_c = len(model.community_ids)
     skus = model.sku_ids[:300]

@@ -154,12 +154,13 @@ def run_day(
     ambient on any van): 200 pickup points = 400 stops. With ``split_cold=False`` each pickup
     point is one stop, the issue's "200-stop day", all of it on refrigerated vans.
     """
+    from engine import clock as world_clock
     from engine.routing import dispatch
 
     t0 = time.perf_counter()
     con = large_day_db(path)
     built = time.perf_counter() - t0
-    date = dispatch.next_delivery_date(con)
+    date = world_clock.next_delivery_day(con)
     clock = "CPU s per search process" if cpu else "wall-clock s"
     print(f"## Delivery day of the `large` world ({date}; world ready in {built:.0f} s)\n")
     print(f"Budget {time_limit:g} {clock} for the whole day.\n")

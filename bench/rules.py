@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench import common
-from engine import db
+from engine import clock, db
 from engine.rules import backtest, evaluation, library, parser
 
 ONE_RULE = "范围 全部 过去 30 天 筛选 库存天数 >= 3 且 单价分位 >= 0.7 排序 浏览量 降序 前 10"
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     con = db.connect(args.db, read_only=True)
     scale = db.get_meta(con, "scale", "?")
-    as_of = evaluation.default_as_of(con)
+    as_of = clock.as_of(con)
     sizes = {
         t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # fixed table names
         for t in ("communities", "skus", "users", "order_items", "browse_events", "inventory")

@@ -11,6 +11,9 @@ so they are not read again.
 Source table and column names come from configuration; they are checked against the source's
 own ``information_schema`` before they are quoted into a query. Values are bound parameters.
 Changes to orders already loaded (a later refund) are not applied: this is an append sync.
+
+A sync that wrote rows runs the after-load step (:func:`engine.afterload.run`): the KPI
+rollups, the as-of date and the data version follow the new orders at once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import pyarrow as pa
 from connectors import mapping as mapping_
 from connectors import validation
 from connectors.validation import ImportReport
+from engine import afterload
 
 DIALECTS = ("postgresql", "mysql")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
@@ -257,8 +261,9 @@ def sync(
     *,
     now: datetime | None = None,
     on_error: str = "quarantine",
+    username: str | None = None,
 ) -> SyncResult:
-    """Bring new orders (and their items) from the source into Linli.
+    """Bring new orders (and their items) from the source into Linli, then run the after-load step.
 
     Parameters
     ----------
@@ -275,6 +280,8 @@ def sync(
         ``"quarantine"`` loads valid rows and advances the watermark past rejected ones
         (kept in ``import_quarantine``); ``"abort"`` writes nothing and keeps the watermark
         when any row is rejected.
+    username
+        Who started the sync, for the audit log; ``None`` for the system.
 
     Returns
     -------
@@ -357,6 +364,15 @@ def sync(
         on_error=on_error,
         meta={source.meta_key: _encode_wm(end, seen_end)},
     )
+    if report.written:
+        afterload.run(
+            con,
+            load_id=report.import_id,
+            source=report.source,
+            loaded=report.rows_loaded,
+            rejected=report.rows_rejected,
+            username=username,
+        )
     return SyncResult(
         source.name,
         start,

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dashboard import auth as session
 from dashboard import db
-from engine import auth
+from engine import audit, auth, reference
 
 
 def users() -> pd.DataFrame:
     """Every local user without password hashes."""
-    return (
-        db.cursor()
-        .execute(
-            "SELECT username, display_name, role, regions, warehouses, failed_logins, locked_until, "
-            "created_at FROM app_users ORDER BY username"
-        )
-        .df()
-    )
+    return auth.users(db.cursor())
 
 
 def warehouses() -> pd.DataFrame:
-    """Warehouse ids and names, for assigning a dispatcher's scope."""
-    return (
-        db.cursor().execute("SELECT warehouse_id, name FROM warehouses ORDER BY warehouse_id").df()
-    )
+    """Warehouse ids and names inside the admin's scope, for assigning a dispatcher's scope."""
+    return reference.warehouses(db.cursor(), scope=session.scope())[["warehouse_id", "name"]]
 
 
 def audit_log(limit: int = 500) -> pd.DataFrame:
     """Latest audit entries."""
-    return auth.audit_log(db.cursor(), limit)
+    return audit.entries(db.cursor(), limit)
 
 
 def add_user(
@@ -44,5 +36,5 @@ def add_user(
     """Create a user and record who did it."""
     cur = db.cursor()
     user = auth.create_user(cur, username, password, role, regions, warehouses, display_name)
-    auth.audit(cur, actor, "user_added", {"username": username, "role": role})
+    audit.record(cur, actor, "user_added", {"username": username, "role": role})
     return user

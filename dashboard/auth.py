@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import db
 from dashboard.i18n import t
-from engine import auth
+from engine import audit, auth
 
 
 def mode() -> str:
@@ -68,7 +68,7 @@ def require_login() -> None:
     now = datetime.now()
     if u is not None:
         if auth.session_expired(st.session_state.get("last_seen", now), now):
-            auth.audit(db.cursor(), u.username, "session_expired")
+            audit.record(db.cursor(), u.username, "session_expired")
             st.session_state.pop("user", None)
             st.session_state["auth_notice"] = t("auth_expired")
         else:
@@ -108,16 +108,14 @@ def _oidc() -> None:
         st.button(t("auth_sign_in"), on_click=st.login, type="primary")
         st.stop()
     email = str(st.user.get("email", ""))
-    rows = (
-        db.cursor().execute("SELECT username FROM app_users WHERE username = ?", [email]).fetchall()
-    )
-    if not rows:
+    user = auth.find_user(db.cursor(), email)
+    if user is None:
         st.error(t("auth_no_account", email=email))
         st.button(t("auth_sign_out"), on_click=st.logout)
         st.stop()
-    st.session_state["user"] = auth._user(db.cursor(), email)
+    st.session_state["user"] = user
     st.session_state["last_seen"] = datetime.now()
-    auth.audit(db.cursor(), email, "login", {"via": "oidc"})
+    audit.record(db.cursor(), email, "login", {"via": "oidc"})
 
 
 def sidebar_badge() -> None:
@@ -129,7 +127,7 @@ def sidebar_badge() -> None:
     if u:
         st.sidebar.caption(f":material/person: {u.display_name} · {t('role_' + u.role)}")
         if st.sidebar.button(t("auth_sign_out"), key="sign_out"):
-            auth.audit(db.cursor(), u.username, "logout")
+            audit.record(db.cursor(), u.username, "logout")
             st.session_state.pop("user", None)
             if mode() == "oidc":
                 st.logout()

@@ -12,8 +12,8 @@ import streamlit as st
 
 from connectors import mqtt, simulator
 from dashboard import auth, db
+from engine import clock, telemetry, telemetry_db
 from engine import db as dbmod
-from engine import telemetry, telemetry_db
 from engine.auth import Scope
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,7 @@ def active(regions: tuple[int, ...], tick: int) -> pd.DataFrame:
 
 def world_today() -> date:
     """The data set's 'today' (meta.as_of), else the calendar date."""
-    value = dbmod.get_meta(db.cursor(), "as_of")
-    return date.fromisoformat(value) if value else date.today()
+    return clock.world_today(db.cursor())
 
 
 def acknowledge(alert_id: int, username: str) -> bool:

@@ -13,9 +13,8 @@ from connectors import files, mapping, tables
 from connectors.validation import ImportFileError, ImportReport
 from dashboard import db
 from dashboard.i18n import t
+from engine import afterload, dataset
 from engine import db as dbmod
-from engine import kpis
-from engine.segmentation import features as seg_features
 
 REASON_KINDS = (
     "bad_type",
@@ -99,34 +98,21 @@ def run_import(
     on_error: str = "quarantine",
     username: str | None = None,
 ) -> ImportReport:
-    """Import a file; when rows were loaded, refresh rollups and the data version."""
-    report = _run(content, targets, mappings, on_error, dry_run=False)
-    if report.written:
-        after_import(report, username)
-    return report
-
-
-def after_import(report: ImportReport, username: str | None = None) -> None:
-    """Rebuild the KPI rollups, move "as of" to the last order day, bump the data version.
+    """Import a file; when rows were written, run the after-load step (rollups, version, audit).
 
     Cached page data are keyed by the data version, so every page shows the new rows.
     """
-    con = db.cursor()
-    if report.rows_loaded:
-        kpis.refresh_rollups(con)
-        seg_features.refresh_rollup(con)
-        last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
-        if last is not None:
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('as_of', ?)", [last.isoformat()])
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [report.import_id])
-    con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, 'import', ?)",
-        [
-            datetime.now(),
-            username,
-            f"{report.source}: {report.rows_loaded} loaded, {report.rows_rejected} rejected",
-        ],
-    )
+    report = _run(content, targets, mappings, on_error, dry_run=False)
+    if report.written:
+        afterload.run(
+            db.cursor(),
+            load_id=report.import_id,
+            source=report.source,
+            loaded=report.rows_loaded,
+            rejected=report.rows_rejected,
+            username=username,
+        )
+    return report
 
 
 def report_frames(report: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -180,43 +166,22 @@ def show_report(report: ImportReport) -> None:
 @st.cache_data(show_spinner=False, ttl=5)
 def status(version: str) -> dict:
     """Database facts: path, schema version, tables with row counts, recent imports."""
-    con = db.cursor()
-    names = [
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name"
-        ).fetchall()
-    ]
-    # Names come from the catalogue itself, not from users.
-    rows = [(n, con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0]) for n in names]
-    imports = con.execute(
-        "SELECT imported_at, source, target_table, rows_in, rows_loaded, rows_rejected "
-        "FROM import_log ORDER BY imported_at DESC LIMIT 20"
-    ).df()
+    info = dataset.status(db.cursor())
     return {
         "path": str(dbmod.db_path()),
-        "schema_version": dbmod.schema_version(con),
-        "tables": pd.DataFrame(rows, columns=["table", "rows"]),
-        "imports": imports,
-        "quarantined": con.execute("SELECT count(*) FROM import_quarantine").fetchall()[0][0],
-        "scale": dbmod.get_meta(con, "scale", "—"),
-        "seed": dbmod.get_meta(con, "seed", "—"),
-        "as_of": dbmod.get_meta(con, "as_of", "—"),
+        "schema_version": info.schema_version,
+        "tables": info.tables,
+        "imports": info.imports,
+        "quarantined": info.quarantined,
+        "scale": info.scale,
+        "seed": info.seed,
+        "as_of": info.as_of,
     }
 
 
 def quarantine(limit: int = 1000) -> pd.DataFrame:
     """The most recent rejected rows with their reasons."""
-    return (
-        db.cursor()
-        .execute(
-            "SELECT import_id, target_table, row_number, reason, row_json FROM import_quarantine "
-            "ORDER BY import_id DESC, row_number LIMIT ?",
-            [limit],
-        )
-        .df()
-    )
+    return dataset.quarantine(db.cursor(), limit)
 
 
 def template(table: str) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import streamlit as st
 
+from engine import dataset
 from engine import db as dbmod
 
 
@@ -21,9 +22,4 @@ def cursor() -> duckdb.DuckDBPyConnection:
 
 def data_version() -> str:
     """A token that changes when the data change, for cache keys."""
-    cur = cursor()
-    rows = cur.execute(
-        "SELECT value FROM meta WHERE key IN ('as_of', 'seed', 'scale', "
-        "'data_version') ORDER BY key"
-    ).fetchall()
-    return "|".join(r[0] for r in rows)
+    return dataset.version(cursor())

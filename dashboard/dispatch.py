@@ -9,8 +9,10 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
+from engine import clock, reference
 from engine.auth import Scope
-from engine.routing import dispatch, export, schedule
+from engine.routing import dispatch, export
+from engine.routing import fleet as fleet_edits
 
 # One colour per vehicle on the map (RGB), cycled.
 PALETTE = [
@@ -28,32 +30,20 @@ PALETTE = [
 @auth.cache_scoped(show_spinner=False)
 def warehouses(version: str, regions: tuple[int, ...] = (), *, scope: Scope) -> pd.DataFrame:
     """Warehouses inside the row scope (optionally of some regions) with their fleet size."""
-    cur = db.cursor()
-    table = cur.execute(
-        """SELECT w.warehouse_id, w.name, w.region_id, w.lat, w.lon,
-                      COUNT(v.vehicle_id) AS vehicles
-               FROM warehouses w LEFT JOIN vehicles v USING (warehouse_id)
-               WHERE len(?::INTEGER[]) = 0 OR list_contains(?::INTEGER[], w.region_id)
-               GROUP BY ALL ORDER BY w.warehouse_id""",
-        [list(regions), list(regions)],
-    ).df()
-    return scope.keep(cur, table, "warehouse_id").reset_index(drop=True)
+    table = reference.warehouses(db.cursor(), regions, scope)
+    return table[["warehouse_id", "name", "region_id", "lat", "lon", "vehicles"]]
 
 
 @auth.cache_scoped(show_spinner=False)
 def fleet(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
     """The vehicles of one warehouse inside the row scope (rows of the ``vehicles`` table)."""
-    cur = db.cursor()
-    scope.clip_warehouses(cur, [warehouse_id])  # ScopeError outside the scope
-    return cur.execute(
-        "SELECT * FROM vehicles WHERE warehouse_id = ? ORDER BY vehicle_id", [warehouse_id]
-    ).df()
+    return reference.fleet(db.cursor(), warehouse_id, scope)
 
 
 @st.cache_data(show_spinner=False)
 def default_date(version: str) -> date:
     """The next delivery day: the day after the data's as-of date."""
-    return dispatch.next_delivery_date(db.cursor())
+    return clock.next_delivery_day(db.cursor())
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=32)
@@ -84,21 +74,7 @@ def plan(
 @auth.cache_scoped(show_spinner=False)
 def pickups(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
     """Pickup points served by one warehouse, inside the row scope (for the pin what-if)."""
-    cur = db.cursor()
-    table = cur.execute(
-        """SELECT p.pickup_id, p.name FROM pickup_points p
-               JOIN communities c USING (community_id)
-               WHERE c.warehouse_id = ? ORDER BY p.pickup_id""",
-        [warehouse_id],
-    ).df()
-    allowed = scope.communities(cur)
-    if allowed is None:
-        return table
-    inside = cur.execute(
-        "SELECT pickup_id FROM pickup_points WHERE list_contains(?::INTEGER[], community_id)",
-        [allowed],
-    ).df()
-    return table.loc[table["pickup_id"].isin(inside["pickup_id"])].reset_index(drop=True)
+    return reference.pickups(db.cursor(), warehouse_id, scope)
 
 
 def loading_list(day: dispatch.DayPlan) -> pd.DataFrame:
@@ -143,58 +119,13 @@ def map_data(day: dispatch.DayPlan) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 def manual_cost(
     day: dispatch.DayPlan, vehicle_id: int, stop_keys: list[str]
 ) -> dict[str, float | int]:
-    """Distance, cost and late stops of one vehicle driving ``stop_keys`` in the given order.
-
-    Stops not on the vehicle's planned route are ignored; the result compares with the plan.
-    """
-    for ws in day.solves:
-        if vehicle_id not in ws.vehicle_ids:
-            continue
-        vt = ws.vehicle_ids.index(vehicle_id)
-        nodes = [ws.stop_keys.index(k) + 1 for k in stop_keys if k in ws.stop_keys]
-        r = schedule(ws.problem, vt, nodes)
-        vtype = ws.problem.vehicle_types[vt]
-        assert ws.problem.time_windows is not None
-        late = sum(
-            s > ws.problem.time_windows[i][1] for i, s in zip(r.stops, r.starts, strict=True)
-        )
-        return {
-            "km": r.distance / 1000,
-            "cost_yuan": (vtype.fixed_cost + vtype.unit_distance_cost * r.distance)
-            / dispatch.COST_SCALE,
-            "late_stops": int(late),
-            "return_min": r.return_time / 60,
-        }
-    raise ValueError(f"vehicle {vehicle_id} is not in this plan")
+    """Distance, cost and late stops of one vehicle driving ``stop_keys`` in the given order."""
+    return fleet_edits.manual_cost(day, vehicle_id, stop_keys)
 
 
 def apply_fleet_edits(base: pd.DataFrame, edited: pd.DataFrame) -> pd.DataFrame:
-    """The fleet after the what-if editor: unticked rows removed, edits and new rows applied.
-
-    New rows copy shift and costs from the warehouse's first vehicle (or a 06:00-18:00 shift).
-    """
-    template = base.iloc[0].to_dict() if len(base) else {
-        "warehouse_id": 0, "shift_start": 360, "shift_end": 1080,
-        "fixed_cost": 150.0, "cost_per_km": 2.0,
-    }  # fmt: skip
-    rows = []
-    next_id = int(base["vehicle_id"].max()) + 1 if len(base) else 1
-    for k, row in enumerate(edited.to_dict("records")):
-        if row.get("use") is False or pd.isna(row.get("capacity_kg")):
-            continue
-        if pd.isna(row.get("vehicle_id")):
-            new = dict(template)
-            new["vehicle_id"] = next_id
-            next_id += 1
-        else:
-            new = base[base["vehicle_id"] == row["vehicle_id"]].iloc[0].to_dict()
-        new["plate"] = row.get("plate") or f"NEW-{k + 1}"
-        new["capacity_kg"] = float(row["capacity_kg"])
-        cap_m3 = row.get("capacity_m3")
-        new["capacity_m3"] = float(cap_m3) if pd.notna(cap_m3) else new["capacity_kg"] / 250
-        new["refrigerated"] = bool(row.get("refrigerated"))
-        rows.append(new)
-    return pd.DataFrame(rows, columns=base.columns).astype(base.dtypes.to_dict())
+    """The fleet after the what-if editor: unticked rows removed, edits and new rows applied."""
+    return fleet_edits.apply_fleet_edits(base, edited)
 
 
 def _hhmm(m: float) -> str:

@@ -9,15 +9,14 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
-from engine import kpis, planning
+from engine import clock, planning, reference
 from engine.auth import Scope
 from engine.rules import library
 
 
 def default_date(version: str) -> date:
-    """Tomorrow in the world: the day after the last day with data."""
-    rng = kpis.data_range(db.cursor())
-    return (rng[1] if rng else date.today()) + timedelta(days=1)
+    """Tomorrow in the world: the day after the data set's as-of date."""
+    return clock.world_today(db.cursor()) + timedelta(days=1)
 
 
 @st.cache_data(show_spinner=False)
@@ -28,10 +27,11 @@ def saved_rules(version: str) -> pd.DataFrame:
     return rules[["name", "text"]] if not rules.empty else pd.DataFrame(columns=["name", "text"])
 
 
-@st.cache_data(show_spinner=False)
-def communities(version: str) -> pd.DataFrame:
-    """Community ids, names and types for labelling the lists."""
-    return db.cursor().execute("SELECT community_id, name AS community, type FROM communities").df()
+@auth.cache_scoped(show_spinner=False)
+def communities(version: str, *, scope: Scope) -> pd.DataFrame:
+    """Ids, names and types of the communities in the row scope, for labelling the lists."""
+    table = reference.communities(db.cursor(), scope)[["community_id", "name", "type"]]
+    return table.rename(columns={"name": "community"})
 
 
 def build(

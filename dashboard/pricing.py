@@ -8,18 +8,18 @@ import streamlit as st
 
 from dashboard import auth, db
 from engine.auth import Scope
-from engine.pricing import data, demand, elasticity, markdown, whatif
+from engine.pricing import data, elasticity, markdown, response, whatif
 
 TRAIN_DAYS = 56  # the model learns from the last eight weeks
 PERISHABLE_DAYS = 14  # shelf life up to which a SKU is offered in the clearance planner
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def model(version: str, days: int = TRAIN_DAYS) -> demand.DemandModel:
+def model(version: str, days: int = TRAIN_DAYS) -> response.DemandModel:
     """The fitted demand model (one per data version; frozen, shared by sessions)."""
     cur = db.cursor()
     span = data.span_days(cur) or days
-    return demand.fit(cur, days=max(14, min(days, span)))
+    return response.fit(cur, days=max(14, min(days, span)))
 
 
 def model_info(version: str) -> dict:

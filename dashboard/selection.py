@@ -8,10 +8,10 @@ from datetime import date
 import pandas as pd
 
 from dashboard import auth, db
-from engine import rules
+from engine import clock, reference, rules
 from engine.auth import Scope
 from engine.rules import backtest as rule_backtest
-from engine.rules import evaluation, library
+from engine.rules import library
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def backtest(
     """Weekly and overall backtest scores of up to 4 named rule texts plus the baseline."""
     communities = None
     if regions:
-        comm = evaluation.community_regions(db.cursor())
+        comm = reference.communities(db.cursor())
         communities = comm.loc[comm["region_id"].isin(regions), "community_id"].tolist()
     result = rule_backtest.backtest(
         db.cursor(), dict(named), start, weeks, top_n=top_n, communities=communities, scope=scope
@@ -68,7 +68,7 @@ def backtest(
 def _in_regions(frame: pd.DataFrame, regions: tuple[int, ...]) -> pd.DataFrame:
     if not regions or frame.empty:
         return frame
-    comm = evaluation.community_regions(db.cursor())
+    comm = reference.communities(db.cursor())
     keep = set(comm.loc[comm["region_id"].isin(regions), "community_id"])
     return frame[frame["community_id"].isin(keep)].reset_index(drop=True)
 
@@ -88,7 +88,7 @@ def save_rule(name: str, text: str, author: str) -> int:
 
 def default_as_of() -> date:
     """The data set's today."""
-    return evaluation.default_as_of(db.cursor())
+    return clock.as_of(db.cursor())
 
 
 BASELINE = rule_backtest.BASELINE

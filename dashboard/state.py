@@ -10,6 +10,8 @@ import streamlit as st
 
 from dashboard import auth, db
 from dashboard.i18n import t
+from engine import clock, reference
+from engine.auth import Scope
 
 
 @dataclass(frozen=True)
@@ -21,24 +23,22 @@ class Filters:
     end: date
 
 
-@st.cache_data(show_spinner=False)
-def _regions(version: str) -> pd.DataFrame:
-    return db.cursor().execute("SELECT region_id, name FROM regions ORDER BY region_id").df()
+@auth.cache_scoped(show_spinner=False)
+def _regions(version: str, *, scope: Scope) -> pd.DataFrame:
+    return reference.regions(db.cursor(), scope)
 
 
 @st.cache_data(show_spinner=False)
 def _bounds(version: str) -> tuple[date, date]:
-    lo, hi = (
-        db.cursor().execute("SELECT min(order_date), max(order_date) FROM orders").fetchall()[0]
-    )
-    if lo is None:
-        today = date.today()
+    span = clock.order_span(db.cursor())
+    if span is None:  # an empty database still opens, on the calendar's today
+        today = clock.local_now().date()
         return today, today
-    return lo, hi
+    return span
 
 
 def regions() -> pd.DataFrame:
-    """Region ids and names of the current database."""
+    """Region ids and names inside the session's row scope."""
     return _regions(db.data_version())
 
 
@@ -51,8 +51,6 @@ def sidebar() -> Filters:
     """Draw the global filters in the sidebar and store them in session state."""
     reg = regions()
     allowed = auth.scope().regions
-    if allowed is not None:
-        reg = reg[reg["region_id"].isin(allowed)]
     names = dict(zip(reg["region_id"], reg["name"], strict=True))
     lo, hi = bounds()
     st.session_state.setdefault("flt_regions", [])

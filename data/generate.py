@@ -23,9 +23,8 @@ import numpy as np
 import pandas as pd
 
 from data import population, simulate, world
+from engine import afterload
 from engine import db as dbmod
-from engine import kpis
-from engine.segmentation import features as seg_features
 
 GENERATOR_VERSION = "1"
 Progress = Callable[[str, float], None]
@@ -122,7 +121,6 @@ def generate(
         "scale": scale,
         "seed": str(seed),
         "start": dates[0].isoformat(),
-        "as_of": dates[-1].isoformat(),
         "generator": GENERATOR_VERSION,
         "city": world.CITY,
     }
@@ -133,8 +131,7 @@ def generate(
         [list(meta), list(meta.values())],
     )
     report("rollups", 0.0)
-    kpis.refresh_rollups(con)
-    seg_features.refresh_rollup(con)
+    afterload.rebuild(con)  # the rollups, and as_of = the last order day
     report("done", 1.0)
     return con
 

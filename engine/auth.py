@@ -1,12 +1,11 @@
-"""Users, roles, row-level scope, password login with lock-out, sessions and the audit log.
+"""Users, roles, row-level scope, password login with lock-out and sessions.
 
 Passwords are stored only as argon2id hashes (salted by construction); neither the
-password nor the hash is ever written to the audit log.
+password nor the hash is ever written to the audit log (:mod:`engine.audit`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +15,8 @@ import numpy as np
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from engine import audit
 
 ROLES = ("executive", "regional_manager", "analyst", "dispatcher", "admin")
 MAX_FAILURES = 5
@@ -255,20 +256,67 @@ def create_user(
             now or datetime.now(),
         ],
     )
-    audit(con, username, "user_created", {"role": role}, now)
-    return _user(con, username)
+    audit.record(con, username, "user_created", {"role": role}, now)
+    return _known(con, username)
 
 
-def _user(con: duckdb.DuckDBPyConnection, username: str) -> User:
-    row = con.execute(
+def find_user(con: duckdb.DuckDBPyConnection, username: str) -> User | None:
+    """Return the local user of this name with role and scope, or ``None`` when there is none.
+
+    No password is checked: this is for a sign-in already verified elsewhere (OIDC), whose
+    e-mail must match a Linli username.
+
+    Parameters
+    ----------
+    con
+        An open connection.
+    username
+        The exact username.
+
+    Returns
+    -------
+    User or None
+        The user, or ``None`` for an unknown name.
+    """
+    rows = con.execute(
         "SELECT username, role, display_name, regions, warehouses FROM app_users "
         "WHERE username = ?",
         [username],
-    ).fetchall()[0]
+    ).fetchall()
+    if not rows:
+        return None
+    row = rows[0]
     scope = Scope(
         None if row[3] is None else tuple(row[3]), None if row[4] is None else tuple(row[4])
     )
     return User(row[0], row[1], row[2] or row[0], scope)
+
+
+def _known(con: duckdb.DuckDBPyConnection, username: str) -> User:
+    user = find_user(con, username)
+    if user is None:  # only called right after the row was written or checked
+        raise KeyError(username)
+    return user
+
+
+def users(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Return every local user without password hashes, by username.
+
+    Parameters
+    ----------
+    con
+        An open connection.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``username, display_name, role, regions, warehouses, failed_logins, locked_until,
+        created_at`` (``regions``/``warehouses`` NULL for all).
+    """
+    return con.execute(
+        "SELECT username, display_name, role, regions, warehouses, failed_logins, locked_until, "
+        "created_at FROM app_users ORDER BY username"
+    ).df()
 
 
 def authenticate(
@@ -303,11 +351,11 @@ def authenticate(
     ).fetchall()
     if not rows:
         _HASHER.hash("timing-equaliser")  # same work as a real check
-        audit(con, username, "login_failed", {"reason": "unknown user"}, now)
+        audit.record(con, username, "login_failed", {"reason": "unknown user"}, now)
         raise AuthError("bad_credentials", "wrong username or password")
     pw_hash, failures, locked_until = rows[0]
     if locked_until is not None and locked_until > now:
-        audit(con, username, "login_refused", {"reason": "locked"}, now)
+        audit.record(con, username, "login_refused", {"reason": "locked"}, now)
         minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
         raise AuthError(
             "locked",
@@ -322,13 +370,15 @@ def authenticate(
             "UPDATE app_users SET failed_logins = ?, locked_until = ? WHERE username = ?",
             [0 if lock else failures, lock, username],
         )
-        audit(con, username, "login_failed", {"failures": failures, "locked": bool(lock)}, now)
+        audit.record(
+            con, username, "login_failed", {"failures": failures, "locked": bool(lock)}, now
+        )
         raise AuthError("bad_credentials", "wrong username or password") from None
     con.execute(
         "UPDATE app_users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username]
     )
-    audit(con, username, "login", None, now)
-    return _user(con, username)
+    audit.record(con, username, "login", None, now)
+    return _known(con, username)
 
 
 def session_expired(
@@ -336,30 +386,3 @@ def session_expired(
 ) -> bool:
     """True when a session idle since ``last_seen`` has passed the timeout."""
     return (now or datetime.now()) - last_seen > timedelta(minutes=minutes)
-
-
-def audit(
-    con: duckdb.DuckDBPyConnection,
-    username: str | None,
-    action: str,
-    detail: dict | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Append one audit entry (logins, imports, plan approvals, rule changes, …)."""
-    con.execute(
-        "INSERT INTO audit_log (logged_at, username, action, detail) VALUES (?, ?, ?, ?)",
-        [
-            now or datetime.now(),
-            username,
-            action,
-            None if detail is None else json.dumps(detail, ensure_ascii=False, default=str),
-        ],
-    )
-
-
-def audit_log(con: duckdb.DuckDBPyConnection, limit: int = 500):
-    """The most recent audit entries, newest first, as a DataFrame."""
-    return con.execute(
-        "SELECT logged_at, username, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT ?",
-        [int(limit)],
-    ).df()

@@ -87,6 +87,27 @@ def as_of(con: duckdb.DuckDBPyConnection, when: date | None = None) -> date:
     return span[1]
 
 
+def world_today(con: duckdb.DuckDBPyConnection) -> date:
+    """Return :func:`as_of`, or the calendar date in :data:`TZ` for a database without orders.
+
+    For the pages, which must open (and say why they are empty) on a new database.
+
+    Parameters
+    ----------
+    con
+        An open connection.
+
+    Returns
+    -------
+    date
+        The as-of date, else today's date in the platform's time zone.
+    """
+    try:
+        return as_of(con)
+    except NoDataError:
+        return local_now().date()
+
+
 def next_delivery_day(con: duckdb.DuckDBPyConnection) -> date:
     """Return the day after :func:`as_of`: when today's orders reach the pickup points.
 

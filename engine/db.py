@@ -193,3 +193,27 @@ def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = Non
     """
     rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
     return rows[0][0] if rows else default
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Store one ``meta`` value, replacing the old one.
+
+    Parameters
+    ----------
+    con
+        A writable connection (the caller's transaction, if any, covers the write).
+    key
+        The meta key.
+    value
+        The value, as text.
+
+    Raises
+    ------
+    ValueError
+        When ``key`` is empty or ``value`` is not text.
+    """
+    if not key:
+        raise ValueError("a meta key must not be empty")
+    if not isinstance(value, str):
+        raise ValueError(f"meta values are text, got {type(value).__name__} for {key!r}")
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])

@@ -29,9 +29,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import rules
+from engine import audit, rules
 from engine.auth import ALL, Scope
-from engine.pricing import demand, whatif
+from engine.pricing import response, whatif
 from engine.routing import dispatch
 
 DEFAULT_RULE = "范围 全部 过去 30 天 排序 销量 降序 前 20"
@@ -94,7 +94,7 @@ def _candidates(
     as_of: date,
     s: PlanSettings,
     communities: list[int],
-    model: demand.DemandModel,
+    model: response.DemandModel,
 ) -> pd.DataFrame:
     picks = rules.evaluate(con, s.rule_text, as_of=as_of)
     parts = [picks[["community_id", "sku_id"]].assign(source="rule")]
@@ -203,7 +203,7 @@ def build(
         comm = comm[comm["community_id"].isin(wanted)]
     ids = [int(c) for c in comm["community_id"]]
     report("demand model", 0.05)
-    model = demand.fit(con, end=as_of)
+    model = response.fit(con, end=as_of)
     report("candidates", 0.25)
     cand = _candidates(con, sale_date, as_of, s, ids, model)
     messages: list[str] = []
@@ -296,7 +296,7 @@ def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:
 
 
 def _purchase(
-    con, items: pd.DataFrame, model: demand.DemandModel, as_of: date, comm: pd.DataFrame
+    con, items: pd.DataFrame, model: response.DemandModel, as_of: date, comm: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     if items.empty:
         empty = pd.DataFrame(
@@ -408,8 +408,6 @@ def save(con: duckdb.DuckDBPyConnection, plan: Plan) -> str:
 
 def approve(con: duckdb.DuckDBPyConnection, plan_id: str, username: str) -> None:
     """Mark a stored plan approved and write the audit log."""
-    from engine import auth
-
     n = con.execute("SELECT count(*) FROM group_plans WHERE plan_id = ?", [plan_id]).fetchall()
     if not n[0][0]:
         raise ValueError(f"no plan {plan_id!r}")
@@ -418,7 +416,7 @@ def approve(con: duckdb.DuckDBPyConnection, plan_id: str, username: str) -> None
         "WHERE plan_id = ?",
         [username, datetime.now(), plan_id],
     )
-    auth.audit(con, username, "plan_approved", {"plan_id": plan_id})
+    audit.record(con, username, "plan_approved", {"plan_id": plan_id})
 
 
 def score(con: duckdb.DuckDBPyConnection, plan_id: str, scope: Scope = ALL) -> pd.DataFrame:

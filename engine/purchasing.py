@@ -22,7 +22,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import db as dbmod
 from engine.auth import ALL, Scope
 
 
@@ -107,7 +106,7 @@ def plan(
         covering at least the days up to ``as_of + lead time + days - 1``.
     keys
         ``unique_id, sku_id, warehouse_id, name, category, shelf_life_days, pack_size,
-        supplier_id, unit_cost`` (from ``engine.demand``).
+        supplier_id, unit_cost`` (from ``engine.forecasting.demand``).
     stock_now
         ``warehouse_id, sku_id, on_hand, in_transit`` (missing rows count as zero).
     supplier_table
@@ -206,11 +205,3 @@ def plan(
 def lead_days(lines: pd.DataFrame) -> pd.Series:
     """Lead time in days, at least one (next-day delivery is the fastest)."""
     return lines["lead_time_days"].clip(lower=1).astype(int)
-
-
-def as_of(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
-    """The world's last day with orders."""
-    value = dbmod.get_meta(con, "as_of")
-    if value is None:
-        raise ValueError("the database has no as_of date")
-    return pd.Timestamp(value)

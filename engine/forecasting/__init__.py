@@ -1,6 +1,8 @@
 """Demand forecasting on long frames ``unique_id, ds, y`` (+ exogenous), Nixtla convention.
 
-Nothing here knows Linli's tables (see ``engine.demand`` for the adapter). Use it as::
+The model modules know nothing of Linli's tables; ``demand`` is the Linli adapter (daily
+SKU × warehouse series from the database) and ``outlook`` the forecast the pages show. Use
+it as::
 
     from engine import forecasting
     fc = forecasting.fit_predict(train, h=28, future_exog=future)

@@ -5,7 +5,8 @@ Modules, one concept each:
 - ``glm``: complementary log-log binomial regression with absorbed fixed effects;
 - ``data``: the campaign frames the models learn from;
 - ``elasticity``: price elasticities by category, SKU, community type and user segment;
-- ``demand``: expected units, their negative-binomial distribution, calibrated 成团率;
+- ``response``: a campaign's demand response (expected units, their negative-binomial
+  distribution) and its calibrated group-success probability 成团率;
 - ``whatif``: scenario simulation, price/threshold curves and the optimiser;
 - ``markdown``: day-by-day clearance discounts for near-expiry stock (dynamic programming).
 """

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import db as dbmod
+from engine import clock
 from engine.auth import ALL, Scope
 
 _CAMPAIGNS = """
@@ -126,33 +126,6 @@ GROUP BY ALL
 """
 
 
-def as_of(con: duckdb.DuckDBPyConnection) -> date:
-    """Return the world's "today" (meta ``as_of``, else the last campaign day).
-
-    Parameters
-    ----------
-    con
-        Open Linli database.
-
-    Returns
-    -------
-    date
-        Last day with data.
-
-    Raises
-    ------
-    ValueError
-        When the database holds no campaigns.
-    """
-    val = dbmod.get_meta(con, "as_of")
-    if val:
-        return date.fromisoformat(str(val))
-    last = con.execute("SELECT max(sale_date) FROM campaigns").fetchone()
-    if last is None or last[0] is None:
-        raise ValueError("no campaigns in the database: nothing to learn prices from")
-    return last[0]
-
-
 def span_days(con: duckdb.DuckDBPyConnection) -> int:
     """Number of days from the first to the last campaign (0 when there are none)."""
     first, last = con.execute("SELECT min(sale_date), max(sale_date) FROM campaigns").fetchall()[0]
@@ -163,7 +136,7 @@ def window(con: duckdb.DuckDBPyConnection, end: date | None, days: int) -> tuple
     """The ``days``-long window ending at ``end`` (default: the world's as-of date)."""
     if days < 7:
         raise ValueError(f"the training window must be at least 7 days, got {days}")
-    end = end or as_of(con)
+    end = clock.as_of(con, end)
     return end - timedelta(days=days - 1), end
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import signal, stats
 
 from engine.auth import ALL, Scope
-from engine.pricing import demand as demand_mod
+from engine.pricing import response
 
 DISCOUNTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 MAX_STOCK = 20_000
@@ -261,7 +261,7 @@ def plan(
 
 
 def demand_for_sku(
-    model: demand_mod.DemandModel,
+    model: response.DemandModel,
     sku_id: int,
     days: int,
     community_ids: Sequence[int] | None = None,
@@ -300,7 +300,7 @@ def demand_for_sku(
     lp = float(model.list_price[si])
     d = np.asarray(discounts, dtype=float)
     prices = lp * (1 - d)
-    mu = demand_mod.expected_units(
+    mu = response.expected_units(
         model, model.sku_ids[si], model.community_ids[ci][:, None], prices[None, :]
     )  # [C, D]
     total = mu.sum(axis=0)

@@ -2,7 +2,7 @@
 
 Per campaign (one SKU in one community on one day), in expectation:
 
-- ``units``: units ordered, ``mu(price - coupon)`` from :mod:`engine.pricing.demand`;
+- ``units``: units ordered, ``mu(price - coupon)`` from :mod:`engine.pricing.response`;
 - ``p_success``: calibrated ``P(units >= threshold)`` (成团率);
 - ``sold``: units delivered, ``E[units · 1{units >= threshold}]`` under the negative binomial
   (failed groups are refunded);
@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import special, stats
 
 from engine.auth import ALL, Scope
-from engine.pricing import demand
+from engine.pricing import response
 
 METRICS = ("units", "p_success", "sold", "gmv", "net", "margin", "commission")
 OBJECTIVES = ("margin", "gmv")
@@ -92,7 +92,7 @@ class WhatIf:
 
 
 def _metrics(
-    model: demand.DemandModel,
+    model: response.DemandModel,
     ci: np.ndarray,
     si: np.ndarray,
     price: np.ndarray,
@@ -101,9 +101,9 @@ def _metrics(
 ) -> dict[str, np.ndarray]:
     """Expected campaign metrics for positions ``ci``, ``si`` (equal shapes)."""
     paid = price - coupon
-    mu = demand._mean(demand._arrays(model), ci, si, paid)
-    p = demand.calibrated(model, demand.nb_sf(threshold, mu, model.dispersion))
-    sold = demand.nb_partial(threshold, mu, model.dispersion)
+    mu = response._mean(response._arrays(model), ci, si, paid)
+    p = response.calibrated(model, response.nb_sf(threshold, mu, model.dispersion))
+    sold = response.nb_partial(threshold, mu, model.dispersion)
     net = paid * sold
     return {
         "units": mu,
@@ -125,7 +125,7 @@ def _check_ids(model, sku_ids, community_ids, scope: Scope):
 
 
 def simulate(
-    model: demand.DemandModel,
+    model: response.DemandModel,
     sku_ids: Sequence[int],
     community_ids: Sequence[int] | None = None,
     scenario: Scenario = Scenario(),
@@ -224,7 +224,7 @@ def simulate(
 
 
 def curve(
-    model: demand.DemandModel,
+    model: response.DemandModel,
     sku_id: int,
     community_ids: Sequence[int] | None = None,
     prices: Sequence[float] | None = None,
@@ -298,7 +298,7 @@ def _nb_table(mu: np.ndarray, alpha: float, kmax: int) -> tuple[np.ndarray, np.n
     return sf, part
 
 
-def _largest_threshold(model: demand.DemandModel, mu: np.ndarray, target: float) -> int:
+def _largest_threshold(model: response.DemandModel, mu: np.ndarray, target: float) -> int:
     """No threshold above this can reach ``target`` anywhere (bounds the search)."""
     a, b = model.calibration
     if b <= 0:
@@ -310,7 +310,7 @@ def _largest_threshold(model: demand.DemandModel, mu: np.ndarray, target: float)
 
 
 def optimise(
-    model: demand.DemandModel,
+    model: response.DemandModel,
     sku_id: int,
     community_ids: Sequence[int] | None = None,
     settings: OptimiseSettings = OptimiseSettings(),
@@ -360,11 +360,11 @@ def optimise(
     pp, cc = np.meshgrid(grid, ci, indexing="ij")  # [P, C]
     ss = np.full_like(cc, j)
     paid = pp - s.coupon
-    mu = demand._mean(demand._arrays(model), cc, ss, paid)
+    mu = response._mean(response._arrays(model), cc, ss, paid)
     kmax = max(s.threshold_min, min(s.threshold_max, _largest_threshold(model, mu, s.target)))
     sf, part = _nb_table(mu, model.dispersion, kmax)
     ks = np.arange(s.threshold_min, kmax + 1)
-    p_ok = demand.calibrated(model, sf[ks])  # [K, P, C]
+    p_ok = response.calibrated(model, sf[ks])  # [K, P, C]
     sold = part[ks]
     value = (paid - cost) if s.objective == "margin" else pp
     obj = value[None] * sold - s.campaign_cost * p_ok

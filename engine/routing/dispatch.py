@@ -374,30 +374,6 @@ def fleet_note(problem: RoutingProblem, max_trips: int) -> str:
     )
 
 
-def next_delivery_date(con: duckdb.DuckDBPyConnection) -> dt.date:
-    """The day after the world's as-of date: when today's orders reach the pickup points.
-
-    Parameters
-    ----------
-    con
-        Linli database connection with an ``as_of`` meta entry.
-
-    Returns
-    -------
-    datetime.date
-        ``as_of + 1 day``.
-
-    Raises
-    ------
-    ValueError
-        When the database has no ``as_of`` date (no orders yet).
-    """
-    row = con.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchone()
-    if row is None:
-        raise ValueError("the database has no as_of date; generate or import orders first")
-    return dt.date.fromisoformat(row[0]) + dt.timedelta(days=1)
-
-
 def _query(con, sql: str, params: list) -> pd.DataFrame:
     return con.execute(sql, params).df()
 

@@ -7,20 +7,8 @@ import io
 
 import pandas as pd
 
+from engine import cells
 from engine.routing import dispatch
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralise(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as formulas (CSV/formula injection)."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-            )
-    return out
 
 
 def _minutes(m: float) -> str:
@@ -72,14 +60,14 @@ def to_excel(day: dispatch.DayPlan) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="xlsxwriter") as writer:
         for name, df in tables(day).items():
-            _neutralise(df).to_excel(writer, sheet_name=name, index=False)
+            cells.neutralise(df).to_excel(writer, sheet_name=name, index=False)
     return buf.getvalue()
 
 
 def to_csv(day: dispatch.DayPlan) -> dict[str, bytes]:
     """Each table of :func:`tables` as UTF-8 (with BOM, for Excel) CSV bytes."""
     return {
-        name: _neutralise(df).to_csv(index=False).encode("utf-8-sig")
+        name: cells.neutralise(df).to_csv(index=False).encode("utf-8-sig")
         for name, df in tables(day).items()
     }
 

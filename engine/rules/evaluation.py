@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
-from engine import db
+from engine import clock
 from engine.auth import ALL, Scope
 from engine.rules import compile as rule_compile
 from engine.rules import model, parser
@@ -43,33 +43,6 @@ def as_rule(rule_or_text: model.Rule | str) -> model.Rule:
     return model.validate(rule_or_text)
 
 
-def default_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
-    """Return the data set's "today": meta ``as_of``, else the last order date.
-
-    Parameters
-    ----------
-    con
-        An open connection.
-
-    Returns
-    -------
-    datetime.date
-        The date.
-
-    Raises
-    ------
-    ValueError
-        When the database has neither an ``as_of`` nor any order.
-    """
-    value = db.get_meta(con, "as_of")
-    if value:
-        return dt.date.fromisoformat(value)
-    last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
-    if last is None:
-        raise ValueError("the database has no orders and no meta 'as_of'; pass as_of")
-    return last
-
-
 def evaluate(
     con: duckdb.DuckDBPyConnection,
     rule_or_text: model.Rule | str,
@@ -85,7 +58,8 @@ def evaluate(
     rule_or_text
         The rule or its text.
     as_of
-        Last day of the look-back window; default :func:`default_as_of`.
+        Last day of the look-back window; default the data set's "today"
+        (:func:`engine.clock.as_of`).
     scope
         The caller's row scope; picks for communities outside it are never returned.
 
@@ -101,14 +75,11 @@ def evaluate(
     RuleError
         When the text cannot be parsed.
     ValueError
-        When the rule is invalid or its scope names a community or region that does not exist.
+        When the rule is invalid or its scope names a community or region that does not exist,
+        when ``as_of`` is not a date, or when it is left out and the database has no orders.
     """
     rule = as_rule(rule_or_text)
-    if as_of is None:
-        as_of = default_as_of(con)
-    elif isinstance(as_of, dt.datetime):
-        as_of = as_of.date()
-    frame = evaluate_many(con, rule, [as_of], scope=scope)
+    frame = evaluate_many(con, rule, [clock.as_of(con, as_of)], scope=scope)
     return frame.drop(columns=["as_of"])
 
 
@@ -175,25 +146,3 @@ def _check_scope(cur: duckdb.DuckDBPyConnection, scope: model.Scope) -> None:
         what = "region"
     if not cur.execute(sql, [scope.value]).fetchall()[0][0]:
         raise ValueError(f"no {what} {scope.value!r} in the database; check the name in 范围/scope")
-
-
-def community_regions(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
-    """Return community_id, name, type and region_id of every community (to filter picks).
-
-    Parameters
-    ----------
-    con
-        An open connection.
-    scope
-        The caller's row scope; communities outside it are left out.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per community.
-    """
-    cur = con.cursor()
-    table = cur.execute(
-        "SELECT community_id, name, type, region_id FROM communities ORDER BY 1"
-    ).df()
-    return scope.keep(cur, table).reset_index(drop=True)

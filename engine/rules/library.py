@@ -1,7 +1,8 @@
 """Saved rules (table ``saved_rules``): save, load, list, delete, and the seeded library.
 
 Only rules that parse are saved; the text is stored as written by the user, so a saved rule
-reads back exactly as it was typed. Saving and deleting are recorded in ``audit_log``.
+reads back exactly as it was typed. Saving and deleting are recorded in the audit log
+(:mod:`engine.audit`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from engine import audit
 from engine.rules import parser
 
 # The seeds' two examples (the issue's specification) and the language's baseline rules.
@@ -82,16 +84,9 @@ def save(con: duckdb.DuckDBPyConnection, name: str, text: str, author: str) -> i
             "SELECT coalesce(max(rule_id), 0) + 1, ?, ?, ?, ?, ? FROM saved_rules",
             [name, text, author, now, now],
         )
-    _audit(cur, author, "rule_saved", name)
+    audit.record(cur, author, "rule_saved", {"name": name})
     rows = cur.execute("SELECT rule_id FROM saved_rules WHERE name = ?", [name]).fetchall()
     return int(rows[0][0])
-
-
-def _audit(cur: duckdb.DuckDBPyConnection, username: str, action: str, detail: str) -> None:
-    cur.execute(
-        "INSERT INTO audit_log (logged_at, username, action, detail) VALUES (?, ?, ?, ?)",
-        [dt.datetime.now(), username, action, detail],
-    )
 
 
 def load(con: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -164,7 +159,7 @@ def delete(con: duckdb.DuckDBPyConnection, name: str, username: str = "") -> boo
     n = cur.execute("SELECT count(*) FROM saved_rules WHERE name = ?", [name]).fetchall()[0][0]
     cur.execute("DELETE FROM saved_rules WHERE name = ?", [name])
     if n:
-        _audit(cur, username, "rule_deleted", name)
+        audit.record(cur, username, "rule_deleted", {"name": name})
     return bool(n)
 
 

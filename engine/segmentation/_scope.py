@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from engine import db as dbmod
+from engine import clock
 from engine.auth import ALL, Scope, ScopeError
 
 
@@ -17,19 +17,9 @@ def as_of(con: duckdb.DuckDBPyConnection, when: date | None = None) -> date:
     Raises
     ------
     ValueError
-        If the database holds no orders and ``when`` is not given.
+        If ``when`` is not a date, or the database holds no orders and ``when`` is not given.
     """
-    if when is not None:
-        if not isinstance(when, date):
-            raise ValueError(f"as_of must be a date, got {when!r}")
-        return when
-    meta = dbmod.get_meta(con, "as_of")
-    if meta:
-        return date.fromisoformat(meta)
-    last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
-    if last is None:
-        raise ValueError("the database holds no orders: nothing to segment")
-    return last
+    return clock.as_of(con, when)
 
 
 def window(end: date, days: int) -> tuple[date, date]:

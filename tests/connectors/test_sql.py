@@ -1,11 +1,13 @@
 """Integration tests for connectors/sql.py against the local PostgreSQL and MariaDB servers."""
 
+import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
 from connectors import sql
+from engine import audit, db, kpis
 
 SOURCES = {
     "postgresql": "postgresql://postgres@127.0.0.1:5432/test",
@@ -59,11 +61,8 @@ def _insert(con, orders, items, rows, lines):
     con.commit()
 
 
-@pytest.mark.integration
-def test_incremental_sync(linli, remote):
-    """Two syncs load each order once, quarantine a bad line and advance the watermark."""
-    dialect, con, orders, items = remote
-    source = sql.SyncSource(f"erp_{dialect}", SOURCES[dialect], orders, items, "updated_at")
+def _first_orders(con, orders, items):
+    """Orders 1001 (2 lines) and 1002 (1 line) of 2025-05-01 08:00 and 09:00."""
     t = lambda h: datetime(2025, 5, 1, h)  # noqa: E731
     _insert(
         con,
@@ -72,6 +71,15 @@ def test_incremental_sync(linli, remote):
         [(1001, 1, t(8), "paid", 0, t(8)), (1002, 3, t(9), "paid", 2.5, t(9))],
         [(1001, 10, 1, 35.9), (1001, 11, 2, 8.9), (1002, 12, 3, 15.9)],
     )
+
+
+@pytest.mark.integration
+def test_incremental_sync(linli, remote):
+    """Two syncs load each order once, quarantine a bad line and advance the watermark."""
+    dialect, con, orders, items = remote
+    source = sql.SyncSource(f"erp_{dialect}", SOURCES[dialect], orders, items, "updated_at")
+    t = lambda h: datetime(2025, 5, 1, h)  # noqa: E731
+    _first_orders(con, orders, items)
     first = sql.sync(linli, source, con, now=NOW)
     assert first.report.written and first.report.rows_rejected == 0
     assert linli.execute("SELECT count(*) FROM orders").fetchone()[0] == 2
@@ -112,6 +120,48 @@ def test_incremental_sync(linli, remote):
     fourth = sql.sync(linli, source, con, now=NOW)
     assert fourth.orders_fetched == 0 and fourth.report.rows_loaded == 0
     assert linli.execute("SELECT count(*) FROM orders").fetchone()[0] == 5
+
+
+@pytest.mark.integration
+def test_kpis_are_current_right_after_a_sync(linli, remote):
+    """A sync runs the after-load step: rollups, as_of, data version and audit follow it."""
+    dialect, con, orders, items = remote
+    source = sql.SyncSource(f"kpi_{dialect}", SOURCES[dialect], orders, items, "updated_at")
+    day = date(2025, 5, 1)
+    # GMV's rollup counts the lines of communities with a leader (团长), as every real one has.
+    linli.execute(
+        "INSERT INTO leaders VALUES (1, 1, '王姐', NULL, '2024-01-01', 0.08), "
+        "(2, 2, '李哥', NULL, '2024-02-01', 0.08)"
+    )
+    t = lambda h: datetime(2025, 5, 1, h)  # noqa: E731
+    _first_orders(con, orders, items)
+    first = sql.sync(linli, source, con, now=NOW, username="ops")
+    # GMV = Σ qty × unit price (coupons not deducted, docs/metrics.md).
+    assert kpis.gmv(linli, day, day) == pytest.approx(35.9 + 2 * 8.9 + 3 * 15.9)
+    assert kpis.paid_orders(linli, day, day) == 2
+    assert kpis.active_buyers(linli, day, day) == 2
+    assert db.get_meta(linli, "as_of") == "2025-05-01"
+    assert db.get_meta(linli, "data_version") == first.report.import_id
+    log = audit.entries(linli)
+    assert log["action"].tolist() == ["import"] and log["username"].tolist() == ["ops"]
+    assert json.loads(log["detail"][0]) == {
+        "source": f"sql:kpi_{dialect}",
+        "import_id": first.report.import_id,
+        "loaded": 5,
+        "rejected": 0,
+    }
+
+    _insert(con, orders, items, [(1003, 2, t(10), "paid", 0, t(10))], [(1003, 10, 1, 35.9)])
+    second = sql.sync(linli, source, con, now=NOW)
+    assert kpis.gmv(linli, day, day) == pytest.approx(35.9 + 2 * 8.9 + 3 * 15.9 + 35.9)
+    assert kpis.paid_orders(linli, day, day) == 3
+    assert kpis.active_buyers(linli, day, day) == 3
+    assert db.get_meta(linli, "data_version") == second.report.import_id
+
+    # Nothing new: nothing written, so no rebuild and no audit entry.
+    third = sql.sync(linli, source, con, now=NOW)
+    assert not third.report.written
+    assert len(audit.entries(linli)) == 2
 
 
 @pytest.mark.integration

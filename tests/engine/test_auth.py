@@ -123,3 +123,17 @@ def test_kpi_tables_respect_scope(world, name):
             cur.execute("SELECT c.community_id, c.region_id FROM communities c").fetchall()
         )
         assert {regions[c] for c in scoped["community_id"]} == {1}
+
+
+def test_find_user_and_user_list_without_hashes(con):
+    """find_user gives role and scope (None for a stranger); the user list holds no hash."""
+    user = auth.find_user(con, "li.na")
+    assert (user.role, user.scope.regions, user.scope.warehouses) == (
+        "regional_manager",
+        (1,),
+        None,
+    )
+    assert auth.find_user(con, "nobody@example.com") is None
+    table = auth.users(con)
+    assert table["username"].tolist() == ["li.na"]
+    assert not {c for c in table.columns if "hash" in c or "password" in c}

@@ -1,4 +1,4 @@
-"""Tests of engine.demand and the forecasting model on the small generated world."""
+"""Tests of engine.forecasting.demand and the forecasting model on the small generated world."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from data import generate
 from data import world as world_constants
-from engine import demand, forecasting, purchasing
+from engine import forecasting, purchasing
+from engine.forecasting import demand
 
 H = 28
 FAST = dataclasses.replace(demand.SETTINGS, n_estimators=200, max_train_rows=60_000)

@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from engine import db
+from engine import clock, db
 from engine.routing import check, dispatch, export
 from tests.engine.routing_world import ORDER_DATE, build_day
 
@@ -263,9 +263,7 @@ def test_formula_like_text_is_neutralised_in_exports():
 @pytest.fixture(scope="module")
 def world_day(world):
     """Tomorrow's plan (orders of the world's as-of day) on the generated small world."""
-    return dispatch.plan_day(
-        world.cursor(), dispatch.next_delivery_date(world.cursor()), settings=FAST
-    )
+    return dispatch.plan_day(world.cursor(), clock.next_delivery_day(world.cursor()), settings=FAST)
 
 
 def test_world_plan_serves_every_order_or_lists_reasons(world, world_day):

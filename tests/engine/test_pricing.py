@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from engine import clock
 from engine.auth import Scope
-from engine.pricing import data, demand, elasticity, glm, markdown, whatif
+from engine.pricing import data, elasticity, glm, markdown, response, whatif
 
 HOLD_OUT = 7  # days: the planner predicts at most a week ahead
 
@@ -29,13 +30,13 @@ def con(world):
 @pytest.fixture(scope="module")
 def cut(con):
     """Last training day: the last week is held out."""
-    return data.as_of(con) - timedelta(days=HOLD_OUT)
+    return clock.as_of(con) - timedelta(days=HOLD_OUT)
 
 
 @pytest.fixture(scope="module")
 def model(con, cut):
     """The demand model fitted on everything before the held-out week."""
-    return demand.fit(con, end=cut, days=90 - HOLD_OUT)
+    return response.fit(con, end=cut, days=90 - HOLD_OUT)
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +219,7 @@ def _world_categories(seed: int, fit=elasticity.by_category) -> pd.DataFrame:
 
     con = generate.generate(":memory:", scale="small", seed=seed)
     try:
-        cut = data.as_of(con) - timedelta(days=HOLD_OUT)
+        cut = clock.as_of(con) - timedelta(days=HOLD_OUT)
         start, stop = data.window(con, cut, 90 - HOLD_OUT)
         table = fit(data.campaigns(con, start, stop)).table
         truth = dict(
@@ -310,13 +311,13 @@ def test_estimate_rejects_unknown_grouping(con):
 # ------------------------------------------------------------------ success probability
 def test_success_probability_is_calibrated_on_held_out_campaigns(con, cut, model):
     """Held-out 成团 predictions: Brier >= 20 % better than the base rate, slope 0.8-1.2."""
-    test = data.campaigns(con, cut + timedelta(days=1), data.as_of(con))
-    pred = demand.predict_campaigns(model, test)
+    test = data.campaigns(con, cut + timedelta(days=1), clock.as_of(con))
+    pred = response.predict_campaigns(model, test)
     y = pred["success"].to_numpy(bool)
     base = y.mean() * (1 - y.mean())
-    score = demand.brier(pred["p_success"].to_numpy(), y)
+    score = response.brier(pred["p_success"].to_numpy(), y)
     assert score <= 0.8 * base, (score, base)
-    assert 0.8 <= demand.reliability_slope(pred["p_success"].to_numpy(), y) <= 1.2
+    assert 0.8 <= response.reliability_slope(pred["p_success"].to_numpy(), y) <= 1.2
 
 
 def test_success_falls_with_threshold_and_price(model):
@@ -409,7 +410,7 @@ def test_optimiser_beats_current_prices_on_planted_margin(con, cut, model, truth
     def planted_margin(rows, price, threshold):
         e = rows["category"].map(truth).to_numpy(float)
         mu = rows["expected_units"].to_numpy() * (price / rows["price"].to_numpy()) ** e
-        sold = demand.nb_partial(threshold, mu, alpha)
+        sold = response.nb_partial(threshold, mu, alpha)
         return float(((price - rows["unit_cost"].to_numpy()) * sold).sum())
 
     gains = []
@@ -478,7 +479,7 @@ def test_markdown_evaluation_matches_simulation():
         (lambda m: whatif.optimise(m, 99_999), "unknown SKU"),
         (lambda m: whatif.curve(m, 1, prices=[0.0, 1.0]), "positive"),
         (lambda m: whatif.curve(m, 1, threshold=0), "threshold"),
-        (lambda m: demand.expected_units(m, 1, 1, -1.0), "positive"),
+        (lambda m: response.expected_units(m, 1, 1, -1.0), "positive"),
         (lambda m: whatif.OptimiseSettings(target=0), "target"),
         (lambda m: whatif.OptimiseSettings(target=1), "target"),
         (lambda m: whatif.OptimiseSettings(target=1.5), "target"),
@@ -514,8 +515,8 @@ def test_nb_partial_matches_direct_sum():
     u = np.arange(400)
     pmf = stats.nbinom.pmf(u, r, r / (r + mu))
     for k in (1, 3, 7):
-        assert demand.nb_partial(k, mu, alpha) == pytest.approx((u * pmf)[k:].sum(), rel=1e-9)
-        assert demand.nb_sf(k, mu, alpha) == pytest.approx(pmf[k:].sum(), rel=1e-9)
+        assert response.nb_partial(k, mu, alpha) == pytest.approx((u * pmf)[k:].sum(), rel=1e-9)
+        assert response.nb_sf(k, mu, alpha) == pytest.approx(pmf[k:].sum(), rel=1e-9)
 
 
 # ------------------------------------------------------------------ demo scale (slow)

@@ -13,6 +13,7 @@ warehouse's own region.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -24,10 +25,11 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, basket_scopes, demand, kpis, planning, purchasing, telemetry_db
+from engine import auth, basket_scopes, clock, kpis, planning, purchasing, reference, telemetry_db
+from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
-from engine.pricing import demand as pricing_demand
 from engine.pricing import markdown, whatif
+from engine.pricing import response as pricing_response
 from engine.routing import dispatch
 from engine.rules import backtest as rule_backtest
 from engine.rules import evaluation
@@ -91,7 +93,7 @@ def _users_to_communities(cur, user_ids) -> set[int]:
 # ------------------------------------------------------------------------- shared inputs
 @pytest.fixture(scope="module")
 def pricing_model(world):
-    return pricing_demand.fit(world.cursor(), days=42)
+    return pricing_response.fit(world.cursor(), days=42)
 
 
 @pytest.fixture(scope="module")
@@ -212,10 +214,6 @@ def _rules_evaluate_many(cur, scope, ctx):
     return Rows(_comms(picks["community_id"]))
 
 
-def _rules_communities(cur, scope, ctx):
-    return Rows(_comms(evaluation.community_regions(cur, scope)["community_id"]))
-
-
 def _rules_backtest(cur, scope, ctx):
     _, hi = ctx["window"]
     res = rule_backtest.backtest(
@@ -239,6 +237,16 @@ def _demand_history(cur, scope, ctx):
         _comms(data.keys["warehouse_id"]),
         total=float(sold),
     )
+
+
+def _outlook(cur, scope, ctx):
+    fast = dataclasses.replace(outlook.SETTINGS, n_estimators=30, max_train_rows=20_000)
+    r = outlook.compute(cur, scope, settings=fast, choose=False)
+    data = demand.history(cur, scope=scope)
+    # The page's series are the scope's own demand, history and forecast alike.
+    assert r.history["y"].sum() == pytest.approx(data.frame["y"].sum())
+    assert set(r.forecast["unique_id"]) <= set(data.keys["unique_id"])
+    return Rows(set(), _comms(r.keys["warehouse_id"]), total=float(r.history["y"].sum()))
 
 
 def _purchasing_stock(cur, scope, ctx):
@@ -305,7 +313,7 @@ def _markdown_demand(cur, scope, ctx):
 
 
 def _dispatch_order_lines(cur, scope, ctx):
-    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    day = clock.next_delivery_day(cur) - timedelta(days=1)
     lines = dispatch.order_lines(cur, day - timedelta(days=1), scope=scope)
     return Rows(
         {ctx["truth"]["pickups"][p] for p in lines["pickup_id"]}, _comms(lines["warehouse_id"])
@@ -313,7 +321,7 @@ def _dispatch_order_lines(cur, scope, ctx):
 
 
 def _dispatch_plan_day(cur, scope, ctx):
-    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    day = clock.next_delivery_day(cur) - timedelta(days=1)
     settings = dispatch.DispatchSettings(time_limit_s=1)
     plan = dispatch.plan_day(cur, day, settings=settings, scope=scope)
     pickups = set(plan.stops["pickup_id"]) | set(plan.route_stops.get("pickup_id", []))
@@ -321,7 +329,7 @@ def _dispatch_plan_day(cur, scope, ctx):
 
 
 def _dispatch_plan_lines(cur, scope, ctx):
-    day = dispatch.next_delivery_date(cur) - timedelta(days=1)
+    day = clock.next_delivery_day(cur) - timedelta(days=1)
     lines = dispatch.order_lines(cur, day - timedelta(days=1))  # every region's lines
     settings = dispatch.DispatchSettings(time_limit_s=1)
     plan = dispatch.plan_lines(cur, lines, day, settings, scope=scope)
@@ -383,6 +391,40 @@ def _planning_history(cur, scope, ctx):
     allowed = ctx["truth"]["communities"] if scope.restricted else ctx["all"]
     assert all(set(c) & allowed for c in items["comms"])
     return Rows(allowed)
+
+
+def _reference_regions(cur, scope, ctx):
+    regions = reference.regions(cur, scope)["region_id"]
+    comm = cur.execute("SELECT community_id, region_id FROM communities").df()
+    return Rows(set(comm.loc[comm["region_id"].isin(regions), "community_id"]))
+
+
+def _reference_warehouses(cur, scope, ctx):
+    return Rows(set(), _comms(reference.warehouses(cur, scope=scope)["warehouse_id"]))
+
+
+def _each_warehouse(cur, fn, scope) -> list[pd.DataFrame]:
+    out = []
+    for wid in cur.execute("SELECT warehouse_id FROM warehouses").df()["warehouse_id"]:
+        try:
+            out.append(fn(cur, int(wid), scope))
+        except auth.ScopeError:
+            pass
+    return out
+
+
+def _reference_fleet(cur, scope, ctx):
+    fleets = _each_warehouse(cur, reference.fleet, scope)
+    return Rows(set(), set().union(*(_comms(f["warehouse_id"]) for f in fleets)))
+
+
+def _reference_pickups(cur, scope, ctx):
+    points = _each_warehouse(cur, reference.pickups, scope)
+    return Rows({ctx["truth"]["pickups"][int(p)] for f in points for p in f["pickup_id"]})
+
+
+def _reference_communities(cur, scope, ctx):
+    return Rows(_comms(reference.communities(cur, scope)["community_id"]))
 
 
 def _device_status(cur, scope, ctx):
@@ -455,9 +497,9 @@ ENTRY_POINTS = {
     "basket_scopes.bundles_by_type": _basket_bundles,
     "rules.evaluation.evaluate": _rules_evaluate,
     "rules.evaluation.evaluate_many": _rules_evaluate_many,
-    "rules.evaluation.community_regions": _rules_communities,
     "rules.backtest.backtest": _rules_backtest,
-    "demand.history": _demand_history,
+    "forecasting.demand.history": _demand_history,
+    "forecasting.outlook.compute": _outlook,
     "purchasing.stock": _purchasing_stock,
     "pricing.data.campaigns": _pricing_campaigns,
     "pricing.data.communities": _pricing_communities,
@@ -473,6 +515,11 @@ ENTRY_POINTS = {
     "planning.build": _planning_build,
     "planning.score": _planning_score,
     "planning.history": _planning_history,
+    "reference.regions": _reference_regions,
+    "reference.warehouses": _reference_warehouses,
+    "reference.fleet": _reference_fleet,
+    "reference.pickups": _reference_pickups,
+    "reference.communities": _reference_communities,
     "telemetry_db.device_status": _device_status,
     "telemetry_db.sparklines": _sparklines,
     "telemetry_db.stock_at_risk": _stock_at_risk,
@@ -482,35 +529,43 @@ ENTRY_POINTS = {
 
 # Entry points (connection first) that return no rows belonging to a region, and why.
 NO_REGION_ROWS = {
-    "auth.audit": "writes the audit log",
-    "auth.audit_log": "the audit log; only the admin page reads it",
+    "afterload.rebuild": "rebuilds rollups after a load, returns a date",
+    "afterload.run": "finishes a load (rollups, version, audit), returns nothing",
+    "audit.entries": "the audit log; only the admin page reads it",
+    "audit.record": "writes the audit log",
     "auth.authenticate": "checks one user's password",
     "auth.create_user": "writes a user",
+    "auth.find_user": "one user's role and scope",
+    "auth.users": "the local user accounts; only the admin page reads them",
     "basket_scopes.community_types": "the list of community types",
+    "clock.as_of": "a date",
+    "clock.next_delivery_day": "a date",
+    "clock.order_span": "the first and last order dates",
+    "clock.world_today": "a date",
+    "dataset.quarantine": "rejected import rows, not yet any region's; admin's data page only",
+    "dataset.status": "table row counts and the import log; admin's data page only",
+    "dataset.version": "a cache token",
     "db.ensure_schema": "schema maintenance",
     "db.get_meta": "a metadata value",
     "db.schema_version": "the schema version",
-    "demand.holidays": "the public-holiday calendar",
+    "db.set_meta": "writes a metadata value",
+    "forecasting.demand.holidays": "the public-holiday calendar",
     "kpis.data_range": "the first and last day of data",
     "kpis.rollups.refresh_rollups": "rebuilds rollups, returns nothing",
     "planning.approve": "marks a plan approved (audited)",
     "planning.save": "stores a plan the caller built in scope",
-    "pricing.data.as_of": "a date",
     "pricing.data.catalogue": "the SKU catalogue",
     "pricing.data.attachments": "SKU pairs counted over the scope's orders, no community rows",
     "pricing.data.span_days": "a day count",
     "pricing.data.window": "a date range",
-    "pricing.demand.fit": "a model; its per-community outputs go through whatif and markdown",
-    "pricing.demand.calibrated": "maps raw probabilities through the calibration",
-    "pricing.demand.expected_units": "arithmetic on the community ids the caller passes",
-    "pricing.demand.predict_campaigns": "predicts the campaign rows the caller passes",
+    "pricing.response.fit": "a model; its per-community outputs go through whatif and markdown",
+    "pricing.response.calibrated": "maps raw probabilities through the calibration",
+    "pricing.response.expected_units": "arithmetic on the community ids the caller passes",
+    "pricing.response.predict_campaigns": "predicts the campaign rows the caller passes",
     "pricing.elasticity.by_segment": "elasticities pooled over all regions, no region rows",
     "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
-    "purchasing.as_of": "a date",
     "purchasing.suppliers": "the supplier list",
-    "routing.dispatch.next_delivery_date": "a date",
     "rules.compile.create_sales_daily": "creates a temporary table for a backtest",
-    "rules.evaluation.default_as_of": "a date",
     "rules.library.delete": "the shared rule library",
     "rules.library.list_rules": "the shared rule library",
     "rules.library.load": "the shared rule library",
@@ -591,6 +646,9 @@ def test_regional_manager_never_sees_another_region(world, truth, window, pricin
 
 DISPATCHER = auth.Scope(warehouses=(1,))
 WAREHOUSE_ENTRY_POINTS = (
+    "reference.warehouses",
+    "reference.fleet",
+    "reference.pickups",
     "routing.dispatch.order_lines",
     "routing.dispatch.plan_day",
     "purchasing.stock",

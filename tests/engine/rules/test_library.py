@@ -42,9 +42,9 @@ def test_save_update_load_delete(con):
         "SELECT username, action, detail FROM audit_log ORDER BY logged_at"
     ).fetchall()
     assert log == [
-        ("alice", "rule_saved", "我的规则"),
-        ("bob", "rule_saved", "我的规则"),
-        ("carol", "rule_deleted", "我的规则"),
+        ("alice", "rule_saved", '{"name": "我的规则"}'),
+        ("bob", "rule_saved", '{"name": "我的规则"}'),
+        ("carol", "rule_deleted", '{"name": "我的规则"}'),
     ]
     with pytest.raises(KeyError):
         library.load(con, "我的规则")

@@ -28,8 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import db as dbmod
-from engine import forecasting
+from engine import clock, forecasting
 from engine.auth import ALL, Scope
 from engine.forecasting import calendar
 
@@ -118,9 +117,7 @@ def history(
         For an unknown level or a database without orders.
     """
     col = _level_column(level)
-    as_of = dbmod.get_meta(con, "as_of")
-    if as_of is None:
-        raise ValueError("the database has no as_of date (no orders yet)")
+    as_of = clock.as_of(con)
     first = con.execute("SELECT min(sale_date) FROM campaigns").fetchone()
     if first is None or first[0] is None:
         raise ValueError("the database has no campaigns")
