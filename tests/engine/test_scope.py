@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, basket_scopes, clock, kpis, planning, purchasing, reference, telemetry_db
+from engine import auth, clock, kpis, planning, purchasing, reference, telemetry_db
+from engine.basket import slices as basket_slices
 from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
@@ -169,16 +170,18 @@ def _community_table(cur, scope, ctx):
 
 def _basket_transactions(cur, scope, ctx):
     lo, hi = ctx["window"]
-    q = basket_scopes.Scope(start=lo, end=hi)
-    tx = basket_scopes.transactions(cur, q, access=scope)
+    q = basket_slices.BasketSlice(start=lo, end=hi)
+    tx = basket_slices.transactions(cur, q, access=scope)
     return Rows(_orders_to_communities(cur, tx["order_id"]))
 
 
 def _basket_margins(cur, scope, ctx):
     lo, hi = ctx["window"]
-    got = basket_scopes.margins(cur, basket_scopes.Scope(start=lo, end=hi), access=scope)
+    got = basket_slices.margins(cur, basket_slices.BasketSlice(start=lo, end=hi), access=scope)
     if scope.restricted:  # the same as asking for the region explicitly
-        own = basket_scopes.margins(cur, basket_scopes.Scope(regions=(REGION,), start=lo, end=hi))
+        own = basket_slices.margins(
+            cur, basket_slices.BasketSlice(regions=(REGION,), start=lo, end=hi)
+        )
         pd.testing.assert_frame_equal(got, own)
     return Rows(
         ctx["truth"]["communities"] if scope.restricted else ctx["all"],
@@ -188,12 +191,12 @@ def _basket_margins(cur, scope, ctx):
 
 def _basket_bundles(cur, scope, ctx):
     lo, hi = ctx["window"]
-    got = basket_scopes.bundles_by_type(
-        cur, basket_scopes.Scope(start=lo, end=hi), 0.01, access=scope
+    got = basket_slices.bundles_by_type(
+        cur, basket_slices.BasketSlice(start=lo, end=hi), 0.01, access=scope
     )
     if scope.restricted:
-        own = basket_scopes.bundles_by_type(
-            cur, basket_scopes.Scope(regions=(REGION,), start=lo, end=hi), 0.01
+        own = basket_slices.bundles_by_type(
+            cur, basket_slices.BasketSlice(regions=(REGION,), start=lo, end=hi), 0.01
         )
         pd.testing.assert_frame_equal(got, own)
     return Rows(
@@ -492,9 +495,9 @@ ENTRY_POINTS = {
     "segmentation.koc.rank": _koc,
     "segmentation.geo.density": _density,
     "segmentation.profiles.community_table": _community_table,
-    "basket_scopes.transactions": _basket_transactions,
-    "basket_scopes.margins": _basket_margins,
-    "basket_scopes.bundles_by_type": _basket_bundles,
+    "basket.slices.transactions": _basket_transactions,
+    "basket.slices.margins": _basket_margins,
+    "basket.slices.bundles_by_type": _basket_bundles,
     "rules.evaluation.evaluate": _rules_evaluate,
     "rules.evaluation.evaluate_many": _rules_evaluate_many,
     "rules.backtest.backtest": _rules_backtest,
@@ -537,7 +540,7 @@ NO_REGION_ROWS = {
     "auth.create_user": "writes a user",
     "auth.find_user": "one user's role and scope",
     "auth.users": "the local user accounts; only the admin page reads them",
-    "basket_scopes.community_types": "the list of community types",
+    "basket.slices.community_types": "the list of community types",
     "clock.as_of": "a date",
     "clock.next_delivery_day": "a date",
     "clock.order_span": "the first and last order dates",
