@@ -31,7 +31,7 @@ from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
 from engine.pricing import response as pricing_response
-from engine.routing import dispatch
+from engine.routing import dispatch, orders
 from engine.rules import backtest as rule_backtest
 from engine.rules import evaluation
 from engine.segmentation import churn, features, geo, koc, profiles
@@ -317,7 +317,7 @@ def _markdown_demand(cur, scope, ctx):
 
 def _dispatch_order_lines(cur, scope, ctx):
     day = clock.next_delivery_day(cur) - timedelta(days=1)
-    lines = dispatch.order_lines(cur, day - timedelta(days=1), scope=scope)
+    lines = orders.order_lines(cur, day - timedelta(days=1), scope=scope)
     return Rows(
         {ctx["truth"]["pickups"][p] for p in lines["pickup_id"]}, _comms(lines["warehouse_id"])
     )
@@ -333,7 +333,7 @@ def _dispatch_plan_day(cur, scope, ctx):
 
 def _dispatch_plan_lines(cur, scope, ctx):
     day = clock.next_delivery_day(cur) - timedelta(days=1)
-    lines = dispatch.order_lines(cur, day - timedelta(days=1))  # every region's lines
+    lines = orders.order_lines(cur, day - timedelta(days=1))  # every region's lines
     settings = dispatch.DispatchSettings(time_limit_s=1)
     plan = dispatch.plan_lines(cur, lines, day, settings, scope=scope)
     return Rows({ctx["truth"]["pickups"][int(p)] for p in plan.stops["pickup_id"]})
@@ -512,7 +512,7 @@ ENTRY_POINTS = {
     "pricing.whatif.optimise": _whatif_optimise,
     "pricing.whatif.curve": _whatif_curve,
     "pricing.markdown.demand_for_sku": _markdown_demand,
-    "routing.dispatch.order_lines": _dispatch_order_lines,
+    "routing.orders.order_lines": _dispatch_order_lines,
     "routing.dispatch.plan_day": _dispatch_plan_day,
     "routing.dispatch.plan_lines": _dispatch_plan_lines,
     "planning.build": _planning_build,
@@ -652,7 +652,7 @@ WAREHOUSE_ENTRY_POINTS = (
     "reference.warehouses",
     "reference.fleet",
     "reference.pickups",
-    "routing.dispatch.order_lines",
+    "routing.orders.order_lines",
     "routing.dispatch.plan_day",
     "purchasing.stock",
     "telemetry_db.device_status",
