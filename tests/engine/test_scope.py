@@ -25,8 +25,9 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, clock, kpis, planning, purchasing, reference, telemetry_db
+from engine import auth, clock, kpis, planning, purchasing, reference
 from engine.basket import slices as basket_slices
+from engine.coldchain import store as coldchain_store
 from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
@@ -431,20 +432,20 @@ def _reference_communities(cur, scope, ctx):
 
 
 def _device_status(cur, scope, ctx):
-    out = telemetry_db.device_status(cur, datetime(2026, 11, 25, 12), scope=scope)
+    out = coldchain_store.device_status(cur, datetime(2026, 11, 25, 12), scope=scope)
     return Rows(set(), devices=set(out["device_id"]))
 
 
 def _sparklines(cur, scope, ctx):
     return Rows(
-        set(), devices=set(telemetry_db.sparklines(cur, hours=48, scope=scope)["device_id"])
+        set(), devices=set(coldchain_store.sparklines(cur, hours=48, scope=scope)["device_id"])
     )
 
 
 def _stock_at_risk(cur, scope, ctx):
     every = list(cur.execute("SELECT device_id FROM devices").df()["device_id"])
     _, hi = ctx["window"]
-    out = telemetry_db.stock_at_risk(cur, every, hi, scope)
+    out = coldchain_store.stock_at_risk(cur, every, hi, scope)
     return Rows(set(), devices=set(out["device_id"]))
 
 
@@ -462,7 +463,7 @@ def _with_alerts(cur):
 def _alarm_history(cur, scope, ctx):
     _with_alerts(cur)
     try:
-        out = telemetry_db.alarm_history(cur, datetime(2000, 1, 1), scope=scope)
+        out = coldchain_store.alarm_history(cur, datetime(2000, 1, 1), scope=scope)
     finally:
         cur.execute("ROLLBACK")
     return Rows(set(), devices=set(out["device_id"]))
@@ -475,7 +476,7 @@ def _acknowledge(cur, scope, ctx):
         acked = set()
         for row in ids.itertuples():
             try:
-                if telemetry_db.acknowledge(cur, row.alert_id, "scope-test", scope):
+                if coldchain_store.acknowledge(cur, row.alert_id, "scope-test", scope):
                     acked.add(row.device_id)
             except auth.ScopeError:
                 pass
@@ -523,11 +524,11 @@ ENTRY_POINTS = {
     "reference.fleet": _reference_fleet,
     "reference.pickups": _reference_pickups,
     "reference.communities": _reference_communities,
-    "telemetry_db.device_status": _device_status,
-    "telemetry_db.sparklines": _sparklines,
-    "telemetry_db.stock_at_risk": _stock_at_risk,
-    "telemetry_db.alarm_history": _alarm_history,
-    "telemetry_db.acknowledge": _acknowledge,
+    "coldchain.store.device_status": _device_status,
+    "coldchain.store.sparklines": _sparklines,
+    "coldchain.store.stock_at_risk": _stock_at_risk,
+    "coldchain.store.alarm_history": _alarm_history,
+    "coldchain.store.acknowledge": _acknowledge,
 }
 
 # Entry points (connection first) that return no rows belonging to a region, and why.
@@ -581,10 +582,9 @@ NO_REGION_ROWS = {
     "segmentation.features.ensure_rollup": "rollup maintenance",
     "segmentation.features.refresh_rollup": "rollup maintenance",
     "segmentation.features.source": "the name of a table",
-    "telemetry_db.history_alarms": "writes the alarms of generated history (data generator)",
-    "telemetry_db.live_ingester": "starts the MQTT ingester",
-    "telemetry_db.scoped_devices": "the scope helper itself (covered through its callers)",
-    "telemetry_db.write_alerts": "writes alarm changes from the alarm engine",
+    "coldchain.store.history_alarms": "writes the alarms of generated history (data generator)",
+    "coldchain.store.scoped_devices": "the scope helper itself (covered through its callers)",
+    "coldchain.store.write_alerts": "writes alarm changes from the alarm engine",
 }
 
 KPI_FUNCTIONS = {
@@ -655,9 +655,9 @@ WAREHOUSE_ENTRY_POINTS = (
     "routing.orders.order_lines",
     "routing.dispatch.plan_day",
     "purchasing.stock",
-    "telemetry_db.device_status",
-    "telemetry_db.alarm_history",
-    "telemetry_db.stock_at_risk",
+    "coldchain.store.device_status",
+    "coldchain.store.alarm_history",
+    "coldchain.store.stock_at_risk",
 )
 
 
