@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pandas as pd
@@ -66,24 +67,36 @@ def target(request):
         )
 
 
-def _stream_through(target, client: str) -> dict[str, object]:
-    """Publish N readings (with redeliveries and bad messages) and return what was stored."""
-    con = db.connect(":memory:")
-    con.register("d", DEVICES)
-    con.execute("INSERT INTO devices SELECT * FROM d")
-    con.unregister("d")
+@contextmanager
+def _live(target, client: str, con, ingester=wiring.live_ingester):
+    """A connected ingester and publisher on a fresh topic prefix, both closed on exit."""
     prefix, cid = f"cmp{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
     settings = target(cid, prefix, client)
-    ing = wiring.live_ingester(con, settings, flush_s=0.05).start()
+    ing = ingester(con, settings, flush_s=0.05).start()
     end = time.monotonic() + 10
     while not ing.status().connected and time.monotonic() < end:
         time.sleep(0.02)
     assert ing.status().connected, f"{client}: the ingester did not connect"
     time.sleep(0.1)  # let the SUBACK arrive before publishing
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix, client), prefix=prefix)
-    t0 = clock.local_now() - timedelta(seconds=N)
     try:
         assert pub.wait_connected(10)
+        yield ing, pub, prefix
+    finally:
+        pub.close()
+        ing.stop()
+        if settings.protocol == 5:
+            mqtt.purge_session(ing.settings)
+
+
+def _stream_through(target, client: str) -> dict[str, object]:
+    """Publish N readings (with redeliveries and bad messages) and return what was stored."""
+    con = db.connect(":memory:")
+    con.register("d", DEVICES)
+    con.execute("INSERT INTO devices SELECT * FROM d")
+    con.unregister("d")
+    t0 = clock.local_now() - timedelta(seconds=N)
+    with _live(target, client, con) as (ing, pub, prefix):
         for i in range(N):
             reading = {
                 "device_id": f"CAB-{i % 20}",
@@ -104,11 +117,6 @@ def _stream_through(target, client: str) -> dict[str, object]:
                 break
             time.sleep(0.05)
         assert ing.wait_idle(30)
-    finally:
-        pub.close()
-        ing.stop()
-        if settings.protocol == 5:
-            mqtt.purge_session(ing.settings)
     stored = con.execute("SELECT msg_id FROM telemetry").df()["msg_id"]
     quarantined = con.execute("SELECT count(*) FROM telemetry_quarantine").fetchone()[0]
     con.close()
@@ -149,28 +157,15 @@ def test_stock_client_is_the_default():
 
 def test_quarantined_payload_is_kept_verbatim_by_both(target):
     """A malformed payload is stored as sent, whichever client received it."""
+    body = json.dumps({"device_id": "CAB-0", "ts": "yesterday", "temp_c": 2.0})
     for client in mqtt.CLIENTS:
         con = db.connect(":memory:")
-        prefix, cid = f"q{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
-        settings = target(cid, prefix, client)
-        ing = mqtt.Ingester(con, settings, flush_s=0.05).start()
-        end = time.monotonic() + 10
-        while not ing.status().connected and time.monotonic() < end:
-            time.sleep(0.02)
-        time.sleep(0.1)
-        pub = mqtt.Publisher(target(f"pub-{cid}", prefix, client), prefix=prefix)
-        body = json.dumps({"device_id": "CAB-0", "ts": "yesterday", "temp_c": 2.0})
-        try:
+        with _live(target, client, con, ingester=mqtt.Ingester) as (ing, pub, prefix):
             pub.publish_raw(f"{prefix}/1/CAB-0/telemetry", body)
             assert pub.flush(10)
             end = time.monotonic() + 10
             while ing.status().quarantined < 1 and time.monotonic() < end:
                 time.sleep(0.02)
-        finally:
-            pub.close()
-            ing.stop()
-            if settings.protocol == 5:
-                mqtt.purge_session(ing.settings)
         row = con.execute("SELECT payload, reason FROM telemetry_quarantine").fetchone()
         assert row[0] == body and row[1].startswith("wrong_type: ts"), client
         con.close()
