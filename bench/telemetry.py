@@ -1,13 +1,15 @@
 """Cold-chain ingest benchmark: sustained MQTT → DuckDB rate, loss, and alarm latency.
 
-``python -m bench.telemetry [--rate 5000] [--seconds 20] [--devices 500]``
+``python -m bench.telemetry [--rate 5000] [--seconds 20] [--devices 500] [--client paho]``
 
-The ingester (with the alarm engine) runs in this process on a DuckDB file, as in the app; a
-publisher process sends readings for ``--devices`` devices at ``--rate`` messages per second
+The ingester (with the alarm engine, built by ``ops.wiring``) runs in this process on a
+DuckDB file, as in the app; a publisher process sends readings for ``--devices`` devices at ``--rate`` messages per second
 at QoS 1 through Mosquitto on 127.0.0.1:1883 when reachable, else the embedded amqtt broker.
 Alarm probes are devices primed with an out-of-range reading 21 minutes back; the probe
 reading completes the hold time, and latency is the alarm row's write time minus the
-probe's publish time (same clock).
+probe's publish time (same clock). ``--client`` picks the paho client of the ingester and the
+publisher: ``paho`` (stock, the default path), ``stream`` (the optional fast client) or
+``both`` (one run each).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import psutil
 
 from bench.common import Figure, emit
 from connectors import broker, mqtt
-from engine import db, telemetry, telemetry_db
+from data import telemetry as telemetry_data
+from engine import clock, db
+from engine.coldchain import store
+from ops import wiring
 
 PREFIX = "benchcc"
 
@@ -54,7 +59,7 @@ def _publisher(
     pub.wait_connected(10)
     # Prime the probes: out of range since 21 minutes (hold is 20 minutes).
     for p in range(n_probes):
-        t = telemetry.local_now() - timedelta(minutes=21)
+        t = clock.local_now() - timedelta(minutes=21)
         pub.publish(1, {"device_id": f"PRB-{p:03d}", "ts": t, "temp_c": 9.0, "msg_id": f"prime{p}"})
     pub.flush(30)
     time.sleep(1.0)
@@ -66,7 +71,7 @@ def _publisher(
     sent = 0
     p = 0
     while sent < total:
-        now = telemetry.local_now()
+        now = clock.local_now()
         for _ in range(min(chunk, total - sent)):
             dev = f"BEN-{sent % n_dev:04d}"
             pub.publish(
@@ -86,7 +91,7 @@ def _publisher(
                     1,
                     {
                         "device_id": f"PRB-{p:03d}",
-                        "ts": telemetry.local_now().isoformat(),
+                        "ts": clock.local_now().isoformat(),
                         "temp_c": 9.0,
                         "msg_id": f"probe{p}",
                     },
@@ -130,6 +135,7 @@ def run(
     n_probes: int = 20,
     receiver: str = "thread",
     protocol: int = mqtt.AUTO,
+    client: str = "paho",
 ) -> list[Figure]:
     """Run the benchmark and return its figures."""
     use_mosquitto = _mosquitto()
@@ -138,13 +144,13 @@ def run(
     topic = f"{PREFIX}/+/+/telemetry"
     if use_mosquitto:
         # The app's default (MQTT 5 when the broker speaks it); the session is purged at the end.
-        sub = mqtt.MqttSettings(client_id=client_id, topic=topic, protocol=protocol)
-        pub = mqtt.MqttSettings(protocol=protocol)
+        sub = mqtt.MqttSettings(client_id=client_id, topic=topic, protocol=protocol, client=client)
+        pub = mqtt.MqttSettings(protocol=protocol, client=client)
         where = "Mosquitto 127.0.0.1:1883"
     else:
         emb = broker.EmbeddedBroker(presubscribe={client_id: [topic]}).start()
-        sub = emb.settings(client_id=client_id, topic=topic)
-        pub = emb.settings()
+        sub = emb.settings(client_id=client_id, topic=topic, client=client)
+        pub = emb.settings(client=client)
         where = "embedded amqtt"
     broker_proc = _broker_process() if use_mosquitto else None
     tmp = tempfile.TemporaryDirectory()
@@ -166,7 +172,7 @@ def run(
     )
     con.register("d", devices)
     con.execute("INSERT INTO devices SELECT * FROM d")
-    ing = telemetry_db.live_ingester(con, sub, receiver=receiver).start()
+    ing = wiring.live_ingester(con, sub, receiver=receiver).start()
     end = time.monotonic() + 10
     while not ing.status().connected and time.monotonic() < end:
         time.sleep(0.05)
@@ -219,7 +225,7 @@ def run(
     for dev, written in alarms:
         if dev in probes:
             # updated_at is naive local time; turn it into epoch seconds like time.time().
-            w = written.replace(tzinfo=telemetry.TZ).timestamp()
+            w = written.replace(tzinfo=clock.TZ).timestamp()
             lat.append(w - probes[dev])
     lat.sort()
     p95 = lat[min(round(0.95 * (len(lat) - 1)), len(lat) - 1)] if lat else float("nan")
@@ -229,7 +235,9 @@ def run(
     tmp.cleanup()
     if emb is not None:
         emb.close()
-    scale = f"{n_dev} devices, {sent:,} msgs, {where}, {proto}, {receiver} receiver"
+    scale = (
+        f"{n_dev} devices, {sent:,} msgs, {where}, {proto}, {receiver} receiver, {client} client"
+    )
     per_msg = 1e6 / max(sent, 1)
     cpu_note = (
         f"receiver {rx_s:.2f}, writer+alarms {writer_s:.2f}, whole app process {app_s:.2f}, "
@@ -277,9 +285,9 @@ def writer_path(n_msgs: int, n_dev: int) -> Figure:
         "28.2, 112.9, 60",
         [ids],
     )
-    ing = telemetry_db.live_ingester(con, mqtt.MqttSettings(port=1))
+    ing = wiring.live_ingester(con, mqtt.MqttSettings(port=1))
     ing._known = set(ids)
-    now = telemetry.local_now().isoformat()
+    now = clock.local_now().isoformat()
     msgs = [
         (
             f"linli/1/{ids[i % n_dev]}/telemetry",
@@ -294,7 +302,7 @@ def writer_path(n_msgs: int, n_dev: int) -> Figure:
     t0 = time.perf_counter()
     for k in range(0, n_msgs, 1000):
         ing._write(cur, msgs[k : k + 1000])
-        ing._evaluate()
+        ing._sink(cur)
     rate = n_msgs / (time.perf_counter() - t0)
     con.close()
     tmp.cleanup()
@@ -327,25 +335,24 @@ def _cabinets(ids: list[str]) -> pd.DataFrame:
 def panel_queries(n_dev: int, hours: float = 6.0) -> Figure:
     """The live panel's reads (device states, sparklines, alarms) on a file DB."""
     from bench.common import median_ms
-    from connectors import simulator
 
     tmp = tempfile.TemporaryDirectory()
     con = db.connect(Path(tmp.name) / "p.duckdb")
     devices = _cabinets([f"CAB-{i:04d}" for i in range(n_dev)])
     con.register("d", devices)
     con.execute("INSERT INTO devices SELECT * FROM d")
-    end = pd.Timestamp(telemetry.local_now()).floor("min")
-    tel, _ = simulator.history(devices, end - pd.Timedelta(hours=hours), end, seed=1)
+    end = pd.Timestamp(clock.local_now()).floor("min")
+    tel, _ = telemetry_data.history(devices, end - pd.Timedelta(hours=hours), end, seed=1)
     con.register("t", tel)
     con.execute("INSERT INTO telemetry SELECT * FROM t")
     con.unregister("t")
     cur = con.cursor()
-    now = telemetry.local_now()
+    now = clock.local_now()
 
     def reads() -> None:
-        telemetry_db.device_status(cur, now)
-        telemetry_db.sparklines(cur, hours)
-        telemetry_db.alarm_history(cur, now - timedelta(days=7))
+        store.device_status(cur, now)
+        store.sparklines(cur, hours)
+        store.alarm_history(cur, now - timedelta(days=7))
 
     ms = median_ms(reads, repeat=7, warmup=1)
     con.close()
@@ -368,7 +375,6 @@ def page_rerun(n_dev: int, hours: float = 6.0, reruns: int = 5) -> Figure:
     """
     from streamlit.testing.v1 import AppTest
 
-    from connectors import simulator
     from data import generate
 
     tmp = tempfile.TemporaryDirectory()
@@ -380,8 +386,8 @@ def page_rerun(n_dev: int, hours: float = 6.0, reruns: int = 5) -> Figure:
     con.execute("INSERT INTO devices SELECT * FROM d")
     con.unregister("d")
     devices = con.execute("SELECT * FROM devices").df()
-    end = pd.Timestamp(telemetry.local_now()).floor("min")
-    tel, _ = simulator.history(devices, end - pd.Timedelta(hours=hours), end, seed=1)
+    end = pd.Timestamp(clock.local_now()).floor("min")
+    tel, _ = telemetry_data.history(devices, end - pd.Timedelta(hours=hours), end, seed=1)
     con.register("t", tel)
     con.execute("INSERT INTO telemetry SELECT * FROM t")
     con.unregister("t")
@@ -432,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", type=int, default=500)
     ap.add_argument("--receiver", choices=["thread", "process"], default="thread")
     ap.add_argument(
+        "--client",
+        choices=[*mqtt.CLIENTS, "both"],
+        default="paho",
+        help="paho client of ingester and publisher (paho: stock, the default path)",
+    )
+    ap.add_argument(
         "--protocol",
         choices=["auto", "5", "3.1.1"],
         default="auto",
@@ -444,11 +456,18 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     figures = [] if args.stream_only else [writer_path(50_000, args.devices)]
     figures += [] if args.stream_only else [panel_queries(args.devices)]
-    for rate in (args.rate, args.safe_rate):
-        if rate:
-            figures += run(
-                rate, args.seconds, args.devices, receiver=args.receiver, protocol=protocol
-            )
+    clients = list(mqtt.CLIENTS) if args.client == "both" else [args.client]
+    for client in clients:
+        for rate in (args.rate, args.safe_rate):
+            if rate:
+                figures += run(
+                    rate,
+                    args.seconds,
+                    args.devices,
+                    receiver=args.receiver,
+                    protocol=protocol,
+                    client=client,
+                )
     # Last: AppTest replaces sys.modules["__main__"], which the publisher process needs.
     figures += [] if args.stream_only else [page_rerun(args.devices)]
     note = (

@@ -11,8 +11,8 @@ import streamlit as st
 
 from dashboard import auth, db
 from engine import basket
-from engine import basket_scopes as scopes
 from engine.auth import Scope
+from engine.basket import slices
 
 
 def allowed_regions(requested: tuple[int, ...]) -> tuple[int, ...]:
@@ -22,8 +22,10 @@ def allowed_regions(requested: tuple[int, ...]) -> tuple[int, ...]:
 
 def _scope(
     start: date, end: date, regions: tuple[int, ...], types: tuple[str, ...], level: str
-) -> scopes.Scope:
-    return scopes.Scope(regions=regions, community_types=types, start=start, end=end, level=level)
+) -> slices.BasketSlice:
+    return slices.BasketSlice(
+        regions=regions, community_types=types, start=start, end=end, level=level
+    )
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=32)
@@ -38,13 +40,13 @@ def transactions(
     scope: Scope,
 ) -> pd.DataFrame:
     """Basket transactions of the scope."""
-    return scopes.transactions(db.cursor(), _scope(start, end, regions, types, level), scope)
+    return slices.transactions(db.cursor(), _scope(start, end, regions, types, level), scope)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def community_types(version: str) -> list[str]:
     """Community types in the database."""
-    return scopes.community_types(db.cursor())
+    return slices.community_types(db.cursor())
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=32)
@@ -101,7 +103,7 @@ def bundles(
     scope: Scope,
 ) -> pd.DataFrame:
     """Best 2-3-item bundles per community type."""
-    return scopes.bundles_by_type(
+    return slices.bundles_by_type(
         db.cursor(),
         _scope(start, end, regions, types, level),
         min_support,

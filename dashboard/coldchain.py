@@ -10,11 +10,14 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from connectors import mqtt, simulator
+from connectors import mqtt
 from dashboard import auth, db
-from engine import clock, telemetry, telemetry_db
+from data import telemetry as telemetry_data
+from engine import clock
 from engine import db as dbmod
 from engine.auth import Scope
+from engine.coldchain import store
+from ops import wiring
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +42,12 @@ def ingester() -> mqtt.Ingester | None:
     con = db.connection()
     path = dbmod.db_path()
     try:
-        simulator.export_devices(con.cursor(), f"{path}.devices.json")
+        telemetry_data.export_devices(con.cursor(), f"{path}.devices.json")
     except OSError as exc:  # a read-only directory must not stop the app
         log.warning("cannot write the devices file for the simulator: %s", exc)
     if not mqtt_enabled():
         return None
-    return telemetry_db.live_ingester(con, mqtt.MqttSettings.from_url()).start()
+    return wiring.live_ingester(con, mqtt.MqttSettings.from_url()).start()
 
 
 def status() -> mqtt.IngestStatus | None:
@@ -57,23 +60,23 @@ def status() -> mqtt.IngestStatus | None:
 def devices(regions: tuple[int, ...], tick: int, *, scope: Scope) -> pd.DataFrame:
     """Devices with their latest reading, state and recent temperatures (refreshed ~2 s)."""
     cur = db.cursor()
-    df = telemetry_db.device_status(cur, telemetry.local_now(), regions, scope=scope)
-    spark = telemetry_db.sparklines(cur, scope=scope)
+    df = store.device_status(cur, clock.local_now(), regions, scope=scope)
+    spark = store.sparklines(cur, scope=scope)
     return df.merge(spark, on="device_id", how="left")
 
 
 @auth.cache_scoped(show_spinner=False, ttl=2, max_entries=16)
 def alarms(regions: tuple[int, ...], days: int, tick: int, *, scope: Scope) -> pd.DataFrame:
     """Open alarms and those started in the last ``days`` days."""
-    since = telemetry.local_now() - timedelta(days=days)
-    return telemetry_db.alarm_history(db.cursor(), since, regions, scope)
+    since = clock.local_now() - timedelta(days=days)
+    return store.alarm_history(db.cursor(), since, regions, scope)
 
 
 @auth.cache_scoped(show_spinner=False, ttl=30, max_entries=8)
 def at_risk(device_ids: tuple[str, ...], day: date, *, scope: Scope) -> pd.DataFrame:
     """What each device's cold space holds (value, shelf life), summarised per device."""
-    stock = telemetry_db.stock_at_risk(db.cursor(), device_ids, day, scope)
-    return telemetry_db.risk_summary(stock)
+    stock = store.stock_at_risk(db.cursor(), device_ids, day, scope)
+    return store.risk_summary(stock)
 
 
 def active(regions: tuple[int, ...], tick: int) -> pd.DataFrame:
@@ -94,7 +97,7 @@ def world_today() -> date:
 def acknowledge(alert_id: int, username: str) -> bool:
     """Acknowledge an alarm; False when it was already acknowledged or is being written."""
     try:
-        ok = telemetry_db.acknowledge(db.cursor(), alert_id, username, auth.scope())
+        ok = store.acknowledge(db.cursor(), alert_id, username, auth.scope())
     except duckdb.TransactionException:  # the ingester updated the same row just now
         return False
     alarms.clear()

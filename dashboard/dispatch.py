@@ -11,7 +11,7 @@ from dashboard import auth, db
 from dashboard.i18n import t
 from engine import clock, reference
 from engine.auth import Scope
-from engine.routing import dispatch, export
+from engine.routing import dispatch, export, lists
 from engine.routing import fleet as fleet_edits
 
 # One colour per vehicle on the map (RGB), cycled.
@@ -79,12 +79,12 @@ def pickups(version: str, warehouse_id: int, *, scope: Scope) -> pd.DataFrame:
 
 def loading_list(day: dispatch.DayPlan) -> pd.DataFrame:
     """Per-vehicle loading lists (last stop loaded first)."""
-    return dispatch.loading_list(day)
+    return lists.loading_list(day)
 
 
 def pick_list(day: dispatch.DayPlan) -> pd.DataFrame:
     """Per pickup point and SKU pick list."""
-    return dispatch.pick_list(day)
+    return lists.pick_list(day)
 
 
 def printable_html(day: dispatch.DayPlan) -> bytes:
@@ -178,7 +178,7 @@ def dropped_table(day: dispatch.DayPlan) -> pd.DataFrame:
 
 def loading_table(day: dispatch.DayPlan) -> pd.DataFrame:
     """Loading lists with translated storage and temperature labels."""
-    ll = dispatch.loading_list(day)
+    ll = lists.loading_list(day)
     return pd.DataFrame(
         {
             "plate": ll["plate"],
@@ -197,7 +197,7 @@ def loading_table(day: dispatch.DayPlan) -> pd.DataFrame:
 
 def picking_table(day: dispatch.DayPlan) -> pd.DataFrame:
     """Pick list per pickup point and SKU with the carrying vehicle."""
-    pl = dispatch.pick_list(day)
+    pl = lists.pick_list(day)
     return pd.DataFrame(
         {
             "pickup": pl["name"],

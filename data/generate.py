@@ -507,11 +507,11 @@ def _truth(con, pop, dates, items, orders, truth_demand, campaigns) -> None:
 
 def _telemetry(con, pop, dates, seed: int) -> None:
     """Two days of cold-chain history (5-minute readings) with planted faults and alarms."""
-    from connectors import simulator  # the same physics as the live simulator
-    from engine import telemetry_db
+    from data import telemetry  # the same physics as the live simulator
+    from engine.coldchain import store
 
     end = datetime.combine(dates[-1] + timedelta(days=1), datetime.min.time())
-    tele, faults = simulator.history(pop.devices, end - timedelta(days=2), end, seed, step_s=300)
+    tele, faults = telemetry.history(pop.devices, end - timedelta(days=2), end, seed, step_s=300)
     _load(con, "telemetry", tele)
     con.register("_faults", faults)
     con.execute(
@@ -519,7 +519,7 @@ def _telemetry(con, pop, dates, seed: int) -> None:
     )
     con.unregister("_faults")
     # The alarms those faults imply, by event time (the live engine follows arrival time).
-    telemetry_db.history_alarms(con)
+    store.history_alarms(con)
 
 
 def _bar(stage: str, frac: float, _state={"last": ""}) -> None:  # noqa: B006 - call-local cache

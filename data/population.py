@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from data import world
+from data import telemetry, world
 
 
 @dataclass
@@ -403,18 +403,4 @@ def _devices(warehouses, vehicles, pickup_points, communities) -> pd.DataFrame:
                 60,
             )
         )
-    df = pd.DataFrame(
-        rows,
-        columns=[
-            "device_id",
-            "kind",
-            "storage",
-            "warehouse_id",
-            "vehicle_id",
-            "pickup_id",
-            "lat",
-            "lon",
-            "interval_s",
-        ],
-    )
-    return df
+    return pd.DataFrame(rows, columns=telemetry.DEVICE_COLUMNS)

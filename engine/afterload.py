@@ -1,7 +1,7 @@
 """The one step after data land: derived tables rebuilt, "today" moved, version bumped, audited.
 
-Every path that writes rows runs it: a file import (数据管理), a database sync
-(:func:`connectors.sql.sync`) and the demo-world generator. Without it the KPIs would read
+Every path that writes rows runs it: a file import (数据管理), a sync from an operational
+database and the demo-world generator. Without it the KPIs would read
 stale rollups and cached pages would keep the old rows.
 """
 

@@ -3,9 +3,8 @@
 A cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return) is run as a
 formula by Excel and WPS (CSV/formula injection, OWASP). Every such text cell gets a leading
 apostrophe, which spreadsheets show as plain text. Numbers stay numbers: a negative number is
-not text and is left alone. Every export (the storefront and download files of
-:mod:`connectors.export`, the dispatch workbooks of :mod:`engine.routing.export`) goes
-through :func:`neutralise`.
+not text and is left alone. Every export (the storefront and download files, the dispatch
+workbooks of :mod:`engine.routing.export`) goes through :func:`neutralise`.
 """
 
 from __future__ import annotations

@@ -81,8 +81,8 @@ def as_of(con: duckdb.DuckDBPyConnection, when: date | None = None) -> date:
     span = order_span(con)
     if span is None:
         raise NoDataError(
-            "the database holds no orders yet: load orders (数据管理, or python -m "
-            "connectors.load) or pass a date"
+            "the database holds no orders yet: load orders (数据管理, the data page, or a SQL "
+            "sync) or pass a date"
         )
     return span[1]
 

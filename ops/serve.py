@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1.5)
         children.append(
             _spawn(
-                [sys.executable, "-m", "connectors.simulator", "--url", mqtt_url, "--db", str(db)],
+                [sys.executable, "-m", "ops.simulator", "--url", mqtt_url, "--db", str(db)],
                 env,
                 logs / "simulator.log",
             )

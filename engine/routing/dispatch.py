@@ -1,10 +1,12 @@
-"""Linli's delivery day: orders → stops per pickup point → routes per warehouse → pick lists.
+"""Linli's delivery day: stops per pickup point → one routing problem per warehouse → routes.
 
 Orders placed on day d are delivered to their pickup points on d+1, so the plan for
-``delivery_date`` takes the paid orders of the day before. Each pickup point becomes one stop
-(or two with ``split_cold``: a chilled/frozen part for a refrigerated vehicle and an ambient
-part any vehicle may carry) with the pickup point's delivery window, served by the vehicles
-of the warehouse that serves its community.
+``delivery_date`` takes the paid orders of the day before (:mod:`engine.routing.orders`
+reads them and groups them into stops). Each pickup point becomes one stop (or two with
+``split_cold``: a chilled/frozen part for a refrigerated vehicle and an ambient part any
+vehicle may carry) with the pickup point's delivery window, served by the vehicles of the
+warehouse that serves its community. The pick and loading lists of a planned day are in
+:mod:`engine.routing.lists`.
 
 Units inside the routing problem: distance in metres, time in seconds, weight in 0.1 kg,
 volume in litres, cost in 1e-4 yuan, so every quantity is an exact integer.
@@ -25,13 +27,13 @@ import numpy as np
 import pandas as pd
 
 from engine.auth import ALL, Scope
+from engine.routing import orders
 from engine.routing.problem import RoutingPlan, RoutingProblem, VehicleType
 from engine.routing.solve import DEFAULT_SOLVER, REASONS, must_serve_penalty, solve_many
 
 WEIGHT_SCALE = 10  # problem weight unit = 0.1 kg
 COST_SCALE = 10_000  # problem cost unit = 1e-4 yuan
 EARTH_RADIUS_M = 6_371_000.0
-COLD = ("chilled", "frozen")
 
 
 @dataclass(frozen=True)
@@ -180,84 +182,6 @@ def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
     dlat, dlon = p2 - p1, np.radians(lon2) - np.radians(lon1)
     a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
-def order_lines(
-    con: duckdb.DuckDBPyConnection,
-    order_date: dt.date,
-    warehouse_ids: list[int] | None = None,
-    scope: Scope = ALL,
-) -> pd.DataFrame:
-    """Paid order lines of one order day with their SKU and serving warehouse.
-
-    Parameters
-    ----------
-    con
-        Linli database connection (or cursor).
-    order_date
-        Day the orders were placed.
-    warehouse_ids
-        Only pickup points served by these warehouses; ``None`` = all.
-    scope
-        The caller's row scope; pickup points of communities outside it are left out.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``warehouse_id, pickup_id, order_id, sku_id, sku_name, storage, unit, qty, kg,
-        volume_l``; units refunded because the group failed are not shipped.
-    """
-    sql = """
-        SELECT c.warehouse_id, o.pickup_id, o.order_id, oi.sku_id, s.name AS sku_name,
-               s.storage, s.unit,
-               CAST(SUM(oi.qty - CASE WHEN oi.refund_reason = 'group_failed'
-                                      THEN oi.refund_qty ELSE 0 END) AS INTEGER) AS qty,
-               any_value(s.weight_kg) AS unit_kg, any_value(s.volume_l) AS unit_l
-        FROM orders o
-        JOIN order_items oi ON oi.order_id = o.order_id
-        JOIN skus s ON s.sku_id = oi.sku_id
-        JOIN pickup_points p ON p.pickup_id = o.pickup_id
-        JOIN communities c ON c.community_id = p.community_id
-        WHERE o.order_date = ? AND o.status = 'paid'
-          AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.warehouse_id))
-          AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
-        GROUP BY ALL
-        HAVING SUM(oi.qty - CASE WHEN oi.refund_reason = 'group_failed'
-                                 THEN oi.refund_qty ELSE 0 END) > 0
-        ORDER BY o.pickup_id, o.order_id, oi.sku_id
-    """
-    comms = scope.communities(con)
-    df = con.execute(sql, [order_date, warehouse_ids, warehouse_ids, comms, comms]).df()
-    df["kg"] = df["qty"] * df.pop("unit_kg")
-    df["volume_l"] = df["qty"] * df.pop("unit_l")
-    return df
-
-
-def _stops(lines: pd.DataFrame, pickups: pd.DataFrame, split_cold: bool) -> pd.DataFrame:
-    cold = lines["storage"].isin(COLD)
-    temp = np.where(cold, "cold", "ambient") if split_cold else np.full(len(lines), "all")
-    lines["temp"] = temp
-    lines["stop_key"] = lines["pickup_id"].astype(str) + ":" + lines["temp"]
-    lines["chilled_kg"] = np.where(lines["storage"] == "chilled", lines["kg"], 0.0)
-    lines["frozen_kg"] = np.where(lines["storage"] == "frozen", lines["kg"], 0.0)
-    stops = (
-        lines.groupby(["stop_key", "warehouse_id", "pickup_id", "temp"], sort=False)
-        .agg(
-            kg=("kg", "sum"),
-            volume_l=("volume_l", "sum"),
-            chilled_kg=("chilled_kg", "sum"),
-            frozen_kg=("frozen_kg", "sum"),
-            orders=("order_id", "nunique"),
-            units=("qty", "sum"),
-        )
-        .reset_index()
-    )
-    stops["cold_share"] = (stops["chilled_kg"] + stops["frozen_kg"]) / stops["kg"].where(
-        stops["kg"] > 0
-    )
-    stops["needs_refrigeration"] = (stops["chilled_kg"] + stops["frozen_kg"]) > 0
-    stops = stops.merge(pickups, on="pickup_id", how="left")
-    return stops.sort_values(["warehouse_id", "pickup_id", "temp"]).reset_index(drop=True)
 
 
 def build_problem(
@@ -417,7 +341,7 @@ def plan_day(
     if isinstance(delivery_date, str):
         delivery_date = dt.date.fromisoformat(delivery_date)
     order_date = delivery_date - dt.timedelta(days=1)
-    lines = order_lines(con, order_date, warehouse_ids, scope)
+    lines = orders.order_lines(con, order_date, warehouse_ids, scope)
     return plan_lines(con, lines, delivery_date, settings, vehicles, pins, scope)
 
 
@@ -437,7 +361,7 @@ def plan_lines(
     con
         Linli database connection (or cursor); only read.
     lines
-        Rows shaped like :func:`order_lines` (``warehouse_id, pickup_id, order_id, sku_id,
+        Rows shaped like :func:`engine.routing.orders.order_lines` (``warehouse_id, pickup_id, order_id, sku_id,
         sku_name, storage, unit, qty, kg, volume_l``).
     delivery_date
         Day the goods reach the pickup points.
@@ -471,7 +395,7 @@ def plan_lines(
         "FROM pickup_points WHERE list_contains(?::INTEGER[], pickup_id)",
         [sorted(set(lines["pickup_id"].astype(int)))],
     )
-    stops = _stops(lines, pickups, settings.split_cold)
+    stops = orders.stops(lines, pickups, settings.split_cold)
     fleet = vehicles if vehicles is not None else _query(con, "SELECT * FROM vehicles", [])
     wh_ids = sorted(set(stops["warehouse_id"].astype(int)))
     depots = _query(
@@ -614,64 +538,3 @@ def _tables(
         "on_board_kg", "orders",
     ]  # fmt: skip
     return pd.DataFrame(routes, columns=route_cols), pd.DataFrame(visits, columns=visit_cols)
-
-
-def loading_list(day: DayPlan) -> pd.DataFrame:
-    """Per vehicle and trip, what to load in loading order (last stop first), per stop and SKU.
-
-    Parameters
-    ----------
-    day
-        A planned day.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``plate, vehicle_id, trip, load_seq, seq, pickup_id, name, temp, sku_id, sku_name,
-        storage, unit, qty, orders, kg`` (发货单/装车单); ``load_seq`` restarts each trip.
-    """
-    per_stop = _per_stop_sku(day)
-    visits = day.route_stops[["vehicle_id", "plate", "trip", "seq", "stop_key", "name"]]
-    out = visits.merge(per_stop, on="stop_key")
-    # Within a trip the last stop's goods go in first (they come out last).
-    out["load_seq"] = (
-        out.groupby(["vehicle_id", "trip"])["seq"].rank(method="dense", ascending=False)
-    ).astype(int)
-    out = out.sort_values(["vehicle_id", "trip", "load_seq", "sku_id"]).reset_index(drop=True)
-    cols = ["plate", "vehicle_id", "trip", "load_seq", "seq", "pickup_id", "name", "temp"]
-    cols.append("sku_id")
-    return out[[*cols, "sku_name", "storage", "unit", "qty", "orders", "kg"]]
-
-
-def pick_list(day: DayPlan) -> pd.DataFrame:
-    """Per pickup point and SKU: quantity and order count, with the vehicle that carries it.
-
-    Parameters
-    ----------
-    day
-        A planned day.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``pickup_id, name, temp, plate, seq, sku_id, sku_name, storage, unit, qty, orders,
-        kg`` (分拣单); ``plate`` is empty for dropped stops.
-    """
-    per_stop = _per_stop_sku(day)
-    names = day.stops[["stop_key", "name"]]
-    visits = day.route_stops[["stop_key", "plate", "seq"]]
-    out = per_stop.merge(names, on="stop_key").merge(visits, on="stop_key", how="left")
-    out = out.sort_values(["pickup_id", "temp", "sku_id"]).reset_index(drop=True)
-    cols = ["pickup_id", "name", "temp", "plate", "seq", "sku_id", "sku_name", "storage"]
-    return out[[*cols, "unit", "qty", "orders", "kg"]]
-
-
-def _per_stop_sku(day: DayPlan) -> pd.DataFrame:
-    return (
-        day.lines.groupby(
-            ["stop_key", "pickup_id", "temp", "sku_id", "sku_name", "storage", "unit"],
-            sort=False,
-        )
-        .agg(qty=("qty", "sum"), orders=("order_id", "nunique"), kg=("kg", "sum"))
-        .reset_index()
-    )

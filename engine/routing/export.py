@@ -8,7 +8,7 @@ import io
 import pandas as pd
 
 from engine import cells
-from engine.routing import dispatch
+from engine.routing import dispatch, lists
 
 
 def _minutes(m: float) -> str:
@@ -38,8 +38,8 @@ def tables(day: dispatch.DayPlan) -> dict[str, pd.DataFrame]:
     return {
         "routes": routes,
         "stops": visits,
-        "loading": dispatch.loading_list(day),
-        "picking": dispatch.pick_list(day),
+        "loading": lists.loading_list(day),
+        "picking": lists.pick_list(day),
         "dropped": day.dropped.copy(),
     }
 
@@ -87,7 +87,7 @@ def to_html(day: dispatch.DayPlan, title: str = "配送单 / Loading lists") -> 
     str
         A standalone HTML document (every value escaped), page break per vehicle.
     """
-    loading = dispatch.loading_list(day)
+    loading = lists.loading_list(day)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",

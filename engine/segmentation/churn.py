@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from engine.auth import ALL, Scope
-from engine.segmentation import _scope, features
+from engine.segmentation import _inputs, features
 
 DRIVERS = (
     "recency",
@@ -158,11 +158,11 @@ def fit_score(
         For unknown ids, too short a history, or a window with a single outcome.
     """
     s = settings or ChurnSettings()
-    end = _scope.as_of(con, as_of)
+    end = _inputs.as_of(con, as_of)
     h = int(s.horizon_days)
     if h < 1:
         raise ValueError(f"horizon_days must be positive, got {h}")
-    scoped = _scope.restriction(con, regions, communities, scope)
+    scoped = _inputs.restriction(con, regions, communities, scope)
     first = con.execute("SELECT min(order_date) FROM orders").fetchall()[0][0]
     train_cut = end - timedelta(days=2 * h)
     test_cut = end - timedelta(days=h)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from engine.auth import ALL, Scope
-from engine.segmentation import _scope
+from engine.segmentation import _inputs
 
 # SKU tags whose purchases are evidence of a household trait (see tags.py).
 EVIDENCE_TAGS = ("kids", "soft_food", "pet", "fitness", "imported")
@@ -204,9 +204,9 @@ def user_features(
     ValueError
         For unknown ids or a non-positive look-back.
     """
-    end = _scope.as_of(con, as_of)
-    start, _ = _scope.window(end, lookback_days)
-    scoped = _scope.restriction(con, regions, communities, scope)
+    end = _inputs.as_of(con, as_of)
+    start, _ = _inputs.window(end, lookback_days)
+    scoped = _inputs.restriction(con, regions, communities, scope)
     u_sql, u_par = _scope_sql(scoped, "u.community_id")
     users = con.execute(_USERS_SQL.format(scope=u_sql), [end, *u_par]).df()
     in_scope = "AND list_contains($comms::INTEGER[], community_id)" if scoped is not None else ""

@@ -16,7 +16,7 @@ import h3
 import pandas as pd
 
 from engine.auth import ALL, Scope
-from engine.segmentation import _scope
+from engine.segmentation import _inputs
 
 _DENSITY_SQL = """
 SELECT c.community_id, c.name, c.lat, c.lon,
@@ -75,11 +75,11 @@ def density(
     ValueError
         For an empty date range, unknown ids or a resolution outside 0–15.
     """
-    _scope.check_range(start, end)
+    _inputs.check_range(start, end)
     if not 0 <= int(resolution) <= 15:
         raise ValueError(f"H3 resolution must be 0–15, got {resolution}")
-    comms = _scope.communities(con, regions, (), scope)
-    sel = set(_scope.communities(con, (), selected, scope)) if selected else set()
+    comms = _inputs.communities(con, regions, (), scope)
+    sel = set(_inputs.communities(con, (), selected, scope)) if selected else set()
     df = con.execute(_DENSITY_SQL, [start, end, comms]).df()
     df["hex"] = [
         h3.latlng_to_cell(a, b, int(resolution)) for a, b in zip(df["lat"], df["lon"], strict=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from engine.auth import ALL, Scope
-from engine.segmentation import _scope
+from engine.segmentation import _inputs
 
 COMPONENTS = ("messages", "replies_received", "shares", "influence_orders")
 
@@ -108,11 +108,11 @@ def rank(
     s = settings or KocSettings()
     if set(s.weights) != set(COMPONENTS) or any(w < 0 for w in s.weights.values()):
         raise ValueError(f"weights must give a non-negative value for each of {COMPONENTS}")
-    end = _scope.as_of(con, end)
+    end = _inputs.as_of(con, end)
     if start is None:
-        start, _ = _scope.window(end, s.lookback_days)
-    _scope.check_range(start, end)
-    comms = _scope.restriction(con, regions, communities, scope)
+        start, _ = _inputs.window(end, s.lookback_days)
+    _inputs.check_range(start, end)
+    comms = _inputs.restriction(con, regions, communities, scope)
     scoped = comms is not None
 
     def sc(col: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from engine.auth import ALL, Scope
-from engine.segmentation import _scope, churn, features, personas, tags
+from engine.segmentation import _inputs, churn, features, personas, tags
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def run(
     ValueError
         For unknown ids, no users in scope, or too short a history for churn.
     """
-    end = _scope.as_of(con, as_of)
+    end = _inputs.as_of(con, as_of)
     f = features.user_features(con, end, lookback_days, regions, communities, scope=scope)
     if f.empty:
         raise ValueError("no users in the selected scope")
@@ -150,7 +150,7 @@ def persona_trend(
     ValueError
         For an empty date range.
     """
-    _scope.check_range(start, end)
+    _inputs.check_range(start, end)
     comms = scope.communities(con)
     lab = seg.users[["user_id", "persona"]]
     con.register("_seg_labels", lab)

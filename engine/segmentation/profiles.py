@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine.auth import ALL, Scope
-from engine.segmentation import _scope
+from engine.segmentation import _inputs
 
 PRICE_BANDS = ("low", "mid", "high")
 
@@ -110,8 +110,8 @@ def community_table(
     ValueError
         For an empty date range or unknown regions.
     """
-    _scope.check_range(start, end)
-    keep = _scope.communities(con, regions, (), scope)
+    _inputs.check_range(start, end)
+    keep = _inputs.communities(con, regions, (), scope)
     par = [start, end]
     com = con.execute(_COMMUNITIES_SQL).df()
     sales = con.execute(_SALES_SQL, par).df()
@@ -297,7 +297,7 @@ def compare(table: CommunityTable, community_ids: Sequence[int]) -> pd.DataFrame
     ValueError
         For fewer than 2 or more than 4 ids, duplicates or unknown ids.
     """
-    ids = _scope.ids(community_ids, "communities")
+    ids = _inputs.ids(community_ids, "communities")
     if not 2 <= len(ids) <= 4 or len(set(ids)) != len(ids):
         raise ValueError(f"compare needs 2 to 4 distinct communities, got {ids}")
     m = table.metrics.set_index("community_id")

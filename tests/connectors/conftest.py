@@ -1,5 +1,8 @@
 """Fixtures for connector tests: a fresh Linli database with a few reference rows."""
 
+import os
+import socket
+
 import pytest
 
 from engine import db
@@ -38,3 +41,14 @@ def linli():
     seed(con)
     yield con
     con.close()
+
+
+def mosquitto_up() -> bool:
+    """True when a broker answers on 127.0.0.1:1883 and LINLI_TEST_BROKER is not 'embedded'."""
+    if os.environ.get("LINLI_TEST_BROKER") == "embedded":  # as on a machine without Mosquitto
+        return False
+    try:
+        with socket.create_connection(("127.0.0.1", 1883), timeout=0.5):
+            return True
+    except OSError:
+        return False

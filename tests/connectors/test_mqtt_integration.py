@@ -8,7 +8,6 @@ embedded broker it owns (never the system Mosquitto).
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -18,8 +17,11 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from connectors import broker, mqtt, simulator
-from engine import db, telemetry, telemetry_db
+from connectors import broker, mqtt
+from data import telemetry as telemetry_data
+from engine import clock, db
+from ops import wiring
+from tests.connectors.conftest import mosquitto_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -38,20 +40,10 @@ DEVICES = pd.DataFrame(
 )
 
 
-def _mosquitto_up() -> bool:
-    if os.environ.get("LINLI_TEST_BROKER") == "embedded":  # as on a machine without Mosquitto
-        return False
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def target():
     """Settings factory for the broker under test: (client_id, prefix) -> MqttSettings."""
-    if _mosquitto_up():
+    if mosquitto_up():
         base = mqtt.MqttSettings(port=1883, protocol=5, session_expiry_s=60)
         yield lambda cid, prefix: mqtt.MqttSettings(
             **{**base.__dict__, "client_id": cid, "topic": f"{prefix}/+/+/telemetry"}
@@ -73,7 +65,7 @@ def fresh():
 
 def _start(con, settings, alarms=True, receiver="thread"):
     if alarms:
-        ing = telemetry_db.live_ingester(con, settings, flush_s=0.05, receiver=receiver).start()
+        ing = wiring.live_ingester(con, settings, flush_s=0.05, receiver=receiver).start()
     else:
         ing = mqtt.Ingester(con, settings, flush_s=0.05, receiver=receiver).start()
     end = time.monotonic() + 10
@@ -95,7 +87,7 @@ def _wait_count(con, n, timeout=20.0, sql="SELECT count(*) FROM telemetry"):
 
 
 def _reading(device="CAB-1", temp=2.0, age_s=0, **extra):
-    ts = telemetry.local_now() - timedelta(seconds=age_s)
+    ts = clock.local_now() - timedelta(seconds=age_s)
     return {"device_id": device, "ts": ts.isoformat(), "temp_c": temp, **extra}
 
 
@@ -191,7 +183,7 @@ def test_malformed_payloads_land_in_quarantine_with_reasons(target, fresh):
         (json.dumps({**good, "temp_c": "warm"}), "wrong_type"),
         (json.dumps({**good, "temp_c": 150}), "impossible_value"),
         (
-            json.dumps({**good, "ts": (telemetry.local_now() + timedelta(days=1)).isoformat()}),
+            json.dumps({**good, "ts": (clock.local_now() + timedelta(days=1)).isoformat()}),
             "future_timestamp",
         ),
         (json.dumps({**good, "device_id": "CAB-2"}), "topic_mismatch"),
@@ -272,7 +264,7 @@ def _publish_frame(pub, frame):
 def test_compressor_failure_alarm_raises_and_clears_with_hysteresis(target, fresh):
     """A planted compressor failure raises a high_temp alarm that clears after recovery."""
     prefix, cid = f"c{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
-    end = pd.Timestamp(telemetry.local_now()).floor("min")
+    end = pd.Timestamp(clock.local_now()).floor("min")
     start = end - pd.Timedelta(hours=5)
     fault = pd.DataFrame(
         {
@@ -284,8 +276,8 @@ def test_compressor_failure_alarm_raises_and_clears_with_hysteresis(target, fres
     )
     devs = DEVICES[DEVICES["device_id"] == "ROOM-C"]
     # A defrost-free stretch: the room's defrost is pushed out of the window.
-    sim = simulator.SimSettings(defrost_every_s=10 * 86400.0)
-    frame = simulator.simulate(devs, start, end, fault, seed=3, settings=sim)
+    sim = telemetry_data.SimSettings(defrost_every_s=10 * 86400.0)
+    frame = telemetry_data.simulate(devs, start, end, fault, seed=3, settings=sim)
     ing = _start(fresh, target(cid, prefix))
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)
     try:
@@ -317,11 +309,11 @@ def test_compressor_failure_alarm_raises_and_clears_with_hysteresis(target, fres
 def test_defrost_shorter_than_hold_raises_no_alarm(target, fresh):
     """Defrost bumps above 4 °C (12 min) stay under the 20-minute hold: no alarm at all."""
     prefix, cid = f"f{uuid.uuid4().hex[:8]}", f"ing-{uuid.uuid4().hex[:8]}"
-    end = pd.Timestamp(telemetry.local_now()).floor("min")
+    end = pd.Timestamp(clock.local_now()).floor("min")
     start = end - pd.Timedelta(hours=7)
     devs = DEVICES[DEVICES["device_id"] == "ROOM-C"]
     none = pd.DataFrame(columns=["device_id", "fault", "start_ts", "end_ts"])
-    frame = simulator.simulate(devs, start, end, none, seed=3)
+    frame = telemetry_data.simulate(devs, start, end, none, seed=3)
     assert (frame["temp_c"] > 4.0).sum() >= 3  # the defrost does leave the range
     ing = _start(fresh, target(cid, prefix))
     pub = mqtt.Publisher(target(f"pub-{cid}", prefix), prefix=prefix)

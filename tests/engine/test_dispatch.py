@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from engine import clock, db
-from engine.routing import check, dispatch, export
+from engine.routing import check, dispatch, export, lists
 from tests.engine.routing_world import ORDER_DATE, build_day
 
 DELIVERY = ORDER_DATE + dt.timedelta(days=1)
@@ -72,9 +72,9 @@ def test_only_paid_orders_of_the_previous_day_are_planned(day, day_db):
 def test_pick_lists_add_up_to_the_orders(day, day_db):
     """Per pickup point and SKU, the pick list and the loading lists match the order lines."""
     truth = paid_lines(day_db).set_index(["pickup_id", "sku_id"]).sort_index()
-    picking = dispatch.pick_list(day).groupby(["pickup_id", "sku_id"])[["qty", "orders"]].sum()
+    picking = lists.pick_list(day).groupby(["pickup_id", "sku_id"])[["qty", "orders"]].sum()
     assert picking["qty"].to_dict() == truth["qty"].to_dict()
-    loading = dispatch.loading_list(day).groupby(["pickup_id", "sku_id"])["qty"].sum()
+    loading = lists.loading_list(day).groupby(["pickup_id", "sku_id"])["qty"].sum()
     assert loading.to_dict() == truth["qty"].to_dict()
     # with split cold/ambient stops an SKU lives in exactly one part, so counts match too
     assert picking["orders"].to_dict() == truth["n"].to_dict()
@@ -82,7 +82,7 @@ def test_pick_lists_add_up_to_the_orders(day, day_db):
 
 def test_loading_order_is_reverse_of_stop_order(day):
     """Within each trip of each vehicle, the first stop's goods are loaded last."""
-    loading = dispatch.loading_list(day)
+    loading = lists.loading_list(day)
     for _, group in loading.groupby(["vehicle_id", "trip"]):
         seqs = group.drop_duplicates("load_seq").sort_values("load_seq")["seq"].tolist()
         assert seqs == sorted(seqs, reverse=True)
@@ -137,7 +137,7 @@ def test_empty_day_gives_empty_plan_with_message():
     day = dispatch.plan_day(con, DELIVERY + dt.timedelta(days=30), settings=FAST)
     assert day.routes.empty and day.route_stops.empty and day.dropped.empty
     assert "no paid orders" in day.messages[0]
-    assert dispatch.loading_list(day).empty
+    assert lists.loading_list(day).empty
     assert "<html>" in export.to_html(day)
 
 
@@ -307,9 +307,9 @@ def test_world_pick_lists_add_up_to_order_lines(world, world_day):
         .df()
         .set_index(["pickup_id", "sku_id"])["qty"]
     )
-    picking = dispatch.pick_list(world_day).groupby(["pickup_id", "sku_id"])["qty"].sum()
+    picking = lists.pick_list(world_day).groupby(["pickup_id", "sku_id"])["qty"].sum()
     assert picking.to_dict() == {k: int(v) for k, v in truth.items()}
-    loading = dispatch.loading_list(world_day)["qty"].sum()
+    loading = lists.loading_list(world_day)["qty"].sum()
     not_routed = world_day.lines[
         ~world_day.lines["stop_key"].isin(world_day.route_stops["stop_key"])
     ]["qty"].sum()

@@ -25,12 +25,14 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, basket_scopes, clock, kpis, planning, purchasing, reference, telemetry_db
+from engine import auth, clock, kpis, planning, purchasing, reference
+from engine.basket import slices as basket_slices
+from engine.coldchain import store as coldchain_store
 from engine.forecasting import demand, outlook
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
 from engine.pricing import response as pricing_response
-from engine.routing import dispatch
+from engine.routing import dispatch, orders
 from engine.rules import backtest as rule_backtest
 from engine.rules import evaluation
 from engine.segmentation import churn, features, geo, koc, profiles
@@ -169,16 +171,18 @@ def _community_table(cur, scope, ctx):
 
 def _basket_transactions(cur, scope, ctx):
     lo, hi = ctx["window"]
-    q = basket_scopes.Scope(start=lo, end=hi)
-    tx = basket_scopes.transactions(cur, q, access=scope)
+    q = basket_slices.BasketSlice(start=lo, end=hi)
+    tx = basket_slices.transactions(cur, q, access=scope)
     return Rows(_orders_to_communities(cur, tx["order_id"]))
 
 
 def _basket_margins(cur, scope, ctx):
     lo, hi = ctx["window"]
-    got = basket_scopes.margins(cur, basket_scopes.Scope(start=lo, end=hi), access=scope)
+    got = basket_slices.margins(cur, basket_slices.BasketSlice(start=lo, end=hi), access=scope)
     if scope.restricted:  # the same as asking for the region explicitly
-        own = basket_scopes.margins(cur, basket_scopes.Scope(regions=(REGION,), start=lo, end=hi))
+        own = basket_slices.margins(
+            cur, basket_slices.BasketSlice(regions=(REGION,), start=lo, end=hi)
+        )
         pd.testing.assert_frame_equal(got, own)
     return Rows(
         ctx["truth"]["communities"] if scope.restricted else ctx["all"],
@@ -188,12 +192,12 @@ def _basket_margins(cur, scope, ctx):
 
 def _basket_bundles(cur, scope, ctx):
     lo, hi = ctx["window"]
-    got = basket_scopes.bundles_by_type(
-        cur, basket_scopes.Scope(start=lo, end=hi), 0.01, access=scope
+    got = basket_slices.bundles_by_type(
+        cur, basket_slices.BasketSlice(start=lo, end=hi), 0.01, access=scope
     )
     if scope.restricted:
-        own = basket_scopes.bundles_by_type(
-            cur, basket_scopes.Scope(regions=(REGION,), start=lo, end=hi), 0.01
+        own = basket_slices.bundles_by_type(
+            cur, basket_slices.BasketSlice(regions=(REGION,), start=lo, end=hi), 0.01
         )
         pd.testing.assert_frame_equal(got, own)
     return Rows(
@@ -314,7 +318,7 @@ def _markdown_demand(cur, scope, ctx):
 
 def _dispatch_order_lines(cur, scope, ctx):
     day = clock.next_delivery_day(cur) - timedelta(days=1)
-    lines = dispatch.order_lines(cur, day - timedelta(days=1), scope=scope)
+    lines = orders.order_lines(cur, day - timedelta(days=1), scope=scope)
     return Rows(
         {ctx["truth"]["pickups"][p] for p in lines["pickup_id"]}, _comms(lines["warehouse_id"])
     )
@@ -330,7 +334,7 @@ def _dispatch_plan_day(cur, scope, ctx):
 
 def _dispatch_plan_lines(cur, scope, ctx):
     day = clock.next_delivery_day(cur) - timedelta(days=1)
-    lines = dispatch.order_lines(cur, day - timedelta(days=1))  # every region's lines
+    lines = orders.order_lines(cur, day - timedelta(days=1))  # every region's lines
     settings = dispatch.DispatchSettings(time_limit_s=1)
     plan = dispatch.plan_lines(cur, lines, day, settings, scope=scope)
     return Rows({ctx["truth"]["pickups"][int(p)] for p in plan.stops["pickup_id"]})
@@ -428,20 +432,20 @@ def _reference_communities(cur, scope, ctx):
 
 
 def _device_status(cur, scope, ctx):
-    out = telemetry_db.device_status(cur, datetime(2026, 11, 25, 12), scope=scope)
+    out = coldchain_store.device_status(cur, datetime(2026, 11, 25, 12), scope=scope)
     return Rows(set(), devices=set(out["device_id"]))
 
 
 def _sparklines(cur, scope, ctx):
     return Rows(
-        set(), devices=set(telemetry_db.sparklines(cur, hours=48, scope=scope)["device_id"])
+        set(), devices=set(coldchain_store.sparklines(cur, hours=48, scope=scope)["device_id"])
     )
 
 
 def _stock_at_risk(cur, scope, ctx):
     every = list(cur.execute("SELECT device_id FROM devices").df()["device_id"])
     _, hi = ctx["window"]
-    out = telemetry_db.stock_at_risk(cur, every, hi, scope)
+    out = coldchain_store.stock_at_risk(cur, every, hi, scope)
     return Rows(set(), devices=set(out["device_id"]))
 
 
@@ -459,7 +463,7 @@ def _with_alerts(cur):
 def _alarm_history(cur, scope, ctx):
     _with_alerts(cur)
     try:
-        out = telemetry_db.alarm_history(cur, datetime(2000, 1, 1), scope=scope)
+        out = coldchain_store.alarm_history(cur, datetime(2000, 1, 1), scope=scope)
     finally:
         cur.execute("ROLLBACK")
     return Rows(set(), devices=set(out["device_id"]))
@@ -472,7 +476,7 @@ def _acknowledge(cur, scope, ctx):
         acked = set()
         for row in ids.itertuples():
             try:
-                if telemetry_db.acknowledge(cur, row.alert_id, "scope-test", scope):
+                if coldchain_store.acknowledge(cur, row.alert_id, "scope-test", scope):
                     acked.add(row.device_id)
             except auth.ScopeError:
                 pass
@@ -492,9 +496,9 @@ ENTRY_POINTS = {
     "segmentation.koc.rank": _koc,
     "segmentation.geo.density": _density,
     "segmentation.profiles.community_table": _community_table,
-    "basket_scopes.transactions": _basket_transactions,
-    "basket_scopes.margins": _basket_margins,
-    "basket_scopes.bundles_by_type": _basket_bundles,
+    "basket.slices.transactions": _basket_transactions,
+    "basket.slices.margins": _basket_margins,
+    "basket.slices.bundles_by_type": _basket_bundles,
     "rules.evaluation.evaluate": _rules_evaluate,
     "rules.evaluation.evaluate_many": _rules_evaluate_many,
     "rules.backtest.backtest": _rules_backtest,
@@ -509,7 +513,7 @@ ENTRY_POINTS = {
     "pricing.whatif.optimise": _whatif_optimise,
     "pricing.whatif.curve": _whatif_curve,
     "pricing.markdown.demand_for_sku": _markdown_demand,
-    "routing.dispatch.order_lines": _dispatch_order_lines,
+    "routing.orders.order_lines": _dispatch_order_lines,
     "routing.dispatch.plan_day": _dispatch_plan_day,
     "routing.dispatch.plan_lines": _dispatch_plan_lines,
     "planning.build": _planning_build,
@@ -520,11 +524,11 @@ ENTRY_POINTS = {
     "reference.fleet": _reference_fleet,
     "reference.pickups": _reference_pickups,
     "reference.communities": _reference_communities,
-    "telemetry_db.device_status": _device_status,
-    "telemetry_db.sparklines": _sparklines,
-    "telemetry_db.stock_at_risk": _stock_at_risk,
-    "telemetry_db.alarm_history": _alarm_history,
-    "telemetry_db.acknowledge": _acknowledge,
+    "coldchain.store.device_status": _device_status,
+    "coldchain.store.sparklines": _sparklines,
+    "coldchain.store.stock_at_risk": _stock_at_risk,
+    "coldchain.store.alarm_history": _alarm_history,
+    "coldchain.store.acknowledge": _acknowledge,
 }
 
 # Entry points (connection first) that return no rows belonging to a region, and why.
@@ -537,7 +541,7 @@ NO_REGION_ROWS = {
     "auth.create_user": "writes a user",
     "auth.find_user": "one user's role and scope",
     "auth.users": "the local user accounts; only the admin page reads them",
-    "basket_scopes.community_types": "the list of community types",
+    "basket.slices.community_types": "the list of community types",
     "clock.as_of": "a date",
     "clock.next_delivery_day": "a date",
     "clock.order_span": "the first and last order dates",
@@ -571,17 +575,16 @@ NO_REGION_ROWS = {
     "rules.library.load": "the shared rule library",
     "rules.library.save": "the shared rule library",
     "rules.library.seed_library": "the shared rule library",
-    "segmentation._scope.as_of": "a date",
-    "segmentation._scope.communities": "the scope helper itself (covered through its callers)",
-    "segmentation._scope.restriction": "the scope helper itself (covered through its callers)",
+    "segmentation._inputs.as_of": "a date",
+    "segmentation._inputs.communities": "the scope helper itself (covered through its callers)",
+    "segmentation._inputs.restriction": "the scope helper itself (covered through its callers)",
     "segmentation.features.buyers_between": "internal: called with an already scoped id list",
     "segmentation.features.ensure_rollup": "rollup maintenance",
     "segmentation.features.refresh_rollup": "rollup maintenance",
     "segmentation.features.source": "the name of a table",
-    "telemetry_db.history_alarms": "writes the alarms of generated history (data generator)",
-    "telemetry_db.live_ingester": "starts the MQTT ingester",
-    "telemetry_db.scoped_devices": "the scope helper itself (covered through its callers)",
-    "telemetry_db.write_alerts": "writes alarm changes from the alarm engine",
+    "coldchain.store.history_alarms": "writes the alarms of generated history (data generator)",
+    "coldchain.store.scoped_devices": "the scope helper itself (covered through its callers)",
+    "coldchain.store.write_alerts": "writes alarm changes from the alarm engine",
 }
 
 KPI_FUNCTIONS = {
@@ -649,12 +652,12 @@ WAREHOUSE_ENTRY_POINTS = (
     "reference.warehouses",
     "reference.fleet",
     "reference.pickups",
-    "routing.dispatch.order_lines",
+    "routing.orders.order_lines",
     "routing.dispatch.plan_day",
     "purchasing.stock",
-    "telemetry_db.device_status",
-    "telemetry_db.alarm_history",
-    "telemetry_db.stock_at_risk",
+    "coldchain.store.device_status",
+    "coldchain.store.alarm_history",
+    "coldchain.store.stock_at_risk",
 )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from connectors import broker
 from dashboard import db
-from engine import telemetry
+from engine import clock
 
 PAGE = "../pages/coldchain.py"  # relative to dashboard/app.py
 LIVE_ALERT = 9001  # above the ids of the alarms the generated history carries
@@ -20,7 +20,7 @@ def cold_world(world_file, tmp_path, monkeypatch):
     """A copy of the small world with readings for every device and one open critical alarm."""
     path = tmp_path / "cold.duckdb"
     shutil.copy(world_file, path)
-    now = telemetry.local_now()
+    now = clock.local_now()
     con = duckdb.connect(str(path))
     con.execute(
         "INSERT INTO telemetry (device_id, ts, temp_c, door_open, battery, received_at) "

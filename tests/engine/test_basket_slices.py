@@ -1,11 +1,11 @@
-"""engine.basket_scopes on the small generated world: planted affinities and scope filters."""
+"""engine.basket.slices on the small generated world: planted affinities and scope filters."""
 
 from datetime import timedelta
 
 import pytest
 
 from engine import basket
-from engine import basket_scopes as scopes
+from engine.basket import slices
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def con(world):
 @pytest.fixture(scope="module")
 def all_tx(con):
     """All non-cancelled orders at SKU level."""
-    return scopes.transactions(con)
+    return slices.transactions(con)
 
 
 def _truth(con, antecedent: str, consequent: str) -> float:
@@ -56,7 +56,7 @@ def test_cancelled_orders_left_out_by_default(con, all_tx):
         "AND EXISTS (SELECT 1 FROM order_items oi WHERE oi.order_id = o.order_id)"
     ).fetchone()[0]
     assert all_tx["order_id"].nunique() == expected
-    cancelled = scopes.transactions(con, scopes.Scope(statuses=("cancelled",)))
+    cancelled = slices.transactions(con, slices.BasketSlice(statuses=("cancelled",)))
     assert not set(cancelled["order_id"]) & set(all_tx["order_id"])
     assert len(cancelled) > 0
 
@@ -70,8 +70,8 @@ def test_region_type_date_and_user_filters(con, all_tx):
     users = tuple(
         r[0] for r in con.execute("SELECT user_id FROM users ORDER BY user_id LIMIT 50").fetchall()
     )
-    scope = scopes.Scope(regions=(region,), community_types=(kind,), start=start, end=hi)
-    tx = scopes.transactions(con, scope)
+    scope = slices.BasketSlice(regions=(region,), community_types=(kind,), start=start, end=hi)
+    tx = slices.transactions(con, scope)
     assert 0 < tx["order_id"].nunique() < all_tx["order_id"].nunique()
     bad = con.execute(
         """SELECT count(*) FROM orders o JOIN communities c USING (community_id)
@@ -80,7 +80,7 @@ def test_region_type_date_and_user_filters(con, all_tx):
         [tx["order_id"].unique().tolist(), region, kind, start, hi],
     ).fetchall()
     assert bad == [(0,)]
-    by_user = scopes.transactions(con, scopes.Scope(user_ids=users))
+    by_user = slices.transactions(con, slices.BasketSlice(user_ids=users))
     owners = con.execute(
         "SELECT DISTINCT user_id FROM orders WHERE order_id IN (SELECT unnest(?::BIGINT[]))",
         [by_user["order_id"].unique().tolist()],
@@ -91,7 +91,7 @@ def test_region_type_date_and_user_filters(con, all_tx):
 
 def test_category_level_items_are_categories(con):
     """At category level items are the skus' categories, one row per order and category."""
-    tx = scopes.transactions(con, scopes.Scope(level="category"))
+    tx = slices.transactions(con, slices.BasketSlice(level="category"))
     categories = {r[0] for r in con.execute("SELECT DISTINCT category FROM skus").fetchall()}
     assert set(tx["item"]) <= categories
     assert not tx.duplicated(["order_id", "item"]).any()
@@ -99,7 +99,7 @@ def test_category_level_items_are_categories(con):
 
 def test_values_are_bound_not_interpolated(con):
     """A type containing SQL text matches nothing instead of widening the query."""
-    tx = scopes.transactions(con, scopes.Scope(community_types=("x' OR '1'='1",)))
+    tx = slices.transactions(con, slices.BasketSlice(community_types=("x' OR '1'='1",)))
     assert tx.empty
 
 
@@ -114,19 +114,19 @@ def test_values_are_bound_not_interpolated(con):
 def test_bad_scope_raises(kwargs, match):
     """Unknown levels or statuses raise ValueError."""
     with pytest.raises(ValueError, match=match):
-        scopes.Scope(**kwargs)
+        slices.BasketSlice(**kwargs)
 
 
 def test_reversed_dates_raise(con):
     """A start after the end raises ValueError."""
     lo, hi = con.execute("SELECT min(order_date), max(order_date) FROM orders").fetchone()
     with pytest.raises(ValueError, match="after end"):
-        scopes.Scope(start=hi, end=lo)
+        slices.BasketSlice(start=hi, end=lo)
 
 
 def test_margins_match_order_lines(con):
     """Margins are the quantity-weighted realised unit margin per item."""
-    m = scopes.margins(con).set_index("item")
+    m = slices.margins(con).set_index("item")
     expected = con.execute(
         """SELECT sum((oi.unit_price - oi.unit_cost) * oi.qty) / sum(oi.qty)
            FROM order_items oi JOIN orders o USING (order_id) JOIN skus s USING (sku_id)
@@ -137,7 +137,7 @@ def test_margins_match_order_lines(con):
 
 def test_bundles_by_type_find_planted_pairs(con):
     """Per community type, bundles rank by score and young families get formula + baby food."""
-    out = scopes.bundles_by_type(con, scopes.Scope(), 0.002, top=5)
+    out = slices.bundles_by_type(con, slices.BasketSlice(), 0.002, top=5)
     kinds = {r[0] for r in con.execute("SELECT DISTINCT type FROM communities").fetchall()}
     assert set(out["community_type"]) <= kinds
     assert len(set(out["community_type"])) >= 3

@@ -1,7 +1,8 @@
-"""Cold-chain telemetry simulator: realistic readings with planted faults, live or historical.
+"""Synthetic cold-chain telemetry: realistic readings with planted faults, for history or live.
 
 A reading is a deterministic function of (device, time, seed) and a fault plan, so the live
-publisher and :func:`history` (used by the data generator) share one model:
+simulator (``python -m ops.simulator``, which publishes over MQTT) and :func:`history`
+(used by the data generator) share one model:
 
 - temperature holds the storage setpoint (chilled 2 °C, frozen -20 °C) with slow drift and
   sensor noise; rooms and cabinets defrost every few hours for about 12 minutes (a bump
@@ -14,31 +15,22 @@ publisher and :func:`history` (used by the data generator) share one model:
   alarm).
 
 The live simulator needs only the device list: the app process holds the DuckDB write lock,
-so ``--db`` is opened read-only when possible and otherwise the simulator reads
+so :func:`load_devices` opens the database read-only when possible and otherwise reads
 ``<db>.devices.json``, which the app writes with :func:`export_devices`.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import math
-import os
-import signal
-import threading
-import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from connectors import mqtt, telemetry_payload
-
-log = logging.getLogger(__name__)
+from engine.coldchain import alarms
 
 SETPOINT_C = {"chilled": 2.0, "frozen": -20.0}
 AMBIENT_C = 26.0
@@ -157,8 +149,17 @@ def load_devices(db: str | Path | None = None, devices: str | Path | None = None
 
 
 # ---------------------------------------------------------------------- the model
-class _Fleet:
-    """Per-device constants as arrays (index = row of the devices frame)."""
+class Fleet:
+    """Per-device constants as arrays (index = row of the devices frame).
+
+    Parameters
+    ----------
+    devices
+        The devices table (:data:`DEVICE_COLUMNS`).
+    seed
+        Random seed of the per-device constants (setpoint offset, drift phase, defrost
+        offset, battery, noise salt).
+    """
 
     def __init__(self, devices: pd.DataFrame, seed: int) -> None:
         d = devices.reset_index(drop=True)
@@ -211,14 +212,34 @@ def _hash_noise(idx: np.ndarray, tick: np.ndarray, salt: np.ndarray) -> np.ndarr
     return ((x & np.uint64(0xFFFFFF)).astype(float) / float(0x800000)) - 1.0
 
 
-def _readings(
-    fleet: _Fleet,
+def readings(
+    fleet: Fleet,
     idx: np.ndarray,
     t: np.ndarray,
     faults: pd.DataFrame,
     s: SimSettings,
 ) -> pd.DataFrame:
-    """Readings of devices ``idx`` at epoch seconds ``t`` (naive local time)."""
+    """Readings of devices ``idx`` at epoch seconds ``t`` (naive local time).
+
+    Parameters
+    ----------
+    fleet
+        The devices' constants.
+    idx
+        Rows of the devices frame, one per reading.
+    t
+        Times in epoch seconds of naive local time, one per reading.
+    faults
+        The fault plan (``device_id, fault, start_ts, end_ts``).
+    s
+        Physical constants.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``device_id, ts, temp_c, humidity, door_open, battery, lat, lon``; readings lost
+        to a ``sensor_dropout`` are left out.
+    """
     target = fleet.target[idx]
     temp = target.copy()
     for k in range(2):
@@ -283,8 +304,8 @@ def _readings(
         m = fleet.ids[idx] == f.device_id
         if not m.any():
             continue
-        start = _epoch(f.start_ts)
-        end = _epoch(f.end_ts)
+        start = alarms.epoch_seconds(f.start_ts)
+        end = alarms.epoch_seconds(f.end_ts)
         tm = t[m]
         if f.fault == "sensor_dropout":
             keep[m] &= ~((tm >= start) & (tm < end))
@@ -322,10 +343,6 @@ def _readings(
     return df[keep].reset_index(drop=True)
 
 
-def _epoch(value: object) -> float:
-    return (pd.Timestamp(value) - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
-
-
 def plan_faults(
     devices: pd.DataFrame,
     start_ts: datetime,
@@ -352,7 +369,7 @@ def plan_faults(
         ``device_id, fault, start_ts, end_ts`` sorted by start.
     """
     rng = np.random.default_rng(seed + 1)
-    t0, t1 = _epoch(start_ts), _epoch(end_ts)
+    t0, t1 = alarms.epoch_seconds(start_ts), alarms.epoch_seconds(end_ts)
     days = max((t1 - t0) / 86400.0, 1e-9)
     ids = devices["device_id"].astype(str).to_numpy()
     rows = []
@@ -385,8 +402,8 @@ def defrost_cycles(
 ) -> pd.DataFrame:
     """List the defrost cycles of rooms and cabinets in a window (``fault = 'defrost'``)."""
     s = settings or SimSettings()
-    fleet = _Fleet(devices, seed)
-    t0, t1 = _epoch(start_ts), _epoch(end_ts)
+    fleet = Fleet(devices, seed)
+    t0, t1 = alarms.epoch_seconds(start_ts), alarms.epoch_seconds(end_ts)
     rows = []
     for i in np.flatnonzero(fleet.kind != "truck"):
         first = t0 - np.mod(t0 + fleet.defrost_offset[i], s.defrost_every_s)
@@ -487,13 +504,13 @@ def simulate(
         Rows shaped like the telemetry table, ordered by ``ts``.
     """
     s = settings or SimSettings()
-    fleet = _Fleet(devices_df, seed)
-    t0, t1 = _epoch(start_ts), _epoch(end_ts)
+    fleet = Fleet(devices_df, seed)
+    t0, t1 = alarms.epoch_seconds(start_ts), alarms.epoch_seconds(end_ts)
     parts = []
     for i in range(len(fleet.ids)):
         step = float(step_s or fleet.interval[i])
         t = np.arange(t0 + (fleet.salt[i] % max(int(step), 1)), t1, step)
-        parts.append(_readings(fleet, np.full(len(t), i), t, faults, s))
+        parts.append(readings(fleet, np.full(len(t), i), t, faults, s))
     tel = pd.concat(parts, ignore_index=True)
     tel["msg_id"] = None
     tel["received_at"] = pd.NaT
@@ -510,7 +527,7 @@ def load_history(
     """Fill ``telemetry`` and ``truth_device_faults`` with :func:`history` of the devices table.
 
     For the data generator: ``load_history(con, as_of + 1 day, days=7, seed=seed)``, then
-    :func:`engine.telemetry_db.history_alarms` for the alarms the faults imply.
+    :func:`engine.coldchain.store.history_alarms` for the alarms the faults imply.
 
     Parameters
     ----------
@@ -524,7 +541,7 @@ def load_history(
         Random seed.
     step_s
         Sampling step; default each device's interval (coarser steps look like gaps to the
-        offline rule of :func:`engine.telemetry.excursions`).
+        offline rule of :func:`engine.coldchain.alarms.excursions`).
 
     Returns
     -------
@@ -554,112 +571,3 @@ def load_history(
         finally:
             con.unregister("_history_df")
     return len(tel), len(faults)
-
-
-# ---------------------------------------------------------------------- live
-class LiveSimulator:
-    """Publish readings for every device at its interval, in real time.
-
-    Parameters
-    ----------
-    devices
-        The devices table.
-    publisher
-        Where readings go.
-    seed
-        Random seed.
-    speed
-        Reporting rate multiplier (2 = each device reports twice per interval).
-    faults_per_device_day
-        Planted faults of each kind per device per day (the plan covers the next 24 h).
-    """
-
-    def __init__(
-        self,
-        devices: pd.DataFrame,
-        publisher: mqtt.Publisher,
-        seed: int = 0,
-        speed: float = 1.0,
-        faults_per_device_day: float = 0.5,
-        settings: SimSettings | None = None,
-    ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive.")
-        self.devices = devices.reset_index(drop=True)
-        self.fleet = _Fleet(self.devices, seed)
-        self.pub = publisher
-        self.speed = speed
-        self.settings = settings or SimSettings()
-        now = telemetry_payload.local_now()
-        self.faults = plan_faults(
-            self.devices, now, now + timedelta(days=1), seed, faults_per_device_day
-        )
-        self.sent = 0
-        self._next = _epoch(now) + np.mod(self.fleet.salt, 10) * 0.1
-
-    def tick(self, now: datetime | None = None) -> int:
-        """Publish the readings that are due; returns how many were sent."""
-        t = _epoch(now or telemetry_payload.local_now())
-        due = np.flatnonzero(self._next <= t)
-        if len(due) == 0:
-            return 0
-        df = _readings(self.fleet, due, np.full(len(due), t), self.faults, self.settings)
-        self._next[due] = t + self.fleet.interval[due] / self.speed
-        wh = dict(zip(self.fleet.ids, self.fleet.warehouse, strict=True))
-        for rec in df.to_dict("records"):
-            body = {k: v for k, v in rec.items() if not (isinstance(v, float) and math.isnan(v))}
-            body["ts"] = rec["ts"].isoformat()
-            body["door_open"] = bool(rec["door_open"])
-            body["msg_id"] = uuid.uuid4().hex
-            self.pub.publish(wh[rec["device_id"]], body)
-        self.sent += len(df)
-        return len(df)
-
-    def run(self, stop: threading.Event, period_s: float = 0.2) -> None:
-        """Tick until ``stop`` is set."""
-        while not stop.is_set():
-            self.tick()
-            stop.wait(period_s)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: publish live readings until interrupted."""
-    p = argparse.ArgumentParser(description="Linli cold-chain telemetry simulator (MQTT).")
-    p.add_argument("--url", default=None, help="broker URL (default LINLI_MQTT_URL)")
-    p.add_argument("--db", default=None, help="DuckDB file (read-only, or its .devices.json)")
-    p.add_argument("--devices", default=None, help="devices JSON/CSV instead of --db")
-    p.add_argument("--speed", type=float, default=1.0, help="reporting rate multiplier")
-    p.add_argument("--faults", type=float, default=0.5, help="faults per kind per device-day")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    if args.db is None and args.devices is None:
-        default = Path(__file__).resolve().parent.parent / "data" / "linli.duckdb"
-        args.db = os.environ.get("LINLI_DB") or str(default)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            devices = load_devices(args.db, args.devices)
-            break
-        except ValueError as exc:
-            # The app may still be starting: it writes <db>.devices.json when it opens the DB.
-            if time.monotonic() > deadline or args.devices is not None:
-                print(exc)
-                return 2
-            time.sleep(3)
-    pub = mqtt.Publisher(mqtt.MqttSettings.from_url(args.url))
-    sim = LiveSimulator(devices, pub, args.seed, args.speed, args.faults)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    print(f"simulating {len(devices)} devices to {pub.settings.describe()}", flush=True)
-    t0 = time.monotonic()
-    sim.run(stop)
-    pub.flush(10)
-    pub.close()
-    print(f"published {sim.sent} readings in {time.monotonic() - t0:.0f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import db, telemetry_db
+from engine import clock, db
+from engine.coldchain import live, store
 
 T0 = pd.Timestamp("2026-07-01 08:00:00")
 
@@ -68,7 +69,7 @@ def insert(con, device, temps, start, received_at, step_s=60):
 
 def test_engine_raises_updates_clears_and_keeps_acknowledgement(con):
     """An excursion becomes one alerts row; recovery clears it; the acknowledgement survives."""
-    eng = telemetry_db.AlarmEngine(con)
+    eng = live.AlarmEngine(con)
     now = T0 + pd.Timedelta(minutes=30)
     insert(con, "WH1-ROOM-C", [2.0] * 5 + [6.0] * 25, T0, "2026-07-01 08:30:00")
     changes = eng.evaluate(now=now)
@@ -77,8 +78,8 @@ def test_engine_raises_updates_clears_and_keeps_acknowledgement(con):
     assert len(rows) == 1 and rows[0][3] is None
     assert rows[0][1] == T0 + pd.Timedelta(minutes=5)
     assert rows[0][2] == T0 + pd.Timedelta(minutes=25)
-    assert telemetry_db.acknowledge(con, rows[0][0], "duty")
-    assert not telemetry_db.acknowledge(con, rows[0][0], "other")
+    assert store.acknowledge(con, rows[0][0], "duty")
+    assert not store.acknowledge(con, rows[0][0], "other")
     insert(con, "WH1-ROOM-C", [2.0] * 10, T0 + pd.Timedelta(minutes=30), "2026-07-01 08:40:00")
     eng.evaluate(now=T0 + pd.Timedelta(minutes=40))
     row = con.execute("SELECT cleared_at, acknowledged_by, degree_minutes FROM alerts").fetchone()
@@ -89,10 +90,10 @@ def test_engine_raises_updates_clears_and_keeps_acknowledgement(con):
 
 def test_engine_restart_continues_open_alarm_without_duplicate(con):
     """A new engine adopts the open alarm from the table and clears that same row."""
-    first = telemetry_db.AlarmEngine(con)
+    first = live.AlarmEngine(con)
     insert(con, "WH1-ROOM-C", [6.0] * 25, T0, "2026-07-01 08:25:00")
     first.evaluate(now=T0 + pd.Timedelta(minutes=25))
-    eng = telemetry_db.AlarmEngine(con)
+    eng = live.AlarmEngine(con)
     insert(
         con,
         "WH1-ROOM-C",
@@ -107,7 +108,7 @@ def test_engine_restart_continues_open_alarm_without_duplicate(con):
 
 def test_engine_offline_raise_and_clear(con):
     """A device silent for 3 intervals is offline until its next message."""
-    eng = telemetry_db.AlarmEngine(con)
+    eng = live.AlarmEngine(con)
     insert(con, "CAB-1", [2.0] * 3, T0, "2026-07-01 08:03:00")
     eng.evaluate(now=T0 + pd.Timedelta(minutes=3))
     assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
@@ -122,7 +123,7 @@ def test_engine_offline_raise_and_clear(con):
 
 def test_stock_at_risk_rooms_cabinets_and_trucks(con):
     """Rooms hold chilled stock (FIFO age), cabinets the day's paid deliveries, trucks fall back."""
-    stock = telemetry_db.stock_at_risk(con, ["WH1-ROOM-C", "CAB-1", "TRK-1"], date(2026, 7, 1))
+    stock = store.stock_at_risk(con, ["WH1-ROOM-C", "CAB-1", "TRK-1"], date(2026, 7, 1))
     room = stock[stock["device_id"] == "WH1-ROOM-C"].set_index("sku_id")
     assert set(room.index) == {1, 3}  # frozen dumplings are not in the chilled room
     assert room.loc[1, "value"] == pytest.approx(100 * 6.0)
@@ -134,7 +135,7 @@ def test_stock_at_risk_rooms_cabinets_and_trucks(con):
     assert cab["remaining_days"].iloc[0] == pytest.approx(2.0)
     truck = stock[stock["device_id"] == "TRK-1"]
     assert set(truck["sku_id"]) == {1, 3}  # no route plan: the warehouse's chilled stock
-    summary = telemetry_db.risk_summary(stock).set_index("device_id")
+    summary = store.risk_summary(stock).set_index("device_id")
     assert summary.loc["CAB-1", "top_skus"] == "草莓"
     assert summary.loc["WH1-ROOM-C", "value"] == pytest.approx(600 + 20 * 18.0)
 
@@ -145,7 +146,7 @@ def test_stock_at_risk_truck_uses_route_plan(con):
         "INSERT INTO route_plans VALUES ('p1', '2026-07-01', 1, 'pyvrp', '2026-07-01 06:00', 10, NULL);"
         "INSERT INTO route_stops VALUES ('p1', 5, 0, NULL, 420, 0), ('p1', 5, 1, 10, 450, 3)"
     )
-    stock = telemetry_db.stock_at_risk(con, ["TRK-1"], date(2026, 7, 1))
+    stock = store.stock_at_risk(con, ["TRK-1"], date(2026, 7, 1))
     assert list(stock["sku_id"]) == [3] and stock["units"].iloc[0] == 2
 
 
@@ -208,9 +209,9 @@ def test_history_alarms_feed_the_page_query_and_leave_room_for_live_ids(world):
     """The page's alarm history lists them; the live engine numbers its alarms after them."""
     cur = world.cursor()
     as_of = pd.Timestamp(cur.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchall()[0][0])
-    hist = telemetry_db.alarm_history(cur, as_of - pd.Timedelta(days=3))
+    hist = store.alarm_history(cur, as_of - pd.Timedelta(days=3))
     assert len(hist) == cur.execute("SELECT count(*) FROM alerts").fetchall()[0][0] > 0
-    engine = telemetry_db.AlarmEngine(cur)
+    engine = live.AlarmEngine(cur)
     assert engine.tracker.next_id > int(hist["alert_id"].max())
 
 
@@ -233,14 +234,12 @@ def test_reorder_hold_evaluates_a_late_block_in_event_order(con, hold):
     """A block delivered after later readings: with the hold, the excursion in it raises
     high_temp from its true start and no offline; without it, a false offline and a late start.
     """
-    from engine import telemetry
-
-    start = pd.Timestamp(telemetry.local_now()).floor("min") - pd.Timedelta(hours=3)
+    start = pd.Timestamp(clock.local_now()).floor("min") - pd.Timedelta(hours=3)
     temps = [2.0] * 60 + [9.0] * 60 + [2.0] * 60  # excursion in the middle hour
-    now = telemetry.local_now()
+    now = clock.local_now()
     whole = _rows("WH1-ROOM-C", temps, start, now)
     early, late, rest = whole.iloc[:60], whole.iloc[60:120], whole.iloc[120:]
-    engine = telemetry_db.AlarmEngine(con, reorder_quiet_s=hold, reorder_max_s=5.0)
+    engine = live.AlarmEngine(con, reorder_quiet_s=hold, reorder_max_s=5.0)
     engine.evaluate(rows=pd.concat([early, rest]))
     engine.evaluate(rows=late)  # the middle hour arrives last
     if hold:

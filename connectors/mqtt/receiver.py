@@ -1,12 +1,12 @@
 """MQTT receiving in a child process, so paho's packet handling does not share the app's GIL.
 
-The child runs the same client as the in-process receiver (:class:`connectors.mqtt.
-StreamClient`: persistent session, QoS 1, reconnects, chunked reads) and forwards the
-messages of every network read as one list through a multiprocessing queue, plus connection
-events. The app process keeps the single DuckDB writer. With acknowledgement after commit,
-the writer sends ``(epoch, packet ids)`` back through a second queue and a thread of the
-child acknowledges them; otherwise paho acknowledges a message once it is in the child's
-memory, as the in-process receiver does once it is queued.
+The child runs the same subscription as the in-process receiver
+(:class:`connectors.mqtt.client.Subscription`: persistent session, QoS 1, reconnects) and
+forwards messages in lists through a multiprocessing queue, plus connection events. The
+app process keeps the single DuckDB writer. With acknowledgement after commit, the writer
+sends ``(epoch, packet ids)`` back through a second queue and the child acknowledges them;
+otherwise paho acknowledges a message once it is in the child's memory, as the in-process
+receiver does once it is queued.
 """
 
 from __future__ import annotations
@@ -18,55 +18,54 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from connectors import mqtt
+from connectors.mqtt.client import Message, Subscription
+from connectors.mqtt.settings import MqttSettings
+
+# The stock client hands over one message at a time: the child gathers them for this long
+# before one put (a put per message would pickle and lock per message).
+_GATHER_S = 0.02
 
 
-def _child(settings: mqtt.MqttSettings, out: Any, acks: Any, stop: Any, manual_ack: bool) -> None:
+def _child(settings: MqttSettings, out: Any, acks: Any, stop: Any, manual_ack: bool) -> None:
     """Child process: receive and forward until ``stop`` is set."""
-    client = mqtt.make_client(settings, settings.client_id, manual_ack=manual_ack)
-    buf: list[tuple[str, bytes, int]] = []
+    lock = threading.Lock()
+    gathered: list[tuple[int, list[Message]]] = []
 
-    def on_connect(c, u, flags, rc, p) -> None:
-        if rc.is_failure:
-            out.put(("error", f"connect refused: {rc}"))
-            return
-        c.subscribe(settings.topic, qos=settings.qos)
-        out.put(("connected", None))
+    def on_messages(epoch: int, msgs: list[Message]) -> None:
+        with lock:
+            if gathered and gathered[-1][0] == epoch:
+                gathered[-1][1].extend(msgs)
+            else:
+                gathered.append((epoch, list(msgs)))
 
-    def on_disconnect(c, u, flags, rc, p) -> None:
-        out.put(("disconnected", f"disconnected: {rc}" if rc.is_failure else None))
+    def forward() -> None:
+        with lock:
+            items = gathered[:]
+            gathered.clear()
+        for item in items:
+            out.put(("msgs", item))
 
-    def on_raw_message(topic: str, payload: bytes, mid: int) -> None:
-        buf.append((topic, payload, mid))
-
-    def on_burst() -> None:  # paho's thread, after each network read
-        if buf:
-            out.put(("msgs", (client.epoch, buf[:])))
-            buf.clear()
-
-    client.on_connect = on_connect
-    client.on_disconnect = on_disconnect
-    client.on_raw_message = on_raw_message
-    client.on_burst = on_burst
-    mqtt._connect_async(client, settings, receive_max=True)
-    client.loop_start()
+    sub = Subscription(
+        settings, on_messages, lambda kind, detail: out.put((kind, detail)), manual_ack
+    )
+    sub.start()
     while not stop.is_set():
         try:
-            item = acks.get(timeout=0.1)
+            item = acks.get(timeout=_GATHER_S)
         except queue.Empty:
-            continue
+            item = None
         if item is not None:
-            client.ack_batch(*item)
+            sub.ack(*item)
+        forward()
     while True:  # acknowledgements sent before the stop
         try:
             item = acks.get_nowait()
         except queue.Empty:
             break
         if item is not None:
-            client.ack_batch(*item)
-    client.disconnect()
-    client.loop_stop()
-    on_burst()
+            sub.ack(*item)
+    sub.stop()
+    forward()
     out.put(("done", None))
 
 
@@ -87,8 +86,8 @@ class ProcessReceiver:
 
     def __init__(
         self,
-        settings: mqtt.MqttSettings,
-        on_messages: Callable[[int, list[tuple[str, bytes, int]]], None],
+        settings: MqttSettings,
+        on_messages: Callable[[int, list[Message]], None],
         on_event: Callable[[str, str | None], None],
         manual_ack: bool = False,
     ) -> None:
@@ -116,6 +115,13 @@ class ProcessReceiver:
         """Acknowledge messages of connection ``epoch`` (sent by the child).
 
         After :meth:`stop` nothing is sent: the child is gone and the broker redelivers.
+
+        Parameters
+        ----------
+        epoch
+            The epoch the messages arrived in.
+        mids
+            Their packet identifiers.
         """
         if not self._stop.is_set():
             self._acks.put((epoch, mids))
@@ -137,7 +143,13 @@ class ProcessReceiver:
                 self.on_event(kind, detail)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the child to disconnect, forward what it holds, and end."""
+        """Ask the child to disconnect, forward what it holds, and end.
+
+        Parameters
+        ----------
+        timeout
+            Seconds to wait for the pump thread and the child each.
+        """
         self._stop.set()
         self._acks.put(None)
         self._acks.cancel_join_thread()  # never block this process's exit on a dead reader

@@ -1,4 +1,8 @@
-"""Cold-chain alarms in DuckDB: evaluate new telemetry rows into ``alerts``; stock at risk."""
+"""Cold chain in DuckDB: alarms of loaded history, the ``alerts`` table, the live panel's reads
+(device status, sparklines, alarm history), acknowledgements and the stock at risk.
+
+The live evaluation of incoming telemetry is :class:`engine.coldchain.live.AlarmEngine`.
+"""
 
 from __future__ import annotations
 
@@ -8,161 +12,18 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
-from connectors import mqtt
-from engine import telemetry
+from engine import clock
 from engine.auth import ALL, Scope, ScopeError
-
-_NEW_ROWS_SQL = """
-SELECT device_id, ts, temp_c, door_open, battery, received_at
-FROM telemetry
-WHERE received_at > ?
-ORDER BY device_id, ts
-"""
+from engine.coldchain import alarms
+from engine.coldchain.setpoints import AlarmSettings
 
 
-_NO_CHANGES = telemetry.episodes_frame([])
-
-
-class AlarmEngine:
-    """Live alarm evaluation over the ``telemetry`` table, writing ``alerts``.
-
-    New rows are those whose ``received_at`` is later than the newest one seen; the ingester
-    stamps every batch with a strictly increasing ``received_at`` and calls :meth:`evaluate`
-    from its writer thread after each insert, so no row is missed or seen twice. Open alarms
-    found in ``alerts`` are continued; an excursion still inside its hold time when the app
-    stopped starts its hold time again.
-
-    Parameters
-    ----------
-    con
-        A connection or cursor; the engine keeps its own cursor.
-    settings
-        Alarm settings; defaults when ``None``.
-    reorder_quiet_s, reorder_max_s
-        QoS 1 does not promise order (a broker may deliver a redelivered or queued block
-        after later messages; the embedded amqtt reorders bursts). With ``reorder_quiet_s``
-        > 0, a device's rows wait until the device has sent nothing for that long, or its
-        oldest waiting row is ``reorder_max_s`` old, and are then evaluated in event-time
-        order. The live ingester uses 0.5 s / 1.0 s; 0 evaluates every row on arrival.
-    """
-
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        settings: telemetry.AlarmSettings | None = None,
-        reorder_quiet_s: float = 0.0,
-        reorder_max_s: float = 1.0,
-    ) -> None:
-        self.cur = con.cursor()
-        self.settings = settings or telemetry.AlarmSettings()
-        self.reorder_quiet_s = float(reorder_quiet_s)
-        self.reorder_max_s = max(float(reorder_max_s), self.reorder_quiet_s)
-        self._held: list[pd.DataFrame] = []
-        devices = self._devices()
-        next_id = self.cur.execute("SELECT coalesce(max(alert_id), 0) + 1 FROM alerts").fetchall()[
-            0
-        ]
-        self.tracker = telemetry.AlarmTracker(devices, self.settings, int(next_id[0]))
-        self.tracker.adopt(self.cur.execute("SELECT * FROM alerts WHERE cleared_at IS NULL").df())
-        last = self.cur.execute(
-            "SELECT device_id, max(ts) AS ts, arg_max(temp_c, ts) AS temp_c, "
-            "max(received_at) AS received_at FROM telemetry GROUP BY device_id"
-        ).df()
-        for r in last.itertuples(index=False):
-            st = self.tracker.states.get(r.device_id)
-            if st is not None:
-                st.last_ts = telemetry.epoch_seconds(r.ts)
-                if not pd.isna(r.received_at):
-                    st.last_received = telemetry.epoch_seconds(r.received_at)
-                st.last_temp = float("nan") if pd.isna(r.temp_c) else float(r.temp_c)
-        wm = last["received_at"].max() if len(last) else None
-        self.watermark = pd.Timestamp("1970-01-01") if wm is None or pd.isna(wm) else wm
-
-    def _devices(self) -> pd.DataFrame:
-        return self.cur.execute("SELECT device_id, kind, storage, interval_s FROM devices").df()
-
-    def evaluate(
-        self, now: datetime | None = None, rows: pd.DataFrame | None = None
-    ) -> pd.DataFrame:
-        """Evaluate telemetry received since the last call and write alarm changes.
-
-        Parameters
-        ----------
-        now
-            Evaluation time for the offline check (naive local); default the wall clock.
-        rows
-            The rows just inserted (columns ``device_id, ts, temp_c, door_open, battery,
-            received_at``), passed by the writer to save reading them back; ``None`` reads
-            rows newer than the watermark from ``telemetry``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            The alarms raised, updated or cleared (columns of
-            :data:`engine.telemetry.EPISODE_COLUMNS`).
-        """
-        if rows is None:
-            rows = self.cur.execute(_NEW_ROWS_SQL, [self.watermark]).df()
-        if len(rows):
-            self.watermark = max(self.watermark, rows["received_at"].max())
-            unknown = set(rows["device_id"].unique()) - set(self.tracker.states)
-            if unknown:
-                self._add_devices(unknown)
-        arrivals = rows
-        if self.reorder_quiet_s > 0:
-            rows = self._release(rows)
-        if len(rows):
-            telemetry.feed_frame(self.tracker, rows)
-        if len(arrivals):
-            # Arrival counts as a sign of life at once, held or not (see check_offline).
-            arrived = arrivals.groupby("device_id", sort=False)["received_at"].max()
-            seconds = arrived.to_numpy(dtype="datetime64[us]").astype("int64") / 1e6
-            for dev, at in zip(arrived.index, seconds.tolist(), strict=True):
-                st = self.tracker.states.get(dev)
-                if st is not None:
-                    st.last_received = at
-        self.tracker.check_offline(telemetry.epoch_seconds(now or telemetry.local_now()))
-        if not self.tracker.changed:
-            return _NO_CHANGES
-        changes = self.tracker.take_changes()
-        write_alerts(self.cur, changes)
-        return changes
-
-    @property
-    def held(self) -> int:
-        """Rows waiting in the reorder hold."""
-        return sum(len(f) for f in self._held)
-
-    def _release(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Add ``rows`` to the hold; return the rows of devices whose wait is over."""
-        frames = [f for f in (*self._held, rows) if len(f)]
-        if not frames:
-            self._held = []
-            return rows
-        pool = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        now = telemetry.epoch_seconds(telemetry.local_now())
-        arrived = pool["received_at"].to_numpy(dtype="datetime64[us]").astype("int64") / 1e6
-        by_dev = pd.DataFrame({"device_id": pool["device_id"], "at": arrived})
-        g = by_dev.groupby("device_id", sort=False)["at"]
-        newest, oldest = g.transform("max").to_numpy(), g.transform("min").to_numpy()
-        due = (now - newest >= self.reorder_quiet_s) | (now - oldest >= self.reorder_max_s)
-        self._held = [pool.loc[~due]] if (~due).any() else []
-        return pool.loc[due]
-
-    def _add_devices(self, ids: set[str]) -> None:
-        devices = self._devices()
-        fresh = telemetry.AlarmTracker(devices[devices["device_id"].isin(ids)], self.settings)
-        self.tracker.states.update(fresh.states)
-
-
-def history_alarms(
-    con: duckdb.DuckDBPyConnection, settings: telemetry.AlarmSettings | None = None
-) -> int:
+def history_alarms(con: duckdb.DuckDBPyConnection, settings: AlarmSettings | None = None) -> int:
     """Write the alarms of loaded historical telemetry into ``alerts``, by event time.
 
-    The live :class:`AlarmEngine` follows ``received_at`` and so never sees history loaded
+    The live :class:`engine.coldchain.live.AlarmEngine` follows ``received_at`` and so never sees history loaded
     by the data generator (``received_at`` null). This replays those rows through the same
-    rules (:func:`engine.telemetry.excursions`: hold time, hysteresis, escalation, door,
+    rules (:func:`engine.coldchain.alarms.excursions`: hold time, hysteresis, escalation, door,
     offline judged against the sampling step, battery) and inserts every episode, cleared
     or still open at the end of the history, with ``updated_at`` its last event. Run it
     once, right after the history is loaded.
@@ -187,7 +48,7 @@ def history_alarms(
     if tele.empty:
         return 0
     devices = cur.execute("SELECT device_id, kind, storage, interval_s FROM devices").df()
-    episodes = telemetry.excursions(tele, devices, settings)
+    episodes = alarms.excursions(tele, devices, settings)
     if episodes.empty:
         return 0
     first = cur.execute("SELECT coalesce(max(alert_id), 0) + 1 FROM alerts").fetchall()[0][0]
@@ -210,42 +71,6 @@ def history_alarms(
     return len(episodes)
 
 
-def live_ingester(
-    con: duckdb.DuckDBPyConnection,
-    settings: mqtt.MqttSettings | None = None,
-    alarm_settings: telemetry.AlarmSettings | None = None,
-    **kwargs: object,
-) -> mqtt.Ingester:
-    """An MQTT ingester whose writer thread runs the alarm engine after each batch.
-
-    Parameters
-    ----------
-    con
-        The app's connection.
-    settings
-        Broker settings; ``None`` parses ``LINLI_MQTT_URL``.
-    alarm_settings
-        Alarm settings; defaults when ``None``.
-    **kwargs
-        Passed to :class:`connectors.mqtt.Ingester` (``flush_s``, ``batch_size``, ...).
-
-    Returns
-    -------
-    connectors.mqtt.Ingester
-        Not started; its ``alarm_engine`` attribute is the engine.
-    """
-    engine = AlarmEngine(con, alarm_settings, reorder_quiet_s=0.5, reorder_max_s=1.0)
-    ing = mqtt.Ingester(
-        con,
-        settings,
-        evaluate=lambda rows: engine.evaluate(rows=rows),
-        **kwargs,  # type: ignore[arg-type]
-    )
-    ing.alarm_engine = engine  # type: ignore[attr-defined]
-    ing.evaluate_pending = lambda: engine.held  # type: ignore[attr-defined]
-    return ing
-
-
 def write_alerts(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
     """Insert new alarms and update known ones (acknowledgements are kept).
 
@@ -254,9 +79,9 @@ def write_alerts(cur: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
     cur
         A cursor with write access.
     changes
-        Frame with the columns of :data:`engine.telemetry.EPISODE_COLUMNS`.
+        Frame with the columns of :data:`engine.coldchain.alarms.EPISODE_COLUMNS`.
     """
-    now = telemetry.local_now()  # Changsha wall time, like every timestamp in the schema
+    now = clock.local_now()  # Changsha wall time, like every timestamp in the schema
     cur.register("_alert_changes", changes)
     try:
         cur.execute("BEGIN TRANSACTION")
@@ -345,7 +170,7 @@ def acknowledge(
     rows = cur.execute(
         "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? "
         "WHERE alert_id = ? AND acknowledged_by IS NULL RETURNING alert_id",
-        [username, telemetry.local_now(), int(alert_id)],
+        [username, clock.local_now(), int(alert_id)],
     ).fetchall()
     return bool(rows)
 
@@ -490,7 +315,7 @@ def device_status(
     cur: duckdb.DuckDBPyConnection,
     now: datetime,
     regions: Sequence[int] = (),
-    settings: telemetry.AlarmSettings | None = None,
+    settings: AlarmSettings | None = None,
     scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Latest reading and state of every device (alarm, offline, ok, no_data).
@@ -514,7 +339,7 @@ def device_status(
         ``device_id, kind, storage, warehouse_id, warehouse, lat, lon, ts, temp_c,
         door_open, battery, open_alarms, worst, state``; devices in alarm first.
     """
-    s = settings or telemetry.AlarmSettings()
+    s = settings or AlarmSettings()
     devs = scoped_devices(cur, scope)
     return cur.execute(
         """
@@ -636,5 +461,5 @@ def alarm_history(
           AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], a.device_id))
         ORDER BY a.cleared_at IS NULL DESC, a.severity = 'critical' DESC, a.started_at DESC
         """,
-        [telemetry.local_now(), since, list(regions), list(regions), devs, devs],
+        [clock.local_now(), since, list(regions), list(regions), devs, devs],
     ).df()

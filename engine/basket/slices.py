@@ -1,7 +1,9 @@
-"""Basket transactions and margins from Linli's tables for a scope (regions, types, dates).
+"""Basket transactions and margins from Linli's tables for a slice of orders.
 
-Persona segments come from the segmentation engine, which is not wired here; a scope may
-instead name its users (``user_ids``), which is how a segment is passed in.
+A :class:`BasketSlice` says which orders a basket analysis looks at (regions, community
+types, users, dates, statuses) and at which item level. Persona segments come from the
+segmentation engine, which is not wired here; a slice may instead name its users
+(``user_ids``), which is how a segment is passed in.
 
 Every entry point also takes ``access``, the caller's row scope (:class:`engine.auth.Scope`):
 orders of communities outside it are never read.
@@ -15,7 +17,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from engine import auth, basket
+from engine import auth
+from engine.basket import association
 
 # Item level -> SQL expression for the item label (identifiers never come from users).
 LEVELS = {"sku": "s.name", "category": "s.category"}
@@ -23,7 +26,7 @@ STATUSES = ("paid", "refunded", "cancelled")
 
 
 @dataclass(frozen=True)
-class Scope:
+class BasketSlice:
     """Which orders a basket analysis looks at.
 
     Attributes
@@ -60,28 +63,30 @@ class Scope:
             raise ValueError(f"start {self.start} is after end {self.end}")
 
 
-def _where(con: duckdb.DuckDBPyConnection, scope: Scope, access: auth.Scope) -> tuple[str, list]:
+def _where(
+    con: duckdb.DuckDBPyConnection, basket_slice: BasketSlice, access: auth.Scope
+) -> tuple[str, list]:
     clauses = ["o.status IN (SELECT unnest(?::VARCHAR[]))"]
-    params: list = [list(scope.statuses)]
+    params: list = [list(basket_slice.statuses)]
     allowed = access.communities(con)
     if allowed is not None:
         clauses.append("o.community_id IN (SELECT unnest(?::INTEGER[]))")
         params.append(allowed)
-    if scope.regions:
+    if basket_slice.regions:
         clauses.append("c.region_id IN (SELECT unnest(?::INTEGER[]))")
-        params.append([int(r) for r in scope.regions])
-    if scope.community_types:
+        params.append([int(r) for r in basket_slice.regions])
+    if basket_slice.community_types:
         clauses.append("c.type IN (SELECT unnest(?::VARCHAR[]))")
-        params.append([str(t) for t in scope.community_types])
-    if scope.user_ids:
+        params.append([str(t) for t in basket_slice.community_types])
+    if basket_slice.user_ids:
         clauses.append("o.user_id IN (SELECT unnest(?::INTEGER[]))")
-        params.append([int(u) for u in scope.user_ids])
-    if scope.start is not None:
+        params.append([int(u) for u in basket_slice.user_ids])
+    if basket_slice.start is not None:
         clauses.append("o.order_date >= ?")
-        params.append(scope.start)
-    if scope.end is not None:
+        params.append(basket_slice.start)
+    if basket_slice.end is not None:
         clauses.append("o.order_date <= ?")
-        params.append(scope.end)
+        params.append(basket_slice.end)
     return " AND ".join(clauses), params
 
 
@@ -102,22 +107,22 @@ def _labels(con: duckdb.DuckDBPyConnection, level: str) -> pd.Series:
 
 
 def _lines(
-    con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool, access: auth.Scope
+    con: duckdb.DuckDBPyConnection, basket_slice: BasketSlice, by_type: bool, access: auth.Scope
 ) -> pd.DataFrame:
-    """Distinct (order, item) lines of a scope; items as a categorical of labels."""
-    where, params = _where(con, scope, access)
+    """Distinct (order, item) lines of a slice; items as a categorical of labels."""
+    where, params = _where(con, basket_slice, access)
     extra = ", o.community_id" if by_type else ""
     # Integer columns out of DuckDB, deduplicated and labelled in pandas: far cheaper than
     # millions of strings through DISTINCT and the result conversion.
     sql = f"SELECT oi.order_id, oi.sku_id{extra} {_FROM} WHERE {where}"
     lines = con.execute(sql, params).df().drop_duplicates(["order_id", "sku_id"])
-    labels = _labels(con, scope.level)
+    labels = _labels(con, basket_slice.level)
     item = pd.Categorical.from_codes(
         labels.cat.codes.reindex(lines["sku_id"].to_numpy()).to_numpy(),
         categories=labels.cat.categories,
     )
     lines = lines.drop(columns="sku_id").assign(item=item)
-    if scope.level != "sku":
+    if basket_slice.level != "sku":
         lines = lines.drop_duplicates(["order_id", "item"])
     if by_type:
         kinds = con.execute("SELECT community_id, type FROM communities").df()
@@ -127,15 +132,17 @@ def _lines(
 
 
 def transactions(
-    con: duckdb.DuckDBPyConnection, scope: Scope = Scope(), access: auth.Scope = auth.ALL
+    con: duckdb.DuckDBPyConnection,
+    basket_slice: BasketSlice = BasketSlice(),
+    access: auth.Scope = auth.ALL,
 ) -> pd.DataFrame:
-    """Order lines of a scope as basket transactions.
+    """Order lines of a slice as basket transactions.
 
     Parameters
     ----------
     con
         A Linli connection (or cursor).
-    scope
+    basket_slice
         Which orders, and the item level.
     access
         The caller's row scope; orders outside it are never read.
@@ -144,21 +151,23 @@ def transactions(
     -------
     pandas.DataFrame
         Distinct ``order_id, item`` pairs (``item`` categorical: SKU names or categories);
-        empty when the scope has no orders.
+        empty when the slice has no orders.
     """
-    return _lines(con, scope, by_type=False, access=access)
+    return _lines(con, basket_slice, by_type=False, access=access)
 
 
 def margins(
-    con: duckdb.DuckDBPyConnection, scope: Scope = Scope(), access: auth.Scope = auth.ALL
+    con: duckdb.DuckDBPyConnection,
+    basket_slice: BasketSlice = BasketSlice(),
+    access: auth.Scope = auth.ALL,
 ) -> pd.DataFrame:
-    """Average realised unit margin (price paid minus unit cost) per item in a scope.
+    """Average realised unit margin (price paid minus unit cost) per item in a slice.
 
     Parameters
     ----------
     con
         A Linli connection (or cursor).
-    scope
+    basket_slice
         Which orders, and the item level.
     access
         The caller's row scope; orders outside it are never read.
@@ -168,17 +177,17 @@ def margins(
     pandas.DataFrame
         Columns ``item``, ``margin`` (CNY per unit), ``units``.
     """
-    return _margins(con, scope, by_type=False, access=access)
+    return _margins(con, basket_slice, by_type=False, access=access)
 
 
 def _margins(
-    con: duckdb.DuckDBPyConnection, scope: Scope, by_type: bool, access: auth.Scope
+    con: duckdb.DuckDBPyConnection, basket_slice: BasketSlice, by_type: bool, access: auth.Scope
 ) -> pd.DataFrame:
-    where, params = _where(con, scope, access)
+    where, params = _where(con, basket_slice, access)
     kind = ", c.type AS community_type" if by_type else ""
     group = "1, 4" if by_type else "1"
     sql = (
-        f"SELECT {LEVELS[scope.level]} AS item, "
+        f"SELECT {LEVELS[basket_slice.level]} AS item, "
         "sum((oi.unit_price - oi.unit_cost) * oi.qty) / nullif(sum(oi.qty), 0) AS margin, "
         f"sum(oi.qty) AS units{kind} {_FROM} WHERE {where} GROUP BY {group} ORDER BY {group}"
     )
@@ -193,30 +202,30 @@ def community_types(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def bundles_by_type(
     con: duckdb.DuckDBPyConnection,
-    scope: Scope,
+    basket_slice: BasketSlice,
     min_support: float,
     min_confidence: float = 0.0,
     max_size: int = 3,
     top: int = 10,
     access: auth.Scope = auth.ALL,
 ) -> pd.DataFrame:
-    """The best bundles (see :func:`engine.basket.bundles`) for each community type.
+    """The best bundles (see :func:`engine.basket.association.bundles`) for each community type.
 
     Parameters
     ----------
     con
         A Linli connection (or cursor).
-    scope
+    basket_slice
         Orders to consider; its ``community_types`` (if any) restricts the types listed.
     min_support, min_confidence, max_size, top
-        As in :func:`engine.basket.bundles`, applied per type.
+        As in :func:`engine.basket.association.bundles`, applied per type.
     access
         The caller's row scope; orders outside it are never read.
 
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`engine.basket.bundles` plus ``community_type``; types without
+        The columns of :func:`engine.basket.association.bundles` plus ``community_type``; types without
         orders or bundles are absent.
 
     Raises
@@ -224,11 +233,11 @@ def bundles_by_type(
     ValueError
         On invalid thresholds.
     """
-    lines = _lines(con, scope, by_type=True, access=access)
-    unit_margins = _margins(con, scope, by_type=True, access=access)
+    lines = _lines(con, basket_slice, by_type=True, access=access)
+    unit_margins = _margins(con, basket_slice, by_type=True, access=access)
     parts = []
     for kind, tx in lines.groupby("community_type", sort=True, observed=True):
-        found = basket.bundles(
+        found = association.bundles(
             tx[["order_id", "item"]],
             unit_margins.loc[unit_margins["community_type"] == kind, ["item", "margin"]],
             min_support,

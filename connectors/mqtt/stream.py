@@ -1,9 +1,11 @@
 """A paho-mqtt 2.x client for streams of QoS 0/1 messages: large reads, batched PUBACKs.
 
-Used by :mod:`connectors.mqtt` for the ingester and the publisher. It overrides private
-methods of paho 2.2 (pinned in requirements.txt); ``tests/connectors/test_mqtt.py`` checks
-that it delivers exactly what paho itself decodes, so a paho upgrade that changes those
-internals fails there first.
+Optional: the ingester and the publisher use it only with ``client=stream`` in
+``LINLI_MQTT_URL`` (:class:`connectors.mqtt.settings.MqttSettings`); the default is the
+stock paho client. It overrides private methods of paho 2.2 (pinned in requirements.txt);
+``tests/connectors/test_mqtt.py`` checks that it delivers exactly what paho itself decodes,
+and ``tests/connectors/test_mqtt_clients.py`` that it stores the same messages as the stock
+client, so a paho upgrade that changes those internals fails there first.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Market-basket analysis: frequent itemsets, association rules and bundles.
+"""Association rules, item support, "also bought" and bundles from basket transactions.
 
 Rules follow R arules' ``apriori`` semantics so that figures compare with the literature:
 an itemset is frequent when its support is at least ``min_support`` (count
 ``>= ceil(min_support * n_orders)``), a rule's length counts both sides, and by default the
-consequent is a single item. Mining lives in :mod:`engine.basket_mining` (mlxtend's
+consequent is a single item. Mining lives in :mod:`engine.basket.mining` (mlxtend's public
 FP-growth, or sparse level-wise counting for large inputs), guarded against memory blow-up
-(see :class:`Limits`).
+(see :class:`engine.basket.mining.Limits`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from engine import basket_mining as mining
+from engine.basket import mining
+from engine.basket.mining import Limits
 
-# Re-exported: callers set guards and pick a miner through this module.
-Limits = mining.Limits
-METHODS = mining.METHODS
 DEFAULT_LIMITS = Limits()
 
 RULE_COLUMNS = [

@@ -1,7 +1,8 @@
-"""Telemetry payloads: validation of one MQTT message into a telemetry row, and local time.
+"""Telemetry payloads: validation of one MQTT message into a row of the ``telemetry`` table.
 
 Kept apart from the MQTT client so the rules can be read, tested and reused (file imports,
-other transports) on their own.
+other transports) on their own. Timestamps become naive wall time in the schema's zone,
+:data:`engine.clock.TZ`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Shanghai")  # the schema's timestamps are Changsha wall time
+from engine import clock
 
 TEMP_RANGE_C = (-60.0, 70.0)  # beyond what any cold-chain sensor can report
 MAX_FUTURE_S = 300.0
@@ -28,11 +28,6 @@ TELEMETRY_COLUMNS = [
     "msg_id",
     "received_at",
 ]
-
-
-def local_now() -> datetime:
-    """Current Changsha wall time as a naive timestamp (the schema's zone)."""
-    return datetime.now(TZ).replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------- validation
@@ -60,7 +55,7 @@ def _timestamp(v: Any) -> datetime:
     if isinstance(v, int | float):
         seconds = v / 1000.0 if v > 1e11 else float(v)  # epoch milliseconds are common too
         try:
-            return datetime.fromtimestamp(seconds, TZ).replace(tzinfo=None)
+            return datetime.fromtimestamp(seconds, clock.TZ).replace(tzinfo=None)
         except (OverflowError, OSError, ValueError):
             raise RejectedError(f"impossible_value: ts={v}") from None
     if not isinstance(v, str):
@@ -72,7 +67,7 @@ def _timestamp(v: Any) -> datetime:
     except ValueError:
         raise RejectedError(f"wrong_type: ts {v[:40]!r} is not ISO 8601") from None
     # Zone-aware stamps are converted to the schema's local (Changsha) wall time.
-    return dt.astimezone(TZ).replace(tzinfo=None) if dt.tzinfo else dt
+    return dt.astimezone(clock.TZ).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def parse_message(

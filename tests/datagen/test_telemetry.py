@@ -1,12 +1,13 @@
-"""Simulator: deterministic history whose planted faults the alarm rules recover."""
+"""data.telemetry (the simulator's physics): deterministic history, recoverable faults."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from connectors import simulator
-from engine import db, telemetry
+from data import telemetry
+from engine import db
+from engine.coldchain import alarms
 
 DEVICES = pd.DataFrame(
     {
@@ -27,20 +28,20 @@ START, END = pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-08")
 @pytest.fixture(scope="module")
 def week():
     """One simulated week of the small fleet."""
-    return simulator.history(DEVICES, START, END, seed=7)
+    return telemetry.history(DEVICES, START, END, seed=7)
 
 
 def test_history_is_deterministic_and_schema_shaped(week):
     """Same seed, same frames; columns match the telemetry table; window respected."""
     tel, faults = week
-    tel2, faults2 = simulator.history(DEVICES, START, END, seed=7)
+    tel2, faults2 = telemetry.history(DEVICES, START, END, seed=7)
     pd.testing.assert_frame_equal(tel, tel2)
     pd.testing.assert_frame_equal(faults, faults2)
     con = db.connect(":memory:")
     cols = [r[0] for r in con.execute("DESCRIBE telemetry").fetchall()]
     assert list(tel.columns) == cols
     assert tel["ts"].min() >= START and tel["ts"].max() < END
-    assert set(faults["fault"]) == {*simulator.FAULT_KINDS, "defrost"}
+    assert set(faults["fault"]) == {*telemetry.FAULT_KINDS, "defrost"}
 
 
 def test_normal_operation_stays_in_range(week):
@@ -59,7 +60,7 @@ def test_normal_operation_stays_in_range(week):
 def test_planted_faults_are_recovered_by_alarm_rules(week):
     """Every compressor failure and door left open raises its alarm; defrosts raise none."""
     tel, faults = week
-    ep = telemetry.excursions(tel, DEVICES)
+    ep = alarms.excursions(tel, DEVICES)
     for f in faults[faults["fault"] != "defrost"].itertuples():
         kind = {
             "compressor_failure": "high_temp",
@@ -101,20 +102,20 @@ def test_load_devices_falls_back_to_sidecar_when_locked(tmp_path):
     con.register("d", DEVICES)
     con.execute("INSERT INTO devices SELECT * FROM d")
     with pytest.raises(ValueError, match=r"devices\.json"):
-        simulator.load_devices(path)
-    simulator.export_devices(con, f"{path}.devices.json")
-    got = simulator.load_devices(path)
+        telemetry.load_devices(path)
+    telemetry.export_devices(con, f"{path}.devices.json")
+    got = telemetry.load_devices(path)
     assert list(got["device_id"]) == sorted(DEVICES["device_id"])
     con.close()
-    assert len(simulator.load_devices(path)) == 7  # read-only open once released
+    assert len(telemetry.load_devices(path)) == 7  # read-only open once released
 
 
 def test_history_rejects_bad_input():
     """An empty window or a frame without columns raise ValueError."""
     with pytest.raises(ValueError, match="start_ts < end_ts"):
-        simulator.history(DEVICES, END, START, seed=1)
+        telemetry.history(DEVICES, END, START, seed=1)
     with pytest.raises(ValueError, match="interval_s"):
-        simulator.history(DEVICES.drop(columns="interval_s"), START, END, seed=1)
+        telemetry.history(DEVICES.drop(columns="interval_s"), START, END, seed=1)
 
 
 def test_load_history_fills_telemetry_and_truth():
@@ -122,21 +123,21 @@ def test_load_history_fills_telemetry_and_truth():
     con = db.connect(":memory:")
     con.register("d", DEVICES)
     con.execute("INSERT INTO devices SELECT * FROM d")
-    n_tel, n_faults = simulator.load_history(con, END, days=2, seed=3)
+    n_tel, n_faults = telemetry.load_history(con, END, days=2, seed=3)
     got = con.execute("SELECT count(*), min(ts), max(ts) FROM telemetry").fetchall()[0]
     assert got[0] == n_tel > 0 and got[1] >= END - pd.Timedelta(days=2) and got[2] < END
     kinds = {r[0] for r in con.execute("SELECT DISTINCT fault FROM truth_device_faults").fetchall()}
-    assert kinds == {*simulator.FAULT_KINDS, "defrost"}
+    assert kinds == {*telemetry.FAULT_KINDS, "defrost"}
     assert con.execute("SELECT count(*) FROM truth_device_faults").fetchall()[0][0] == n_faults
     with pytest.raises(ValueError, match="days"):
-        simulator.load_history(con, END, days=0, seed=3)
+        telemetry.load_history(con, END, days=0, seed=3)
 
 
 def test_coarse_history_is_not_offline():
     """History sampled every 5 minutes (devices report every minute) shows only real dropouts."""
-    tel, faults = simulator.history(
+    tel, faults = telemetry.history(
         DEVICES, START, START + pd.Timedelta(days=3), seed=7, step_s=300
     )
-    ep = telemetry.excursions(tel, DEVICES)
+    ep = alarms.excursions(tel, DEVICES)
     drops = faults[faults["fault"] == "sensor_dropout"]
     assert (ep["kind"] == "offline").sum() == len(drops)

@@ -1,24 +1,21 @@
 """Frequent-itemset mining for engine.basket: encoding, memory guards and two miners.
 
 Items and pairs are counted exactly from a sparse basket matrix (pairs from ``X'X``).
-Itemsets of three or more items are mined either by mlxtend's FP-growth, fed distinct
-weighted baskets, or by level-wise exact counting with sparse products, which scales to
-millions of orders. Counts follow arules: frequent means ``count >= ceil(s * n_orders)``.
+Itemsets of three or more items are mined either by mlxtend's public ``fpgrowth()`` on the
+baskets left after pruning, or by level-wise exact counting with sparse products, which
+scales to millions of orders. Counts follow arules: frequent means
+``count >= ceil(s * n_orders)``.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from mlxtend.frequent_patterns import fpcommon
-
-# The package re-exports the function ``fpgrowth`` under its module's name; fetch the module.
-_fpgrowth = importlib.import_module("mlxtend.frequent_patterns.fpgrowth")
+from mlxtend.frequent_patterns import fpgrowth
 
 METHODS = ("auto", "mlxtend", "sparse")
 # With more baskets than this left for itemsets of three or more items, "auto" counts them
@@ -252,28 +249,19 @@ def _mine(
 
 
 def _mine_fptree(y: sp.csr_matrix, threshold: int, max_len: int | None):
-    """Itemsets of three or more items by mlxtend's FP-growth on distinct weighted baskets.
+    """Itemsets of three or more items by mlxtend's public ``fpgrowth()`` on the rows of ``y``.
 
-    Each distinct basket is inserted once, with its multiplicity, into mlxtend's FPTree;
-    mlxtend's ``fpgrowth()`` itself inserts one order at a time from a densified frame.
+    ``fpgrowth`` takes a support fraction and keeps ``count >= ceil(fraction * rows)``;
+    ``threshold - 0.5`` over the row count lands that ceiling exactly on ``threshold``
+    whatever the rounding of the division.
     """
-    lengths = np.diff(y.indptr)
-    width = int(lengths.max())
-    padded = np.full((y.shape[0], width), -1, dtype=np.int32)
-    padded[
-        np.repeat(np.arange(y.shape[0]), lengths),
-        np.arange(y.nnz) - np.repeat(y.indptr[:-1], lengths),
-    ] = y.indices
-    distinct, multiplicity = np.unique(padded, axis=0, return_counts=True)
-    n_items = y.shape[1]
-    # Higher rank = more frequent; column 0 is the most frequent item.
-    tree = fpcommon.FPTree({i: n_items - i for i in range(n_items)})
-    for row, n in zip(distinct.tolist(), multiplicity.tolist(), strict=True):
-        end = row.index(-1) if row[-1] == -1 else width
-        tree.insert_itemset(row[:end], n)
-    for count, itemset in _fpgrowth.fpg_step(tree, threshold, None, max_len, 0):
-        if len(itemset) >= 3:
-            yield itemset, int(count)
+    n_rows = y.shape[0]
+    onehot = pd.DataFrame(y.toarray())
+    found = fpgrowth(onehot, min_support=(threshold - 0.5) / n_rows, max_len=max_len)
+    sizes = found["itemsets"].map(len).to_numpy()
+    counts = np.rint(found["support"].to_numpy() * n_rows).astype(np.int64)
+    for itemset, count in zip(found["itemsets"][sizes >= 3], counts[sizes >= 3], strict=True):
+        yield sorted(int(i) for i in itemset), int(count)
 
 
 def _segments(indptr: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
