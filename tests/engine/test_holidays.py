@@ -9,7 +9,7 @@ import pytest
 
 from data import generate
 from data import world as world_mod
-from engine import demand
+from engine.forecasting import demand
 from engine.forecasting import calendar, pipeline
 
 
