@@ -9,8 +9,7 @@ import pytest
 
 from data import generate
 from data import world as world_mod
-from engine.forecasting import demand
-from engine.forecasting import calendar, pipeline
+from engine.forecasting import calendar, demand, pipeline
 
 
 def _days(cal: pd.DataFrame, kind: str, year: int) -> dict[str, list[str]]:
