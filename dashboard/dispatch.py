@@ -104,7 +104,7 @@ def map_data(day: dispatch.DayPlan) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     colour = dict(zip(paths["plate"], paths["color"], strict=True))
     stops = day.route_stops[["plate", "seq", "name", "lat", "lon", "kg"]].copy()
     stops["color"] = stops["plate"].map(colour)
-    stops["eta"] = day.route_stops["eta_min"].map(lambda m: f"{int(m) // 60:02d}:{int(m) % 60:02d}")
+    stops["eta"] = day.route_stops["eta_min"].map(clock.hhmm)
     depots = pd.DataFrame(
         [
             {"name": f"WH{ws.warehouse_id}", "lat": ws.problem.coords[0][0],
@@ -128,16 +128,11 @@ def apply_fleet_edits(base: pd.DataFrame, edited: pd.DataFrame) -> pd.DataFrame:
     return fleet_edits.apply_fleet_edits(base, edited)
 
 
-def _hhmm(m: float) -> str:
-    m = round(m)
-    return f"{m // 60:02d}:{m % 60:02d}"
-
-
 def routes_table(day: dispatch.DayPlan) -> pd.DataFrame:
     """One row per vehicle: stops, km, load, times, cost."""
     out = day.routes.drop(columns=["path", "warehouse_id", "vehicle_id"]).copy()
-    out["depart"] = out.pop("depart_min").map(_hhmm)
-    out["return"] = out.pop("return_min").map(_hhmm)
+    out["depart"] = out.pop("depart_min").map(clock.hhmm)
+    out["return"] = out.pop("return_min").map(clock.hhmm)
     return out[
         ["plate", "refrigerated", "stops", "trips", "km", "load_kg", "load_pct", "volume_pct",
          "depart", "return", "cost_yuan"]
@@ -154,8 +149,8 @@ def stops_table(day: dispatch.DayPlan) -> pd.DataFrame:
             "trip": rs["trip"],
             "pickup": rs["name"],
             "temp": rs["temp"].map(lambda x: t("dp_temp_" + x)),
-            "eta": rs["eta_min"].map(_hhmm),
-            "window": rs["window_start"].map(_hhmm) + "–" + rs["window_end"].map(_hhmm),
+            "eta": rs["eta_min"].map(clock.hhmm),
+            "window": rs["window_start"].map(clock.hhmm) + "–" + rs["window_end"].map(clock.hhmm),
             "kg": rs["kg"].round(1),
             "orders": rs["orders"],
         }
