@@ -205,32 +205,3 @@ def picking_table(day: dispatch.DayPlan) -> pd.DataFrame:
             "orders": pl["orders"],
         }
     )
-
-
-def routes_columns() -> dict:
-    """Column configuration of :func:`routes_table` (dispatch page and plan page)."""
-    return {
-        "plate": t("dp_col_plate"),
-        "refrigerated": t("dp_col_refrigerated"),
-        "stops": t("dp_col_stops"),
-        "trips": t("dp_col_trips"),
-        "km": st.column_config.NumberColumn(t("dp_col_km"), format="%.1f"),
-        "load_kg": st.column_config.NumberColumn(t("dp_col_load_kg"), format="%,.0f"),
-        "load_pct": st.column_config.ProgressColumn(t("dp_col_load_pct"), format="percent"),
-        "volume_pct": st.column_config.ProgressColumn(t("dp_col_volume_pct"), format="percent"),
-        "depart": t("dp_col_depart"),
-        "return": t("dp_col_return"),
-        "cost_yuan": st.column_config.NumberColumn(t("dp_col_cost"), format="¥%,.0f"),
-    }
-
-
-def column_labels() -> dict[str, str]:
-    """Translated headers of the page's tables."""
-    keys = {
-        "plate": "dp_col_plate", "seq": "dp_col_seq", "trip": "dp_col_trip", "load_seq": "dp_col_load_seq",
-        "pickup": "dp_col_pickup", "temp": "dp_col_temp", "eta": "dp_col_eta",
-        "window": "dp_col_window", "kg": "dp_col_kg", "orders": "dp_col_orders",
-        "sku": "dp_col_sku", "storage": "dp_col_storage", "qty": "dp_col_qty",
-        "unit": "dp_col_unit", "reason": "dp_col_reason",
-    }  # fmt: skip
-    return {col: t(key) for col, key in keys.items()}
