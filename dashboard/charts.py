@@ -1,12 +1,16 @@
-"""Plotly in Linli's house style: one layout, money and percent axes."""
+"""Plotly in Linli's house style: one layout, money and percent axes, partial periods marked."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+
+from dashboard.i18n import t
 
 RED, TEAL, BLUE, AMBER, NAVY, CRIMSON = (
     "#e4572e",
@@ -23,6 +27,7 @@ AXES = {
     "yuan": {"tickprefix": "¥"},
     "pct": {"tickformat": ".0%"},
 }
+PARTIAL_FILL = "rgba(120, 120, 120, 0.12)"
 
 
 def style(
@@ -135,3 +140,63 @@ def fan(
         go.Scatter(x=forecast[0], y=forecast[1], name=names[1], line={"color": RED, "dash": "dash"})
     )
     return style(fig, height)
+
+
+def period_end(first: pd.Timestamp, grain: str) -> pd.Timestamp:
+    """The last day of the week (Monday-based, as SQL's ``date_trunc``) or month from its first."""
+    if grain == "week":
+        return first + pd.Timedelta(days=6)
+    if grain == "month":
+        return first + pd.offsets.MonthEnd(0)
+    return first
+
+
+def partial_periods(
+    periods, grain: str, start: date, end: date
+) -> list[tuple[pd.Timestamp, int, int]]:
+    """Periods only partly inside ``[start, end]``: (first day, days inside, days in the period).
+
+    ``periods`` are the first days of weeks or months (``day`` periods are never partial).
+    """
+    if grain not in ("week", "month"):
+        return []
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    out = []
+    for first in sorted(set(pd.to_datetime(pd.Series(list(periods))).dt.normalize())):
+        last = period_end(first, grain)
+        total = (last - first).days + 1
+        inside = (min(last, hi) - max(first, lo)).days + 1
+        if 0 < inside < total:
+            out.append((first, inside, total))
+    return out
+
+
+def mark_partial(fig: go.Figure, periods, grain: str, start: date, end: date) -> go.Figure:
+    """Shade each partial period with a note "partial: n of 7 days" and hatch its bars.
+
+    A week or month cut by the date range sums fewer days than the others; unmarked, its
+    bar or point looks like a collapse.
+    """
+    parts = partial_periods(periods, grain, start, end)
+    for first, inside, total in parts:
+        half = pd.Timedelta(days=total / 2)
+        fig.add_vrect(
+            x0=first - half,
+            x1=first + half,
+            fillcolor=PARTIAL_FILL,
+            line_width=0,
+            layer="below",
+            annotation_text=t("partial_period", n=inside, total=total),
+            annotation_position="top",
+            annotation_font_size=11,
+        )
+    cut = {p[0] for p in parts}
+    for trace in fig.data:
+        if trace.type == "bar" and cut:
+            xs = pd.to_datetime(pd.Series(list(trace.x))).dt.normalize()
+            trace.marker.pattern = {
+                "shape": ["/" if x in cut else "" for x in xs],
+                "fillmode": "overlay",
+                "solidity": 0.4,
+            }
+    return fig

@@ -36,7 +36,7 @@ gmv_orders = (tr["period"], tr["gmv"], tr["paid_orders"])
 fig = charts.bar_line(
     *gmv_orders, names=names, colors=colours, height=340, y="money", bar_hover=HOVER
 )
-charts.show(fig, "ov_trend", left)
+charts.show(charts.mark_partial(fig, tr["period"], grain, f.start, f.end), "ov_trend", left)
 right.subheader(t("ov_rates_title"))
 rp = overview.repurchase(version, f.start, f.end, f.regions, scope)
 rates = [
@@ -57,7 +57,10 @@ if not rp.empty:
             mode="lines+markers",
         )
     )
-charts.show(charts.lines(rates, height=340, y="pct"), "ov_rates", right)
+fig2 = charts.mark_partial(
+    charts.lines(rates, height=340, y="pct"), tr["period"], grain, f.start, f.end
+)
+charts.show(fig2, "ov_rates", right)
 
 tabs = overview.tables(version, f.start, f.end, f.regions, scope)
 

@@ -70,7 +70,7 @@ else:
         tr, x="week", y="buyers", color="persona", labels={"week": "", "buyers": t("sg_col_buyers")}
     )
     charts.style(fig2, 320, h_legend=False, legend_title="")
-    charts.show(fig2, "sg_trend")
+    charts.show(charts.mark_partial(fig2, tr["week"], "week", f.start, f.end), "sg_trend")
 
 if has_churn:
     st.subheader(t("sg_risk_title"))
