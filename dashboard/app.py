@@ -50,12 +50,7 @@ if not visible:
     st.title(t("app_title"))
     st.info(t("no_pages_for_role"), icon=":material/info:")
     st.stop()
-sections: dict[str, list] = {}
-for p in visible:
-    sections.setdefault(t(p.section), []).append(
-        st.Page(p.file, title=t(p.title_key), icon=p.icon, url_path=Path(p.path).stem)
-    )
-page = st.navigation(sections)
+page = st.navigation(nav.sections(visible, t))
 state.sidebar()
 as_of = state.bounds()[1]
 st.sidebar.caption(t("data_as_of", as_of=as_of.isoformat()))

@@ -1,4 +1,4 @@
-"""Reusable widgets and formatting: KPI cards, money and percentage formats, downloads."""
+"""Reusable widgets and formatting: page header, KPI cards, formats, tables, downloads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from connectors.export import to_csv_bytes, to_excel_bytes
+from dashboard import columns, state
 from dashboard.i18n import t
 
 
@@ -34,9 +35,14 @@ def fmt_num(x: float | None, decimals: int = 0) -> str:
 
 
 def fmt_value(x: float | None, unit: str) -> str:
-    """Format a KPI value by its unit (money, count, pct, days, hours, score)."""
-    if unit == "money":
-        return fmt_money(x)
+    """Format a KPI value by its unit (money, money1, money2, count, pct, days, hours, num2,
+    text; anything else, e.g. score, with one decimal)."""
+    if unit == "text":
+        return str(x)
+    if unit in ("money", "money1", "money2"):
+        return fmt_money(x, 0 if unit == "money" else int(unit[-1]))
+    if unit == "num2":
+        return fmt_num(x, 2)
     if unit == "pct":
         return fmt_pct(x)
     if unit == "count":
@@ -57,6 +63,13 @@ def fmt_delta(d: float | None, unit: str) -> str | None:
     return f"{d:+.1f}"
 
 
+def card(
+    label_key: str, value, unit: str = "count", delta: str | None = None, good_up: bool = True
+) -> tuple[str, str, str | None, bool]:
+    """One KPI card for :func:`kpi_row`: translated label and the value formatted by ``unit``."""
+    return (t(label_key), fmt_value(value, unit), delta, good_up)
+
+
 def kpi_row(cards: Sequence[tuple[str, str, str | None, bool]], per_row: int = 4) -> None:
     """Render KPI cards: (label, value, delta text, higher_is_better)."""
     for i in range(0, len(cards), per_row):
@@ -67,28 +80,103 @@ def kpi_row(cards: Sequence[tuple[str, str, str | None, bool]], per_row: int = 4
             )
 
 
+MIME = {
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".html": "text/html",
+}
+
+
+def download(label_key: str, data, filename: str, key: str, icon: str, where=None) -> None:
+    """One download button; the MIME type follows the file's extension."""
+    mime = MIME[filename[filename.rindex(".") :]]
+    (where or st).download_button(t(label_key), data, filename, mime, key=key, icon=icon)
+
+
 def download_buttons(df: pd.DataFrame, basename: str, key: str | None = None) -> None:
     """CSV and Excel download buttons side by side."""
     k = key or basename
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button(
-        t("download_csv"),
-        lambda: to_csv_bytes(df),  # deferred to the click: keeps reruns fast
-        f"{basename}.csv",
-        "text/csv",
-        key=f"dl_csv_{k}",
-        icon=":material/download:",
-    )
-    c2.download_button(
-        t("download_xlsx"),
-        lambda: to_excel_bytes(df),
-        f"{basename}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"dl_xlsx_{k}",
-        icon=":material/table:",
-    )
+    # The files are built on the click, not on every rerun: keeps reruns fast.
+    csv, xlsx = (lambda: to_csv_bytes(df)), (lambda: to_excel_bytes(df))
+    download("download_csv", csv, f"{basename}.csv", f"dl_csv_{k}", ":material/download:", c1)
+    download("download_xlsx", xlsx, f"{basename}.xlsx", f"dl_xlsx_{k}", ":material/table:", c2)
 
 
 def empty_note(message_key: str) -> None:
     """An informative note instead of an empty chart or table."""
     st.info(t(message_key), icon=":material/info:")
+
+
+def page_header(title_key: str, caption: str | None = None, *, period: bool = False):
+    """The page title (and caption); returns the sidebar filters.
+
+    With ``period``, a reversed date range stops the page with the standard warning.
+    """
+    f = state.filters()
+    st.title(t(title_key))
+    if caption:
+        st.caption(caption)
+    if period and f.start > f.end:
+        st.warning(t("no_data_period"))
+        st.stop()
+    return f
+
+
+def stop_note(message_key: str) -> None:
+    """Show the informative note and stop the page (nothing to draw)."""
+    empty_note(message_key)
+    st.stop()
+
+
+def stop_warning(reason_key: str, exc: Exception) -> None:
+    """Warn why the page cannot be drawn (a translated reason and the detail) and stop."""
+    st.warning(f"{t(reason_key)} — {exc}", icon=":material/warning:")
+    st.stop()
+
+
+def segmented(
+    label_key: str, options: list, key: str, prefix: str = "", where=None, **kwargs
+) -> object:
+    """A segmented control whose options are labelled ``t(prefix + option)``; first by default."""
+    kwargs.setdefault("format_func", lambda o: t(prefix + str(o)))
+    default = kwargs.pop("default", options[0])
+    chosen = (where or st).segmented_control(
+        t(label_key), options, default=default, key=key, **kwargs
+    )
+    return default if chosen is None else chosen
+
+
+def table(
+    frame: pd.DataFrame,
+    name: str,
+    *,
+    download: str | None = None,
+    key: str | None = None,
+    where=None,
+    config: dict | None = None,
+    empty: str | None = None,
+    rename: bool = False,
+    hide_index: bool = True,
+    **kwargs,
+) -> None:
+    """A full-width table with headers and formats from the column registry's ``name`` table.
+
+    ``config`` overrides single columns (see :func:`dashboard.columns.config`); ``download``
+    adds CSV and Excel buttons with that file name; ``empty`` is the note shown instead of
+    a table without rows. ``rename`` puts the translated headers into the frame itself and
+    leaves the formats to Streamlit: a pivot whose columns are data (one per model) then
+    gets columns as wide as their headers.
+    """
+    if empty and frame.empty:
+        empty_note(empty)
+        return
+    if rename:
+        frame, cfg = frame.rename(columns=columns.labels(name, frame)), None
+    else:
+        cfg = columns.config(name, frame, config)
+    (where or st).dataframe(
+        frame, hide_index=hide_index, width="stretch", column_config=cfg, **kwargs
+    )
+    if download:
+        download_buttons(frame, download, key=key)

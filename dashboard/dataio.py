@@ -11,7 +11,7 @@ import streamlit as st
 
 from connectors import files, mapping, tables
 from connectors.validation import ImportFileError, ImportReport
-from dashboard import db
+from dashboard import columns, db
 from dashboard.i18n import t
 from engine import afterload, dataset
 from engine import db as dbmod
@@ -147,15 +147,17 @@ def show_report(report: ImportReport) -> None:
     else:
         st.success(t("data_checked_ok", rows=report.rows_in), icon=":material/rule:")
     st.dataframe(
-        counts.rename(columns=lambda c: t("data_col_" + c)), hide_index=True, width="stretch"
+        counts, hide_index=True, width="stretch", column_config=columns.config("data", counts)
     )
     if problems.empty:
         return
     st.subheader(t("data_problems"))
+    problems = problems.drop(columns="reason")
     st.dataframe(
-        problems.drop(columns="reason").rename(columns=lambda c: t("data_col_" + c)),
+        problems,
         hide_index=True,
         width="stretch",
+        column_config=columns.config("data", problems),
     )
     for rep in report.tables:
         for reason, frame in rep.examples.items():

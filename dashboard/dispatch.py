@@ -104,7 +104,7 @@ def map_data(day: dispatch.DayPlan) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     colour = dict(zip(paths["plate"], paths["color"], strict=True))
     stops = day.route_stops[["plate", "seq", "name", "lat", "lon", "kg"]].copy()
     stops["color"] = stops["plate"].map(colour)
-    stops["eta"] = day.route_stops["eta_min"].map(lambda m: f"{int(m) // 60:02d}:{int(m) % 60:02d}")
+    stops["eta"] = day.route_stops["eta_min"].map(clock.hhmm)
     depots = pd.DataFrame(
         [
             {"name": f"WH{ws.warehouse_id}", "lat": ws.problem.coords[0][0],
@@ -128,16 +128,11 @@ def apply_fleet_edits(base: pd.DataFrame, edited: pd.DataFrame) -> pd.DataFrame:
     return fleet_edits.apply_fleet_edits(base, edited)
 
 
-def _hhmm(m: float) -> str:
-    m = round(m)
-    return f"{m // 60:02d}:{m % 60:02d}"
-
-
 def routes_table(day: dispatch.DayPlan) -> pd.DataFrame:
     """One row per vehicle: stops, km, load, times, cost."""
     out = day.routes.drop(columns=["path", "warehouse_id", "vehicle_id"]).copy()
-    out["depart"] = out.pop("depart_min").map(_hhmm)
-    out["return"] = out.pop("return_min").map(_hhmm)
+    out["depart"] = out.pop("depart_min").map(clock.hhmm)
+    out["return"] = out.pop("return_min").map(clock.hhmm)
     return out[
         ["plate", "refrigerated", "stops", "trips", "km", "load_kg", "load_pct", "volume_pct",
          "depart", "return", "cost_yuan"]
@@ -154,8 +149,8 @@ def stops_table(day: dispatch.DayPlan) -> pd.DataFrame:
             "trip": rs["trip"],
             "pickup": rs["name"],
             "temp": rs["temp"].map(lambda x: t("dp_temp_" + x)),
-            "eta": rs["eta_min"].map(_hhmm),
-            "window": rs["window_start"].map(_hhmm) + "–" + rs["window_end"].map(_hhmm),
+            "eta": rs["eta_min"].map(clock.hhmm),
+            "window": rs["window_start"].map(clock.hhmm) + "–" + rs["window_end"].map(clock.hhmm),
             "kg": rs["kg"].round(1),
             "orders": rs["orders"],
         }
@@ -210,32 +205,3 @@ def picking_table(day: dispatch.DayPlan) -> pd.DataFrame:
             "orders": pl["orders"],
         }
     )
-
-
-def routes_columns() -> dict:
-    """Column configuration of :func:`routes_table` (dispatch page and plan page)."""
-    return {
-        "plate": t("dp_col_plate"),
-        "refrigerated": t("dp_col_refrigerated"),
-        "stops": t("dp_col_stops"),
-        "trips": t("dp_col_trips"),
-        "km": st.column_config.NumberColumn(t("dp_col_km"), format="%.1f"),
-        "load_kg": st.column_config.NumberColumn(t("dp_col_load_kg"), format="%,.0f"),
-        "load_pct": st.column_config.ProgressColumn(t("dp_col_load_pct"), format="percent"),
-        "volume_pct": st.column_config.ProgressColumn(t("dp_col_volume_pct"), format="percent"),
-        "depart": t("dp_col_depart"),
-        "return": t("dp_col_return"),
-        "cost_yuan": st.column_config.NumberColumn(t("dp_col_cost"), format="¥%,.0f"),
-    }
-
-
-def column_labels() -> dict[str, str]:
-    """Translated headers of the page's tables."""
-    keys = {
-        "plate": "dp_col_plate", "seq": "dp_col_seq", "trip": "dp_col_trip", "load_seq": "dp_col_load_seq",
-        "pickup": "dp_col_pickup", "temp": "dp_col_temp", "eta": "dp_col_eta",
-        "window": "dp_col_window", "kg": "dp_col_kg", "orders": "dp_col_orders",
-        "sku": "dp_col_sku", "storage": "dp_col_storage", "qty": "dp_col_qty",
-        "unit": "dp_col_unit", "reason": "dp_col_reason",
-    }  # fmt: skip
-    return {col: t(key) for col, key in keys.items()}

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, db
-from dashboard.i18n import t
 from engine import clock, planning, reference
 from engine.auth import Scope
 from engine.rules import library
@@ -59,24 +58,3 @@ def history() -> pd.DataFrame:
 def score(plan_id: str) -> pd.DataFrame:
     """Per-community plan-vs-actual of one stored plan."""
     return planning.score(db.cursor(), plan_id, auth.scope())
-
-
-def history_columns() -> dict:
-    """Column labels and formats of a plan-history table (plan page and Overview)."""
-    pct, money = "percent", "¥%,.0f"
-    num = st.column_config.NumberColumn
-    return {
-        "plan_id": t("pl_col_plan"),
-        "sale_date": t("pl_date"),
-        "as_of": t("pl_col_as_of"),
-        "created_at": t("pl_col_created"),
-        "status": t("pl_col_status"),
-        "approved_by": t("pl_col_approved_by"),
-        "rule_text": t("pl_rule_text"),
-        "coverage": num(t("pl_col_coverage"), format=pct),
-        "expected_success": num(t("pl_col_exp_success"), format=pct),
-        "realised_success": num(t("pl_col_real_success"), format=pct),
-        "expected_gmv": num(t("pl_exp_gmv"), format=money),
-        "realised_gmv": num(t("pl_col_real_gmv"), format=money),
-        "gmv_ratio": num(t("pl_col_gmv_ratio"), format="%.2f"),
-    }

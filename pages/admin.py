@@ -10,7 +10,7 @@ from dashboard import components as ui
 from dashboard.i18n import t
 from engine import auth as engine_auth
 
-st.title(t("page_admin"))
+ui.page_header("page_admin")
 me = auth.current_user()
 st.subheader(t("adm_users"))
 users = admin.users()
@@ -21,25 +21,7 @@ for col in ("regions", "warehouses"):
             "、".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else t("adm_all")
         )
     )
-st.dataframe(
-    users,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "username": t("adm_col_username"),
-        "display_name": t("adm_display_name"),
-        "role": t("adm_role"),
-        "regions": t("adm_col_regions"),
-        "warehouses": t("adm_col_warehouses"),
-        "failed_logins": t("adm_col_failed"),
-        "locked_until": st.column_config.DatetimeColumn(
-            t("adm_col_locked"), format="YYYY-MM-DD HH:mm"
-        ),
-        "created_at": st.column_config.DatetimeColumn(
-            t("adm_col_created"), format="YYYY-MM-DD HH:mm"
-        ),
-    },
-)
+ui.table(users, "admin")
 
 with st.expander(t("adm_add_user"), icon=":material/person_add:"):
     reg = state.regions()
@@ -82,21 +64,4 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
                 st.success(t("adm_created", username=username))
 
 st.subheader(t("adm_audit"))
-log = admin.audit_log()
-if log.empty:
-    ui.empty_note("adm_audit_empty")
-else:
-    st.dataframe(
-        log,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "logged_at": st.column_config.DatetimeColumn(
-                t("adm_col_at"), format="YYYY-MM-DD HH:mm:ss"
-            ),
-            "username": t("adm_col_username"),
-            "action": t("adm_col_action"),
-            "detail": t("adm_col_detail"),
-        },
-    )
-    ui.download_buttons(log, "linli_audit_log")
+ui.table(admin.audit_log(), "admin", download="linli_audit_log", empty="adm_audit_empty")

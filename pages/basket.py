@@ -6,27 +6,13 @@ import streamlit as st
 
 from dashboard import basket as bk
 from dashboard import components as ui
-from dashboard import db, state
+from dashboard import db
 from dashboard.i18n import t
 
-f = state.filters()
 version = db.data_version()
-st.title(t("page_basket"))
-if f.start > f.end:
-    st.warning(t("no_data_period"))
-    st.stop()
-
+f = ui.page_header("page_basket", period=True)
 c1, c2, c3, c4, c5 = st.columns([1.2, 2, 1.2, 1.6, 1.2])
-level = (
-    c1.segmented_control(
-        t("bk_level"),
-        ["sku", "category"],
-        default="sku",
-        format_func=lambda x: t("bk_level_" + x),
-        key="bk_level",
-    )
-    or "sku"
-)
+level = ui.segmented("bk_level", ["sku", "category"], "bk_level", prefix="bk_level_", where=c1)
 types = tuple(
     c2.multiselect(
         t("bk_types"),
@@ -52,8 +38,7 @@ max_len = c5.selectbox(t("bk_max_len"), [2, 3, 4], index=1, key="bk_max_len")
 scope = (version, f.start, f.end, bk.allowed_regions(f.regions), types, level)
 item_table = bk.items(*scope)
 if item_table.empty:
-    ui.empty_note("bk_no_orders")
-    st.stop()
+    ui.stop_note("bk_no_orders")
 try:
     with st.spinner():
         found = bk.rules(*scope, float(min_support), float(min_conf), int(max_len))
@@ -62,26 +47,10 @@ except ValueError as exc:
     st.stop()
 
 n_orders = len(bk.transactions(*scope)["order_id"].unique())
-ui.kpi_row(
-    [
-        (t("bk_orders"), ui.fmt_num(n_orders), None, True),
-        (t("bk_items"), ui.fmt_num(len(item_table)), None, True),
-        (t("bk_rules"), ui.fmt_num(len(found)), None, True),
-        (t("bk_top_lift"), "—" if found.empty else f"{found['lift'].iloc[0]:.2f}", None, True),
-    ],
-    per_row=4,
-)
-
-rule_cols = {
-    "antecedents": t("col_antecedents"),
-    "consequents": t("col_consequents"),
-    "support": st.column_config.NumberColumn(t("col_support"), format="percent"),
-    "confidence": st.column_config.NumberColumn(t("col_confidence"), format="percent"),
-    "lift": st.column_config.NumberColumn(t("col_lift"), format="%.2f"),
-    "leverage": st.column_config.NumberColumn(t("col_leverage"), format="%.4f"),
-    "conviction": st.column_config.NumberColumn(t("col_conviction"), format="%.2f"),
-    "count": st.column_config.NumberColumn(t("col_orders_count"), format="%,d"),
-}
+top_lift = None if found.empty else found["lift"].iloc[0]
+cards = [ui.card("bk_orders", n_orders), ui.card("bk_items", len(item_table))]
+cards += [ui.card("bk_rules", len(found)), ui.card("bk_top_lift", top_lift, "num2")]
+ui.kpi_row(cards, per_row=4)
 tab_rules, tab_net, tab_bundles, tab_also = st.tabs(
     [t("bk_tab_rules"), t("bk_tab_network"), t("bk_tab_bundles"), t("bk_tab_also")]
 )
@@ -97,8 +66,7 @@ with tab_rules:
         sort = sort_labels[s2.selectbox(t("bk_sort"), list(sort_labels), key="bk_sort")]
         min_lift = s3.number_input(t("bk_min_lift"), 0.0, value=1.0, step=0.5, key="bk_lift")
         shown = bk.readable(bk.filter_rules(found, search, float(min_lift), sort))
-        st.dataframe(shown, hide_index=True, width="stretch", column_config=rule_cols)
-        ui.download_buttons(shown, "linli_basket_rules")
+        ui.table(shown, "basket", download="linli_basket_rules")
 
 with tab_net:
     if found.empty:
@@ -117,36 +85,11 @@ with tab_bundles:
     else:
         table = bk.readable(bundles)
         table["community_type"] = table["community_type"].map(lambda x: t("type_" + x))
-        st.dataframe(
-            table,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                **rule_cols,
-                "community_type": t("col_type"),
-                "items": t("col_items"),
-                "size": t("col_size"),
-                "volume": st.column_config.NumberColumn(t("col_volume"), format="%,d"),
-                "margin": st.column_config.NumberColumn(t("col_margin"), format="¥%.2f"),
-                "score": st.column_config.NumberColumn(t("col_score"), format="%,.0f"),
-            },
-        )
-        ui.download_buttons(table, "linli_basket_bundles")
+        ui.table(table, "basket", download="linli_basket_bundles")
 
 with tab_also:
     a1, a2 = st.columns([3, 1])
     item = a1.selectbox(t("bk_item"), item_table["item"].tolist(), key="bk_also_item")
     top_n = a2.number_input(t("bk_top_n"), 1, 50, 10, key="bk_also_top")
     also = bk.readable(bk.also_bought(*scope, item, int(top_n)))
-    st.dataframe(
-        also,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "item": t("bk_item"),
-            "count": st.column_config.NumberColumn(t("col_orders_count"), format="%,d"),
-            "confidence": st.column_config.NumberColumn(t("col_confidence"), format="percent"),
-            "lift": st.column_config.NumberColumn(t("col_lift"), format="%.2f"),
-        },
-    )
-    ui.download_buttons(also, "linli_basket_also_bought")
+    ui.table(also, "basket", download="linli_basket_also_bought")

@@ -6,11 +6,11 @@ import streamlit as st
 
 from connectors import tables
 from connectors.validation import ImportFileError
+from dashboard import columns, dataio, db
 from dashboard import components as ui
-from dashboard import dataio, db
 from dashboard.i18n import t
 
-st.title(t("page_data"))
+ui.page_header("page_data")
 tab_import, tab_status, tab_demo = st.tabs(
     [t("data_tab_import"), t("data_tab_status"), t("data_tab_demo")]
 )
@@ -57,15 +57,13 @@ with tab_import:
             )
             targets[sheet.name] = table
             if table:
+                frame = dataio.mapping_frame(sheet, table)
+                targets_cfg = st.column_config.SelectboxColumn(
+                    t("data_col_column"), options=["", *dataio.table_columns(table)]
+                )
                 edited = st.data_editor(
-                    dataio.mapping_frame(sheet, table),
-                    column_config={
-                        "header": st.column_config.TextColumn(t("data_col_header")),
-                        "sample": st.column_config.TextColumn(t("data_col_sample")),
-                        "column": st.column_config.SelectboxColumn(
-                            t("data_col_column"), options=["", *dataio.table_columns(table)]
-                        ),
-                    },
+                    frame,
+                    column_config=columns.config("data", frame, {"column": targets_cfg}),
                     disabled=["header", "sample"],
                     hide_index=True,
                     key=f"data_map_{i}_{table}",
@@ -102,39 +100,28 @@ with tab_import:
 
 with tab_status:
     info = dataio.status(db.data_version())
-    ui.kpi_row(
-        [
-            (t("data_schema_version"), str(info["schema_version"]), None, True),
-            (t("data_scale"), f"{info['scale']} · seed {info['seed']}", None, True),
-            (t("data_as_of_label"), info["as_of"], None, True),
-            (t("data_quarantined"), ui.fmt_num(info["quarantined"]), None, False),
-        ]
-    )
+    scale = f"{info['scale']} · seed {info['seed']}"
+    cards = [ui.card("data_schema_version", info["schema_version"], "text")]
+    cards += [
+        ui.card("data_scale", scale, "text"),
+        ui.card("data_as_of_label", info["as_of"], "text"),
+    ]
+    ui.kpi_row([*cards, ui.card("data_quarantined", info["quarantined"], good_up=False)])
     st.caption(t("data_db_path", path=info["path"]))
     left, right = st.columns([1, 2])
     with left:
         st.subheader(t("data_tables"))
-        st.dataframe(
-            info["tables"].rename(columns=lambda c: t("data_col_" + c)),
-            hide_index=True,
-            width="stretch",
-            height=420,
-        )
+        ui.table(info["tables"], "data", height=420)
     with right:
         st.subheader(t("data_recent_imports"))
         if info["imports"].empty:
             ui.empty_note("data_no_imports")
         else:
-            st.dataframe(
-                info["imports"].rename(columns=lambda c: t("data_col_" + c)),
-                hide_index=True,
-                width="stretch",
-            )
+            ui.table(info["imports"], "data")
         if info["quarantined"]:
             st.subheader(t("data_quarantine"))
             q = dataio.quarantine()
-            st.dataframe(q, hide_index=True, width="stretch")
-            ui.download_buttons(q, "quarantine", key="data_quarantine")
+            ui.table(q, "data", download="quarantine", key="data_quarantine")
 
 with tab_demo:
     st.markdown(t("data_demo_intro"))

@@ -6,18 +6,15 @@ import pandas as pd
 import pydeck as pdk
 import streamlit as st
 
+from dashboard import columns, db, dispatch, maps
 from dashboard import components as ui
-from dashboard import db, dispatch, state
 from dashboard.i18n import t
 
-f = state.filters()
 version = db.data_version()
-st.title(t("page_dispatch"))
-
+f = ui.page_header("page_dispatch")
 whs = dispatch.warehouses(version, f.regions)
 if whs.empty:
-    ui.empty_note("dp_no_warehouse")
-    st.stop()
+    ui.stop_note("dp_no_warehouse")
 c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
 day_date = c1.date_input(t("dp_date"), value=dispatch.default_date(version), key="dp_date")
 names = dict(zip(whs["warehouse_id"], whs["name"], strict=True))
@@ -37,14 +34,7 @@ with st.expander(t("dp_whatif")):
         hide_index=True,
         num_rows="dynamic",
         disabled=["vehicle_id"],
-        column_config={
-            "use": t("dp_use"),
-            "vehicle_id": None,
-            "plate": t("dp_col_plate"),
-            "capacity_kg": st.column_config.NumberColumn(t("dp_col_capacity_kg"), min_value=0),
-            "capacity_m3": st.column_config.NumberColumn(t("dp_col_capacity_m3"), min_value=0),
-            "refrigerated": t("dp_col_refrigerated"),
-        },
+        column_config=columns.config("dispatch", editable),
     )
     # Options are display labels (AppTest re-applies format_func to chosen labels).
     pts = dispatch.pickups(version, wh)
@@ -68,79 +58,40 @@ st.caption(
     t("dp_caption", order_date=day.order_date.isoformat(), delivery_date=day_date.isoformat())
 )
 if day.stops.empty:
-    ui.empty_note("dp_empty")
-    st.stop()
+    ui.stop_note("dp_empty")
 
 r = day.routes
 ui.kpi_row(
     [
         (t("dp_kpi_vehicles"), f"{len(r)} / {len(vehicles)}", None, True),
-        (t("dp_kpi_stops"), ui.fmt_num(len(day.route_stops)), None, True),
+        ui.card("dp_kpi_stops", len(day.route_stops)),
         (t("dp_kpi_km"), f"{r['km'].sum():,.1f} km", None, False),
-        (t("dp_kpi_load"), ui.fmt_pct(r["load_pct"].mean() if len(r) else None), None, True),
-        (t("dp_kpi_cost"), ui.fmt_money(r["cost_yuan"].sum()), None, False),
-        (t("dp_kpi_dropped"), ui.fmt_num(len(day.dropped)), None, False),
+        ui.card("dp_kpi_load", r["load_pct"].mean() if len(r) else None, "pct"),
+        ui.card("dp_kpi_cost", r["cost_yuan"].sum(), "money", good_up=False),
+        ui.card("dp_kpi_dropped", len(day.dropped), good_up=False),
     ],
     per_row=6,
 )
 
 st.subheader(t("dp_map"))
 paths, stops, depots = dispatch.map_data(day)
-layers = [
-    pdk.Layer(
-        "PathLayer",
-        paths,
-        get_path="path",
-        get_color="color",
-        width_min_pixels=3,
-        pickable=True,
-    ),
-    pdk.Layer(
-        "ScatterplotLayer",
-        stops,
-        get_position=["lon", "lat"],
-        get_fill_color="color",
-        get_radius=120,
-        pickable=True,
-    ),
-    pdk.Layer(
-        "ScatterplotLayer",
-        depots,
-        get_position=["lon", "lat"],
-        get_fill_color=[20, 20, 20],
-        get_radius=300,
-        pickable=True,
-    ),
-]
+route_layer = pdk.Layer(
+    "PathLayer", paths, get_path="path", get_color="color", width_min_pixels=3, pickable=True
+)
+layers = [route_layer, maps.scatter(stops, 120, "color", get_position=["lon", "lat"])]
+layers.append(maps.scatter(depots, 300, [20, 20, 20], get_position=["lon", "lat"]))
 lat = pd.concat([stops["lat"], depots["lat"]]).mean()
 lon = pd.concat([stops["lon"], depots["lon"]]).mean()
-st.pydeck_chart(
-    pdk.Deck(
-        layers=layers,
-        initial_view_state=pdk.ViewState(latitude=lat, longitude=lon, zoom=11),
-        map_provider=None,
-        tooltip={"text": "{plate} {name} {eta}"},
-    ),
-    key="dp_map",
-)
+maps.show(layers, lat, lon, zoom=11, tooltip="{plate} {name} {eta}", key="dp_map")
 
 st.subheader(t("dp_routes"))
-st.dataframe(
-    dispatch.routes_table(day),
-    hide_index=True,
-    width="stretch",
-    column_config=dispatch.routes_columns(),
-)
-
+ui.table(dispatch.routes_table(day), "dispatch")
 st.subheader(t("dp_stops"))
 visits = dispatch.stops_table(day)
-st.dataframe(visits, hide_index=True, width="stretch", column_config=dispatch.column_labels())
-ui.download_buttons(visits, f"linli_stops_{day_date}", key="dp_stops")
-
+ui.table(visits, "dispatch", download=f"linli_stops_{day_date}", key="dp_stops")
 if not day.dropped.empty:
     st.subheader(t("dp_dropped"))
-    dropped = dispatch.dropped_table(day)
-    st.dataframe(dropped, hide_index=True, width="stretch", column_config=dispatch.column_labels())
+    ui.table(dispatch.dropped_table(day), "dispatch")
 
 with st.expander(t("dp_manual")):
     plates = dict(zip(r["vehicle_id"], r["plate"], strict=True))
@@ -169,28 +120,14 @@ with st.expander(t("dp_manual")):
 
 st.subheader(t("dp_loading"))
 loading = dispatch.loading_table(day)
-st.dataframe(loading, hide_index=True, width="stretch", column_config=dispatch.column_labels())
-ui.download_buttons(loading, f"linli_loading_{day_date}", key="dp_loading")
-
+ui.table(loading, "dispatch", download=f"linli_loading_{day_date}", key="dp_loading")
 st.subheader(t("dp_picking"))
 picking = dispatch.picking_table(day)
-st.dataframe(picking, hide_index=True, width="stretch", column_config=dispatch.column_labels())
-ui.download_buttons(picking, f"linli_picking_{day_date}", key="dp_picking")
+ui.table(picking, "dispatch", download=f"linli_picking_{day_date}", key="dp_picking")
 
 d1, d2, _ = st.columns([1, 1, 2])
-d1.download_button(
-    t("dp_print"),
-    dispatch.printable_html(day),
-    f"linli_dispatch_{day_date}.html",
-    "text/html",
-    key="dp_html",
-    icon=":material/print:",
-)
-d2.download_button(
-    t("dp_workbook"),
-    dispatch.workbook(day),
-    f"linli_dispatch_{day_date}.xlsx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="dp_xlsx",
-    icon=":material/table:",
+html, xlsx = dispatch.printable_html(day), dispatch.workbook(day)
+ui.download("dp_print", html, f"linli_dispatch_{day_date}.html", "dp_html", ":material/print:", d1)
+ui.download(
+    "dp_workbook", xlsx, f"linli_dispatch_{day_date}.xlsx", "dp_xlsx", ":material/table:", d2
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import auth, db, nav
+from dashboard import auth, charts, db, nav
 from dashboard import components as ui
 from dashboard import dispatch as dd
 from dashboard import plan as svc
@@ -13,7 +13,7 @@ from dashboard.i18n import t
 from engine import planning
 
 version = db.data_version()
-st.title(t("page_plan"))
+ui.page_header("page_plan")
 
 rules = svc.saved_rules(version)
 c1, c2, c3, c4 = st.columns([1, 3, 1, 1])
@@ -52,18 +52,13 @@ if plan is None:
     st.info(t("pl_hint"), icon=":material/info:")
 else:
     head = planning.summarise(plan)
-    ui.kpi_row(
-        [
-            (t("pl_communities"), ui.fmt_num(head["communities"]), None, True),
-            (t("pl_items"), ui.fmt_num(head["items"]), None, True),
-            (t("pl_exp_gmv"), ui.fmt_money(head["expected_gmv"]), None, True),
-            (t("pl_exp_margin"), ui.fmt_money(head["expected_margin"]), None, True),
-            (t("pl_mean_success"), ui.fmt_pct(head["mean_p_success"]), None, True),
-            (t("pl_diversity"), f"{head['diversity']:.2f}", None, True),
-            (t("pl_suppliers"), ui.fmt_num(head["suppliers"]), None, True),
-            (t("pl_purchase_units"), ui.fmt_num(head["purchase_units"]), None, True),
-        ]
-    )
+    cards = [
+        ("pl_communities", "communities", "count"), ("pl_items", "items", "count"),
+        ("pl_exp_gmv", "expected_gmv", "money"), ("pl_exp_margin", "expected_margin", "money"),
+        ("pl_mean_success", "mean_p_success", "pct"), ("pl_diversity", "diversity", "num2"),
+        ("pl_suppliers", "suppliers", "count"), ("pl_purchase_units", "purchase_units", "count"),
+    ]  # fmt: skip
+    ui.kpi_row([ui.card(key, head[c], unit) for key, c, unit in cards])
     for key, params in plan.notes:
         st.caption(t(key, **params))
     tab1, tab2, tab3 = st.tabs([t("pl_tab_lists"), t("pl_tab_suppliers"), t("pl_tab_routes")])
@@ -81,97 +76,27 @@ else:
             height=320,
             labels={"type": t("col_type"), "items": t("pl_items"), "category": t("col_category")},
         )
-        fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(fig, width="stretch", key="pl_mix")
+        charts.show(charts.style(fig, 320, h_legend=False), "pl_mix")
         pick = st.selectbox(t("col_community"), sorted(it["community"].unique()), key="pl_comm")
-        show = it[it["community"] == pick][
-            [
-                "rank",
-                "name",
-                "category",
-                "source",
-                "price",
-                "threshold",
-                "expected_units",
-                "p_success",
-                "expected_gmv",
-                "expected_margin",
-            ]
+        cols = ["rank", "name", "category", "source", "price", "threshold", "expected_units"]
+        shown = it.loc[
+            it["community"] == pick, [*cols, "p_success", "expected_gmv", "expected_margin"]
         ]
-        st.dataframe(
-            show,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "rank": "#",
-                "name": t("pl_col_sku"),
-                "category": t("col_category"),
-                "source": t("pl_col_source"),
-                "price": st.column_config.NumberColumn(t("pl_col_price"), format="¥%.2f"),
-                "threshold": t("pl_col_threshold"),
-                "expected_units": st.column_config.NumberColumn(t("pl_col_units"), format="%.1f"),
-                "p_success": st.column_config.NumberColumn(t("pl_col_success"), format="percent"),
-                "expected_gmv": st.column_config.NumberColumn(t("col_gmv"), format="¥%,.0f"),
-                "expected_margin": st.column_config.NumberColumn(
-                    t("col_gross_margin"), format="¥%,.0f"
-                ),
-            },
-        )
+        ui.table(shown, "plan.items")
         ui.download_buttons(it, f"linli_plan_{plan.sale_date}", key="pl_items")
     with tab2:
-        st.dataframe(
-            plan.suppliers,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "supplier_id": None,
-                "supplier": t("pl_col_supplier"),
-                "lead_time_days": t("pl_col_lead"),
-                "lines": t("pl_col_lines"),
-                "units": t("pl_col_order_units"),
-                "cost": st.column_config.NumberColumn(t("pl_col_cost"), format="¥%,.0f"),
-            },
-        )
+        ui.table(plan.suppliers, "plan.suppliers")
         st.caption(t("pl_safety_note"))
-        st.dataframe(
-            plan.purchase,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "supplier_id": None,
-                "sku_id": None,
-                "warehouse_id": t("pl_col_warehouse"),
-                "name": t("pl_col_sku"),
-                "expected_units": st.column_config.NumberColumn(
-                    t("pl_col_expected"), format="%.1f"
-                ),
-                "safety_stock": st.column_config.NumberColumn(t("pl_col_safety"), format="%.1f"),
-                "on_hand": t("pl_col_on_hand"),
-                "order_qty": t("pl_col_order_qty"),
-                "shelf_life_days": t("pl_col_shelf"),
-                "pack_size": t("pl_col_pack"),
-                "unit_cost": st.column_config.NumberColumn(t("pl_col_unit_cost"), format="¥%.2f"),
-            },
-        )
-        ui.download_buttons(plan.purchase, f"linli_purchase_{plan.sale_date}", key="pl_po")
+        po_name = f"linli_purchase_{plan.sale_date}"
+        ui.table(plan.purchase, "plan.purchase", download=po_name, key="pl_po")
     with tab3:
         if plan.routes is None or plan.routes.routes.empty:
             ui.empty_note("pl_no_routes")
         else:
-            st.dataframe(
-                dd.routes_table(plan.routes),
-                hide_index=True,
-                width="stretch",
-                column_config=dd.routes_columns(),
-            )
+            ui.table(dd.routes_table(plan.routes), "dispatch")
             if len(plan.routes.dropped):
                 st.warning(t("pl_dropped", n=len(plan.routes.dropped)))
-                st.dataframe(
-                    dd.dropped_table(plan.routes),
-                    hide_index=True,
-                    width="stretch",
-                    column_config=dd.column_labels(),
-                )
+                ui.table(dd.dropped_table(plan.routes), "dispatch")
         st.page_link(
             str(nav.ROOT / "pages" / "dispatch.py"),
             label=t("pl_to_dispatch"),
@@ -184,13 +109,4 @@ else:
         st.success(t("pl_approved", plan_id=saved))
 
 st.subheader(t("pl_history"))
-hist = svc.history()
-if hist.empty:
-    ui.empty_note("pl_history_empty")
-else:
-    st.dataframe(
-        hist,
-        hide_index=True,
-        width="stretch",
-        column_config=svc.history_columns(),
-    )
+ui.table(svc.history(), "plan.history", empty="pl_history_empty")

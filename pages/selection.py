@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import auth, db, selection, state
+from dashboard import auth, charts, db, selection
 from dashboard import components as ui
 from dashboard.i18n import lang, t
 
-f = state.filters()
 version = db.data_version()
-st.title(t("page_selection"))
-st.caption(t("sel_caption"))
+f = ui.page_header("page_selection", t("sel_caption"))
 # A regional manager sees only the communities of their regions.
 regions = auth.scope().clip_regions(f.regions)
 user = auth.current_user()
@@ -62,14 +59,9 @@ if picks is not None:
     if picks.empty:
         ui.empty_note("sel_no_picks")
     else:
-        ui.kpi_row(
-            [
-                (t("sel_k_communities"), ui.fmt_num(picks["community_id"].nunique()), None, True),
-                (t("sel_k_picks"), ui.fmt_num(len(picks)), None, True),
-                (t("sel_k_skus"), ui.fmt_num(picks["sku_id"].nunique()), None, True),
-            ],
-            per_row=3,
-        )
+        k_comm = ui.card("sel_k_communities", picks["community_id"].nunique())
+        k_skus = ui.card("sel_k_skus", picks["sku_id"].nunique())
+        ui.kpi_row([k_comm, ui.card("sel_k_picks", len(picks)), k_skus], per_row=3)
         communities = picks.drop_duplicates("community_id")
         # Plain labels (no format_func): the label of a community is its name.
         by_label = {t("sel_all_communities"): None}
@@ -79,19 +71,7 @@ if picks is not None:
             by_label[cname if cname not in by_label else f"{cname} #{cid}"] = cid
         chosen = by_label[st.selectbox(t("sel_community"), list(by_label), key="sel_community")]
         shown = picks if chosen is None else picks[picks["community_id"] == chosen]
-        st.dataframe(
-            shown,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "community_id": None,
-                "sku_id": None,
-                "community_name": t("col_community"),
-                "rank": t("sel_col_rank"),
-                "sku_name": t("sel_col_sku"),
-                "category": t("col_category"),
-            },
-        )
+        ui.table(shown, "selection.picks")
         ui.download_buttons(picks, "linli_selection", key="sel_picks")
 
 # ---------------------------------------------------------------- save
@@ -136,36 +116,12 @@ elif st.button(t("sel_bt_run"), key="sel_bt_run", icon=":material/play_arrow:"):
 result = st.session_state.get("sel_bt_result")
 if result is not None:
     summary, weekly = result["summary"], result["weekly"]
-    fig = go.Figure()
-    for rule_name, g in weekly.groupby("rule", sort=False):
-        dash = "dot" if rule_name == selection.BASELINE else "solid"
-        fig.add_trace(
-            go.Scatter(x=g["as_of"], y=g["hit_rate"], name=rule_name, line={"dash": dash})
-        )
-    fig.update_layout(
-        height=320,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title=t("sel_bt_chart"),
-        yaxis_tickformat=".0%",
-        legend={"orientation": "h"},
-    )
-    st.plotly_chart(fig, width="stretch", key="sel_bt_chart")
-    pct = {
-        c: st.column_config.NumberColumn(t("sel_col_" + c), format="percent")
-        for c in ("hit_rate", "gmv_share", "sell_through", "waste_rate")
-    }
-    st.dataframe(
-        summary,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "rule": t("sel_col_rule"),
-            "weeks": t("sel_col_weeks"),
-            "picks": t("sel_col_picks"),
-            "gmv_captured": st.column_config.NumberColumn(
-                t("sel_col_gmv_captured"), format="¥%,.0f"
-            ),
-            **pct,
-        },
-    )
+    traces = [
+        {"x": g["as_of"], "y": g["hit_rate"], "name": rule_name}
+        | {"dash": "dot" if rule_name == selection.BASELINE else "solid"}
+        for rule_name, g in weekly.groupby("rule", sort=False)
+    ]
+    fig = charts.lines(traces, height=320, y="pct", top=30, title=t("sel_bt_chart"))
+    charts.show(fig, "sel_bt_chart")
+    ui.table(summary, "selection.backtest")
     ui.download_buttons(weekly, "linli_selection_backtest", key="sel_bt")
