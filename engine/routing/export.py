@@ -7,13 +7,8 @@ import io
 
 import pandas as pd
 
-from engine import cells
+from engine import cells, clock
 from engine.routing import dispatch, lists
-
-
-def _minutes(m: float) -> str:
-    m = round(m)
-    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 def tables(day: dispatch.DayPlan) -> dict[str, pd.DataFrame]:
@@ -31,10 +26,10 @@ def tables(day: dispatch.DayPlan) -> dict[str, pd.DataFrame]:
     """
     routes = day.routes.drop(columns=["path"]).copy()
     for col in ("depart_min", "return_min"):
-        routes[col] = routes[col].map(_minutes)
+        routes[col] = routes[col].map(clock.hhmm)
     visits = day.route_stops.copy()
     for col in ("eta_min", "service_start_min", "window_start", "window_end"):
-        visits[col] = visits[col].map(_minutes)
+        visits[col] = visits[col].map(clock.hhmm)
     return {
         "routes": routes,
         "stops": visits,
@@ -103,8 +98,8 @@ def to_html(day: dispatch.DayPlan, title: str = "配送单 / Loading lists") -> 
                 "#": visits["seq"],
                 "趟 trip": visits["trip"],
                 "自提点 pickup": visits["name"],
-                "ETA": visits["eta_min"].map(_minutes),
-                "窗口 window": visits["window_end"].map(lambda m: "≤ " + _minutes(m)),
+                "ETA": visits["eta_min"].map(clock.hhmm),
+                "窗口 window": visits["window_end"].map(lambda m: "≤ " + clock.hhmm(m)),
                 "kg": visits["kg"].round(1),
                 "单数 orders": visits["orders"],
             }
@@ -116,7 +111,7 @@ def to_html(day: dispatch.DayPlan, title: str = "配送单 / Loading lists") -> 
             "<section>",
             f"<h2>{html.escape(str(r.plate))} — {r.stops} stops, {r.trips} trip(s), {r.km:.1f} km, "
             f"{r.load_kg:.0f} kg ({100 * r.load_pct:.0f} %), "
-            f"depart {_minutes(r.depart_min)}</h2>",
+            f"depart {clock.hhmm(r.depart_min)}</h2>",
             "<h3>路线 Route</h3>",
             stops.to_html(index=False, escape=True),
             "<h3>装车单 Loading order (load first → last)</h3>",

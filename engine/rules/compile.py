@@ -294,7 +294,7 @@ FROM kept WHERE rank <= $top ORDER BY as_of, community_id, rank"""
     return Compiled(sql, params, labels)
 
 
-def _comm_cte(scope: model.Scope, p: _Params) -> str:
+def _comm_cte(scope: model.CommunityFilter, p: _Params) -> str:
     base = (
         "comm AS (SELECT d.as_of, c.community_id, c.name AS community_name, c.warehouse_id"
         " FROM communities c CROSS JOIN d WHERE c.opened <= d.as_of"

@@ -133,7 +133,7 @@ def evaluate_many(
     return scope.keep(cur, frame).reset_index(drop=True)
 
 
-def _check_scope(cur: duckdb.DuckDBPyConnection, scope: model.Scope) -> None:
+def _check_scope(cur: duckdb.DuckDBPyConnection, scope: model.CommunityFilter) -> None:
     if scope.kind in ("all", "type"):
         return
     if scope.kind == "community":

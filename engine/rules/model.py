@@ -70,7 +70,7 @@ MAX_WINDOW_DAYS = 730
 
 
 @dataclass(frozen=True)
-class Scope:
+class CommunityFilter:
     """Which communities a rule covers.
 
     ``kind`` is one of ``all``, ``community`` (value: name or id), ``type`` (value: a
@@ -180,7 +180,7 @@ class Rank:
 class Rule:
     """A complete selection rule. Defaults: all communities, 30 days, rank by units, top 10."""
 
-    scope: Scope = field(default_factory=Scope)
+    scope: CommunityFilter = field(default_factory=CommunityFilter)
     window_days: int = 30
     audience: Audience | None = None
     where: Condition | None = None

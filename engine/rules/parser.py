@@ -144,7 +144,7 @@ class _Parser:
                 expected=("人群", "audience"),
             )
         return model.Rule(
-            scope=parts.get("scope", model.Scope()),  # type: ignore[arg-type]
+            scope=parts.get("scope", model.CommunityFilter()),  # type: ignore[arg-type]
             window_days=int(parts.get("window", 30)),  # type: ignore[call-overload]
             audience=audience,  # type: ignore[arg-type]
             where=parts.get("where"),  # type: ignore[arg-type]
@@ -152,24 +152,26 @@ class _Parser:
             top=int(parts.get("top", 10)),  # type: ignore[call-overload]
         )
 
-    def clause_scope(self, _: Token) -> model.Scope:
+    def clause_scope(self, _: Token) -> model.CommunityFilter:
         tok = self.next()
         if tok.kind == "kw" and tok.value == "all":
-            return model.Scope("all")
+            return model.CommunityFilter("all")
         if tok.kind == "kw" and tok.value in ("community", "region"):
             what = "a community name" if tok.value == "community" else "a region (district) name"
             nxt = self.peek()
             if nxt.kind == "number":
                 value, _ = self.number("an id", whole=True)
-                return model.Scope(tok.value, int(value))  # type: ignore[arg-type]
+                return model.CommunityFilter(tok.value, int(value))  # type: ignore[arg-type]
             if nxt.kind != "string":
                 raise self.fail(f'{what} in quotes (e.g. "云顶华府") or an id')
             self.next()
             if not str(nxt.value).strip():
                 raise RuleError(f"{what} must not be empty", nxt.pos)
-            return model.Scope(tok.value, str(nxt.value))  # type: ignore[arg-type]
+            return model.CommunityFilter(tok.value, str(nxt.value))  # type: ignore[arg-type]
         if tok.kind == "kw" and tok.value == "type":
-            return model.Scope("type", self.enum_value(model.COMMUNITY_TYPES, "community type"))
+            return model.CommunityFilter(
+                "type", self.enum_value(model.COMMUNITY_TYPES, "community type")
+            )
         raise self.fail("小区/community, 类型/type, 区域/region or 全部/all after 范围/scope", tok)
 
     def enum_value(self, table: dict[str, str], what: str) -> str:

@@ -110,7 +110,7 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _scope(s: model.Scope, w: dict[str, str], zh: bool) -> str:
+def _scope(s: model.CommunityFilter, w: dict[str, str], zh: bool) -> str:
     if s.kind == "all":
         return w["all"]
     if s.kind == "type":

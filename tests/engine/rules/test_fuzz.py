@@ -49,11 +49,11 @@ def random_rule(rng: random.Random) -> model.Rule:
     """A random valid rule."""
     scope = rng.choice(
         [
-            model.Scope(),
-            model.Scope("community", rng.choice(TEXTS)),
-            model.Scope("community", rng.randint(1, 300)),
-            model.Scope("type", rng.choice(list(model.COMMUNITY_TYPES))),
-            model.Scope("region", rng.choice(TEXTS)),
+            model.CommunityFilter(),
+            model.CommunityFilter("community", rng.choice(TEXTS)),
+            model.CommunityFilter("community", rng.randint(1, 300)),
+            model.CommunityFilter("type", rng.choice(list(model.COMMUNITY_TYPES))),
+            model.CommunityFilter("region", rng.choice(TEXTS)),
         ]
     )
     audience = None

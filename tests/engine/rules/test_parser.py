@@ -54,7 +54,7 @@ def test_round_trip_en(text):
 def test_seed_example_without_spaces():
     """The seed's style (no spaces, Chinese quotes, TOP10, full-width >=) reads correctly."""
     rule = rules.parse("范围小区‘云顶华府’过去30天筛选库存天数＞＝3且单价分位>=70%排序浏览量TOP10")
-    assert rule.scope == model.Scope("community", "云顶华府")
+    assert rule.scope == model.CommunityFilter("community", "云顶华府")
     assert rule.window_days == 30
     assert rule.where == model.And(
         (
@@ -87,7 +87,7 @@ def test_clause_order_free_and_synonyms():
 def test_structured_rule_from_ui_round_trips():
     """A rule built as dataclasses (as the UI does) prints to text that parses back to it."""
     rule = model.Rule(
-        scope=model.Scope("type", "elderly"),
+        scope=model.CommunityFilter("type", "elderly"),
         window_days=21,
         audience=model.Audience("persona", "dormant"),
         where=model.Or(
