@@ -1,4 +1,4 @@
-"""Shared input checks for the segmentation modules: as-of date, windows and scopes."""
+"""Shared input checks for the segmentation modules: windows and community restrictions."""
 
 from __future__ import annotations
 
@@ -7,19 +7,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from engine import clock
 from engine.auth import ALL, Scope, ScopeError
-
-
-def as_of(con: duckdb.DuckDBPyConnection, when: date | None = None) -> date:
-    """Return ``when`` or the world's "today" (meta ``as_of``, else the last order date).
-
-    Raises
-    ------
-    ValueError
-        If ``when`` is not a date, or the database holds no orders and ``when`` is not given.
-    """
-    return clock.as_of(con, when)
 
 
 def window(end: date, days: int) -> tuple[date, date]:

@@ -23,6 +23,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from engine import clock
 from engine.auth import ALL, Scope
 from engine.segmentation import _inputs, features
 
@@ -158,7 +159,7 @@ def fit_score(
         For unknown ids, too short a history, or a window with a single outcome.
     """
     s = settings or ChurnSettings()
-    end = _inputs.as_of(con, as_of)
+    end = clock.as_of(con, as_of)
     h = int(s.horizon_days)
     if h < 1:
         raise ValueError(f"horizon_days must be positive, got {h}")

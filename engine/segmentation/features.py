@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine import clock
 from engine.auth import ALL, Scope
 from engine.segmentation import _inputs
 
@@ -204,7 +205,7 @@ def user_features(
     ValueError
         For unknown ids or a non-positive look-back.
     """
-    end = _inputs.as_of(con, as_of)
+    end = clock.as_of(con, as_of)
     start, _ = _inputs.window(end, lookback_days)
     scoped = _inputs.restriction(con, regions, communities, scope)
     u_sql, u_par = _scope_sql(scoped, "u.community_id")

@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine import clock
 from engine.auth import ALL, Scope
 from engine.segmentation import _inputs
 
@@ -108,7 +109,7 @@ def rank(
     s = settings or KocSettings()
     if set(s.weights) != set(COMPONENTS) or any(w < 0 for w in s.weights.values()):
         raise ValueError(f"weights must give a non-negative value for each of {COMPONENTS}")
-    end = _inputs.as_of(con, end)
+    end = clock.as_of(con, end)
     if start is None:
         start, _ = _inputs.window(end, s.lookback_days)
     _inputs.check_range(start, end)

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine import clock
 from engine.auth import ALL, Scope
 from engine.segmentation import _inputs, churn, features, personas, tags
 
@@ -65,7 +66,7 @@ def run(
     ValueError
         For unknown ids, no users in scope, or too short a history for churn.
     """
-    end = _inputs.as_of(con, as_of)
+    end = clock.as_of(con, as_of)
     f = features.user_features(con, end, lookback_days, regions, communities, scope=scope)
     if f.empty:
         raise ValueError("no users in the selected scope")

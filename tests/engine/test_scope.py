@@ -575,7 +575,6 @@ NO_REGION_ROWS = {
     "rules.library.load": "the shared rule library",
     "rules.library.save": "the shared rule library",
     "rules.library.seed_library": "the shared rule library",
-    "segmentation._inputs.as_of": "a date",
     "segmentation._inputs.communities": "the scope helper itself (covered through its callers)",
     "segmentation._inputs.restriction": "the scope helper itself (covered through its callers)",
     "segmentation.features.buyers_between": "internal: called with an already scoped id list",
