@@ -80,6 +80,15 @@ def require_login() -> None:
     _login_form()
 
 
+def require_rows() -> None:
+    """Stop with a plain note when the session's scope covers no rows (an empty scope)."""
+    try:
+        scope().communities(db.cursor())
+    except auth.EmptyScope as exc:
+        st.info(f"{t('sec_empty_scope')} ({exc})", icon=":material/info:")
+        st.stop()
+
+
 def _login_form() -> None:
     st.title(t("app_title"))
     notice = st.session_state.pop("auth_notice", None)
@@ -93,7 +102,9 @@ def _login_form() -> None:
         try:
             user = auth.authenticate(db.cursor(), name.strip(), pw)
         except auth.AuthError as exc:
-            key = "auth_locked" if exc.reason == "locked" else "auth_bad"
+            key = {"locked": "auth_locked", "unavailable": "sec_auth_unavailable"}.get(
+                exc.reason, "auth_bad"
+            )
             st.error(t(key, detail=str(exc)))
         else:
             st.session_state["user"] = user

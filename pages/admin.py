@@ -37,7 +37,9 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
             list(names),
             format_func=names.get,
             placeholder=t("filter_all_regions"),
+            help=t("sec_adm_regions_help"),
         )
+        no_regions = st.checkbox(t("sec_adm_empty_scope"))
         whs = admin.warehouses()
         wh_names = dict(zip(whs["warehouse_id"], whs["name"], strict=True))
         warehouses = st.multiselect(
@@ -54,9 +56,10 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
                     username.strip(),
                     password,
                     role,
-                    regions or None,
+                    regions or ([] if no_regions else None),
                     warehouses or None,
                     display,
+                    allow_empty_scope=no_regions,
                 )
             except ValueError as exc:
                 st.error(str(exc))
