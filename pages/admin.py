@@ -64,7 +64,7 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                st.success(t("adm_created", username=username))
+                st.success(t("adm_created", username=ui.md(username)))
 
 st.subheader(t("adm_audit"))
 ui.table(admin.audit_log(), "admin", download="linli_audit_log", empty="adm_audit_empty")
