@@ -159,8 +159,8 @@ def verify(con: duckdb.DuckDBPyConnection, target: str = "the database") -> None
     """Read every block of every table once, so a failed checksum is found on open.
 
     DuckDB checks a block's checksum only when it reads the block; without this a damaged
-    file opens and a page fails later, in the middle of a query. Measured: 5 million rows
-    (43 MB) in 0.07 s.
+    file opens and a page fails later, in the middle of a query. Measured in
+    ``bench/security.py``: 34 ms for the small world, 98 ms for 5 million order lines.
 
     Parameters
     ----------

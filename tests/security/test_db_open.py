@@ -62,7 +62,7 @@ HOSTILE_FILES = {
     "empty": (lambda p: p.write_bytes(b""), "empty file"),
     "random bytes": (lambda p: p.write_bytes(bytes(range(256)) * 64), "not a DuckDB file"),
     "folder": (lambda p: p.mkdir(), "folder"),
-    "sqlite header only": (lambda p: p.write_bytes(db.SQLITE_MAGIC), "SQLite"),
+    "sqlite header only": (lambda p: p.write_bytes(b"SQLite format 3\x00"), "SQLite"),
 }
 
 
