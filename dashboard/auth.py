@@ -95,8 +95,8 @@ def _login_form() -> None:
     if notice:
         st.warning(notice)
     with st.form("login"):
-        name = st.text_input(t("auth_username"))
-        pw = st.text_input(t("auth_password"), type="password")
+        name = st.text_input(t("auth_username"), max_chars=auth.MAX_USERNAME)
+        pw = st.text_input(t("auth_password"), type="password", max_chars=auth.MAX_PASSWORD)
         ok = st.form_submit_button(t("auth_sign_in"), type="primary")
     if ok:
         try:

@@ -18,7 +18,9 @@ users["role"] = users["role"].map(lambda r: t("role_" + r))
 for col in ("regions", "warehouses"):
     users[col] = users[col].map(
         lambda v: (
-            "、".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else t("adm_all")
+            ("、".join(map(str, v)) or t("sec_adm_none"))
+            if isinstance(v, list | tuple | np.ndarray)
+            else t("adm_all")
         )
     )
 ui.table(users, "admin")

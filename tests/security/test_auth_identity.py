@@ -267,6 +267,9 @@ def test_admin_page_explicit_empty_scope(app, monkeypatch):
     assert not at.error, [e.value for e in at.error]
     user = auth.find_user(appdb.cursor(), name)
     assert user is not None and user.scope.regions == ()
+    at.run()  # the users table above the form lists the new user from the next run
+    table = at.dataframe[0].value
+    assert table.loc[table["username"] == name, "regions"].iloc[0] == "none (sees no data)"
 
 
 def test_empty_scope_user_sees_a_note_not_data(app, monkeypatch):
