@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors import coerce, tables
+from engine import cells
 
 ON_ERROR = ("quarantine", "abort")
 SKIP_REASON = "duplicate_in_db"
@@ -337,9 +338,11 @@ def _check(
         outer.append(name)
         inner.append(f"{coerce.coerce(col.kind, f'CAST({name} AS VARCHAR)', sqltype)} AS {name}")
         if col.kind == "str":
-            formula = f"regexp_matches({name}, '^[=@]|^[+\\-][^0-9]')"
-            flags.append(why.flag(f"formula:{col.name}", formula))
+            flags.append(why.flag(f"formula:{col.name}", cells.formula_sql(name)))
         else:
+            if col.kind == "list":  # each tag on its own: an exported list is split again
+                each = f"list_bool_or(list_transform({name}, lambda x: {cells.formula_sql('x')}))"
+                flags.append(why.flag(f"formula:{col.name}", f"coalesce({each}, false)"))
             text = _q(f"_t_{col.name}")
             inner.append(f"{name} AS {text}")
             flags.append(why.flag(f"bad_type:{col.name}", f"{text} IS NOT NULL AND {name} IS NULL"))

@@ -32,9 +32,19 @@ def add_user(
     regions: list[int] | None,
     warehouses: list[int] | None,
     display_name: str,
+    allow_empty_scope: bool = False,
 ) -> auth.User:
-    """Create a user and record who did it."""
+    """Create a user and record who did it (an empty scope only when asked for)."""
     cur = db.cursor()
-    user = auth.create_user(cur, username, password, role, regions, warehouses, display_name)
-    audit.record(cur, actor, "user_added", {"username": username, "role": role})
+    user = auth.create_user(
+        cur,
+        username,
+        password,
+        role,
+        regions,
+        warehouses,
+        display_name,
+        allow_empty_scope=allow_empty_scope,
+    )
+    audit.record(cur, actor, "user_added", {"username": user.username, "role": role})
     return user

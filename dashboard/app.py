@@ -44,6 +44,7 @@ except ValueError as exc:  # a malformed LINLI_MQTT_URL must not take the app do
 
 auth.require_login()
 auth.sidebar_badge()
+auth.require_rows()  # an account whose scope covers nothing sees a note, not every region
 role = auth.role()
 visible = [p for p in nav.PAGES if role == "demo" or role in p.roles]
 if not visible:

@@ -80,20 +80,31 @@ def require_login() -> None:
     _login_form()
 
 
+def require_rows() -> None:
+    """Stop with a plain note when the session's scope covers no rows (an empty scope)."""
+    try:
+        scope().communities(db.cursor())
+    except auth.EmptyScope as exc:
+        st.info(f"{t('sec_empty_scope')} ({exc})", icon=":material/info:")
+        st.stop()
+
+
 def _login_form() -> None:
     st.title(t("app_title"))
     notice = st.session_state.pop("auth_notice", None)
     if notice:
         st.warning(notice)
     with st.form("login"):
-        name = st.text_input(t("auth_username"))
-        pw = st.text_input(t("auth_password"), type="password")
+        name = st.text_input(t("auth_username"), max_chars=auth.MAX_USERNAME)
+        pw = st.text_input(t("auth_password"), type="password", max_chars=auth.MAX_PASSWORD)
         ok = st.form_submit_button(t("auth_sign_in"), type="primary")
     if ok:
         try:
             user = auth.authenticate(db.cursor(), name.strip(), pw)
         except auth.AuthError as exc:
-            key = "auth_locked" if exc.reason == "locked" else "auth_bad"
+            key = {"locked": "auth_locked", "unavailable": "sec_auth_unavailable"}.get(
+                exc.reason, "auth_bad"
+            )
             st.error(t(key, detail=str(exc)))
         else:
             st.session_state["user"] = user

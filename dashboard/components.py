@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -11,6 +12,20 @@ import streamlit as st
 from connectors.export import to_csv_bytes, to_excel_bytes
 from dashboard import columns, state
 from dashboard.i18n import t
+
+# Markdown (CommonMark) punctuation, plus Streamlit's own: $ starts LaTeX, :name[...] colours and
+# :material/icon: icons, & starts an HTML entity.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+
+
+def md(text: object) -> str:
+    """``text`` (a name from the data or from a user) safe inside Markdown: shown as typed.
+
+    Every place that puts a name into a caption, message, subheader or label goes through
+    here: a backtick, ``**``, ``$``, ``:red[...]``, a link or a line break in a community,
+    leader, region, sheet, rule or user name cannot change the text around it.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def fmt_money(x: float | None, decimals: int = 0) -> str:

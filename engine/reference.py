@@ -31,8 +31,14 @@ def regions(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``region_id, name``.
+
+    Raises
+    ------
+    EmptyScope
+        When the scope matches no community.
     """
     table = con.execute("SELECT region_id, name FROM regions ORDER BY region_id").df()
+    scope.communities(con)  # a scope that matches no community lists no region (EmptyScope)
     if scope.regions is None:
         return table
     return table.loc[table["region_id"].isin(scope.regions)].reset_index(drop=True)

@@ -18,7 +18,9 @@ users["role"] = users["role"].map(lambda r: t("role_" + r))
 for col in ("regions", "warehouses"):
     users[col] = users[col].map(
         lambda v: (
-            "、".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else t("adm_all")
+            ("、".join(map(str, v)) or t("sec_adm_none"))
+            if isinstance(v, list | tuple | np.ndarray)
+            else t("adm_all")
         )
     )
 ui.table(users, "admin")
@@ -37,7 +39,9 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
             list(names),
             format_func=names.get,
             placeholder=t("filter_all_regions"),
+            help=t("sec_adm_regions_help"),
         )
+        no_regions = st.checkbox(t("sec_adm_empty_scope"))
         whs = admin.warehouses()
         wh_names = dict(zip(whs["warehouse_id"], whs["name"], strict=True))
         warehouses = st.multiselect(
@@ -54,14 +58,15 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
                     username.strip(),
                     password,
                     role,
-                    regions or None,
+                    regions or ([] if no_regions else None),
                     warehouses or None,
                     display,
+                    allow_empty_scope=no_regions,
                 )
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                st.success(t("adm_created", username=username))
+                st.success(t("adm_created", username=ui.md(username)))
 
 st.subheader(t("adm_audit"))
 ui.table(admin.audit_log(), "admin", download="linli_audit_log", empty="adm_audit_empty")

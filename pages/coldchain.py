@@ -43,7 +43,7 @@ def live_panel() -> None:
         st.success(
             t(
                 "cc_connected",
-                broker=s.broker,
+                broker=ui.md(s.broker),
                 since=cc.since_text(s.since),
                 received=f"{s.received:,}",
                 quarantined=f"{s.quarantined:,}",
@@ -53,11 +53,11 @@ def live_panel() -> None:
         )
     else:
         st.warning(
-            t("cc_disconnected", since=cc.since_text(s.since), broker=s.broker),
+            t("cc_disconnected", since=cc.since_text(s.since), broker=ui.md(s.broker)),
             icon=":material/cloud_off:",
         )
     if s is not None and s.last_error:
-        st.caption(t("cc_last_error", error=s.last_error))
+        st.caption(t("cc_last_error", error=ui.md(s.last_error)))
 
     dev = cc.devices(f.regions, tick)
     if dev.empty:

@@ -53,7 +53,9 @@ if mode == "one":
     info = prof.info | {"band": t("band_" + str(prof.info["price_band"]))}
     rate = ui.fmt_pct(info.get("commission_rate"))
     kind, leader = t("type_" + info["type"]), info.get("leader") or "—"
-    st.caption(t("cp_info", type=kind, region=info["region"], leader=leader, rate=rate))
+    st.caption(
+        t("cp_info", type=kind, region=ui.md(info["region"]), leader=ui.md(leader), rate=rate)
+    )
     profile_cards = [
         ("cp_households", "households", "count"), ("col_active_buyers", "active_buyers", "count"),
         ("cp_penetration", "penetration", "pct"), ("col_gmv", "gmv", "money"),

@@ -47,7 +47,7 @@ with tab_import:
         targets, mappings = {}, {}
         options = ["", *tables.LOAD_ORDER]
         for i, sheet in enumerate(content.sheets):
-            st.subheader(f"{sheet.name} · {sheet.data.num_rows:,} {t('data_rows')}")
+            st.subheader(f"{ui.md(sheet.name)} · {sheet.data.num_rows:,} {t('data_rows')}")
             table = st.selectbox(
                 t("data_target"),
                 options,

@@ -80,7 +80,7 @@ with st.expander(t("sel_save_title"), icon=":material/save:"):
     if st.button(t("sel_save"), key="sel_save", disabled=not check.ok):
         try:
             selection.save_rule(name, text, user.username if user else "demo")
-            st.success(t("sel_saved", name=name.strip()), icon=":material/check:")
+            st.success(t("sel_saved", name=ui.md(name.strip())), icon=":material/check:")
         except ValueError as exc:
             st.error(t("sel_save_error", msg=exc), icon=":material/error:")
 

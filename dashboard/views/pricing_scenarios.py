@@ -43,7 +43,7 @@ def render(ctx: PricingContext) -> None:
     res = st.session_state.get("pr_whatif")
     if res is not None:
         res_name, w = res
-        st.markdown(f"**{res_name}**")
+        st.markdown(f"**{ui.md(res_name)}**")
         ui.kpi_row(scenario_cards(w.totals.set_index("metric")), per_row=5)
         shown = w.totals.assign(metric=w.totals["metric"].map(metric_label))
         ui.table(shown, "pricing.totals")

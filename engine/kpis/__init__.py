@@ -63,9 +63,9 @@ def _check(start: date, end: date, regions: Sequence[int], scope: Scope = ALL) -
         req = [int(r) for r in regions]
     except (TypeError, ValueError):
         raise ValueError(f"regions must be integer ids, got {regions!r}") from None
-    if scope.warehouses is not None and scope.regions is None:
-        # Rollups are kept per region: a warehouse-only scope cannot be cut from them.
-        raise ScopeError("KPIs are kept per region; a warehouse-only scope cannot read them")
+    if scope.warehouses is not None:
+        # Rollups are kept per region: a scope cut by warehouse cannot be cut from them.
+        raise ScopeError("KPIs are kept per region; a scope limited to warehouses cannot read them")
     return list(scope.clip_regions(req))
 
 

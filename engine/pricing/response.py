@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from engine.auth import ALL, Scope, ScopeError
+from engine.auth import ALL, EmptyScope, Scope, ScopeError
 from engine.pricing import data, elasticity
 
 HALF_LIFE = 7.0  # days, for the recent level of a community
@@ -70,7 +70,8 @@ class DemandModel:
         """Positions of ``community_ids`` (all when ``None``) inside the row ``scope``.
 
         Unknown ids raise ``ValueError``; ids all outside ``scope`` raise ``ScopeError``,
-        and those partly outside are dropped.
+        and those partly outside are dropped; a scope that holds none of the model's
+        communities raises ``EmptyScope``.
         """
         if community_ids is None:
             pos = np.arange(len(self.community_ids))
@@ -84,6 +85,8 @@ class DemandModel:
             ok = scope.mask(self.region_ids[pos], self.warehouse_ids[pos])
             if community_ids is not None and len(pos) and not ok.any():
                 raise ScopeError("the requested communities are outside your scope")
+            if community_ids is None and not ok.any():
+                raise EmptyScope(f"your scope {scope.describe()} matches no community")
             pos = pos[ok]
         return pos
 

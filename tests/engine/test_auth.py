@@ -14,6 +14,7 @@ T0 = datetime(2026, 11, 1, 9, 0)
 @pytest.fixture
 def con():
     c = db.connect(":memory:")
+    c.execute("INSERT INTO regions VALUES (1, '岳麓区', '长沙')")  # a scope names real regions
     auth.create_user(c, "li.na", "correct horse 1", "regional_manager", regions=[1], now=T0)
     yield c
     c.close()
