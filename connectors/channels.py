@@ -101,6 +101,8 @@ def send(
         for name, content in attachments:
             mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
             files.add(AttachMemory(content=bytes(content), name=name, mimetype=mime))
-    ok = ap.notify(title=subject, body=body or subject, attach=files)
+    ok = ap.notify(
+        title=subject, body=body or subject, body_format=apprise.NotifyFormat.TEXT, attach=files
+    )
     if not ok:
         raise SendError(f"the channel refused the message ({len(urls)} URL(s))")

@@ -409,7 +409,14 @@ CREATE TABLE IF NOT EXISTS plan_publications (
     target        VARCHAR NOT NULL,       -- leader:<id> | supplier:<id>
     content_hash  VARCHAR NOT NULL,
     msg_key       VARCHAR NOT NULL,
-    published_at  TIMESTAMP NOT NULL
+    published_at  TIMESTAMP NOT NULL,
+    content       VARCHAR NOT NULL        -- JSON of what was sent, for the next correction
+);
+
+-- A target's own address (a supplier's e-mail), used as the recipient of its messages.
+CREATE TABLE IF NOT EXISTS action_contacts (
+    target   VARCHAR PRIMARY KEY,         -- leader:<id> | supplier:<id>
+    address  VARCHAR NOT NULL
 );
 
 -- Purchase orders of a plan, kept at publication so a re-publication can rebuild them.

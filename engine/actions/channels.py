@@ -164,3 +164,15 @@ def mask(url: str) -> str:
     parts = [parts[0], *("***" if len(p) > 6 else p for p in parts[1:])]
     query = re.sub(r"(pass|password|token|secret)=[^&]*", r"\1=***", query)
     return f"{scheme}://{'/'.join(parts)}{sep}{query}"
+
+
+def set_contact(con: duckdb.DuckDBPyConnection, target: str, address: str) -> None:
+    """Give a leader or supplier (``supplier:<id>``, ``leader:<id>``) its own address.
+
+    A mail channel without ``to=`` then sends that target's messages to this address.
+    """
+    if not re.match(r"^(leader|supplier):\d+$", target or ""):
+        raise ValueError(f"bad target {target!r}; expected leader:<id> or supplier:<id>")
+    if not address or not address.strip():
+        raise ValueError("an address is required")
+    con.execute("INSERT OR REPLACE INTO action_contacts VALUES (?, ?)", [target, address.strip()])
