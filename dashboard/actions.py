@@ -52,9 +52,18 @@ def runtime() -> Runtime:
         return Runtime(None, None)
     con = db.connection()
     sender = ops_actions.Sender(con, interval_s=2.0).start()
-    sched = ops_scheduler.build(con, wake=sender.wake)
+    sched = ops_scheduler.build(con, wake=sender.wake, refit=_refit)
     sched.start()
     return Runtime(sender, sched)
+
+
+def _refit() -> dict:
+    """The nightly refit renews the demand model the pages use (one per data version)."""
+    from dashboard import pricing
+
+    version = db.data_version()
+    pricing.model.clear()
+    return {"version": version, **pricing.model_info(version)}
 
 
 def wake() -> None:

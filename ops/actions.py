@@ -69,6 +69,8 @@ class Sender:
         Messages claimed per pass.
     environ
         Where ``LINLI_CHANNEL_*`` variables are read; default the process environment.
+    workers
+        Deliveries in flight at once (see :func:`engine.actions.outbox.deliver`).
     """
 
     def __init__(
@@ -79,8 +81,13 @@ class Sender:
         retry: outbox.Retry = DEFAULT_RETRY,
         batch: int = 100,
         environ: Mapping[str, str] | None = None,
+        workers: int = 4,
     ):
         self._cur = con.cursor()
+        self._resolve_cur = con.cursor()
+        self._resolve_lock = threading.Lock()
+        self._urls: dict[str, list[str] | Exception] = {}
+        self.workers = workers
         self.interval_s = interval_s
         self.retry = retry
         self.batch = batch
@@ -109,12 +116,14 @@ class Sender:
     def run_once(self) -> outbox.Delivery:
         """One pass in the calling thread (tests, the benchmark)."""
         with self._lock:
+            self._urls = {}  # channels are looked up once per pass (the admin may change them)
             d = outbox.deliver(
                 self._cur,
-                lambda m: send_one(self._cur, m, self.environ),
+                self._send,
                 limit=self.batch,
                 retry=self.retry,
                 stop=self._stop,
+                workers=self.workers,
             )
             self._passes += 1
             self._sent += d.sent
@@ -122,6 +131,28 @@ class Sender:
             self._dead += d.dead
             self._last_pass = datetime.now()
         return d
+
+    def _resolve(self, channel: str) -> list[str]:
+        with self._resolve_lock:  # worker threads share one cursor for the look-ups
+            if channel not in self._urls:
+                try:
+                    self._urls[channel] = channels.resolve(self._resolve_cur, channel, self.environ)
+                except (channels.ChannelError, ValueError) as exc:
+                    self._urls[channel] = exc
+            found = self._urls[channel]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def _send(self, msg: outbox.Message) -> None:
+        transport.send(
+            self._resolve(msg.channel),
+            key=msg.key,
+            recipient=msg.recipient,
+            subject=msg.subject,
+            body=msg.body,
+            attachments=msg.attachments,
+        )
 
     def _run(self) -> None:
         while not self._stop.is_set():

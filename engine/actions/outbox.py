@@ -21,6 +21,7 @@ so the receiver can drop the repeat.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Event
@@ -263,13 +264,14 @@ def deliver(
     retry: Retry = Retry(),
     stop: Event | None = None,
     clock: Callable[[], datetime] = datetime.now,
+    workers: int = 1,
 ) -> Delivery:
-    """Claim due messages and send each; the outcome of each is committed before the next.
+    """Claim due messages and send them; each outcome is committed as soon as it is known.
 
     Parameters
     ----------
     con
-        A cursor of the connection, used by this thread only.
+        A cursor of the connection, used by this thread only (senders never touch it).
     send
         Delivers one message or raises (the exception text becomes ``last_error``).
     limit
@@ -277,32 +279,73 @@ def deliver(
     retry
         Back-off and lease.
     stop
-        When set, the pass ends after the message in hand and gives the rest back.
+        When set, the messages in hand are finished and the rest are given back.
     clock
         The current time (tests move it).
+    workers
+        Messages in flight at once (channels are network-bound). A process killed in the
+        middle can leave at most this many deliveries unrecorded.
 
     Returns
     -------
     Delivery
         Counts of sent, retried, dead and released messages.
     """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     batch = claim(con, limit=limit, now=clock(), retry=retry)
-    sent = retried = dead = 0
-    for i, msg in enumerate(batch):
-        if stop is not None and stop.is_set():
-            release(con, [m.key for m in batch[i:]])
-            return Delivery(sent, retried, dead, len(batch) - i)
-        try:
-            send(msg)
-        except Exception as exc:
-            if mark_failed(con, msg.key, f"{type(exc).__name__}: {exc}", clock(), retry) == "dead":
-                dead += 1
-            else:
-                retried += 1
-        else:
+    counts = {"sent": 0, "retried": 0, "dead": 0}
+
+    def record(msg: Message, exc: BaseException | None) -> None:
+        if exc is None:
             mark_sent(con, msg.key, clock())
-            sent += 1
-    return Delivery(sent, retried, dead, 0)
+            counts["sent"] += 1
+        else:
+            status = mark_failed(con, msg.key, f"{type(exc).__name__}: {exc}", clock(), retry)
+            counts["dead" if status == "dead" else "retried"] += 1
+
+    stopped = lambda: stop is not None and stop.is_set()  # noqa: E731
+    if workers == 1 or len(batch) <= 1:
+        for i, msg in enumerate(batch):
+            if stopped():
+                release(con, [m.key for m in batch[i:]])
+                return Delivery(counts["sent"], counts["retried"], counts["dead"], len(batch) - i)
+            try:
+                send(msg)
+            except Exception as exc:
+                record(msg, exc)
+            else:
+                record(msg, None)
+        return Delivery(counts["sent"], counts["retried"], counts["dead"], 0)
+    released: list[str] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linli-send") as pool:
+        futures = {pool.submit(_guarded, send, msg, stop): msg for msg in batch}
+        for fut in as_completed(futures):
+            msg = futures[fut]
+            if fut.cancelled() or fut.result() is _SKIPPED:
+                released.append(msg.key)
+                continue
+            res = fut.result()
+            record(msg, res if isinstance(res, BaseException) else None)
+            if stopped():
+                for f in futures:
+                    f.cancel()
+    release(con, released)
+    return Delivery(counts["sent"], counts["retried"], counts["dead"], len(released))
+
+
+_SKIPPED = object()
+
+
+def _guarded(send: Callable[[Message], None], msg: Message, stop: Event | None) -> object:
+    """Run one send in a worker: its exception (or None), or _SKIPPED when stopping."""
+    if stop is not None and stop.is_set():
+        return _SKIPPED
+    try:
+        send(msg)
+    except Exception as exc:
+        return exc
+    return None
 
 
 def messages(

@@ -139,3 +139,28 @@ def test_recover_and_lease(con):
     assert [m.key for m in outbox.claim(con, now=clock.now + timedelta(seconds=61), retry=retry)]
     assert outbox.recover(con) == 1
     assert outbox.messages(con, status="queued")["msg_key"].tolist() == ["k1"]
+
+
+def test_parallel_workers_deliver_each_once_and_stop_releases(con):
+    """With 4 workers every message is sent once; failures are retried; a stop gives back."""
+    import threading
+
+    for i in range(40):
+        _enqueue(con, f"k{i:02d}")
+    seen, lock = [], threading.Lock()
+
+    def send(msg):
+        with lock:
+            seen.append(msg.key)
+        if msg.key.endswith("7"):
+            raise ConnectionError("down")
+
+    d = outbox.deliver(con, send, workers=4, retry=outbox.Retry(base_s=0))
+    assert (d.sent, d.retried, d.released) == (36, 4, 0) and len(set(seen)) == 40 == len(seen)
+    stop = threading.Event()
+    stop.set()
+    d = outbox.deliver(con, send, workers=4, stop=stop, retry=outbox.Retry(base_s=0))
+    assert (d.sent, d.released) == (0, 4)
+    assert sorted(outbox.messages(con, status="queued")["msg_key"]) == [
+        "k07", "k17", "k27", "k37",
+    ]  # fmt: skip
