@@ -81,7 +81,7 @@ class Sender:
         retry: outbox.Retry = DEFAULT_RETRY,
         batch: int = 100,
         environ: Mapping[str, str] | None = None,
-        workers: int = 4,
+        workers: int = 8,
     ):
         self._cur = con.cursor()
         self._resolve_cur = con.cursor()

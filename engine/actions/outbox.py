@@ -21,7 +21,7 @@ so the receiver can drop the repeat.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Event
@@ -204,12 +204,17 @@ def _message(r: tuple) -> Message:
     return Message(r[0], r[1], r[2], r[3], r[4], r[5], files, r[6])
 
 
-def mark_sent(con: duckdb.DuckDBPyConnection, key: str, now: datetime | None = None) -> None:
-    """Record a delivered message."""
+def mark_sent(
+    con: duckdb.DuckDBPyConnection, key: str | list[str], now: datetime | None = None
+) -> None:
+    """Record delivered messages (one key or several, in one statement)."""
+    keys = [key] if isinstance(key, str) else list(key)
+    if not keys:
+        return
     con.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
-        "claimed_until = NULL, last_error = NULL WHERE msg_key = ?",
-        [now or datetime.now(), key],
+        "claimed_until = NULL, last_error = NULL WHERE list_contains(?::VARCHAR[], msg_key)",
+        [now or datetime.now(), keys],
     )
 
 
@@ -320,15 +325,25 @@ def deliver(
     released: list[str] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linli-send") as pool:
         futures = {pool.submit(_guarded, send, msg, stop): msg for msg in batch}
-        for fut in as_completed(futures):
-            msg = futures[fut]
-            if fut.cancelled() or fut.result() is _SKIPPED:
-                released.append(msg.key)
-                continue
-            res = fut.result()
-            record(msg, res if isinstance(res, BaseException) else None)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            ok = []
+            for fut in done:
+                msg = futures[fut]
+                res = None if fut.cancelled() else fut.result()
+                if fut.cancelled() or res is _SKIPPED:
+                    released.append(msg.key)
+                elif isinstance(res, BaseException):
+                    record(msg, res)
+                else:
+                    ok.append(msg.key)
+            # Every outcome known is committed at once; several finished together share
+            # one statement.
+            mark_sent(con, ok, clock())
+            counts["sent"] += len(ok)
             if stopped():
-                for f in futures:
+                for f in pending:
                     f.cancel()
     release(con, released)
     return Delivery(counts["sent"], counts["retried"], counts["dead"], len(released))
