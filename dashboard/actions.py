@@ -22,7 +22,6 @@ from ops import actions as ops_actions
 from ops import scheduler as ops_scheduler
 
 log = logging.getLogger(__name__)
-STATUS_ICON = {"queued": "⏳", "sending": "📤", "sent": "✅", "dead": "⛔"}
 
 
 @dataclass
@@ -107,7 +106,10 @@ def channels_panel(username: str) -> None:
             st.success(t("act_channel_removed"))
     except ValueError as exc:
         st.error(str(exc))
-    ui.table(channels.channels(db.cursor()), "actions.channels", empty="act_no_channels")
+    shown = channels.channels(db.cursor())
+    shown["role"] = shown["role"].map(lambda r: t("act_role_" + r))
+    shown["region"] = shown["region_id"].map(lambda r: names.get(None if pd.isna(r) else int(r)))
+    ui.table(shown, "actions.channels", empty="act_no_channels")
 
 
 def outbox_panel() -> None:
@@ -120,9 +122,7 @@ def outbox_panel() -> None:
             [ui.card(f"act_status_{s}", float(tot.get(s, 0)), "count") for s in outbox.STATUSES]
         )
     msgs = outbox.messages(cur, limit=200)
-    msgs.insert(
-        0, "state", msgs["status"].map(lambda s: f"{STATUS_ICON.get(s, '')} {t('act_status_' + s)}")
-    )
+    msgs.insert(0, "state", msgs["status"].map(lambda s: t("act_status_" + s)))
     ui.table(msgs.drop(columns=["status"]), "actions.outbox", empty="act_outbox_empty")
     dead = msgs.loc[msgs["status"] == "dead", "msg_key"].tolist()
     if dead:
