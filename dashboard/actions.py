@@ -44,6 +44,9 @@ def _release(rt: Runtime) -> None:
         rt.sender.stop()
 
 
+_current: list[Runtime] = []  # the live runtime, for the ingester thread's alarm signal
+
+
 @st.cache_resource(show_spinner=False, on_release=_release)
 def runtime() -> Runtime:
     """Start the outbox sender and the scheduled jobs of this process once."""
@@ -53,7 +56,15 @@ def runtime() -> Runtime:
     sender = ops_actions.Sender(con, interval_s=2.0).start()
     sched = ops_scheduler.build(con, wake=sender.wake, refit=_refit)
     sched.start()
-    return Runtime(sender, sched)
+    rt = Runtime(sender, sched)
+    _current[:] = [rt]
+    return rt
+
+
+def alarm_changed() -> None:
+    """An alarm was raised or changed (MQTT writer thread): run the ``alarms`` job now."""
+    if _current and _current[0].scheduler is not None:
+        ops_scheduler.run_soon(_current[0].scheduler, "alarms")  # type: ignore[arg-type]
 
 
 def _refit() -> dict:

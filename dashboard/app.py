@@ -37,15 +37,15 @@ except dbmod.DatabaseError as exc:
     st.error(f"**{t('db_error_title')}** — {exc}", icon=":material/error:")
     st.stop()
 
-try:  # live cold-chain ingestion starts with the app, not with its page
-    coldchain.ingester()
-except ValueError as exc:  # a malformed LINLI_MQTT_URL must not take the app down
-    st.sidebar.warning(f"MQTT: {exc}", icon=":material/sensors_off:")
-
 try:  # the outbox sender and the scheduled jobs start with the app, not with a page
     actions.runtime()
 except ValueError as exc:  # a malformed LINLI_DIGEST_AT must not take the app down
     st.sidebar.warning(f"{t('act_jobs')}: {exc}", icon=":material/schedule:")
+
+try:  # live cold-chain ingestion starts with the app, not with its page
+    coldchain.ingester()
+except ValueError as exc:  # a malformed LINLI_MQTT_URL must not take the app down
+    st.sidebar.warning(f"MQTT: {exc}", icon=":material/sensors_off:")
 
 auth.require_login()
 auth.sidebar_badge()

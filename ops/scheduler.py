@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -173,6 +174,13 @@ def run_now(sched: BackgroundScheduler, job: str) -> None:
     if found is None:
         raise ValueError(f"no scheduled job {job!r}")
     found.func()
+
+
+def run_soon(sched: BaseScheduler, job: str) -> None:
+    """Move a scheduled job's next run to now (it runs in the scheduler's own thread)."""
+    found = sched.get_job(job)
+    if found is not None:
+        found.modify(next_run_time=datetime.now(sched.timezone))  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:
