@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from engine import clock
 from engine import db as dbmod
-from engine.actions import alarms, digest, jobs
+from engine.actions import alarms, digest, jobs, publish
 from ops.actions import Sender
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,12 @@ def sync_source(environ: Mapping[str, str]) -> Any:
 
 
 def run_sql_sync(con: duckdb.DuckDBPyConnection, environ: Mapping[str, str]) -> dict:
-    """The nightly SQL sync (skipped, and saying so, when no source is configured)."""
+    """The nightly SQL sync (skipped, saying so, without a source), then published listings
+    settled from the orders that name them (:func:`engine.actions.publish.settle`)."""
     source = sync_source(environ)
     if source is None:
-        return {"skipped": "LINLI_SYNC_URL is not set"}
+        # Orders may also arrive by file import: published listings still settle.
+        return {"skipped": "LINLI_SYNC_URL is not set", "listings_settled": publish.settle(con)}
     from connectors import sql
 
     res = sql.sync(con, source)
@@ -82,6 +84,7 @@ def run_sql_sync(con: duckdb.DuckDBPyConnection, environ: Mapping[str, str]) -> 
         "orders": res.orders_fetched,
         "items": res.items_fetched,
         "watermark": str(res.watermark_to),
+        "listings_settled": publish.settle(con),
     }
 
 

@@ -493,6 +493,26 @@ def _recipient(con: duckdb.DuckDBPyConnection, target: str, name: str) -> str:
     return row[0][0] if row else name
 
 
+def settle(con: duckdb.DuckDBPyConnection, sale_date: date | None = None) -> int:
+    """Fill published listings' outcomes from the orders that name them; returns rows changed.
+
+    A published listing is a ``campaigns`` row with ``plan_id`` set and ``units`` 0 until its
+    orders are loaded. Orders come back with ``order_items.campaign_id`` = the storefront's
+    ``listing_id``; this sets ``units`` (ordered, cancelled orders excluded), ``success``
+    (units ≥ threshold) and ``sold_out`` (units ≥ stock limit). Run by the nightly sync job.
+    """
+    rows = con.execute(
+        "UPDATE campaigns c SET units = u.units, success = u.units >= c.threshold, "
+        "sold_out = coalesce(u.units >= c.stock_limit, false) FROM ("
+        "  SELECT i.campaign_id, sum(i.qty)::INTEGER AS units FROM order_items i "
+        "  JOIN orders o USING (order_id) WHERE o.status <> 'cancelled' GROUP BY 1) u "
+        "WHERE c.campaign_id = u.campaign_id AND c.plan_id IS NOT NULL "
+        "AND (? IS NULL OR c.sale_date = ?) AND c.units <> u.units RETURNING c.campaign_id",
+        [sale_date, sale_date],
+    ).fetchall()
+    return len(rows)
+
+
 def publications(con: duckdb.DuckDBPyConnection, plan_id: str) -> pd.DataFrame:
     """What each publication of a plan sent, with each message's delivery status."""
     return con.execute(

@@ -558,6 +558,7 @@ NO_REGION_ROWS = {
     "actions.outbox.requeue": "admin requeues a dead message",
     "actions.publish.publications": "what one plan's publications sent; admin page only",
     "actions.publish.publish": "publishes a plan the caller built and approved in scope; counts",
+    "actions.publish.settle": "fills published listings' outcomes from orders; a count",
     "actions.publish.store_purchase": "stores a plan's purchase lines",
     "actions.publish.storefront": "a whole plan's listings for the storefront channel; no page",
     "afterload.rebuild": "rebuilds rollups after a load, returns a date",

@@ -149,3 +149,36 @@ def test_republish_after_an_edit_sends_a_correction_not_a_duplicate(published):
         [plan.plan_id, int(row["community_id"]), int(row["sku_id"])],
     ).fetchall()[0][0]
     assert price == pytest.approx(row["price"] + 1)
+
+
+def test_orders_naming_a_listing_settle_it(published):
+    """Orders naming a listing (campaign_id) fill its units and success; settling twice is a no-op."""
+    _con, cur, plan, *_ = published
+    lid, thr, comm, sku = cur.execute(
+        "SELECT campaign_id, threshold, community_id, sku_id FROM campaigns WHERE plan_id = ? "
+        "ORDER BY campaign_id LIMIT 1",
+        [plan.plan_id],
+    ).fetchall()[0]
+    oid = cur.execute("SELECT max(order_id) + 1 FROM orders").fetchall()[0][0]
+    user, pickup = cur.execute(
+        "SELECT u.user_id, p.pickup_id FROM users u JOIN pickup_points p USING (community_id) "
+        "WHERE u.community_id = ? LIMIT 1",
+        [comm],
+    ).fetchall()[0]
+    when = pd.Timestamp(plan.sale_date) + pd.Timedelta(hours=10)
+    cur.execute(
+        "INSERT INTO orders (order_id, user_id, community_id, pickup_id, order_date, created_at, "
+        "promised_by, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'paid')",
+        [oid, user, comm, pickup, plan.sale_date, when, when + pd.Timedelta(days=1)],
+    )
+    cur.execute(
+        "INSERT INTO order_items (order_id, sku_id, campaign_id, qty, unit_price, list_price, "
+        "unit_cost) VALUES (?, ?, ?, ?, 1, 1, 1)",
+        [oid, sku, lid, thr + 2],
+    )
+    assert publish.settle(cur, plan.sale_date) == 1
+    assert publish.settle(cur, plan.sale_date) == 0
+    units, ok = cur.execute(
+        "SELECT units, success FROM campaigns WHERE campaign_id = ?", [lid]
+    ).fetchall()[0]
+    assert (units, ok) == (thr + 2, True)
