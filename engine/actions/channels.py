@@ -116,6 +116,7 @@ def set_channel(
     """Configure (replace) the channel of a role in one region, or all regions when None."""
     name(role, region_id)
     url = check_url(url)
+    region_id = None if region_id is None else int(region_id)
     con.execute(
         "DELETE FROM action_channels WHERE role = ? AND region_id IS NOT DISTINCT FROM ?",
         [role, region_id],
@@ -128,6 +129,7 @@ def set_channel(
 
 def remove_channel(con: duckdb.DuckDBPyConnection, role: str, region_id: int | None = None) -> None:
     """Remove the configured channel of a role in one region (or the all-regions one)."""
+    region_id = None if region_id is None else int(region_id)
     con.execute(
         "DELETE FROM action_channels WHERE role = ? AND region_id IS NOT DISTINCT FROM ?",
         [role, region_id],
