@@ -9,7 +9,8 @@ resolves to apprise URLs (``wecombot://``, ``dingtalk://``, ``feishu://``, ``mai
    several URLs separated by spaces or commas);
 2. the ``action_channels`` table (the admin page): the region's row, else the all-regions row.
 
-A channel that is itself an apprise URL (``json://host/hook``) is used as it is.
+A channel that is itself an apprise URL (``json://host/hook``) is used as it is. A role with
+nothing configured falls back as :data:`FALLBACK` says (escalations go to the duty desk).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ SCHEMES = (
     "json",
     "jsons",
 )
+# A role without a channel of its own uses another's: an escalation reaches at least the duty desk.
+FALLBACK = {"escalation": "duty"}
 _NAME = re.compile(r"^(?P<role>[a-z_]+)(@(?P<region>\d+))?$")
 
 
@@ -100,6 +103,8 @@ def resolve(
     regional = [u for u, r in rows if r is not None]
     if rows:
         return regional or [u for u, _ in rows]
+    if role in FALLBACK:
+        return resolve(con, FALLBACK[role] + (f"@{region}" if region else ""), env)
     where = f" in region {region}" if region else ""
     raise ChannelError(
         f"no channel configured for role {role!r}{where}: set {var} or add it on the admin page"

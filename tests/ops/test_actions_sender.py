@@ -109,6 +109,8 @@ def test_environment_channel_overrides_and_region_first(con, hook):
     assert channels.resolve(con, "manager@2", env) == [hook.url("/r2")]
     assert channels.resolve(con, "manager@5", env) == [hook.url("/all")]
     assert channels.resolve(con, "manager@5", {}) == ["json://127.0.0.1:9/never"]
+    channels.set_channel(con, "duty", hook.url("/duty"))
+    assert channels.resolve(con, "escalation@2", {}) == [hook.url("/duty")]  # falls back
     with pytest.raises(ValueError, match="unsupported channel URL"):
         channels.set_channel(con, "duty", "http://example.com")
 
