@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
     sys.path.insert(0, str(ROOT))
 
-from dashboard import auth, coldchain, db, nav, state  # noqa: E402
+from dashboard import actions, auth, coldchain, db, nav, state  # noqa: E402
 from dashboard.i18n import LANGS, t  # noqa: E402
 from engine import db as dbmod  # noqa: E402
 
@@ -36,6 +36,11 @@ except dbmod.DatabaseError as exc:
     st.title(t("app_title"))
     st.error(f"**{t('db_error_title')}** — {exc}", icon=":material/error:")
     st.stop()
+
+try:  # the outbox sender and the scheduled jobs start with the app, not with a page
+    actions.runtime()
+except ValueError as exc:  # a malformed LINLI_DIGEST_AT must not take the app down
+    st.sidebar.warning(f"{t('act_jobs')}: {exc}", icon=":material/schedule:")
 
 try:  # live cold-chain ingestion starts with the app, not with its page
     coldchain.ingester()

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from connectors import mqtt
-from dashboard import auth, db
+from dashboard import actions, auth, db
 from data import telemetry as telemetry_data
 from engine import clock
 from engine import db as dbmod
@@ -47,7 +47,9 @@ def ingester() -> mqtt.Ingester | None:
         log.warning("cannot write the devices file for the simulator: %s", exc)
     if not mqtt_enabled():
         return None
-    return wiring.live_ingester(con, mqtt.MqttSettings.from_url()).start()
+    return wiring.live_ingester(
+        con, mqtt.MqttSettings.from_url(), on_alarm=actions.alarm_changed
+    ).start()
 
 
 def status() -> mqtt.IngestStatus | None:

@@ -486,7 +486,8 @@ def history(con: duckdb.DuckDBPyConnection, limit: int = 20, scope: Scope = ALL)
         "OR list_contains(?::INTEGER[], i.community_id))) ORDER BY created_at DESC LIMIT ?",
         [comms, comms, int(limit)],
     ).df()
-    last = con.execute("SELECT max(sale_date) FROM campaigns").fetchall()[0][0]
+    # A sale date has data once its orders are in (a published plan's listings exist before).
+    last = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
     rows = []
     for p in plans.itertuples():
         rec = p._asdict()

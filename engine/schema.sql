@@ -371,3 +371,71 @@ CREATE TABLE IF NOT EXISTS group_plan_items (
     expected_gmv    DOUBLE NOT NULL,
     expected_margin DOUBLE NOT NULL
 );
+
+-- issue 19: actions outbox (engine/actions/: outbox, channels, publication, alarms, jobs)
+-- One row per outgoing message; `msg_key` is the caller's idempotency key, so enqueueing the
+-- same key twice queues one message. status: queued | sending | sent | dead.
+CREATE TABLE IF NOT EXISTS outbox (
+    msg_key          VARCHAR PRIMARY KEY,
+    kind             VARCHAR NOT NULL,    -- plan_listing | supplier_order | digest | alarm | ...
+    channel          VARCHAR NOT NULL,    -- a channel name (role[@region]) or an apprise URL
+    recipient        VARCHAR NOT NULL,
+    subject          VARCHAR NOT NULL,
+    body             VARCHAR NOT NULL,
+    status           VARCHAR NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    created_at       TIMESTAMP NOT NULL,
+    next_attempt_at  TIMESTAMP NOT NULL,
+    claimed_until    TIMESTAMP,           -- lease of the sender that is delivering it
+    sent_at          TIMESTAMP,
+    last_error       VARCHAR,
+    attachments      STRUCT(filename VARCHAR, content BLOB)[]
+);
+
+-- Where messages of a role go, per region (region_id NULL = every region). `url` is an
+-- apprise URL (wecombot://, dingtalk://, feishu://, mailto://, json://).
+CREATE TABLE IF NOT EXISTS action_channels (
+    role        VARCHAR NOT NULL,         -- leader | supplier | manager | duty | escalation | ...
+    region_id   INTEGER,
+    url         VARCHAR NOT NULL,
+    updated_by  VARCHAR,
+    updated_at  TIMESTAMP NOT NULL
+);
+
+-- What a publication of a plan sent, per message: a re-publication compares against it.
+CREATE TABLE IF NOT EXISTS plan_publications (
+    plan_id       VARCHAR NOT NULL,
+    revision      INTEGER NOT NULL,
+    target        VARCHAR NOT NULL,       -- leader:<id> | supplier:<id>
+    content_hash  VARCHAR NOT NULL,
+    msg_key       VARCHAR NOT NULL,
+    published_at  TIMESTAMP NOT NULL,
+    content       VARCHAR NOT NULL        -- JSON of what was sent, for the next correction
+);
+
+-- A target's own address (a supplier's e-mail), used as the recipient of its messages.
+CREATE TABLE IF NOT EXISTS action_contacts (
+    target   VARCHAR PRIMARY KEY,         -- leader:<id> | supplier:<id>
+    address  VARCHAR NOT NULL
+);
+
+-- Purchase orders of a plan, kept at publication so a re-publication can rebuild them.
+CREATE TABLE IF NOT EXISTS group_plan_purchase (
+    plan_id       VARCHAR NOT NULL,
+    supplier_id   INTEGER NOT NULL,
+    warehouse_id  INTEGER NOT NULL,
+    sku_id        INTEGER NOT NULL,
+    order_qty     DOUBLE NOT NULL
+);
+
+-- The listing a published plan created (NULL for listings loaded from the platform).
+ALTER TABLE campaigns ADD COLUMN IF NOT EXISTS plan_id VARCHAR;
+
+-- Each run of a scheduled job: the admin page shows the last one.
+CREATE TABLE IF NOT EXISTS job_runs (
+    job          VARCHAR NOT NULL,        -- digest | sql_sync | model_refit | alarms | ...
+    started_at   TIMESTAMP NOT NULL,
+    finished_at  TIMESTAMP,
+    ok           BOOLEAN,
+    result       VARCHAR
+);

@@ -9,9 +9,11 @@ here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from connectors import mqtt
 from engine.coldchain import live
@@ -23,10 +25,37 @@ REORDER_QUIET_S = 0.5
 REORDER_MAX_S = 1.0
 
 
+class NotifyingSink:
+    """The alarm engine, calling ``on_alarm`` whenever a commit changed an alarm.
+
+    ``on_alarm`` runs in the ingester's writer thread, so it should only signal (the app
+    moves the ``alarms`` job, which queues notifications, to now).
+    """
+
+    def __init__(self, engine: live.AlarmEngine, on_alarm: Callable[[], None]):
+        self.engine = engine
+        self.on_alarm = on_alarm
+
+    def on_commit(self, cursor: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> pd.DataFrame:
+        """Evaluate the rows; signal when any alarm was raised, changed or cleared."""
+        changes = self.engine.on_commit(cursor, rows)
+        if changes is not None and len(changes):
+            self.on_alarm()
+        return changes
+
+    def pending(self) -> int:
+        """Rows the alarm engine still holds."""
+        return self.engine.pending()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
 def live_ingester(
     con: duckdb.DuckDBPyConnection,
     settings: mqtt.MqttSettings | None = None,
     alarm_settings: AlarmSettings | None = None,
+    on_alarm: Callable[[], None] | None = None,
     **kwargs: Any,
 ) -> mqtt.Ingester:
     """An MQTT ingester whose writer thread hands committed rows to the alarm engine.
@@ -39,6 +68,9 @@ def live_ingester(
         Broker settings; ``None`` parses ``LINLI_MQTT_URL``.
     alarm_settings
         Alarm settings; defaults when ``None``.
+    on_alarm
+        Called (from the writer thread) after a commit that changed an alarm, so the
+        notifications go out at once instead of at the next ``alarms`` job.
     **kwargs
         Passed to :class:`connectors.mqtt.Ingester` (``flush_s``, ``batch_size``,
         ``receiver``, ...).
@@ -51,4 +83,6 @@ def live_ingester(
     sink = live.AlarmEngine(
         con, alarm_settings, reorder_quiet_s=REORDER_QUIET_S, reorder_max_s=REORDER_MAX_S
     )
-    return mqtt.Ingester(con, settings, sink=sink, **kwargs)
+    if on_alarm is None:
+        return mqtt.Ingester(con, settings, sink=sink, **kwargs)
+    return mqtt.Ingester(con, settings, sink=NotifyingSink(sink, on_alarm), **kwargs)

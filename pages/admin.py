@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import admin, auth, state
+from dashboard import actions, admin, auth, state
 from dashboard import components as ui
 from dashboard.i18n import t
 from engine import auth as engine_auth
@@ -70,3 +70,10 @@ with st.expander(t("adm_add_user"), icon=":material/person_add:"):
 
 st.subheader(t("adm_audit"))
 ui.table(admin.audit_log(), "admin", download="linli_audit_log", empty="adm_audit_empty")
+
+st.subheader(t("act_channels"), help=t("act_channels_help"))
+actions.channels_panel(me.username if me else "demo")
+st.subheader(t("act_outbox"))
+actions.outbox_panel()
+st.subheader(t("act_jobs"))
+actions.jobs_panel()

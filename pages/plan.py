@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import auth, charts, db, nav
+from dashboard import actions, auth, charts, db, nav
 from dashboard import components as ui
 from dashboard import dispatch as dd
 from dashboard import plan as svc
@@ -107,6 +107,12 @@ else:
     if saved and st.button(t("pl_approve"), icon=":material/check_circle:", key="pl_approve"):
         svc.approve(saved, user.username if user else "demo")
         st.success(t("pl_approved", plan_id=saved))
+        try:
+            res = actions.publish_plan(saved, user.username if user else "demo", plan.purchase)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.success(t("act_published", **res.as_dict()), icon=":material/send:")
 
 st.subheader(t("pl_history"))
 ui.table(svc.history(), "plan.history", empty="pl_history_empty")
