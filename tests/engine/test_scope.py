@@ -581,6 +581,7 @@ NO_REGION_ROWS = {
     "db.get_meta": "a metadata value",
     "db.schema_version": "the schema version",
     "db.set_meta": "writes a metadata value",
+    "db.verify": "reads every block once to find damage on open; returns nothing",
     "forecasting.demand.holidays": "the public-holiday calendar",
     "kpis.data_range": "the first and last day of data",
     "kpis.rollups.refresh_rollups": "rebuilds rollups, returns nothing",
