@@ -16,11 +16,14 @@ from engine import audit
 from engine.rules import parser
 
 # The seeds' two examples (the issue's specification) and the language's baseline rules.
-# 库存充足 = at least 3 days of stock cover; 高客单价 = price in the top 30 % of its category.
+# 库存充足 = what can be on the shelf on the sale day (stock, in transit, and what the supplier can
+# still deliver in time) covers at least a day of sales: in a pre-sale (以销定采) business fresh
+# goods are bought for the orders, so on-hand days (库存天数) would drop them all.
+# 高客单价 = price in the top 30 % of its category.
 SEEDS: tuple[tuple[str, str], ...] = (
     (
         "云顶华府 浏览TOP10 库存充足 高客单价",
-        '范围 小区 "云顶华府" 过去 30 天 筛选 库存天数 >= 3 且 单价分位 >= 0.7 '
+        '范围 小区 "云顶华府" 过去 30 天 筛选 可供天数 >= 1 且 单价分位 >= 0.7 '
         "排序 浏览量 降序 前 10",
     ),
     (
