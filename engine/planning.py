@@ -6,9 +6,13 @@ The closed loop of the seeds (S-P-F): for a sale date and a set of communities,
    sellers (its persona mix shows in what it buys) and basket partners of those candidates;
    SKUs that cannot be stocked in time or sell below the minimum margin are dropped;
 2. per candidate the pricing engine's demand model gives the best price and threshold with
-   their success probability, expected units, GMV and margin;
-3. each community's list is the best ``per_community`` by expected margin with success
-   probability ≥ target and at most ``max_per_category`` per category;
+   their success probability, expected units, GMV and margin: prices only within the range
+   each SKU's past listings support (widened on request; answers outside it are flagged
+   ``extrapolated``), the threshold chosen against the cost of a formed group — the leader's
+   commission, handling per order and the delivery stop's share (:mod:`engine.pricing.costs`,
+   defaults from the data, each overridable in :class:`PlanSettings`);
+3. each community's list is the best ``per_community`` by expected margin after those costs
+   with success probability ≥ target and at most ``max_per_category`` per category;
 4. purchase orders per supplier: expected units plus safety stock (z × NB standard
    deviation, z by shelf life) less stock on hand, rounded up to pack sizes (以销定采);
 5. expected loads per pickup point are routed by the dispatch engine (pick lists follow).
@@ -31,7 +35,7 @@ import pandas as pd
 
 from engine import audit, rules
 from engine.auth import ALL, Scope
-from engine.pricing import response, whatif
+from engine.pricing import costs, response, whatif
 from engine.routing import dispatch
 
 DEFAULT_RULE = "范围 全部 过去 30 天 排序 销量 降序 前 20"
@@ -54,12 +58,42 @@ class PlanSettings:
     route: bool = True
     route_time_s: float = 5.0
     seed: int = 0
+    widen: float = 0.0  # widen each SKU's observed price range by this fraction of list
+    handling_per_order: float = costs.HANDLING_PER_ORDER  # CNY per order
+    stop_cost: float | None = None  # CNY per delivery stop; None = from the routing costs
+    commission: float | None = None  # leader commission rate; None = each leader's own
 
     def __post_init__(self) -> None:
         if not 0 < self.target < 1:
             raise ValueError(f"target success probability must lie in (0, 1), got {self.target}")
         if self.per_community < 1 or self.max_per_category < 1:
             raise ValueError("per_community and max_per_category must be at least 1")
+        if not 0 <= self.widen <= 10:
+            raise ValueError("widen is a fraction of list price in [0, 10]")
+        if self.handling_per_order < 0 or (self.stop_cost is not None and self.stop_cost < 0):
+            raise ValueError("costs must be non-negative")
+        if self.commission is not None and not 0 <= self.commission < 1:
+            raise ValueError("commission is a rate in [0, 1)")
+
+    def cost_model(self, con, as_of: date) -> costs.CostModel:
+        """Per-community group costs: the data's defaults with this plan's overrides."""
+        base = costs.defaults(
+            con,
+            as_of,
+            handling_per_order=self.handling_per_order,
+            groups_per_stop=self.per_community,
+        )
+        if self.stop_cost is None and self.commission is None:
+            return base
+        return costs.build(
+            base.community_ids,
+            base.commission if self.commission is None else self.commission,
+            base.stop_cost if self.stop_cost is None else self.stop_cost,
+            base.units_per_order,
+            handling_per_order=self.handling_per_order,
+            groups_per_stop=self.per_community,
+            notes=base.notes,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,12 +251,15 @@ def build(
         notes.append(("pl_note_candidates_dropped", {"n": len(dropped)}))
     cand = cand.drop(dropped.index)
     report("pricing", 0.35)
-    opt = whatif.OptimiseSettings(target=s.target, min_margin=s.min_margin)
+    opt = whatif.OptimiseSettings(target=s.target, min_margin=s.min_margin, widen=s.widen)
+    group_costs = s.cost_model(con, as_of)
+    notes += [("pl_note_costs", {"detail": m}) for m in group_costs.notes]
+    messages += list(group_costs.notes)
     priced = []
     skus = cand["sku_id"].unique()
     for i, sku in enumerate(skus):
         cs = cand.loc[cand["sku_id"] == sku, "community_id"].to_numpy()
-        priced.append(whatif.optimise(model, int(sku), cs, opt))
+        priced.append(whatif.optimise(model, int(sku), cs, opt, costs=group_costs))
         if i % 20 == 0:
             report("pricing", 0.35 + 0.35 * i / max(len(skus), 1))
     cols = [
@@ -236,6 +273,10 @@ def build(
         "p_success",
         "gmv",
         "margin",
+        "net_margin",
+        "observed_low",
+        "observed_high",
+        "extrapolated",
     ]
     table = pd.concat(priced, ignore_index=True)[cols] if priced else pd.DataFrame(columns=cols)
     table = table.merge(cand[["community_id", "sku_id", "source"]], on=["community_id", "sku_id"])
@@ -246,6 +287,10 @@ def build(
     table = table.merge(cats, on="sku_id")
     report("lists", 0.72)
     items = _choose(table, s)
+    n_out = int(items["extrapolated"].sum()) if len(items) else 0
+    if n_out:
+        messages.append(f"{n_out} planned prices lie outside the range past listings support")
+        notes.append(("pl_note_extrapolated", {"n": n_out}))
     report("purchasing", 0.78)
     purchase, suppliers = _purchase(con, items, model, as_of, comm)
     routes = None
@@ -279,7 +324,7 @@ def build(
 
 def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:
     ok = table[table["feasible"] & (table["p_success"] >= s.target)].copy()
-    ok = ok.sort_values(["community_id", "margin"], ascending=[True, False])
+    ok = ok.sort_values(["community_id", "net_margin"], ascending=[True, False])
     ok["cat_rank"] = ok.groupby(["community_id", "category"]).cumcount()
     ok = ok[ok["cat_rank"] < s.max_per_category]
     ok["rank"] = ok.groupby("community_id").cumcount() + 1
@@ -289,6 +334,7 @@ def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:
             "units": "expected_units",
             "gmv": "expected_gmv",
             "margin": "expected_margin",
+            "net_margin": "expected_net_margin",
             "sold": "expected_sold",
         }
     )
@@ -516,6 +562,8 @@ def summarise(plan: Plan) -> dict[str, float]:
         "items": float(len(it)),
         "expected_gmv": float(it["expected_gmv"].sum()) if len(it) else 0.0,
         "expected_margin": float(it["expected_margin"].sum()) if len(it) else 0.0,
+        "expected_net_margin": float(it["expected_net_margin"].sum()) if len(it) else 0.0,
+        "extrapolated_share": float(it["extrapolated"].mean()) if len(it) else 0.0,
         "mean_p_success": float(it["p_success"].mean()) if len(it) else math.nan,
         "diversity": plan.diversity,
         "suppliers": float(len(plan.suppliers)),

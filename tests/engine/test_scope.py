@@ -569,6 +569,11 @@ NO_REGION_ROWS = {
     "pricing.elasticity.by_segment": "elasticities pooled over all regions, no region rows",
     "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
     "purchasing.suppliers": "the supplier list",
+    "pricing.evidence.reference_prices": "reference prices per SKU, no community rows",
+    "pricing.costs.stop_costs": "cost terms of every pickup stop (van cost per km and per day), "
+    "input of the cost model; callers show them only inside the plan's scoped communities",
+    "pricing.costs.defaults": "the cost model's terms, input of the optimiser; the plan keeps "
+    "only the caller's scoped communities",
     "rules.compile.create_sales_daily": "creates a temporary table for a backtest",
     "rules.library.delete": "the shared rule library",
     "rules.library.list_rules": "the shared rule library",
