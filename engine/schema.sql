@@ -371,3 +371,13 @@ CREATE TABLE IF NOT EXISTS group_plan_items (
     expected_gmv    DOUBLE NOT NULL,
     expected_margin DOUBLE NOT NULL
 );
+
+-- issue 18: decisions
+-- engine/pricing/evidence.py: optional reference or competitor prices; the price optimiser
+-- never searches above the highest of them for a SKU in the 30 days before the plan.
+CREATE TABLE IF NOT EXISTS reference_prices (
+    price_date  DATE NOT NULL,
+    sku_id      INTEGER NOT NULL,
+    competitor       VARCHAR NOT NULL,     -- competitor or reference name
+    reference_price  DOUBLE NOT NULL       -- CNY per unit
+);

@@ -133,7 +133,7 @@ def reference_prices(con: duckdb.DuckDBPyConnection, end: date) -> pd.DataFrame 
     Returns
     -------
     pandas.DataFrame or None
-        ``sku_id, price, source`` or ``None`` when the optional table is absent or empty.
+        ``sku_id, price, competitor`` or ``None`` when the optional table is absent or empty.
     """
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'reference_prices'"
@@ -141,8 +141,8 @@ def reference_prices(con: duckdb.DuckDBPyConnection, end: date) -> pd.DataFrame 
     if not exists:
         return None
     df = con.execute(
-        "SELECT sku_id, price, source FROM reference_prices "
-        "WHERE price_date BETWEEN ? AND ? AND price > 0",
+        "SELECT sku_id, reference_price AS price, competitor FROM reference_prices "
+        "WHERE price_date BETWEEN ? AND ? AND reference_price > 0",
         [end - timedelta(days=REFERENCE_DAYS - 1), end],
     ).df()
     return df if len(df) else None

@@ -490,6 +490,54 @@ def optimise(
     return pd.DataFrame(out)
 
 
+def evaluate(
+    model: response.DemandModel,
+    campaigns: pd.DataFrame,
+    costs: cost_model.CostModel | None = None,
+) -> pd.DataFrame:
+    """Expected metrics of given campaigns under ``model``, with margin after costs.
+
+    Used to score a plan under another demand model (a refit, or a world's planted truth).
+
+    Parameters
+    ----------
+    model
+        Demand model.
+    campaigns
+        ``community_id, sku_id, price, threshold``.
+    costs
+        Cost model; ``None`` counts no costs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The input with :data:`METRICS` and ``net_margin`` added.
+
+    Raises
+    ------
+    ValueError
+        For unknown ids, a non-positive price or a threshold < 1.
+    """
+    si = model.sku_index(campaigns["sku_id"].to_numpy())
+    ci = model.community_index(campaigns["community_id"].to_numpy())
+    price = campaigns["price"].to_numpy(float)
+    thr = campaigns["threshold"].to_numpy()
+    if (price <= 0).any() or (thr < 1).any():
+        raise ValueError("prices must be positive and thresholds at least 1")
+    m = _metrics(model, ci, si, price, thr, 0.0)
+    out = campaigns.assign(**m)
+    if costs is None:
+        return out.assign(net_margin=m["margin"])
+    cm = costs.at(model.community_ids[ci])
+    net = (
+        m["margin"]
+        - cm.commission * m["net"]
+        - cm.handling_per_unit * m["sold"]
+        - cm.group_cost * m["p_success"]
+    )
+    return out.assign(net_margin=net)
+
+
 def curve_optimum(curve_df: pd.DataFrame, objective: str = "margin", target: float = 0.9):
     """The row of a :func:`curve` frame with the best objective among prices meeting ``target``.
 
