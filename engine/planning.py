@@ -13,8 +13,10 @@ The closed loop of the seeds (S-P-F): for a sale date and a set of communities,
    defaults from the data, each overridable in :class:`PlanSettings`);
 3. each community's list is the best ``per_community`` by expected margin after those costs
    with success probability ≥ target and at most ``max_per_category`` per category;
-4. purchase orders per supplier: expected units plus safety stock (z × NB standard
-   deviation, z by shelf life) less stock on hand, rounded up to pack sizes (以销定采);
+4. purchase orders per supplier through the one purchasing policy (:mod:`engine.purchasing`,
+   the forecast page's too): the sale day's expected units with an interval from their
+   negative-binomial variance, the interval's upper bound chosen by shelf life, less stock on
+   hand and in transit, rounded up to pack sizes (以销定采);
 5. expected loads per pickup point are routed by the dispatch engine (pick lists follow).
 
 A plan is stored with its inputs and later scored against what happened.
@@ -33,14 +35,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import audit, rules
+from engine import audit, purchasing, rules
 from engine.auth import ALL, Scope
 from engine.pricing import costs, response, whatif
 from engine.routing import dispatch
 
 DEFAULT_RULE = "范围 全部 过去 30 天 排序 销量 降序 前 20"
-# Safety-stock z by shelf life: perishables carry less (unsold stock spoils), ambient more.
-SAFETY_Z = ((3, 0.5), (14, 1.0), (10_000, 1.65))
 Progress = Callable[[str, float], None]
 
 
@@ -106,20 +106,15 @@ class Plan:
     settings: PlanSettings
     items: pd.DataFrame  # community_id, rank, sku_id, source, price, threshold, metrics …
     candidates: pd.DataFrame  # every priced candidate, chosen or not
-    purchase: pd.DataFrame  # per supplier × warehouse × SKU
-    suppliers: pd.DataFrame  # one row per supplier order
+    purchase: pd.DataFrame  # order lines of engine.purchasing.plan (supplier × warehouse × SKU)
+    suppliers: pd.DataFrame  # one row per supplier order (engine.purchasing.plan's orders)
     routes: dispatch.DayPlan | None
     diversity: float  # mean Jaccard distance between community lists (0 = identical)
     messages: tuple[str, ...] = field(default_factory=tuple)
     # The same notes for a translated UI: (message key, parameters).
     notes: tuple[tuple[str, dict], ...] = field(default_factory=tuple)
-
-
-def _z(shelf_life: np.ndarray) -> np.ndarray:
-    out = np.full(len(shelf_life), SAFETY_Z[-1][1])
-    for limit, z in reversed(SAFETY_Z):
-        out = np.where(shelf_life <= limit, z, out)
-    return out
+    # What purchasing ordered from: unique_id, ds, yhat and bands, sku_id, warehouse_id.
+    demand: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _candidates(
@@ -292,7 +287,10 @@ def build(
         messages.append(f"{n_out} planned prices lie outside the range past listings support")
         notes.append(("pl_note_extrapolated", {"n": n_out}))
     report("purchasing", 0.78)
-    purchase, suppliers = _purchase(con, items, model, as_of, comm)
+    purchase, suppliers, late, demand = _purchase(con, items, model, as_of, comm)
+    if late:
+        messages.append(f"{late} planned SKU × warehouse pairs cannot be restocked in time")
+        notes.append(("pl_note_late_supply", {"n": late}))
     routes = None
     if s.route and not items.empty:
         report("routes", 0.82)
@@ -319,6 +317,7 @@ def build(
         diversity=diversity(items),
         messages=tuple(messages),
         notes=tuple(notes),
+        demand=demand,
     )
 
 
@@ -343,51 +342,49 @@ def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:
 
 def _purchase(
     con, items: pd.DataFrame, model: response.DemandModel, as_of: date, comm: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, int, pd.DataFrame]:
+    """Supplier orders for the lists through the one purchasing policy (engine.purchasing).
+
+    The demand of each SKU at each warehouse on the sale date is the sum of its campaigns'
+    expected units, with the negative-binomial variance ``μ + α μ²`` of each; the plan knows
+    nothing of the days after the sale date, so they count as zero. Returns the order lines,
+    the per-supplier orders, how many (SKU, warehouse) pairs cannot be restocked by the sale
+    date (the supplier's lead time is longer than a day) and lack the stock for it, and the
+    demand forecast frame the policy ordered from.
+    """
+    policy = purchasing.Policy()
     if items.empty:
-        empty = pd.DataFrame(
-            columns=[
-                "supplier_id",
-                "warehouse_id",
-                "sku_id",
-                "expected_units",
-                "safety_stock",
-                "on_hand",
-                "order_qty",
-            ]
-        )
-        return empty, pd.DataFrame(
-            columns=["supplier_id", "supplier", "lead_time_days", "lines", "units", "cost"]
+        return (
+            pd.DataFrame(columns=list(purchasing.LINE_COLUMNS)),
+            pd.DataFrame(columns=list(purchasing.ORDER_COLUMNS)),
+            0,
+            pd.DataFrame(columns=["unique_id", "ds", "yhat"]),
         )
     x = items.merge(comm[["community_id", "warehouse_id"]], on="community_id")
-    # Negative-binomial variance of each campaign's units: μ + α μ².
     x["var"] = x["expected_units"] + model.dispersion * x["expected_units"] ** 2
-    g = x.groupby(["supplier_id", "warehouse_id", "sku_id"], as_index=False).agg(
-        expected_units=("expected_units", "sum"),
-        var=("var", "sum"),
-        shelf_life_days=("shelf_life_days", "first"),
-        pack_size=("pack_size", "first"),
-        name=("name", "first"),
+    g = x.groupby(["sku_id", "warehouse_id"], as_index=False).agg(
+        mean=("expected_units", "sum"), var=("var", "sum")
     )
-    g["safety_stock"] = _z(g["shelf_life_days"].to_numpy()) * np.sqrt(g["var"])
-    stock = con.execute(
-        "SELECT warehouse_id, sku_id, on_hand FROM inventory WHERE stock_date = ?", [as_of]
+    g["unique_id"] = g["sku_id"].astype(str) + "@" + g["warehouse_id"].astype(str)
+    cat = con.execute(
+        "SELECT sku_id, name, category, shelf_life_days, pack_size, supplier_id, unit_cost "
+        "FROM skus"
     ).df()
-    g = g.merge(stock, on=["warehouse_id", "sku_id"], how="left").fillna({"on_hand": 0})
-    need = np.maximum(g["expected_units"] + g["safety_stock"] - g["on_hand"], 0)
-    g["order_qty"] = (np.ceil(need / g["pack_size"]) * g["pack_size"]).astype(int)
-    g = g.drop(columns=["var"])
-    sup = con.execute("SELECT supplier_id, name AS supplier, lead_time_days FROM suppliers").df()
-    cost = con.execute("SELECT sku_id, unit_cost FROM skus").df()
-    g = g.merge(cost, on="sku_id")
-    orders = (
-        g[g["order_qty"] > 0]
-        .assign(cost=lambda d: d["order_qty"] * d["unit_cost"])
-        .groupby("supplier_id", as_index=False)
-        .agg(lines=("sku_id", "size"), units=("order_qty", "sum"), cost=("cost", "sum"))
-    )
-    orders = sup.merge(orders, on="supplier_id")
-    return g, orders
+    keys = g[["unique_id", "sku_id", "warehouse_id"]].merge(cat, on="sku_id")
+    sup = purchasing.suppliers(con)
+    lead = keys.merge(sup, on="supplier_id", how="left")["lead_time_days"].fillna(1).clip(lower=1)
+    days = [pd.Timestamp(as_of + timedelta(days=k)) for k in range(1, int(lead.max()) + 1)]
+    frames = [g.assign(ds=days[0])]
+    frames += [g.assign(ds=d, mean=0.0, var=0.0) for d in days[1:]]
+    demand = pd.concat(frames, ignore_index=True)[["unique_id", "ds", "mean", "var"]]
+    stock = purchasing.stock(con, on=as_of)
+    forecast = purchasing.bands(demand, policy.levels)
+    pp = purchasing.plan(forecast, keys, stock, sup, as_of, days=1, policy=policy)
+    short = g.merge(keys[["unique_id", "supplier_id"]], on="unique_id").merge(sup, on="supplier_id")
+    short = short.merge(stock, on=["warehouse_id", "sku_id"], how="left").fillna({"on_hand": 0})
+    late = (short["lead_time_days"] > 1) & (short["on_hand"] < short["mean"])
+    forecast = forecast.merge(keys[["unique_id", "sku_id", "warehouse_id"]], on="unique_id")
+    return pp.lines, pp.orders, int(late.sum()), forecast
 
 
 def _expected_lines(items: pd.DataFrame, comm: pd.DataFrame) -> pd.DataFrame:
@@ -567,5 +564,5 @@ def summarise(plan: Plan) -> dict[str, float]:
         "mean_p_success": float(it["p_success"].mean()) if len(it) else math.nan,
         "diversity": plan.diversity,
         "suppliers": float(len(plan.suppliers)),
-        "purchase_units": float(plan.purchase["order_qty"].sum()) if len(plan.purchase) else 0.0,
+        "purchase_units": float(plan.purchase["qty"].sum()) if len(plan.purchase) else 0.0,
     }
