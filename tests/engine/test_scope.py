@@ -570,6 +570,7 @@ NO_REGION_ROWS = {
     "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
     "purchasing.suppliers": "the supplier list",
     "pricing.evidence.reference_prices": "reference prices per SKU, no community rows",
+    "pricing.whatif.evaluate": "scores exactly the campaigns the caller passes (no lookup)",
     "pricing.costs.stop_costs": "cost terms of every pickup stop (van cost per km and per day), "
     "input of the cost model; callers show them only inside the plan's scoped communities",
     "pricing.costs.defaults": "the cost model's terms, input of the optimiser; the plan keeps "
