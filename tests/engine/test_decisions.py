@@ -206,3 +206,75 @@ def test_plan_uses_costs_evidence_and_overrides(world):
     assert dear.items["threshold"].mean() > it["threshold"].mean()
     with pytest.raises(ValueError, match="non-negative"):
         planning.PlanSettings(stop_cost=-1.0)
+
+
+def _lots_db():
+    """One warehouse, a 5-day SKU received 10, 8 and 6 units on days 1, 3 and 5, 12 left."""
+    from engine import db
+
+    con = db.connect(":memory:")
+    con.execute(
+        "INSERT INTO skus VALUES (1, '草莓', '水果', 'chilled', 5, 20.0, 12.0, '盒', 0.5, 0.6, 1, "
+        "1, []::VARCHAR[], DATE '2025-01-01'), (2, '大米', '粮油调味', 'ambient', 365, 50.0, "
+        "35.0, '袋', 5, 5, 1, 1, []::VARCHAR[], DATE '2025-01-01')"
+    )
+    rows = [  # date, wh, sku, received, sold, wasted, on_hand
+        ("2025-03-01", 1, 1, 10, 4, 0, 6),
+        ("2025-03-02", 1, 1, 0, 2, 0, 4),
+        ("2025-03-03", 1, 1, 8, 4, 0, 8),
+        ("2025-03-04", 1, 1, 0, 0, 0, 8),
+        ("2025-03-05", 1, 1, 6, 2, 0, 12),
+        ("2025-03-05", 1, 2, 0, 1, 0, 30),  # opening stock: no receipt explains it
+    ]
+    con.executemany("INSERT INTO inventory VALUES (?, ?, ?, ?, ?, ?, ?, 0)", rows)
+    return con
+
+
+def test_near_expiry_stock_comes_from_receipt_lots():
+    """FIFO: the 12 units left on day 5 are day 5's 6 and 6 of day 3's lot; day 3's lot expires
+    on day 8, so 6 units expire within 3 days and none within 2."""
+    import datetime as dt
+
+    from engine.pricing import markdown
+
+    con = _lots_db()
+    day5 = dt.date(2025, 3, 5)
+    out = markdown.near_expiry(con, day5, within_days=3).set_index("sku_id")
+    assert list(out.index) == [1]
+    row = out.loc[1]
+    assert row["on_hand"] == 12 and row["expiring"] == 6 and row["undated"] == 0
+    assert row["days_left"] == 3
+    assert pd.Timestamp(row["first_expiry"]).date() == dt.date(2025, 3, 8)
+    assert markdown.near_expiry(con, day5, within_days=2).empty  # nothing expires that soon
+    # Everything dated expires within 5 days; undated opening stock never counts as expiring.
+    five = markdown.near_expiry(con, day5, within_days=5).set_index("sku_id")
+    assert five.loc[1, "expiring"] == 12 and 2 not in five.index
+    with pytest.raises(ValueError, match="non-negative"):
+        markdown.near_expiry(con, day5, within_days=-1)
+
+
+def test_markdown_demand_counts_only_where_the_sku_is_listed(world):
+    """Clearance demand sums the communities that listed the SKU and its warehouse serves:
+    less than over every community, and each of them really ran the SKU."""
+    from engine.pricing import markdown
+
+    con = world.cursor()
+    end = clock.as_of(con)
+    model = response.fit(con, end=end)
+    sku, wh = con.execute(
+        "SELECT c.sku_id, m.warehouse_id FROM campaigns c JOIN communities m USING "
+        "(community_id) WHERE c.sale_date > ? GROUP BY ALL ORDER BY count(*) LIMIT 1",
+        [end - timedelta(days=14)],
+    ).fetchall()[0]
+    listed = markdown.where_listed(con, sku, end, warehouse_id=wh)
+    served = con.execute("SELECT community_id FROM communities WHERE warehouse_id = ?", [wh]).df()[
+        "community_id"
+    ]
+    ran = con.execute(
+        "SELECT DISTINCT community_id FROM campaigns WHERE sku_id = ? AND sale_date > ?",
+        [sku, end - timedelta(days=14)],
+    ).df()["community_id"]
+    assert listed and set(listed) <= set(served) & set(ran)
+    everywhere = markdown.demand_for_sku(model, sku, 3)[0]
+    there = markdown.demand_for_sku(model, sku, 3, listed)[0]
+    assert (there < everywhere).all()
