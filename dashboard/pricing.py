@@ -184,6 +184,29 @@ def daily_demand(version: str, sku_id: int, community_ids: tuple[int, ...]) -> f
     return float(dem[0, 0])
 
 
+@auth.cache_scoped(show_spinner=False)
+def near_expiry(version: str, within_days: int = 3, *, scope: Scope) -> pd.DataFrame:
+    """Stock expiring within ``within_days`` days of the model's last day (receipt lots)."""
+    return markdown.near_expiry(db.cursor(), model(version).end, within_days, scope)
+
+
+@auth.cache_scoped(show_spinner=False, max_entries=64)
+def listed(
+    version: str,
+    sku_id: int,
+    warehouse_id: int | None,
+    community_ids: tuple[int, ...],
+    *,
+    scope: Scope,
+) -> tuple[int, ...]:
+    """The chosen communities where the SKU ran lately (and the warehouse serves)."""
+    ids = markdown.where_listed(
+        db.cursor(), sku_id, model(version).end, warehouse_id=warehouse_id, scope=scope
+    )
+    keep = set(community_ids)
+    return tuple(c for c in ids if c in keep)
+
+
 @auth.cache_scoped(show_spinner=False, max_entries=32)
 def clearance(
     version: str,
