@@ -441,6 +441,8 @@ def save(con: duckdb.DuckDBPyConnection, plan: Plan) -> str:
         "p_success",
         "expected_gmv",
         "expected_margin",
+        "expected_net_margin",
+        "extrapolated",
     ]
     df = plan.items[cols].assign(plan_id=plan.plan_id)
     con.register("_plan_items", df)

@@ -381,3 +381,7 @@ CREATE TABLE IF NOT EXISTS reference_prices (
     competitor       VARCHAR NOT NULL,     -- competitor or reference name
     reference_price  DOUBLE NOT NULL       -- CNY per unit
 );
+-- engine/planning.py: each planned item's margin after group costs and whether its price lies
+-- outside the range past listings support.
+ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS expected_net_margin DOUBLE;
+ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS extrapolated BOOLEAN;
