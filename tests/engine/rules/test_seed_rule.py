@@ -63,3 +63,16 @@ def test_availability_drops_only_what_cannot_arrive(world):
     assert ((low["lead_time_days"] > 1) | (low["max_received"] == 0)).all(), low
     fresh = x[(x["shelf_life_days"] <= 3) & (x["lead_time_days"] <= 1) & (x["max_received"] > 0)]
     assert len(fresh) > 5 and (fresh["available_days"] >= 1).all(), fresh
+
+
+def test_availability_reads_the_same_in_english_and_chinese(world):
+    """`available_days` and 可供天数 are one metric: both texts pick the same SKUs."""
+    from engine import rules
+
+    end = dt.date.fromisoformat(db.get_meta(world.cursor(), "as_of"))
+    zh = rules.evaluate(world.cursor(), SEED, as_of=end)
+    en_text = rules.to_text(rules.parse(SEED), lang="en")
+    assert "available_days >= 1" in en_text
+    en = rules.evaluate(world.cursor(), en_text, as_of=end)
+    assert len(zh) > 0
+    assert zh[["community_id", "sku_id"]].equals(en[["community_id", "sku_id"]])
