@@ -105,11 +105,6 @@ def curve_figure(
     the observed price range shaded (outside it the curve is an extrapolation)."""
     titles = [t("pr_sold"), t("pr_gmv"), t("pr_margin"), t("pr_p_success")]
     fig = make_subplots(rows=2, cols=2, subplot_titles=titles, vertical_spacing=0.14)
-    if observed is not None and all(map(math.isfinite, observed)):
-        fig.add_vrect(
-            x0=observed[0], x1=observed[1], fillcolor=charts.BLUE, opacity=0.08, line_width=0,
-            row="all", col="all",
-        )  # fmt: skip
     for col, r, c in SPOTS:
         line = go.Scatter(
             x=cv["price"], y=cv[col], name=metric_label(col), line={"color": charts.BLUE}
@@ -126,6 +121,11 @@ def curve_figure(
             )
             fig.add_trace(star, row=r, col=c)
             fig.add_vline(x=float(best["price"]), line_dash="dot", line_color=charts.RED)
+    if observed is not None and all(map(math.isfinite, observed)):
+        fig.add_vrect(
+            x0=observed[0], x1=observed[1], fillcolor=charts.BLUE, opacity=0.08, line_width=0,
+            row="all", col="all",
+        )  # fmt: skip
     fig.add_hline(y=target, line_dash="dash", line_color="#999", row=2, col=2)
     fig.update_xaxes(tickprefix="¥")
     fig.update_yaxes(tickformat=".0%", row=2, col=2)
