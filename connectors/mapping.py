@@ -129,6 +129,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "wasted": ("损耗", "报损", "损耗数量", "waste", "spoiled"),
     "on_hand": ("库存", "期末库存", "现有库存", "结存", "on hand", "stock", "closing stock"),
     "in_transit": ("在途", "在途数量", "in transit qty"),
+    "price_date": ("价格日期", "采价日期", "price date"),
+    "competitor": ("竞品", "竞争对手", "竞品平台", "competitor"),
+    "reference_price": ("参考价", "竞品价", "竞品价格", "reference price", "competitor price"),
 }
 
 # Sheet or file names hinting at a table, used when the headers alone are ambiguous.
@@ -139,6 +142,7 @@ TABLE_NAMES: dict[str, tuple[str, ...]] = {
     "skus": ("商品", "sku", "skus", "products", "catalogue", "catalog"),
     "communities": ("小区", "社区", "communities", "community"),
     "inventory": ("库存", "inventory", "stock"),
+    "reference_prices": ("参考价", "竞品价格", "reference prices", "competitor prices"),
 }
 
 

@@ -244,10 +244,30 @@ SPECS: dict[str, TableSpec] = {
             Reference("sku_id", "skus", "sku_id"),
         ),
     ),
+    # Optional (issue 18): reference or competitor prices that cap the price optimiser.
+    "reference_prices": TableSpec(
+        "reference_prices",
+        (
+            C("price_date", "date", required=True, not_future=True),
+            C("sku_id", "int", required=True),
+            C("competitor", "str", required=True),
+            C("reference_price", "float", required=True, nonneg=True),
+        ),
+        key=("price_date", "sku_id", "competitor"),
+        references=(Reference("sku_id", "skus", "sku_id"),),
+    ),
 }
 
 # Parents before children, so a batch's rows can satisfy later tables' references.
-LOAD_ORDER = ("communities", "users", "skus", "orders", "order_items", "inventory")
+LOAD_ORDER = (
+    "communities",
+    "users",
+    "skus",
+    "orders",
+    "order_items",
+    "inventory",
+    "reference_prices",
+)
 
 
 def spec(table: str) -> TableSpec:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import auth, db
 from engine.auth import Scope
-from engine.pricing import data, elasticity, markdown, response, whatif
+from engine.pricing import costs, data, elasticity, markdown, response, whatif
 
 TRAIN_DAYS = 56  # the model learns from the last eight weeks
 PERISHABLE_DAYS = 14  # shelf life up to which a SKU is offered in the clearance planner
@@ -80,9 +80,28 @@ def curve(
     return whatif.curve(m, sku_id, community_ids, prices, threshold, coupon, scope)
 
 
-def curve_optimum(curve_df: pd.DataFrame, objective: str, target: float):
-    """Best row of a curve meeting the success target, or ``None``."""
+def curve_optimum(curve_df: pd.DataFrame, objective: str, target: float, evidence: bool = True):
+    """Best row of a curve meeting the success target (inside the observed prices unless
+    ``evidence`` is off), or ``None``."""
+    if evidence and "extrapolated" in curve_df:
+        curve_df = curve_df[~curve_df["extrapolated"]]
     return whatif.curve_optimum(curve_df, objective, target)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def group_costs(version: str) -> costs.CostModel:
+    """The cost model of a formed group with every term from the data."""
+    return costs.defaults(db.cursor(), model(version).end)
+
+
+def observed_range(version: str, sku_id: int) -> tuple[float, float, str]:
+    """The SKU's observed price range (CNY) and its source (sku, category, none)."""
+    m = model(version)
+    j = int(m.sku_index([sku_id])[0])
+    if m.prices is None:
+        return float("nan"), float("nan"), "unknown"
+    lp = float(m.list_price[j])
+    return lp * float(m.prices.low[j]), lp * float(m.prices.high[j]), str(m.prices.source[j])
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=64)
@@ -94,8 +113,10 @@ def optimise(
     *,
     scope: Scope,
 ) -> pd.DataFrame:
-    """Best price and threshold per community."""
-    return whatif.optimise(model(version), sku_id, community_ids, settings, scope)
+    """Best price and threshold per community, against the data's group costs."""
+    return whatif.optimise(
+        model(version), sku_id, community_ids, settings, scope, costs=group_costs(version)
+    )
 
 
 def optimum_table(version: str, opt: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +133,9 @@ def optimum_table(version: str, opt: pd.DataFrame) -> pd.DataFrame:
         "p_success",
         "margin_now",
         "margin",
+        "net_margin",
         "gmv",
+        "extrapolated",
     ]
     return opt.assign(community=opt["community_id"].map(names))[cols]
 
@@ -159,6 +182,29 @@ def daily_demand(version: str, sku_id: int, community_ids: tuple[int, ...]) -> f
         model(version), sku_id, 1, community_ids, scope=auth.scope()
     )
     return float(dem[0, 0])
+
+
+@auth.cache_scoped(show_spinner=False)
+def near_expiry(version: str, within_days: int = 3, *, scope: Scope) -> pd.DataFrame:
+    """Stock expiring within ``within_days`` days of the model's last day (receipt lots)."""
+    return markdown.near_expiry(db.cursor(), model(version).end, within_days, scope)
+
+
+@auth.cache_scoped(show_spinner=False, max_entries=64)
+def listed(
+    version: str,
+    sku_id: int,
+    warehouse_id: int | None,
+    community_ids: tuple[int, ...],
+    *,
+    scope: Scope,
+) -> tuple[int, ...]:
+    """The chosen communities where the SKU ran lately (and the warehouse serves)."""
+    ids = markdown.where_listed(
+        db.cursor(), sku_id, model(version).end, warehouse_id=warehouse_id, scope=scope
+    )
+    keep = set(community_ids)
+    return tuple(c for c in ids if c in keep)
 
 
 @auth.cache_scoped(show_spinner=False, max_entries=32)

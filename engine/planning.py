@@ -6,11 +6,17 @@ The closed loop of the seeds (S-P-F): for a sale date and a set of communities,
    sellers (its persona mix shows in what it buys) and basket partners of those candidates;
    SKUs that cannot be stocked in time or sell below the minimum margin are dropped;
 2. per candidate the pricing engine's demand model gives the best price and threshold with
-   their success probability, expected units, GMV and margin;
-3. each community's list is the best ``per_community`` by expected margin with success
-   probability ≥ target and at most ``max_per_category`` per category;
-4. purchase orders per supplier: expected units plus safety stock (z × NB standard
-   deviation, z by shelf life) less stock on hand, rounded up to pack sizes (以销定采);
+   their success probability, expected units, GMV and margin: prices only within the range
+   each SKU's past listings support (widened on request; answers outside it are flagged
+   ``extrapolated``), the threshold chosen against the cost of a formed group — the leader's
+   commission, handling per order and the delivery stop's share (:mod:`engine.pricing.costs`,
+   defaults from the data, each overridable in :class:`PlanSettings`);
+3. each community's list is the best ``per_community`` by expected margin after those costs
+   with success probability ≥ target and at most ``max_per_category`` per category;
+4. purchase orders per supplier through the one purchasing policy (:mod:`engine.purchasing`,
+   the forecast page's too): the sale day's expected units with an interval from their
+   negative-binomial variance, the interval's upper bound chosen by shelf life, less stock on
+   hand and in transit, rounded up to pack sizes (以销定采);
 5. expected loads per pickup point are routed by the dispatch engine (pick lists follow).
 
 A plan is stored with its inputs and later scored against what happened.
@@ -29,14 +35,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import audit, rules
+from engine import audit, purchasing, rules
 from engine.auth import ALL, Scope
-from engine.pricing import response, whatif
+from engine.pricing import costs, response, whatif
 from engine.routing import dispatch
 
 DEFAULT_RULE = "范围 全部 过去 30 天 排序 销量 降序 前 20"
-# Safety-stock z by shelf life: perishables carry less (unsold stock spoils), ambient more.
-SAFETY_Z = ((3, 0.5), (14, 1.0), (10_000, 1.65))
 Progress = Callable[[str, float], None]
 
 
@@ -54,12 +58,42 @@ class PlanSettings:
     route: bool = True
     route_time_s: float = 5.0
     seed: int = 0
+    widen: float = 0.0  # widen each SKU's observed price range by this fraction of list
+    handling_per_order: float = costs.HANDLING_PER_ORDER  # CNY per order
+    stop_cost: float | None = None  # CNY per delivery stop; None = from the routing costs
+    commission: float | None = None  # leader commission rate; None = each leader's own
 
     def __post_init__(self) -> None:
         if not 0 < self.target < 1:
             raise ValueError(f"target success probability must lie in (0, 1), got {self.target}")
         if self.per_community < 1 or self.max_per_category < 1:
             raise ValueError("per_community and max_per_category must be at least 1")
+        if not 0 <= self.widen <= 10:
+            raise ValueError("widen is a fraction of list price in [0, 10]")
+        if self.handling_per_order < 0 or (self.stop_cost is not None and self.stop_cost < 0):
+            raise ValueError("costs must be non-negative")
+        if self.commission is not None and not 0 <= self.commission < 1:
+            raise ValueError("commission is a rate in [0, 1)")
+
+    def cost_model(self, con, as_of: date) -> costs.CostModel:
+        """Per-community group costs: the data's defaults with this plan's overrides."""
+        base = costs.defaults(
+            con,
+            as_of,
+            handling_per_order=self.handling_per_order,
+            groups_per_stop=self.per_community,
+        )
+        if self.stop_cost is None and self.commission is None:
+            return base
+        return costs.build(
+            base.community_ids,
+            base.commission if self.commission is None else self.commission,
+            base.stop_cost if self.stop_cost is None else self.stop_cost,
+            base.units_per_order,
+            handling_per_order=self.handling_per_order,
+            groups_per_stop=self.per_community,
+            notes=base.notes,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,20 +106,15 @@ class Plan:
     settings: PlanSettings
     items: pd.DataFrame  # community_id, rank, sku_id, source, price, threshold, metrics …
     candidates: pd.DataFrame  # every priced candidate, chosen or not
-    purchase: pd.DataFrame  # per supplier × warehouse × SKU
-    suppliers: pd.DataFrame  # one row per supplier order
+    purchase: pd.DataFrame  # order lines of engine.purchasing.plan (supplier × warehouse × SKU)
+    suppliers: pd.DataFrame  # one row per supplier order (engine.purchasing.plan's orders)
     routes: dispatch.DayPlan | None
     diversity: float  # mean Jaccard distance between community lists (0 = identical)
     messages: tuple[str, ...] = field(default_factory=tuple)
     # The same notes for a translated UI: (message key, parameters).
     notes: tuple[tuple[str, dict], ...] = field(default_factory=tuple)
-
-
-def _z(shelf_life: np.ndarray) -> np.ndarray:
-    out = np.full(len(shelf_life), SAFETY_Z[-1][1])
-    for limit, z in reversed(SAFETY_Z):
-        out = np.where(shelf_life <= limit, z, out)
-    return out
+    # What purchasing ordered from: unique_id, ds, yhat and bands, sku_id, warehouse_id.
+    demand: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _candidates(
@@ -217,12 +246,15 @@ def build(
         notes.append(("pl_note_candidates_dropped", {"n": len(dropped)}))
     cand = cand.drop(dropped.index)
     report("pricing", 0.35)
-    opt = whatif.OptimiseSettings(target=s.target, min_margin=s.min_margin)
+    opt = whatif.OptimiseSettings(target=s.target, min_margin=s.min_margin, widen=s.widen)
+    group_costs = s.cost_model(con, as_of)
+    notes += [("pl_note_costs", {"detail": m}) for m in group_costs.notes]
+    messages += list(group_costs.notes)
     priced = []
     skus = cand["sku_id"].unique()
     for i, sku in enumerate(skus):
         cs = cand.loc[cand["sku_id"] == sku, "community_id"].to_numpy()
-        priced.append(whatif.optimise(model, int(sku), cs, opt))
+        priced.append(whatif.optimise(model, int(sku), cs, opt, costs=group_costs))
         if i % 20 == 0:
             report("pricing", 0.35 + 0.35 * i / max(len(skus), 1))
     cols = [
@@ -236,6 +268,10 @@ def build(
         "p_success",
         "gmv",
         "margin",
+        "net_margin",
+        "observed_low",
+        "observed_high",
+        "extrapolated",
     ]
     table = pd.concat(priced, ignore_index=True)[cols] if priced else pd.DataFrame(columns=cols)
     table = table.merge(cand[["community_id", "sku_id", "source"]], on=["community_id", "sku_id"])
@@ -246,8 +282,15 @@ def build(
     table = table.merge(cats, on="sku_id")
     report("lists", 0.72)
     items = _choose(table, s)
+    n_out = int(items["extrapolated"].sum()) if len(items) else 0
+    if n_out:
+        messages.append(f"{n_out} planned prices lie outside the range past listings support")
+        notes.append(("pl_note_extrapolated", {"n": n_out}))
     report("purchasing", 0.78)
-    purchase, suppliers = _purchase(con, items, model, as_of, comm)
+    purchase, suppliers, late, demand = _purchase(con, items, model, as_of, comm)
+    if late:
+        messages.append(f"{late} planned SKU × warehouse pairs cannot be restocked in time")
+        notes.append(("pl_note_late_supply", {"n": late}))
     routes = None
     if s.route and not items.empty:
         report("routes", 0.82)
@@ -274,12 +317,13 @@ def build(
         diversity=diversity(items),
         messages=tuple(messages),
         notes=tuple(notes),
+        demand=demand,
     )
 
 
 def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:
     ok = table[table["feasible"] & (table["p_success"] >= s.target)].copy()
-    ok = ok.sort_values(["community_id", "margin"], ascending=[True, False])
+    ok = ok.sort_values(["community_id", "net_margin"], ascending=[True, False])
     ok["cat_rank"] = ok.groupby(["community_id", "category"]).cumcount()
     ok = ok[ok["cat_rank"] < s.max_per_category]
     ok["rank"] = ok.groupby("community_id").cumcount() + 1
@@ -289,6 +333,7 @@ def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:
             "units": "expected_units",
             "gmv": "expected_gmv",
             "margin": "expected_margin",
+            "net_margin": "expected_net_margin",
             "sold": "expected_sold",
         }
     )
@@ -297,51 +342,49 @@ def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:
 
 def _purchase(
     con, items: pd.DataFrame, model: response.DemandModel, as_of: date, comm: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, int, pd.DataFrame]:
+    """Supplier orders for the lists through the one purchasing policy (engine.purchasing).
+
+    The demand of each SKU at each warehouse on the sale date is the sum of its campaigns'
+    expected units, with the negative-binomial variance ``μ + α μ²`` of each; the plan knows
+    nothing of the days after the sale date, so they count as zero. Returns the order lines,
+    the per-supplier orders, how many (SKU, warehouse) pairs cannot be restocked by the sale
+    date (the supplier's lead time is longer than a day) and lack the stock for it, and the
+    demand forecast frame the policy ordered from.
+    """
+    policy = purchasing.Policy()
     if items.empty:
-        empty = pd.DataFrame(
-            columns=[
-                "supplier_id",
-                "warehouse_id",
-                "sku_id",
-                "expected_units",
-                "safety_stock",
-                "on_hand",
-                "order_qty",
-            ]
-        )
-        return empty, pd.DataFrame(
-            columns=["supplier_id", "supplier", "lead_time_days", "lines", "units", "cost"]
+        return (
+            pd.DataFrame(columns=list(purchasing.LINE_COLUMNS)),
+            pd.DataFrame(columns=list(purchasing.ORDER_COLUMNS)),
+            0,
+            pd.DataFrame(columns=["unique_id", "ds", "yhat"]),
         )
     x = items.merge(comm[["community_id", "warehouse_id"]], on="community_id")
-    # Negative-binomial variance of each campaign's units: μ + α μ².
     x["var"] = x["expected_units"] + model.dispersion * x["expected_units"] ** 2
-    g = x.groupby(["supplier_id", "warehouse_id", "sku_id"], as_index=False).agg(
-        expected_units=("expected_units", "sum"),
-        var=("var", "sum"),
-        shelf_life_days=("shelf_life_days", "first"),
-        pack_size=("pack_size", "first"),
-        name=("name", "first"),
+    g = x.groupby(["sku_id", "warehouse_id"], as_index=False).agg(
+        mean=("expected_units", "sum"), var=("var", "sum")
     )
-    g["safety_stock"] = _z(g["shelf_life_days"].to_numpy()) * np.sqrt(g["var"])
-    stock = con.execute(
-        "SELECT warehouse_id, sku_id, on_hand FROM inventory WHERE stock_date = ?", [as_of]
+    g["unique_id"] = g["sku_id"].astype(str) + "@" + g["warehouse_id"].astype(str)
+    cat = con.execute(
+        "SELECT sku_id, name, category, shelf_life_days, pack_size, supplier_id, unit_cost "
+        "FROM skus"
     ).df()
-    g = g.merge(stock, on=["warehouse_id", "sku_id"], how="left").fillna({"on_hand": 0})
-    need = np.maximum(g["expected_units"] + g["safety_stock"] - g["on_hand"], 0)
-    g["order_qty"] = (np.ceil(need / g["pack_size"]) * g["pack_size"]).astype(int)
-    g = g.drop(columns=["var"])
-    sup = con.execute("SELECT supplier_id, name AS supplier, lead_time_days FROM suppliers").df()
-    cost = con.execute("SELECT sku_id, unit_cost FROM skus").df()
-    g = g.merge(cost, on="sku_id")
-    orders = (
-        g[g["order_qty"] > 0]
-        .assign(cost=lambda d: d["order_qty"] * d["unit_cost"])
-        .groupby("supplier_id", as_index=False)
-        .agg(lines=("sku_id", "size"), units=("order_qty", "sum"), cost=("cost", "sum"))
-    )
-    orders = sup.merge(orders, on="supplier_id")
-    return g, orders
+    keys = g[["unique_id", "sku_id", "warehouse_id"]].merge(cat, on="sku_id")
+    sup = purchasing.suppliers(con)
+    lead = keys.merge(sup, on="supplier_id", how="left")["lead_time_days"].fillna(1).clip(lower=1)
+    days = [pd.Timestamp(as_of + timedelta(days=k)) for k in range(1, int(lead.max()) + 1)]
+    frames = [g.assign(ds=days[0])]
+    frames += [g.assign(ds=d, mean=0.0, var=0.0) for d in days[1:]]
+    demand = pd.concat(frames, ignore_index=True)[["unique_id", "ds", "mean", "var"]]
+    stock = purchasing.stock(con, on=as_of)
+    forecast = purchasing.bands(demand, policy.levels)
+    pp = purchasing.plan(forecast, keys, stock, sup, as_of, days=1, policy=policy)
+    short = g.merge(keys[["unique_id", "supplier_id"]], on="unique_id").merge(sup, on="supplier_id")
+    short = short.merge(stock, on=["warehouse_id", "sku_id"], how="left").fillna({"on_hand": 0})
+    late = (short["lead_time_days"] > 1) & (short["on_hand"] < short["mean"])
+    forecast = forecast.merge(keys[["unique_id", "sku_id", "warehouse_id"]], on="unique_id")
+    return pp.lines, pp.orders, int(late.sum()), forecast
 
 
 def _expected_lines(items: pd.DataFrame, comm: pd.DataFrame) -> pd.DataFrame:
@@ -398,6 +441,8 @@ def save(con: duckdb.DuckDBPyConnection, plan: Plan) -> str:
         "p_success",
         "expected_gmv",
         "expected_margin",
+        "expected_net_margin",
+        "extrapolated",
     ]
     df = plan.items[cols].assign(plan_id=plan.plan_id)
     con.register("_plan_items", df)
@@ -517,8 +562,10 @@ def summarise(plan: Plan) -> dict[str, float]:
         "items": float(len(it)),
         "expected_gmv": float(it["expected_gmv"].sum()) if len(it) else 0.0,
         "expected_margin": float(it["expected_margin"].sum()) if len(it) else 0.0,
+        "expected_net_margin": float(it["expected_net_margin"].sum()) if len(it) else 0.0,
+        "extrapolated_share": float(it["extrapolated"].mean()) if len(it) else 0.0,
         "mean_p_success": float(it["p_success"].mean()) if len(it) else math.nan,
         "diversity": plan.diversity,
         "suppliers": float(len(plan.suppliers)),
-        "purchase_units": float(plan.purchase["order_qty"].sum()) if len(plan.purchase) else 0.0,
+        "purchase_units": float(plan.purchase["qty"].sum()) if len(plan.purchase) else 0.0,
     }

@@ -12,17 +12,58 @@ bound (the 75th percentile; leftovers spoil), short-life goods (≤ 30 days) the
 interval's (90th percentile), long-life goods the 95 % interval's (97.5th percentile;
 a stock-out costs more than holding). Summing daily upper bounds over several days is
 conservative (it assumes the days' errors move together).
+
+This is the one purchasing policy: the forecast page orders from the demand forecast of each
+SKU and warehouse, tomorrow's plan (engine.planning) from its lists' expected units, whose
+intervals :func:`bands` derives from the mean and variance of the planned campaigns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from engine.auth import ALL, Scope
+
+# Columns of PurchasePlan.lines and PurchasePlan.orders.
+LINE_COLUMNS = (
+    "supplier_id",
+    "supplier",
+    "lead_time_days",
+    "order_date",
+    "arrival_date",
+    "warehouse_id",
+    "sku_id",
+    "name",
+    "category",
+    "shelf_life_days",
+    "service_level",
+    "forecast",
+    "planned_demand",
+    "on_hand",
+    "in_transit",
+    "need",
+    "pack_size",
+    "packs",
+    "qty",
+    "unit_cost",
+    "amount",
+)
+ORDER_COLUMNS = (
+    "supplier_id",
+    "supplier",
+    "lead_time_days",
+    "order_date",
+    "arrival_date",
+    "lines",
+    "units",
+    "amount",
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +100,10 @@ class PurchasePlan:
     orders: pd.DataFrame
 
 
-def stock(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
-    """Closing stock and in-transit units per warehouse and SKU on the last stock date.
+def stock(
+    con: duckdb.DuckDBPyConnection, scope: Scope = ALL, on: date | None = None
+) -> pd.DataFrame:
+    """Closing stock and in-transit units per warehouse and SKU on a stock date.
 
     Parameters
     ----------
@@ -68,6 +111,8 @@ def stock(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
         An open Linli database.
     scope
         The caller's row scope; warehouses outside it are left out.
+    on
+        The stock date (default: the last one).
 
     Returns
     -------
@@ -77,10 +122,44 @@ def stock(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:
     table = con.execute(
         """
         SELECT warehouse_id, sku_id, on_hand::DOUBLE AS on_hand, in_transit::DOUBLE AS in_transit
-        FROM inventory WHERE stock_date = (SELECT max(stock_date) FROM inventory)
-        """
+        FROM inventory
+        WHERE stock_date = coalesce(?::DATE, (SELECT max(stock_date) FROM inventory))
+        """,
+        [on],
     ).df()
     return scope.keep(con, table, "warehouse_id").reset_index(drop=True)
+
+
+def bands(demand: pd.DataFrame, levels: tuple[int, ...]) -> pd.DataFrame:
+    """A forecast frame from demand means and variances (normal intervals, floored at 0).
+
+    Parameters
+    ----------
+    demand
+        ``unique_id, ds, mean, var``.
+    levels
+        Interval levels, e.g. ``Policy().levels``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unique_id, ds, yhat`` and ``yhat_lo_<level>``, ``yhat_hi_<level>`` per level.
+
+    Raises
+    ------
+    ValueError
+        For a negative mean or variance.
+    """
+    if (demand["mean"] < 0).any() or (demand["var"] < 0).any():
+        raise ValueError("demand means and variances must be non-negative")
+    out = demand[["unique_id", "ds"]].copy()
+    out["yhat"] = demand["mean"].to_numpy(float)
+    sd = np.sqrt(demand["var"].to_numpy(float))
+    for lv in levels:
+        z = float(stats.norm.ppf(0.5 + lv / 200))
+        out[f"yhat_lo_{lv}"] = np.maximum(out["yhat"] - z * sd, 0.0)
+        out[f"yhat_hi_{lv}"] = out["yhat"] + z * sd
+    return out
 
 
 def suppliers(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -168,30 +247,7 @@ def plan(
     lines["order_date"] = as_of.date()
     lines["arrival_date"] = (as_of + pd.to_timedelta(lead_days(lines), unit="D")).dt.date
     lines = lines.rename(columns={"cover_mean": "forecast", "cover_q": "planned_demand"})
-    cols = [
-        "supplier_id",
-        "supplier",
-        "lead_time_days",
-        "order_date",
-        "arrival_date",
-        "warehouse_id",
-        "sku_id",
-        "name",
-        "category",
-        "shelf_life_days",
-        "service_level",
-        "forecast",
-        "planned_demand",
-        "on_hand",
-        "in_transit",
-        "need",
-        "pack_size",
-        "packs",
-        "qty",
-        "unit_cost",
-        "amount",
-    ]
-    lines = lines.loc[lines["qty"] > 0, cols].sort_values(
+    lines = lines.loc[lines["qty"] > 0, list(LINE_COLUMNS)].sort_values(
         ["supplier_id", "warehouse_id", "sku_id"], ignore_index=True
     )
     orders = (

@@ -439,3 +439,17 @@ CREATE TABLE IF NOT EXISTS job_runs (
     ok           BOOLEAN,
     result       VARCHAR
 );
+
+-- issue 18: decisions
+-- engine/pricing/evidence.py: optional reference or competitor prices; the price optimiser
+-- never searches above the highest of them for a SKU in the 30 days before the plan.
+CREATE TABLE IF NOT EXISTS reference_prices (
+    price_date  DATE NOT NULL,
+    sku_id      INTEGER NOT NULL,
+    competitor       VARCHAR NOT NULL,     -- competitor or reference name
+    reference_price  DOUBLE NOT NULL       -- CNY per unit
+);
+-- engine/planning.py: each planned item's margin after group costs and whether its price lies
+-- outside the range past listings support.
+ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS expected_net_margin DOUBLE;
+ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS extrapolated BOOLEAN;

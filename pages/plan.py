@@ -26,12 +26,20 @@ rule_text = (
 target = c3.slider(t("pl_target"), 0.5, 0.99, 0.9, 0.01, key="pl_target")
 per = c4.number_input(t("pl_per_community"), 3, 30, 10, key="pl_per")
 st.caption(f"{t('pl_rule_text')}: `{rule_text}`")
+with st.expander(t("dc_costs")):
+    k1, k2, k3, k4 = st.columns(4)
+    handling = k1.number_input(t("dc_handling"), 0.0, 20.0, 0.5, 0.1, key="pl_handling")
+    stop = k2.number_input(t("dc_stop_cost"), 0.0, 1000.0, 0.0, 5.0, key="pl_stop")
+    commission = k3.number_input(t("dc_commission"), 0.0, 0.5, 0.0, 0.01, key="pl_commission")
+    widen = k4.number_input(t("dc_widen"), 0.0, 1.0, 0.0, 0.05, key="pl_widen")
 
 if st.button(t("pl_run"), type="primary", icon=":material/play_arrow:", key="pl_run"):
     bar = st.progress(0.0, text=t("pl_running"))
     settings = planning.PlanSettings(
-        rule_text=rule_text, target=float(target), per_community=int(per)
-    )
+        rule_text=rule_text, target=float(target), per_community=int(per), widen=float(widen),
+        handling_per_order=float(handling), stop_cost=float(stop) or None,
+        commission=float(commission) or None,
+    )  # fmt: skip
     try:
         plan = svc.build(
             sale_date,
@@ -80,8 +88,10 @@ else:
         pick = st.selectbox(t("col_community"), sorted(it["community"].unique()), key="pl_comm")
         cols = ["rank", "name", "category", "source", "price", "threshold", "expected_units"]
         shown = it.loc[
-            it["community"] == pick, [*cols, "p_success", "expected_gmv", "expected_margin"]
-        ]
+            it["community"] == pick,
+            [*cols, "p_success", "expected_gmv", "expected_margin", "expected_net_margin",
+             "extrapolated"],
+        ]  # fmt: skip
         ui.table(shown, "plan.items")
         ui.download_buttons(it, f"linli_plan_{plan.sale_date}", key="pl_items")
     with tab2:

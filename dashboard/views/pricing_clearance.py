@@ -13,18 +13,42 @@ from dashboard.views.pricing import PricingContext
 
 def render(ctx: PricingContext) -> None:
     """Stock, days left and salvage value in; the best discount path and its value out."""
-    perish = pr.perishable_skus(ctx.version)
+    stock = pr.near_expiry(ctx.version)
     c1, c2, c3, c4 = st.columns(4)
-    sku = c1.selectbox(t("pr_sku"), perish, format_func=ctx.sku_label, key="pr_clear_sku")
-    days = c2.slider(t("pr_days_left"), 1, 14, 3, key="pr_clear_days")
-    daily = pr.daily_demand(ctx.version, int(sku), ctx.community_ids)
-    on_hand = c3.number_input(
-        t("pr_on_hand"), 0, 20_000, min(20_000, round(2 * daily * days)), key="pr_clear_stock"
-    )
+    lots = [None, *stock.index.tolist()]
+
+    def lot_label(i: int | None) -> str:
+        if i is None:
+            return t("dc_manual")
+        r = stock.loc[i]
+        return t("dc_lot", sku=r["name"], wh=int(r["warehouse_id"]), n=int(r["expiring"]),
+                 days=int(r["days_left"]))  # fmt: skip
+
+    lot = c1.selectbox(
+        t("dc_near_expiry"), lots, index=min(1, len(lots) - 1), format_func=lot_label,
+        key="pr_clear_lot",
+    )  # fmt: skip
+    if lot is None:
+        perish = pr.perishable_skus(ctx.version)
+        sku = c1.selectbox(t("pr_sku"), perish, format_func=ctx.sku_label, key="pr_clear_sku")
+        wh, days0, units0 = None, 3, None
+    else:
+        r = stock.loc[lot]
+        sku, wh = int(r["sku_id"]), int(r["warehouse_id"])
+        days0, units0 = max(1, min(14, int(r["days_left"]))), int(r["expiring"])
+    comms = pr.listed(ctx.version, int(sku), wh, ctx.community_ids)
+    if not comms:
+        st.info(t("dc_not_listed"), icon=":material/info:")
+        return
+    st.caption(t("dc_listed_in", n=len(comms)))
+    days = c2.slider(t("pr_days_left"), 1, 14, days0, key="pr_clear_days")
+    daily = pr.daily_demand(ctx.version, int(sku), comms)
+    default = units0 if units0 is not None else min(20_000, round(2 * daily * days))
+    on_hand = c3.number_input(t("pr_on_hand"), 0, 20_000, default, key="pr_clear_stock")
     salvage = c4.number_input(t("pr_salvage"), 0.0, 100.0, 0.0, 0.1, key="pr_clear_salvage")
     if st.button(t("pr_run_clearance"), key="pr_run_clear", type="primary"):
         st.session_state["pr_clear_result"] = pr.clearance(
-            ctx.version, int(sku), ctx.community_ids, int(on_hand), int(days), float(salvage)
+            ctx.version, int(sku), comms, int(on_hand), int(days), float(salvage)
         )
     plan = st.session_state.get("pr_clear_result")
     if plan is None:

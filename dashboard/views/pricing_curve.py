@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -34,6 +36,7 @@ def render(ctx: PricingContext) -> None:
         obj_label = st.radio(t("pr_objective"), obj_labels, horizontal=True, key="pr_objective")
         objective = whatif.OBJECTIVES[obj_labels.index(obj_label)]
         cost = st.number_input(t("pr_campaign_cost"), 0.0, 500.0, 0.0, 5.0, key="pr_cost")
+        extrapolate = st.checkbox(t("dc_allow_extrapolation"), False, key="pr_extrapolate")
     sku_info = ctx.catalogue.loc[sku]
     lp = float(sku_info["list_price"])
     if coupon >= lo * lp:
@@ -42,7 +45,8 @@ def render(ctx: PricingContext) -> None:
     cv = pr.curve(
         ctx.version, int(sku), ctx.community_ids, thr, float(coupon), float(lo), float(hi)
     )
-    best = pr.curve_optimum(cv, objective, float(target))
+    best = pr.curve_optimum(cv, objective, float(target), evidence=not extrapolate)
+    o_lo, o_hi, o_src = pr.observed_range(ctx.version, int(sku))
     with right:
         el = pr.sku_elasticity(ctx.version, int(sku))
         optimum = None if best is None else float(best["price"])
@@ -51,9 +55,16 @@ def render(ctx: PricingContext) -> None:
         cards += [ui.card("pr_elasticity", el, "num2"), ui.card("pr_optimum", optimum, "money2")]
         ui.kpi_row(cards)
         st.markdown(f"**{t('pr_curve_title')}**")
-        charts.show(curve_figure(cv, best, float(target)), "pr_curve_chart")
+        charts.show(curve_figure(cv, best, float(target), (o_lo, o_hi)), "pr_curve_chart")
+        st.caption(
+            t("dc_observed_range", lo=ui.fmt_money(o_lo, 2), hi=ui.fmt_money(o_hi, 2))
+            + " · "
+            + t("dc_range_" + o_src)
+        )
         if best is None:
             st.info(t("pr_no_optimum"), icon=":material/info:")
+        elif bool(best.get("extrapolated", False)):
+            st.warning(t("dc_extrapolated_optimum"), icon=":material/warning:")
 
     if st.button(t("pr_run_optimiser"), key="pr_run_opt", type="primary"):
         settings = whatif.OptimiseSettings(
@@ -64,6 +75,7 @@ def render(ctx: PricingContext) -> None:
             min_margin=float(min_margin),
             campaign_cost=float(cost),
             coupon=float(coupon),
+            evidence=not extrapolate,
         )
         result = pr.optimise(ctx.version, int(sku), ctx.community_ids, settings)
         st.session_state["pr_opt_result"] = result
@@ -75,12 +87,22 @@ def render(ctx: PricingContext) -> None:
             ui.fmt_money(float(opt["margin_now"].sum())),
         )
         st.caption(t("pr_opt_summary", n=len(opt), ok=int(opt["feasible"].sum()), new=new, now=now))
+        n_out = int(opt["extrapolated"].sum()) if "extrapolated" in opt else 0
+        if n_out:
+            st.warning(t("dc_extrapolated_rows", n=n_out), icon=":material/warning:")
+        st.caption(t("dc_costs_note"))
         table = pr.optimum_table(ctx.version, opt)
         ui.table(table, "pricing.optimum", download="linli_price_optimum")
 
 
-def curve_figure(cv: pd.DataFrame, best: pd.Series | None, target: float) -> go.Figure:
-    """Units sold, GMV, margin and success probability against price, the optimum starred."""
+def curve_figure(
+    cv: pd.DataFrame,
+    best: pd.Series | None,
+    target: float,
+    observed: tuple[float, float] | None = None,
+) -> go.Figure:
+    """Units sold, GMV, margin and success probability against price, the optimum starred,
+    the observed price range shaded (outside it the curve is an extrapolation)."""
     titles = [t("pr_sold"), t("pr_gmv"), t("pr_margin"), t("pr_p_success")]
     fig = make_subplots(rows=2, cols=2, subplot_titles=titles, vertical_spacing=0.14)
     for col, r, c in SPOTS:
@@ -99,6 +121,11 @@ def curve_figure(cv: pd.DataFrame, best: pd.Series | None, target: float) -> go.
             )
             fig.add_trace(star, row=r, col=c)
             fig.add_vline(x=float(best["price"]), line_dash="dot", line_color=charts.RED)
+    if observed is not None and all(map(math.isfinite, observed)):
+        fig.add_vrect(
+            x0=observed[0], x1=observed[1], fillcolor=charts.BLUE, opacity=0.08, line_width=0,
+            row="all", col="all",
+        )  # fmt: skip
     fig.add_hline(y=target, line_dash="dash", line_color="#999", row=2, col=2)
     fig.update_xaxes(tickprefix="¥")
     fig.update_yaxes(tickformat=".0%", row=2, col=2)

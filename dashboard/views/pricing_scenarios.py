@@ -44,6 +44,9 @@ def render(ctx: PricingContext) -> None:
     if res is not None:
         res_name, w = res
         st.markdown(f"**{ui.md(res_name)}**")
+        n_out = int(w.rows["extrapolated"].sum()) if "extrapolated" in w.rows else 0
+        if n_out:
+            st.warning(t("dc_scenario_extrapolated", n=n_out), icon=":material/warning:")
         ui.kpi_row(scenario_cards(w.totals.set_index("metric")), per_row=5)
         shown = w.totals.assign(metric=w.totals["metric"].map(metric_label))
         ui.table(shown, "pricing.totals")

@@ -7,13 +7,21 @@ negative binomial with mean ``demand[t, d]``; ``min(demand, q)`` units sell at
 gives the policy maximising expected recovered value; forward propagation of the stock
 distribution gives the expected path and lets any policy (no markdown, a fixed 30 % off) be
 valued on any demand curve, for example the planted one.
+
+What to clear comes from the data (:func:`near_expiry`): the stock on hand of each warehouse
+and SKU is split into lots by its receipt dates, first in first out (the oldest units sold
+first, so what is left is the newest receipts), and each lot expires ``shelf_life_days`` after
+it arrived. Its demand (:func:`where_listed`) counts only the communities where the SKU is
+actually listed and that the stock's warehouse serves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy import signal, stats
@@ -307,3 +315,123 @@ def demand_for_sku(
     # Var of a sum of independent NBs: sum(mu + a mu²) -> alpha of the sum.
     alpha = float(model.dispersion * (mu**2).sum(axis=0)[0] / max(total[0] ** 2, 1e-12))
     return np.tile(total, (days, 1)), lp, max(alpha, 1e-3)
+
+
+_NEAR_EXPIRY = """
+WITH oh AS (
+    SELECT warehouse_id, sku_id, on_hand FROM inventory WHERE stock_date = ? AND on_hand > 0
+),
+lots AS (
+    SELECT i.warehouse_id, i.sku_id, i.stock_date AS received_on, i.received,
+           i.stock_date + s.shelf_life_days AS expires_on, oh.on_hand,
+           coalesce(sum(i.received) OVER (
+               PARTITION BY i.warehouse_id, i.sku_id ORDER BY i.stock_date DESC
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS newer
+    FROM inventory i JOIN skus s USING (sku_id)
+    JOIN oh ON oh.warehouse_id = i.warehouse_id AND oh.sku_id = i.sku_id
+    WHERE i.received > 0 AND i.stock_date <= ? AND i.stock_date > ? - s.shelf_life_days
+),
+left_ AS (
+    SELECT *, greatest(0, least(received, on_hand - newer)) AS units FROM lots
+)
+SELECT oh.warehouse_id, oh.sku_id, oh.on_hand,
+       coalesce(sum(l.units), 0) AS dated,
+       coalesce(sum(l.units) FILTER (WHERE l.expires_on <= ?), 0) AS expiring,
+       min(l.expires_on) FILTER (WHERE l.units > 0) AS first_expiry
+FROM oh LEFT JOIN left_ l ON l.warehouse_id = oh.warehouse_id AND l.sku_id = oh.sku_id
+GROUP BY ALL
+"""
+
+
+def near_expiry(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    within_days: int = 3,
+    scope: Scope = ALL,
+) -> pd.DataFrame:
+    """Stock on hand that expires within ``within_days`` days, per warehouse and SKU.
+
+    Lots come from the receipt dates (``inventory.received``), first in first out; a lot
+    expires ``shelf_life_days`` after its receipt. On-hand units that no receipt inside the
+    shelf life explains (opening stock, or receipts not recorded) have no known age: they are
+    counted in ``undated`` and never as expiring.
+
+    Parameters
+    ----------
+    con
+        Open Linli database.
+    as_of
+        The stock date (closing stock of that day).
+    within_days
+        Horizon: lots expiring on or before ``as_of + within_days`` count.
+    scope
+        The caller's row scope; warehouses outside it are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``warehouse_id, sku_id, name, category, list_price, on_hand, expiring, undated,
+        first_expiry, days_left`` for pairs with expiring stock, soonest first.
+
+    Raises
+    ------
+    ValueError
+        When ``within_days`` < 0.
+    """
+    if within_days < 0:
+        raise ValueError("within_days must be non-negative")
+    horizon = as_of + timedelta(days=within_days)
+    df = con.execute(_NEAR_EXPIRY, [as_of, as_of, as_of, horizon]).df()
+    df = scope.keep(con, df, "warehouse_id")
+    df = df[df["expiring"] > 0].copy()
+    names = con.execute("SELECT sku_id, name, category, list_price FROM skus").df()
+    df = df.merge(names, on="sku_id")
+    df["undated"] = (df["on_hand"] - df["dated"]).clip(lower=0)
+    first = pd.to_datetime(df["first_expiry"])
+    df["days_left"] = ((first - pd.Timestamp(as_of)).dt.days).clip(lower=0).astype(int)
+    cols = ["warehouse_id", "sku_id", "name", "category", "list_price", "on_hand", "expiring"]
+    cols += ["undated", "first_expiry", "days_left"]
+    return df.sort_values(["days_left", "expiring"], ascending=[True, False])[cols].reset_index(
+        drop=True
+    )
+
+
+def where_listed(
+    con: duckdb.DuckDBPyConnection,
+    sku_id: int,
+    end: date,
+    days: int = 14,
+    warehouse_id: int | None = None,
+    scope: Scope = ALL,
+) -> list[int]:
+    """Communities where ``sku_id`` ran a group in the ``days`` up to ``end``.
+
+    Parameters
+    ----------
+    con
+        Open Linli database.
+    sku_id
+        The SKU.
+    end
+        Last day considered.
+    days
+        Look-back window.
+    warehouse_id
+        Only communities this warehouse serves (where its stock can go).
+    scope
+        The caller's row scope.
+
+    Returns
+    -------
+    list of int
+        Community ids, ascending (empty when the SKU is not listed anywhere).
+    """
+    ids = con.execute(
+        "SELECT DISTINCT c.community_id FROM campaigns c JOIN communities m USING (community_id) "
+        "WHERE c.sku_id = ? AND c.sale_date BETWEEN ? AND ? "
+        "AND (?::INTEGER IS NULL OR m.warehouse_id = ?) ORDER BY 1",
+        [int(sku_id), end - timedelta(days=days - 1), end, warehouse_id, warehouse_id],
+    ).df()
+    allowed = scope.communities(con)
+    out = [int(c) for c in ids["community_id"]]
+    return out if allowed is None else [c for c in out if c in set(allowed)]

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from engine.auth import ALL, EmptyScope, Scope, ScopeError
-from engine.pricing import data, elasticity
+from engine.pricing import data, elasticity, evidence
 
 HALF_LIFE = 7.0  # days, for the recent level of a community
 
@@ -55,6 +55,8 @@ class DemandModel:
     calibration: tuple[float, float]  # Platt (intercept, slope) on logit P(success)
     categories: pd.DataFrame = field(repr=False)  # category elasticities with intervals
     skus: pd.DataFrame = field(repr=False)  # per-SKU elasticities
+    # Observed price range per SKU (fractions of list; engine.pricing.evidence), None = unknown.
+    prices: evidence.PriceRange | None = field(default=None, repr=False)
 
     def sku_index(self, sku_ids) -> np.ndarray:
         """Positions of ``sku_ids``; raises ``ValueError`` naming any unknown SKU."""
@@ -390,6 +392,7 @@ def fit(
         calibration=calib,
         categories=arr["cat"].table,
         skus=arr["per_sku"],
+        prices=evidence.observed(frame, data.catalogue(con), evidence.reference_prices(con, end)),
     )
 
 

@@ -9,6 +9,11 @@ Per campaign (one SKU in one community on one day), in expectation:
 - ``gmv``: ``price × sold`` (before coupons); ``net``: ``(price - coupon) × sold``;
 - ``margin``: gross margin ``(price - coupon - unit_cost) × sold``;
 - ``commission``: the leader's ``commission_rate × net``.
+
+The optimiser searches only the price range the data support for each SKU
+(:mod:`engine.pricing.evidence`) unless told to widen it, flags answers outside that range as
+``extrapolated``, and with a cost model (:mod:`engine.pricing.costs`) chooses the threshold
+that maximises margin after commission, handling and the group's share of the delivery stop.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import pandas as pd
 from scipy import special, stats
 
 from engine.auth import ALL, Scope
-from engine.pricing import response
+from engine.pricing import costs as cost_model
+from engine.pricing import evidence, response
 
 METRICS = ("units", "p_success", "sold", "gmv", "net", "margin", "commission")
 OBJECTIVES = ("margin", "gmv")
@@ -53,6 +59,8 @@ class OptimiseSettings:
     threshold_max: int = 200
     campaign_cost: float = 0.0  # CNY per formed group (handling, delivery slot)
     coupon: float = 0.0
+    evidence: bool = True  # search only the observed price range of each SKU
+    widen: float = 0.0  # widen that range by this fraction of list price on each side
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -69,6 +77,8 @@ class OptimiseSettings:
             raise ValueError("min_margin is a rate in (-1, 1)")
         if self.campaign_cost < 0 or self.coupon < 0:
             raise ValueError("campaign_cost and coupon must be non-negative")
+        if not 0 <= self.widen <= 10:
+            raise ValueError("widen is a fraction of list price in [0, 10]")
 
     @classmethod
     def from_file(cls, path: str | Path) -> OptimiseSettings:
@@ -210,6 +220,7 @@ def simulate(
         cols[m + "_now"] = now[m]
         cols[m] = new[m]
         cols[m + "_delta"] = new[m] - now[m]
+    cols["extrapolated"] = _outside(model, ss, price)
     rows = pd.DataFrame(cols)
     totals = []
     for m in METRICS:
@@ -254,7 +265,8 @@ def curve(
     Returns
     -------
     pandas.DataFrame
-        ``price`` and the summed metrics of :data:`METRICS` (``p_success`` averaged).
+        ``price``, the summed metrics of :data:`METRICS` (``p_success`` averaged) and
+        ``extrapolated`` (the price lies outside the SKU's observed range).
 
     Raises
     ------
@@ -277,7 +289,16 @@ def curve(
     out = {"price": grid}
     for name in METRICS:
         out[name] = m[name].mean(axis=1) if name == "p_success" else m[name].sum(axis=1)
+    out["extrapolated"] = _outside(model, np.full(len(grid), si[0]), grid)
     return pd.DataFrame(out)
+
+
+def _outside(model: response.DemandModel, si: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """True where ``price`` of SKU positions ``si`` lies outside its observed range."""
+    pr = model.prices
+    if pr is None:
+        return np.zeros(len(si), dtype=bool)
+    return evidence.outside(price / model.list_price[si], pr.low[si], pr.high[si])
 
 
 def _nb_table(mu: np.ndarray, alpha: float, kmax: int) -> tuple[np.ndarray, np.ndarray]:
@@ -309,20 +330,50 @@ def _largest_threshold(model: response.DemandModel, mu: np.ndarray, target: floa
     return int(q) + 1
 
 
+def _search_range(
+    model: response.DemandModel, sku_pos: int, settings: OptimiseSettings
+) -> tuple[float, float, float, float, str]:
+    """Price search bounds of one SKU as fractions of list price.
+
+    Returns
+    -------
+    tuple
+        ``(low, high)`` to search, the observed ``(low, high)`` and the range's source
+        (``sku``, ``category``, ``none`` or ``unknown`` when the model has no ranges).
+    """
+    s = settings
+    pr = model.prices
+    if pr is None:
+        return s.price_min, s.price_max, np.nan, np.nan, "unknown"
+    lo, hi = float(pr.low[sku_pos]), float(pr.high[sku_pos])
+    if not s.evidence:
+        return s.price_min, s.price_max, lo, hi, str(pr.source[sku_pos])
+    a = max(s.price_min, lo - s.widen)
+    b = min(s.price_max, hi + s.widen)
+    if a > b:  # the observed range lies outside the global bounds: keep the nearest bound
+        a = b = min(max(lo, s.price_min), s.price_max)
+    return a, b, lo, hi, str(pr.source[sku_pos])
+
+
 def optimise(
     model: response.DemandModel,
     sku_id: int,
     community_ids: Sequence[int] | None = None,
     settings: OptimiseSettings = OptimiseSettings(),
     scope: Scope = ALL,
+    costs: cost_model.CostModel | None = None,
 ) -> pd.DataFrame:
     """Best price and threshold per community for one SKU under the success constraint.
 
-    Searches the price grid within the bounds and every threshold in
-    ``threshold_min..threshold_max`` for the pair maximising expected gross margin (or GMV),
-    less ``campaign_cost`` per formed group, subject to ``P(success) >= target`` and a gross
-    margin rate of at least ``min_margin``. Without a campaign cost a lower threshold never
-    hurts, so the optimiser then returns ``threshold_min``.
+    Searches the price grid within the SKU's observed price range (widened by
+    ``settings.widen``, inside ``price_min..price_max``; the whole bounds when
+    ``settings.evidence`` is off or the model has no ranges) and every threshold in
+    ``threshold_min..threshold_max`` for the pair maximising expected margin (or GMV) after
+    costs, subject to ``P(success) >= target`` and a gross margin rate of at least
+    ``min_margin``. Costs: ``campaign_cost`` per formed group and, with a cost model, the
+    leader's commission on net GMV, handling per unit and the group's share of the delivery
+    stop. Without a cost per group a lower threshold never hurts, so the optimiser then
+    returns ``threshold_min``.
 
     Parameters
     ----------
@@ -333,30 +384,45 @@ def optimise(
     community_ids
         Communities (default: all).
     settings
-        Objective and constraints.
+        Objective, constraints and the price range.
     scope
         The caller's row scope; communities outside it are left out.
+    costs
+        Per-community cost model (:func:`engine.pricing.costs.defaults`); ``None`` counts only
+        ``campaign_cost``.
 
     Returns
     -------
     pandas.DataFrame
         Per community: ``feasible``, chosen ``price``, ``threshold``, the metrics, the current
-        plan's ``price_now``, ``threshold_now`` and metrics (``*_now``), and ``objective``
-        for both. Infeasible communities keep their current plan.
+        plan's ``price_now``, ``threshold_now`` and metrics (``*_now``), ``objective`` for
+        both, ``net_margin`` (margin after every cost), the observed range ``observed_low``
+        and ``observed_high`` (CNY), its ``price_source`` and ``extrapolated`` (the chosen
+        price lies outside the observed range). Infeasible communities keep their current
+        plan.
 
     Raises
     ------
     ValueError
-        For an unknown SKU or community.
+        For an unknown SKU or community, or communities missing from ``costs``.
     """
     s = settings
     si, ci = _check_ids(model, [sku_id], community_ids, scope)
     j = si[0]
     lp, cost = model.list_price[j], model.unit_cost[j]
-    grid = lp * np.arange(s.price_min, s.price_max + s.price_step / 2, s.price_step)
+    r_lo, r_hi, obs_lo, obs_hi, source = _search_range(model, int(j), s)
+    ratios = np.arange(s.price_min, s.price_max + s.price_step / 2, s.price_step)
+    ratios = ratios[(ratios >= r_lo - 1e-9) & (ratios <= r_hi + 1e-9)]
+    ratios = np.unique(np.r_[ratios, r_lo, r_hi])
+    grid = lp * ratios
     grid = grid[grid > s.coupon]
     if grid.size == 0:
         raise ValueError("no price in the bounds lies above the coupon")
+    ids = model.community_ids[ci]
+    cm = costs.at(ids) if costs is not None else None
+    com = cm.commission if cm is not None else np.zeros(len(ci))
+    handling = cm.handling_per_unit if cm is not None else np.zeros(len(ci))
+    group = s.campaign_cost + (cm.group_cost if cm is not None else np.zeros(len(ci)))
     pp, cc = np.meshgrid(grid, ci, indexing="ij")  # [P, C]
     ss = np.full_like(cc, j)
     paid = pp - s.coupon
@@ -366,8 +432,11 @@ def optimise(
     ks = np.arange(s.threshold_min, kmax + 1)
     p_ok = response.calibrated(model, sf[ks])  # [K, P, C]
     sold = part[ks]
-    value = (paid - cost) if s.objective == "margin" else pp
-    obj = value[None] * sold - s.campaign_cost * p_ok
+    if s.objective == "margin":
+        value = paid * (1 - com[None, :]) - cost - handling[None, :]
+    else:
+        value = pp
+    obj = value[None] * sold - group[None, None, :] * p_ok
     margin_rate = (paid - cost) / paid
     ok = (p_ok >= s.target) & (margin_rate >= s.min_margin)[None]
     score = np.where(ok, obj, -np.inf).reshape(-1, len(ci))
@@ -386,7 +455,7 @@ def optimise(
         0.0,
     )
     out = {
-        "community_id": model.community_ids[ci],
+        "community_id": ids,
         "sku_id": model.sku_ids[j],
         "feasible": feasible,
         "price": price,
@@ -397,10 +466,76 @@ def optimise(
     for name in METRICS:
         out[name] = new[name]
         out[name + "_now"] = now[name]
+
+    def net(m: dict[str, np.ndarray]) -> np.ndarray:
+        return m["margin"] - com * m["net"] - handling * m["sold"] - group * m["p_success"]
+
     key = "margin" if s.objective == "margin" else "gmv"
-    out["objective"] = new[key] - s.campaign_cost * new["p_success"]
-    out["objective_now"] = now[key] - s.campaign_cost * now["p_success"]
+    if s.objective == "margin":
+        out["objective"] = net(new)
+        out["objective_now"] = net(now)
+    else:
+        out["objective"] = new[key] - group * new["p_success"]
+        out["objective_now"] = now[key] - group * now["p_success"]
+    out["net_margin"] = net(new)
+    out["net_margin_now"] = net(now)
+    out["observed_low"] = obs_lo * lp
+    out["observed_high"] = obs_hi * lp
+    out["price_source"] = source
+    out["extrapolated"] = (
+        evidence.outside(price / lp, np.full(len(ci), obs_lo), np.full(len(ci), obs_hi))
+        if np.isfinite(obs_lo)
+        else np.zeros(len(ci), dtype=bool)
+    )
     return pd.DataFrame(out)
+
+
+def evaluate(
+    model: response.DemandModel,
+    campaigns: pd.DataFrame,
+    costs: cost_model.CostModel | None = None,
+) -> pd.DataFrame:
+    """Expected metrics of given campaigns under ``model``, with margin after costs.
+
+    Used to score a plan under another demand model (a refit, or a world's planted truth).
+
+    Parameters
+    ----------
+    model
+        Demand model.
+    campaigns
+        ``community_id, sku_id, price, threshold``.
+    costs
+        Cost model; ``None`` counts no costs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The input with :data:`METRICS` and ``net_margin`` added.
+
+    Raises
+    ------
+    ValueError
+        For unknown ids, a non-positive price or a threshold < 1.
+    """
+    si = model.sku_index(campaigns["sku_id"].to_numpy())
+    ci = model.community_index(campaigns["community_id"].to_numpy())
+    price = campaigns["price"].to_numpy(float)
+    thr = campaigns["threshold"].to_numpy()
+    if (price <= 0).any() or (thr < 1).any():
+        raise ValueError("prices must be positive and thresholds at least 1")
+    m = _metrics(model, ci, si, price, thr, 0.0)
+    out = campaigns.assign(**m)
+    if costs is None:
+        return out.assign(net_margin=m["margin"])
+    cm = costs.at(model.community_ids[ci])
+    net = (
+        m["margin"]
+        - cm.commission * m["net"]
+        - cm.handling_per_unit * m["sold"]
+        - cm.group_cost * m["p_success"]
+    )
+    return out.assign(net_margin=net)
 
 
 def curve_optimum(curve_df: pd.DataFrame, objective: str = "margin", target: float = 0.9):

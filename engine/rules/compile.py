@@ -13,6 +13,11 @@ conversion     units / views (NULL when views is 0)
 stock_days     on_hand at the community's warehouse (last stock row of the window) divided by
                the warehouse's average daily ``sold`` over the window; ``inf`` when nothing sold
                but stock remains, 0 without stock
+available_days what can be on the shelf on the sale day (the day after as_of) over the same daily
+               sales: on_hand + in_transit (last stock row of the window) + what the supplier can
+               still deliver, i.e. its largest daily delivery (``received``) to that warehouse in
+               the window when the supplier's lead time is at most one day, else 0; ``inf`` /
+               0 as for stock_days. The pre-sale (以销定采) reading of 库存充足
 price          the SKU's list price; price_pct its percent rank (0..1) within its category
 trend          (units + 1) / (units in the previous window + 1); view_trend the same for views
 mentions(k)    mentions of keyword k in the community's ``topics`` over the window (a community
@@ -45,6 +50,14 @@ from dataclasses import dataclass
 
 from engine.rules import model
 
+# Units that can be on the shelf on the sale day (the day after as_of): stock on hand and in
+# transit, plus what the SKU's supplier can still deliver when its lead time allows, at most its
+# largest daily delivery to that warehouse in the window.
+SALE_LEAD_DAYS = 1
+_AVAILABLE = (
+    "(coalesce(inv.on_hand, 0) + coalesce(inv.in_transit, 0) + CASE WHEN s.lead_time_days <= "
+    f"{SALE_LEAD_DAYS} THEN coalesce(inv.max_received, 0) ELSE 0 END)"
+)
 # metric -> SQL over the grid's source columns (code constants, never user text).
 _METRIC_SQL: dict[str, str] = {
     "views": "coalesce(br.views, 0)",
@@ -57,6 +70,10 @@ _METRIC_SQL: dict[str, str] = {
     "stock_days": (
         "CASE WHEN coalesce(inv.sold_w, 0) > 0 THEN coalesce(inv.on_hand, 0) / (inv.sold_w / $days)"
         " WHEN coalesce(inv.on_hand, 0) > 0 THEN 'inf'::DOUBLE ELSE 0 END"
+    ),
+    "available_days": (
+        "CASE WHEN coalesce(inv.sold_w, 0) > 0 THEN " + _AVAILABLE + " / (inv.sold_w / $days)"
+        " WHEN " + _AVAILABLE + " > 0 THEN 'inf'::DOUBLE ELSE 0 END"
     ),
     "price": "s.list_price",
     "price_pct": "s.price_pct",
@@ -77,6 +94,7 @@ _SOURCE = {
     "trend": "sl",
     "conversion": "br+sl",
     "stock_days": "inv",
+    "available_days": "inv",
     "aud_units": "asl",
     "aud_buyers": "asl",
 }
@@ -343,9 +361,10 @@ _DATES_CTE = """d AS (
     FROM (SELECT unnest($dates::DATE[]) AS as_of)
 )"""
 _SKU_CTE = """sku AS (
-    SELECT d.as_of, sku_id, name AS sku_name, category, storage, tags, launched, list_price,
-           percent_rank() OVER (PARTITION BY d.as_of, category ORDER BY list_price) AS price_pct
-    FROM skus CROSS JOIN d WHERE launched <= d.as_of
+    SELECT d.as_of, sku_id, skus.name AS sku_name, category, storage, tags, launched, list_price,
+           percent_rank() OVER (PARTITION BY d.as_of, category ORDER BY list_price) AS price_pct,
+           sp.lead_time_days
+    FROM skus LEFT JOIN suppliers sp USING (supplier_id) CROSS JOIN d WHERE launched <= d.as_of
 )"""
 _BR_CTE = """br AS (
     SELECT d.as_of, b.community_id, b.sku_id,
@@ -420,6 +439,7 @@ _SL_CTE = (
 )
 _INV_CTE = """inv AS (
     SELECT d.as_of, i.warehouse_id, i.sku_id, arg_max(i.on_hand, i.stock_date) AS on_hand,
+           arg_max(i.in_transit, i.stock_date) AS in_transit, max(i.received) AS max_received,
            sum(i.sold) AS sold_w
     FROM inventory i JOIN d ON i.stock_date BETWEEN d.ws AND d.as_of
     WHERE i.warehouse_id IN (SELECT warehouse_id FROM comm)

@@ -16,11 +16,14 @@ from engine import audit
 from engine.rules import parser
 
 # The seeds' two examples (the issue's specification) and the language's baseline rules.
-# 库存充足 = at least 3 days of stock cover; 高客单价 = price in the top 30 % of its category.
+# 库存充足 = what can be on the shelf on the sale day (stock, in transit, and what the supplier can
+# still deliver in time) covers at least a day of sales: in a pre-sale (以销定采) business fresh
+# goods are bought for the orders, so on-hand days (库存天数) would drop them all.
+# 高客单价 = price in the top 30 % of its category.
 SEEDS: tuple[tuple[str, str], ...] = (
     (
         "云顶华府 浏览TOP10 库存充足 高客单价",
-        '范围 小区 "云顶华府" 过去 30 天 筛选 库存天数 >= 3 且 单价分位 >= 0.7 '
+        '范围 小区 "云顶华府" 过去 30 天 筛选 可供天数 >= 1 且 单价分位 >= 0.7 '
         "排序 浏览量 降序 前 10",
     ),
     (
@@ -36,6 +39,13 @@ SEEDS: tuple[tuple[str, str], ...] = (
     ),
 )
 SEED_AUTHOR = "linli"
+# Earlier texts of seed rules: a library still holding one, as seeded, gets the current text.
+PREVIOUS_SEEDS: dict[str, tuple[str, ...]] = {
+    "云顶华府 浏览TOP10 库存充足 高客单价": (
+        '范围 小区 "云顶华府" 过去 30 天 筛选 库存天数 >= 3 且 单价分位 >= 0.7 '
+        "排序 浏览量 降序 前 10",
+    ),
+}
 
 
 def save(con: duckdb.DuckDBPyConnection, name: str, text: str, author: str) -> int:
@@ -164,7 +174,9 @@ def delete(con: duckdb.DuckDBPyConnection, name: str, username: str = "") -> boo
 
 
 def seed_library(con: duckdb.DuckDBPyConnection) -> int:
-    """Add the seed rules that are missing (by name); existing rules are left untouched.
+    """Add the seed rules that are missing (by name); existing rules are left untouched,
+    except a seed rule still holding an earlier seed text as seeded (author ``linli``),
+    which gets the current text (:data:`PREVIOUS_SEEDS`).
 
     Parameters
     ----------
@@ -174,12 +186,16 @@ def seed_library(con: duckdb.DuckDBPyConnection) -> int:
     Returns
     -------
     int
-        How many rules were added.
+        How many rules were added (updated seeds not counted).
     """
-    have = set(list_rules(con)["name"])
+    saved = list_rules(con).set_index("name")
     added = 0
     for name, text in SEEDS:
-        if name not in have:
+        if name not in saved.index:
             save(con, name, text, SEED_AUTHOR)
             added += 1
+        elif saved.at[name, "author"] == SEED_AUTHOR and saved.at[
+            name, "text"
+        ] in PREVIOUS_SEEDS.get(name, ()):
+            save(con, name, text, SEED_AUTHOR)
     return added

@@ -23,6 +23,7 @@ METRICS: dict[str, str] = {
     "margin": "毛利",
     "margin_rate": "毛利率",
     "stock_days": "库存天数",
+    "available_days": "可供天数",
     "price_pct": "单价分位",
     "price": "单价",
     "trend": "销量趋势",

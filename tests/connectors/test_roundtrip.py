@@ -35,6 +35,10 @@ def hand_world():
         "('2025-03-01', 1, 12, 0, 3, 0, 9, 20)"
     )
     con.execute("UPDATE skus SET tags = ['organic', 'kids'] WHERE sku_id = 12")
+    con.execute(
+        "INSERT INTO reference_prices VALUES ('2025-03-01', 10, '美团优选', 36.5), "
+        "('2025-03-01', 10, '多多买菜', 34.99), ('2025-02-28', 12, '兴盛优选', 0.5)"
+    )
     return con
 
 
@@ -57,6 +61,11 @@ def generated_world(world, n_orders=None):
         con.register("_t", src.sql(sql).to_arrow_table())
         con.execute(f"INSERT INTO {table} SELECT * FROM _t")
         con.unregister("_t")
+    # The generator loads no reference prices (an optional table): add some to carry over.
+    con.execute(
+        "INSERT INTO reference_prices SELECT DATE '2025-03-01', sku_id, '美团优选', "
+        "round(list_price * 0.9, 2) FROM skus WHERE NOT EXISTS (FROM reference_prices)"
+    )
     return con
 
 

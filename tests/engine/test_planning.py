@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import kpis, planning
+from engine import kpis, planning, purchasing
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +50,54 @@ def test_lists_differ_by_community_type_in_planted_direction(world, plan):
     assert plan.diversity > 0.3  # communities get their own lists, not one list for all
 
 
-def test_supplier_orders_are_lists_plus_documented_safety_stock(plan):
-    """Purchase lines sum the lists' expected units; quantities follow the documented rule."""
+def test_supplier_orders_follow_the_one_purchasing_policy(plan):
+    """Purchase lines order the lists' sale-day demand at the policy's service level (by shelf
+    life) less stock and transit, in whole packs; supplier orders sum their lines."""
     p = plan.purchase
-    assert p["expected_units"].sum() == pytest.approx(plan.items["expected_units"].sum())
-    need = np.maximum(p["expected_units"] + p["safety_stock"] - p["on_hand"], 0)
-    assert (p["order_qty"] == np.ceil(need / p["pack_size"]) * p["pack_size"]).all()
-    z = planning._z(p["shelf_life_days"].to_numpy())
-    assert ((p["safety_stock"] >= 0) & (z > 0)).all()
-    by_supplier = p.groupby("supplier_id")["order_qty"].sum()
+    assert len(p) > 0
+    d = plan.demand.groupby(["sku_id", "warehouse_id"])["yhat"].sum()
+    first = plan.demand[plan.demand["ds"] == plan.demand["ds"].min()]
+    # Everything the lists expect is in the demand the policy ordered from.
+    assert first["yhat"].sum() == pytest.approx(plan.items["expected_units"].sum())
+    assert d.sum() == pytest.approx(plan.items["expected_units"].sum())
+    policy = purchasing.Policy()
+    assert (p["service_level"] == policy.level_for(p["shelf_life_days"])).all()
+    assert (p["qty"] == np.ceil(p["need"] / p["pack_size"] - 1e-9) * p["pack_size"]).all()
+    # Next-day suppliers deliver for the sale day itself: its upper bound less stock.
+    nd = p[p["lead_time_days"] <= 1]
+    assert len(nd) > 0 and (nd["planned_demand"] >= nd["forecast"]).all()
+    want = np.maximum(nd["planned_demand"] - nd["on_hand"] - nd["in_transit"], 0)
+    np.testing.assert_allclose(nd["need"], want)
+    # Slower suppliers' orders arrive after the sale day (the plan notes the shortfall).
+    slow = p[p["lead_time_days"] > 1]
+    assert (pd.to_datetime(slow["arrival_date"]).dt.date > plan.sale_date).all()
+    by_supplier = p.groupby("supplier_id")["qty"].sum()
     got = plan.suppliers.set_index("supplier_id")["units"]
-    assert (by_supplier[by_supplier > 0] == got.reindex(by_supplier[by_supplier > 0].index)).all()
+    assert (by_supplier == got.reindex(by_supplier.index)).all()
+
+
+def test_forecast_page_and_plan_give_a_supplier_the_same_order(world, plan):
+    """The forecast page's purchasing path (engine.purchasing.plan on a demand forecast, the
+    stock and the suppliers), fed the demand the plan expects, orders exactly what the plan
+    orders from one supplier: one policy, not two."""
+    cur = world.cursor()
+    orders = plan.suppliers.sort_values("units", ascending=False)
+    sid = int(orders["supplier_id"].iloc[0])
+    keys = plan.demand[["unique_id", "sku_id", "warehouse_id"]].drop_duplicates()
+    cat = cur.execute(
+        "SELECT sku_id, name, category, shelf_life_days, pack_size, supplier_id, unit_cost "
+        "FROM skus WHERE supplier_id = ?",
+        [sid],
+    ).df()
+    keys = keys.merge(cat, on="sku_id")
+    stock = purchasing.stock(cur, on=plan.as_of)
+    page = purchasing.plan(plan.demand, keys, stock, purchasing.suppliers(cur), plan.as_of, days=1)
+    mine = plan.purchase[plan.purchase["supplier_id"] == sid]
+    cols = ["warehouse_id", "sku_id", "qty"]
+    pd.testing.assert_frame_equal(
+        page.lines[cols].reset_index(drop=True), mine[cols].reset_index(drop=True)
+    )
+    assert int(page.orders["units"].sum()) == int(orders["units"].iloc[0]) > 0
 
 
 def test_routes_carry_exactly_the_planned_loads(plan):

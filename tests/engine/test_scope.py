@@ -303,6 +303,21 @@ def _whatif_curve(cur, scope, ctx):
     )
 
 
+def _markdown_near_expiry(cur, scope, ctx):
+    _, hi = ctx["window"]
+    return Rows(set(), _comms(markdown.near_expiry(cur, hi, 30, scope)["warehouse_id"]))
+
+
+def _markdown_where_listed(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    sku = cur.execute(
+        "SELECT sku_id FROM campaigns WHERE sale_date BETWEEN ? AND ? GROUP BY 1 "
+        "ORDER BY count(DISTINCT community_id) DESC, 1 LIMIT 1",
+        [lo, hi],
+    ).fetchall()[0][0]
+    return Rows(_comms(markdown.where_listed(cur, sku, hi, (hi - lo).days + 1, scope=scope)))
+
+
 def _markdown_demand(cur, scope, ctx):
     m = ctx["pricing_model"]
     got, _, _ = markdown.demand_for_sku(m, int(m.sku_ids[0]), 3, scope=scope)
@@ -513,6 +528,8 @@ ENTRY_POINTS = {
     "pricing.whatif.optimise": _whatif_optimise,
     "pricing.whatif.curve": _whatif_curve,
     "pricing.markdown.demand_for_sku": _markdown_demand,
+    "pricing.markdown.near_expiry": _markdown_near_expiry,
+    "pricing.markdown.where_listed": _markdown_where_listed,
     "routing.orders.order_lines": _dispatch_order_lines,
     "routing.dispatch.plan_day": _dispatch_plan_day,
     "routing.dispatch.plan_lines": _dispatch_plan_lines,
@@ -598,6 +615,12 @@ NO_REGION_ROWS = {
     "pricing.elasticity.by_segment": "elasticities pooled over all regions, no region rows",
     "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
     "purchasing.suppliers": "the supplier list",
+    "pricing.evidence.reference_prices": "reference prices per SKU, no community rows",
+    "pricing.whatif.evaluate": "scores exactly the campaigns the caller passes (no lookup)",
+    "pricing.costs.stop_costs": "cost terms of every pickup stop (van cost per km and per day), "
+    "input of the cost model; callers show them only inside the plan's scoped communities",
+    "pricing.costs.defaults": "the cost model's terms, input of the optimiser; the plan keeps "
+    "only the caller's scoped communities",
     "rules.compile.create_sales_daily": "creates a temporary table for a backtest",
     "rules.library.delete": "the shared rule library",
     "rules.library.list_rules": "the shared rule library",
@@ -683,6 +706,7 @@ WAREHOUSE_ENTRY_POINTS = (
     "routing.orders.order_lines",
     "routing.dispatch.plan_day",
     "purchasing.stock",
+    "pricing.markdown.near_expiry",
     "coldchain.store.device_status",
     "coldchain.store.alarm_history",
     "coldchain.store.stock_at_risk",

@@ -25,3 +25,18 @@ def test_build_plan_and_approve(app):
     at.button(key="pl_approve").click().run()
     assert any("approved" in s.value for s in at.success)
     assert not at.exception
+
+
+def test_cost_model_is_editable_and_prices_are_flagged(app):
+    """A dear delivery stop entered on the page raises thresholds; the list shows each item's
+    margin after costs and whether its price is extrapolated."""
+    at = app("en")
+    at.run()
+    at.switch_page(PAGE).run()
+    at.number_input(key="pl_stop").set_value(300.0).run()
+    at.button(key="pl_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    items = next(d.value for d in at.dataframe if "extrapolated" in d.value.columns)
+    assert {"threshold", "expected_net_margin"} <= set(items.columns)
+    assert items["threshold"].max() > 1
+    assert not items["extrapolated"].any()

@@ -109,3 +109,24 @@ def test_elasticities_by_user_segment(app):
     assert len(table) >= 3
     assert (table["ci_low"] <= table["elasticity"]).all()
     assert (table["elasticity"] < 0).all()
+
+
+def test_optimum_stays_in_the_observed_range_unless_extrapolation_is_allowed(app):
+    """The starred optimum lies inside the shaded observed range and the optimiser flags no
+    price; allowing extrapolation lets the optimiser leave the range, flagged in its table."""
+    at = _open(app)
+    spec = _figure(at, "Optimum")
+    star = float(_values(next(tr for tr in spec["data"] if tr.get("name") == "Optimum")["x"])[0])
+    band = next(s for s in spec["layout"]["shapes"] if s.get("type") == "rect")
+    assert band["x0"] - 0.01 <= star <= band["x1"] + 0.01
+    assert any("Observed listing prices" in c.value for c in at.caption)
+    at.button(key="pr_run_opt").click().run()
+    opt = at.dataframe[0].value
+    assert not opt["extrapolated"].any()
+    at.checkbox(key="pr_extrapolate").check().run()
+    at.button(key="pr_run_opt").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    wide = at.dataframe[0].value
+    assert "extrapolated" in wide.columns
+    if wide["extrapolated"].any():
+        assert any("outside the observed range" in w.value for w in at.warning)

@@ -64,13 +64,24 @@ def grid(con, as_of: dt.date, days: int) -> pd.DataFrame:
     inv["stock_date"] = pd.to_datetime(inv["stock_date"]).dt.date
     inv = inv[(inv["stock_date"] >= ws) & (inv["stock_date"] <= as_of)].sort_values("stock_date")
     st = inv.groupby(["warehouse_id", "sku_id"]).agg(
-        on_hand=("on_hand", "last"), sold_w=("sold", "sum")
+        on_hand=("on_hand", "last"),
+        in_transit=("in_transit", "last"),
+        max_received=("received", "max"),
+        sold_w=("sold", "sum"),
     )
     g = g.merge(st.reset_index(), on=["warehouse_id", "sku_id"], how="left")
     on_hand, sold = g["on_hand"].fillna(0), g["sold_w"].fillna(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         g["stock_days"] = np.where(
             sold > 0, on_hand / (sold / days), np.where(on_hand > 0, np.inf, 0.0)
+        )
+    lead = q("SELECT s.sku_id, p.lead_time_days FROM skus s JOIN suppliers p USING (supplier_id)")
+    g = g.merge(lead, on="sku_id", how="left")
+    supply = np.where(g["lead_time_days"] <= 1, g["max_received"].fillna(0), 0.0)
+    avail = on_hand + g["in_transit"].fillna(0) + supply
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g["available_days"] = np.where(
+            sold > 0, avail / (sold / days), np.where(avail > 0, np.inf, 0.0)
         )
     return g
 

@@ -28,6 +28,19 @@ def test_seed_library_has_the_seed_examples_and_they_run(con):
     assert set(kids["sku_id"]) == {4}
 
 
+def test_seed_library_updates_an_untouched_earlier_seed_text(con):
+    """A library seeded with the old 库存天数 text gets the availability text; a user's own
+    edit of the same rule is kept."""
+    name = "云顶华府 浏览TOP10 库存充足 高客单价"
+    old = library.PREVIOUS_SEEDS[name][0]
+    library.save(con, name, old, library.SEED_AUTHOR)
+    library.seed_library(con)
+    assert library.load(con, name) == dict(library.SEEDS)[name]
+    library.save(con, name, old, "alice")
+    library.seed_library(con)
+    assert library.load(con, name) == old
+
+
 def test_save_update_load_delete(con):
     """Saving a name twice updates text and updated_at, keeps id; delete removes it."""
     rid = library.save(con, "我的规则", "前 5", "alice")
