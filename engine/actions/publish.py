@@ -89,7 +89,13 @@ def _hash(obj: object) -> str:
 
 
 def store_purchase(con: duckdb.DuckDBPyConnection, plan_id: str, purchase: pd.DataFrame) -> None:
-    """Keep a plan's purchase lines (``supplier_id, warehouse_id, sku_id, order_qty``)."""
+    """Keep a plan's purchase lines (``supplier_id, warehouse_id, sku_id`` and ``qty``).
+
+    ``qty`` is the order quantity of :func:`engine.purchasing.plan`, the one purchasing policy;
+    it is stored as ``order_qty``.
+    """
+    if "order_qty" not in purchase.columns and "qty" in purchase.columns:
+        purchase = purchase.rename(columns={"qty": "order_qty"})
     need = {"supplier_id", "warehouse_id", "sku_id", "order_qty"}
     if missing := need - set(purchase.columns):
         raise ValueError(f"purchase lines lack columns {sorted(missing)}")

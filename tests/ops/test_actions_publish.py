@@ -96,7 +96,7 @@ def test_each_supplier_gets_its_order_as_excel(published):
     _con, _cur, plan, _first, _, smtp = published
     mails = smtp.wait(len(plan.suppliers))
     assert len(mails) == len(plan.suppliers)
-    po = plan.purchase[plan.purchase["order_qty"] > 0]
+    po = plan.purchase[plan.purchase["qty"] > 0].rename(columns={"qty": "order_qty"})
     contact = int(plan.suppliers["supplier_id"].iloc[0])
     for mail, (_, to) in zip(mails, smtp.envelopes, strict=True):
         ((name, content),) = mail_files(mail).items()
