@@ -51,5 +51,6 @@ COMMUNITY_TYPES = ("high_end", "young_family", "elderly", "mixed", "new_town")
 # ---------------------------------------------------------------- selection rules
 RULE_MAX_CHARS = 4_000  # the longest saved rule is a few hundred characters
 RULE_MAX_DEPTH = 32  # nested parentheses plus 非/not, counted together
+RULE_MAX_TREE_DEPTH = 100  # levels of and/or/not in a rule built in code (a parsed one is < 100)
 RULE_MAX_NUMBER = 1e12  # |number| in a comparison (a GMV of a trillion yuan is a typo)
 RULE_MAX_LAUNCH_DAYS = 3_650  # 上新 近 N 天 / launched within N days
