@@ -36,7 +36,9 @@ LONGITUDE = (-180.0, 180.0)
 
 # ---------------------------------------------------------------- file and database import
 IMPORT_MAX_TEXT_CHARS = 200  # a name, a building, a refund reason
-IMPORT_MAX_PRICE = 1_000_000.0  # yuan per unit: list price, unit price, cost, coupon
+# Yuan per unit (list price, unit price, cost, coupon): generous on purpose, the bound is
+# for overflows and broken exports (1e308, inf), not for pricing policy.
+IMPORT_MAX_PRICE = 100_000_000.0
 IMPORT_MAX_QTY = 1_000_000  # units on an order line or a stock row
 IMPORT_MAX_WEIGHT_KG = 10_000.0  # per unit; volume_l likewise
 IMPORT_MAX_SHELF_LIFE_DAYS = 36_500
