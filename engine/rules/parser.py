@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 
 from engine import limits
 from engine.rules import lexer, model
 from engine.rules.errors import RuleError
 from engine.rules.lexer import Token
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CLAUSE_WORDS = "范围/scope, 过去/window, 人群/audience, 筛选/where, 排序/rank by, 前/top"
 
 
@@ -61,6 +63,13 @@ def parse(text: str) -> model.Rule:
         raise RuleError(
             f"the rule has {len(text):,} characters; at most {limits.RULE_MAX_CHARS:,} are read",
             limits.RULE_MAX_CHARS,
+        )
+    broken = _SURROGATE.search(text)
+    if broken:  # cannot be UTF-8 encoded, so no database could take it as a parameter
+        raise RuleError(
+            f"character {broken.group()!r} is half of a UTF-16 pair, not text",
+            broken.start(),
+            found=repr(broken.group()),
         )
     return _Parser(lexer.tokenize(text)).rule()
 

@@ -32,6 +32,8 @@ HOSTILE = [
     ("community id 1e30", "scope community 1e30", "id"),
     ("one megabyte of text", "where name contains '" + "x" * 1_000_000 + "'", "characters"),
     ("one megabyte of spaces", " " * 1_000_000, "characters"),
+    ("lone surrogate in text", 'where name contains "\ud800"', "UTF-16"),
+    ("lone surrogate keyword", "where \udfff units > 1", "UTF-16"),
     ("launched >= year 99999", "where launched >= 99999-01-01", "date"),
     ("launched >= 9999-99-99", "where launched >= 9999-99-99", "date"),
 ]
