@@ -88,15 +88,9 @@ def wrap(kind: int, data: bytes, n: int) -> bytes:
     return data + b" " * n * 1000  # trailing whitespace, valid JSON
 
 
-messages = st.tuples(
-    st.sampled_from(FIELDS),
-    st.sampled_from([*ANY, ABSENT]),
-    st.sampled_from(FIELDS),
-    st.sampled_from([*ANY, ABSENT]),
-    st.integers(0, 6),
-    st.integers(0, 40),
-    st.sampled_from(TOPICS),
-)
+SETS = [(f, v) for f in FIELDS for v in [*ANY, ABSENT]]
+ATTACKS = [(kind, n, topic) for kind in range(7) for n in range(41) for topic in TOPICS]
+messages = st.tuples(st.sampled_from(SETS), st.sampled_from(SETS), st.sampled_from(ATTACKS))
 
 
 def build(f1: str, v1: object, f2: str, v2: object, kind: int, n: int) -> bytes:
@@ -138,8 +132,8 @@ def test_fuzz_telemetry_parser_and_writer(linli, monkeypatch):
     @FUZZ
     @given(messages)
     def parse_one(recipe: tuple) -> None:
-        *parts, topic = recipe
-        data = build(*parts)
+        (f1, v1), (f2, v2), (kind, n, topic) = recipe
+        data = build(f1, v1, f2, v2, kind, n)
         try:
             row = payload.parse_message(topic, data, DEVICES, NOW)
         except payload.RejectedError as exc:
