@@ -501,12 +501,16 @@ class Ingester:
         try:
             if rows:
                 df = self._insert(cur, rows)
-            if bad:
-                cur.executemany(
-                    "INSERT INTO telemetry_quarantine (received_at, topic, payload, reason) "
-                    "VALUES (?, ?, ?, ?)",
-                    bad,
-                )
+            if bad:  # one statement: a flood of bad messages costs no more than good ones
+                cols = ["received_at", "topic", "payload", "reason"]
+                cur.register("_telemetry_bad", pd.DataFrame(bad, columns=cols))
+                try:
+                    cur.execute(
+                        f"INSERT INTO telemetry_quarantine ({', '.join(cols)}) "
+                        f"SELECT {', '.join(cols)} FROM _telemetry_bad"
+                    )
+                finally:
+                    cur.unregister("_telemetry_bad")
             cur.execute("COMMIT")
         except Exception:
             cur.execute("ROLLBACK")
