@@ -41,19 +41,21 @@ class RejectedError(ValueError):
     """A message that goes to quarantine; ``str(exc)`` is the reason."""
 
 
-def _json_number(text: str) -> int | float:
-    # Called by json.loads for each number, before Python converts it: a 400-digit value
-    # would overflow float() and a 4,300-digit one exceed int()'s digit limit.
-    if len(text) > limits.TELEMETRY_MAX_NUMBER_CHARS:
-        raise RejectedError(
-            f"too_long: a number of {len(text)} characters (limit "
-            f"{limits.TELEMETRY_MAX_NUMBER_CHARS})"
-        )
-    return float(text) if any(c in text for c in ".eE") else int(text)
-
-
 def _json_constant(name: str) -> float:
     raise RejectedError(f"impossible_value: {name} is not a number")
+
+
+# One decoder for every message (json.loads with options builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_json_constant)
+_BIG_INT = 10**limits.TELEMETRY_MAX_NUMBER_CHARS
+
+
+def _check_int(key: str, v: int) -> None:
+    # A 400-digit integer would overflow float(); reject it before anything converts it.
+    if not -_BIG_INT < v < _BIG_INT:
+        raise RejectedError(
+            f"too_long: {key} has more than {limits.TELEMETRY_MAX_NUMBER_CHARS} digits"
+        )
 
 
 def _depth(payload: bytes) -> int:
@@ -90,18 +92,15 @@ def _decode(payload: bytes) -> Any:
     if brackets > limits.TELEMETRY_MAX_DEPTH and _depth(payload) > limits.TELEMETRY_MAX_DEPTH:
         raise RejectedError(f"too_deep: nested deeper than {limits.TELEMETRY_MAX_DEPTH} levels")
     try:
-        return json.loads(
-            payload,
-            parse_int=_json_number,
-            parse_float=_json_number,
-            parse_constant=_json_constant,
-        )
+        return _DECODER.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RejectedError(f"not_json: {exc}") from None
-    except (RecursionError, ValueError) as exc:  # RejectedError is a ValueError: pass it on
-        if isinstance(exc, RejectedError):
-            raise
-        raise RejectedError(f"not_json: {type(exc).__name__}") from None
+    except RejectedError:
+        raise
+    except ValueError:  # int() refuses more than 4,300 digits
+        raise RejectedError("too_long: a number of more than 4,300 digits") from None
+    except RecursionError:  # not reached below the depth limit; kept as a last guard
+        raise RejectedError("too_deep: nested too deep to read") from None
 
 
 def _number(obj: dict[str, Any], key: str, required: bool = False) -> float | None:
@@ -110,8 +109,10 @@ def _number(obj: dict[str, Any], key: str, required: bool = False) -> float | No
             raise RejectedError(f"missing_field: {key}")
         return None
     v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, int | float):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise RejectedError(f"wrong_type: {key} must be a number, got {type(v).__name__}")
+    if isinstance(v, int):
+        _check_int(key, v)
     v = float(v)
     if not math.isfinite(v):
         raise RejectedError(f"impossible_value: {key}={v}")
@@ -121,8 +122,10 @@ def _number(obj: dict[str, Any], key: str, required: bool = False) -> float | No
 def _timestamp(v: Any) -> datetime:
     if isinstance(v, bool) or v is None:
         raise RejectedError(f"wrong_type: ts must be ISO 8601 text or epoch seconds, got {v!r}")
-    if isinstance(v, int | float):
-        if not math.isfinite(v):
+    if isinstance(v, (int, float)):
+        if isinstance(v, int):
+            _check_int("ts", v)
+        elif not math.isfinite(v):
             raise RejectedError(f"impossible_value: ts={v}")
         seconds = v / 1000.0 if v > 1e11 else float(v)  # epoch milliseconds are common too
         try:
@@ -238,13 +241,14 @@ def parse_message(
     if door is not None and not isinstance(door, bool):
         raise RejectedError(f"wrong_type: door_open must be true/false, got {type(door).__name__}")
     msg_id = obj.get("msg_id")
-    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
+    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, (str, int))):
         raise RejectedError("wrong_type: msg_id must be text or an integer")
     mid = None
     if isinstance(msg_id, str):
         mid = _text(obj, "msg_id", limits.TELEMETRY_MAX_MSG_ID_CHARS)
     elif msg_id is not None:
-        mid = str(msg_id)  # at most TELEMETRY_MAX_NUMBER_CHARS digits (see _json_number)
+        _check_int("msg_id", msg_id)
+        mid = str(msg_id)
     assert temp is not None
     if not TEMP_RANGE_C[0] <= temp <= TEMP_RANGE_C[1]:
         raise RejectedError(f"impossible_value: temp_c={temp:.6g}")

@@ -35,7 +35,7 @@ HOSTILE = [
     ("400-digit humidity", TOPIC, raw(BIG, "humidity"), "too_long"),
     ("400-digit battery", TOPIC, raw(BIG, "battery"), "too_long"),
     ("400-digit lat", TOPIC, raw(BIG, "lat"), "too_long"),
-    ("400-digit float", TOPIC, raw(BIG + ".5"), "too_long"),
+    ("400-digit float", TOPIC, raw(BIG + ".5"), "impossible_value"),
     ("1e400 temp", TOPIC, raw("1e400"), "impossible_value"),
     ("NaN temp", TOPIC, raw("NaN"), "impossible_value"),
     ("Infinity temp", TOPIC, raw("-Infinity"), "impossible_value"),
