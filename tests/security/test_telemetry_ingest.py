@@ -123,6 +123,8 @@ def test_a_row_the_database_refuses_is_quarantined_alone(devices, monkeypatch):
     status = run(devices, [batch], acked)
     assert counts(devices) == (100, 1)
     assert status.inserted == 100 and status.quarantined == 1 and len(acked) == 101
+    reason = devices.execute("SELECT reason FROM telemetry_quarantine").fetchone()[0]
+    assert reason.startswith("refused:") and "surrogate" in reason
 
 
 def test_duplicates_are_keyed_per_device(devices):
