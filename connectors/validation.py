@@ -403,7 +403,7 @@ def _check(
             cond = f"{q} IS NULL AND c._tbits = 0 AND c._rbits = 0 AND {required_ok}"
             checks.append(why.flag(f"missing_value:{col.name}", cond))
         if col.nonneg:
-            # A negative infinity is out of range, not a refund.
+            # -inf is reported as out_of_range, not as a negative amount.
             finite = f" AND isfinite({q})" if col.kind == "float" else ""
             checks.append(why.flag(f"negative:{col.name}", f"{q} < 0{finite}"))
         if col.name in present:  # derived values inherit their source's problem
