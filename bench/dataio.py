@@ -12,6 +12,7 @@ import argparse
 import os
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,18 @@ from data import generate
 GOAL_S = 15.0
 
 
-def orders_csv(users: pd.DataFrame, n: int, seed: int) -> bytes:
+def orders_csv(users: pd.DataFrame, n: int, seed: int, last_day: date) -> bytes:
     """An orders CSV with Chinese headers; 0.1 % of rows carry a planted problem."""
     rng = np.random.default_rng(seed)
-    uid = rng.choice(users["user_id"].to_numpy(), n)
-    start = np.datetime64("2025-01-01T07:00:00")
-    created = start + rng.integers(0, 300 * 86400, n).astype("timedelta64[s]")
+    pick = rng.integers(0, len(users), n)
+    uid = users["user_id"].to_numpy()[pick]
+    # The 300 days before the world's last order day, and never before the user signed up
+    # (such an order is rejected as before_signup).
+    end = np.datetime64(last_day, "s") + np.timedelta64(86_399, "s")
+    signup = users["signup_date"].to_numpy().astype("datetime64[s]")[pick]
+    start = np.maximum(end - np.timedelta64(300, "D"), signup + np.timedelta64(7, "h"))
+    span = (end - start).astype(np.int64)
+    created = start + (rng.random(n) * span).astype(np.int64).astype("timedelta64[s]")
     text = pd.Series(created).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)
     # A share of rows in Chinese date spellings, as exported by some ERPs.
     cn = rng.random(n) < 0.05
@@ -60,11 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.duckdb"
         con = generate.generate(path, scale="small", seed=args.seed)
+        last_day = con.execute("SELECT max(order_date) FROM orders").fetchall()[0][0]
         con.execute("DELETE FROM orders")
         con.execute("DELETE FROM order_items")
-        users = con.execute("SELECT user_id FROM users").df()
+        users = con.execute("SELECT user_id, signup_date FROM users").df()
         t0 = time.perf_counter()
-        data = orders_csv(users, args.rows, args.seed)
+        data = orders_csv(users, args.rows, args.seed, last_day)
         t_make = time.perf_counter() - t0
         t0, c0 = time.perf_counter(), time.process_time()
         content = files.read(data, name="orders.csv")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine import limits
+
 # Logical kinds; connectors/validation.py turns each into a DuckDB coercion expression.
 KINDS = ("int", "float", "str", "date", "timestamp", "bool", "list")
 
@@ -33,6 +35,12 @@ class Column:
         Negative values are rejected.
     not_future
         Dates or times after the import's ``now`` are rejected.
+    lo, hi
+        Bounds of a number (``out_of_range``; NaN and infinities are outside every bound).
+        Dates and times are always bounded by ``limits.DATE_MIN`` and ``limits.DATE_MAX``,
+        text by ``limits.IMPORT_MAX_TEXT_CHARS`` (``too_long``).
+    choices
+        The values a coded text column may take (``unknown_value``).
     """
 
     name: str
@@ -41,6 +49,9 @@ class Column:
     default: str | None = None
     nonneg: bool = False
     not_future: bool = False
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,20 @@ class Reference:
     column: str
     table: str
     key: str
+
+
+@dataclass(frozen=True)
+class NotBefore:
+    """``column`` may not be earlier than ``value`` of the row of ``table`` (database and
+    batch) whose ``key`` equals this row's ``on`` column; e.g. an order not before its user
+    signed up. Rejected as ``before_<reason>:<column>``."""
+
+    column: str
+    table: str
+    on: str
+    key: str
+    value: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,11 @@ class TableSpec:
         Foreign keys checked before loading.
     lookups
         Values filled from other tables, applied in order (after the defaults).
+    at_most
+        ``(column, other)`` pairs: ``column`` may not exceed ``other`` of the same row
+        (``exceeds:<column>``).
+    not_before
+        Dates that may not precede a date of another table.
     """
 
     name: str
@@ -89,6 +119,8 @@ class TableSpec:
     key: tuple[str, ...]
     references: tuple[Reference, ...] = ()
     lookups: tuple[Lookup, ...] = ()
+    at_most: tuple[tuple[str, str], ...] = ()
+    not_before: tuple[NotBefore, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -109,6 +141,8 @@ class TableSpec:
 
 
 C = Column
+PRICE, QTY = limits.IMPORT_MAX_PRICE, limits.IMPORT_MAX_QTY
+LAT, LON = limits.LATITUDE, limits.LONGITUDE
 
 SPECS: dict[str, TableSpec] = {
     "communities": TableSpec(
@@ -118,12 +152,25 @@ SPECS: dict[str, TableSpec] = {
             C("name", "str", required=True),
             C("region_id", "int", required=True),
             C("warehouse_id", "int", required=True),
-            C("type", "str", default="'mixed'"),
-            C("households", "int", required=True, nonneg=True),
-            C("built_year", "int", nonneg=True),
-            C("avg_price_sqm", "float", nonneg=True),
-            C("lat", "float", required=True),
-            C("lon", "float", required=True),
+            C("type", "str", default="'mixed'", choices=limits.COMMUNITY_TYPES),
+            C(
+                "households",
+                "int",
+                required=True,
+                nonneg=True,
+                lo=0,
+                hi=limits.IMPORT_MAX_HOUSEHOLDS,
+            ),
+            C(
+                "built_year",
+                "int",
+                nonneg=True,
+                lo=limits.IMPORT_BUILT_YEAR[0],
+                hi=limits.IMPORT_BUILT_YEAR[1],
+            ),
+            C("avg_price_sqm", "float", nonneg=True, lo=0, hi=limits.IMPORT_MAX_PRICE_SQM),
+            C("lat", "float", required=True, lo=LAT[0], hi=LAT[1]),
+            C("lon", "float", required=True, lo=LON[0], hi=LON[1]),
             C("opened", "date", required=True, not_future=True),
         ),
         key=("community_id",),
@@ -154,15 +201,36 @@ SPECS: dict[str, TableSpec] = {
             C("sku_id", "int", required=True),
             C("name", "str", required=True),
             C("category", "str", required=True),
-            C("storage", "str", default="'ambient'"),
-            C("shelf_life_days", "int", required=True, nonneg=True),
-            C("list_price", "float", required=True, nonneg=True),
-            C("unit_cost", "float", required=True, nonneg=True),
+            C("storage", "str", default="'ambient'", choices=limits.STORAGE_KINDS),
+            C(
+                "shelf_life_days",
+                "int",
+                required=True,
+                nonneg=True,
+                lo=0,
+                hi=limits.IMPORT_MAX_SHELF_LIFE_DAYS,
+            ),
+            C("list_price", "float", required=True, nonneg=True, lo=0, hi=PRICE),
+            C("unit_cost", "float", required=True, nonneg=True, lo=0, hi=PRICE),
             C("unit", "str", default="'件'"),
-            C("weight_kg", "float", required=True, nonneg=True),
+            C(
+                "weight_kg",
+                "float",
+                required=True,
+                nonneg=True,
+                lo=0,
+                hi=limits.IMPORT_MAX_WEIGHT_KG,
+            ),
             # A litre per kilogram is the density of water: a fair guess for groceries.
-            C("volume_l", "float", default="weight_kg", nonneg=True),
-            C("pack_size", "int", default="1", nonneg=True),
+            C(
+                "volume_l",
+                "float",
+                default="weight_kg",
+                nonneg=True,
+                lo=0,
+                hi=limits.IMPORT_MAX_WEIGHT_KG,
+            ),
+            C("pack_size", "int", default="1", nonneg=True, lo=0, hi=QTY),
             C("supplier_id", "int", required=True),
             C("tags", "list", default="[]::VARCHAR[]"),
             C("launched", "date", required=True, not_future=True),
@@ -186,9 +254,9 @@ SPECS: dict[str, TableSpec] = {
             ),
             C("delivered_at", "timestamp"),
             C("picked_up_at", "timestamp"),
-            C("status", "str", default="'paid'"),
+            C("status", "str", default="'paid'", choices=limits.ORDER_STATUSES),
             C("ref_user_id", "int"),
-            C("coupon", "float", default="0", nonneg=True),
+            C("coupon", "float", default="0", nonneg=True, lo=0, hi=PRICE),
         ),
         key=("order_id",),
         references=(
@@ -202,6 +270,9 @@ SPECS: dict[str, TableSpec] = {
                 "pickup_id", "pickup_points", "community_id", "community_id", "pickup_id", "min"
             ),
         ),
+        not_before=(
+            NotBefore("created_at", "users", "user_id", "user_id", "signup_date", "signup"),
+        ),
     ),
     "order_items": TableSpec(
         "order_items",
@@ -209,11 +280,11 @@ SPECS: dict[str, TableSpec] = {
             C("order_id", "int", required=True),
             C("sku_id", "int", required=True),
             C("campaign_id", "int"),
-            C("qty", "int", required=True, nonneg=True),
-            C("unit_price", "float", required=True, nonneg=True),
-            C("list_price", "float", nonneg=True),
-            C("unit_cost", "float", nonneg=True),
-            C("refund_qty", "int", default="0", nonneg=True),
+            C("qty", "int", required=True, nonneg=True, lo=0, hi=QTY),
+            C("unit_price", "float", required=True, nonneg=True, lo=0, hi=PRICE),
+            C("list_price", "float", nonneg=True, lo=0, hi=PRICE),
+            C("unit_cost", "float", nonneg=True, lo=0, hi=PRICE),
+            C("refund_qty", "int", default="0", nonneg=True, lo=0, hi=QTY),
             C("refund_reason", "str"),
         ),
         key=("order_id", "sku_id"),
@@ -225,6 +296,7 @@ SPECS: dict[str, TableSpec] = {
             Lookup("list_price", "skus", "sku_id", "sku_id", "list_price"),
             Lookup("unit_cost", "skus", "sku_id", "sku_id", "unit_cost"),
         ),
+        at_most=(("refund_qty", "qty"),),
     ),
     "inventory": TableSpec(
         "inventory",
@@ -232,11 +304,11 @@ SPECS: dict[str, TableSpec] = {
             C("stock_date", "date", required=True, not_future=True),
             C("warehouse_id", "int", required=True),
             C("sku_id", "int", required=True),
-            C("received", "int", default="0", nonneg=True),
-            C("sold", "int", default="0", nonneg=True),
-            C("wasted", "int", default="0", nonneg=True),
-            C("on_hand", "int", required=True, nonneg=True),
-            C("in_transit", "int", default="0", nonneg=True),
+            C("received", "int", default="0", nonneg=True, lo=0, hi=QTY),
+            C("sold", "int", default="0", nonneg=True, lo=0, hi=QTY),
+            C("wasted", "int", default="0", nonneg=True, lo=0, hi=QTY),
+            C("on_hand", "int", required=True, nonneg=True, lo=0, hi=QTY),
+            C("in_transit", "int", default="0", nonneg=True, lo=0, hi=QTY),
         ),
         key=("stock_date", "warehouse_id", "sku_id"),
         references=(

@@ -9,7 +9,10 @@ over the whole batch (no per-row Python), so a million rows take seconds:
 2. flag each row's problems (bits of one integer, cheap for every row; the names are listed
    only for rows with a problem): ``bad_type:qty``, ``missing_value:user_id``,
    ``negative:qty``, ``future:created_at``, ``formula:name``, ``duplicate_in_file:order_id``,
-   ``missing_reference:sku_id``, and ``duplicate_in_db:order_id`` for keys already present;
+   ``missing_reference:sku_id``, ``out_of_range:list_price`` (numbers and dates beyond
+   :mod:`engine.limits`, NaN and infinities), ``unknown_value:status``, ``too_long:name``,
+   ``exceeds:refund_qty``, ``before_signup:created_at``, and ``duplicate_in_db:order_id``
+   for keys already present;
 3. in one transaction insert the valid rows, the rejected ones into ``import_quarantine``
    and one ``import_log`` row per table; on any error nothing is written.
 
@@ -30,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors import coerce, tables
-from engine import cells
+from engine import cells, limits
 
 ON_ERROR = ("quarantine", "abort")
 SKIP_REASON = "duplicate_in_db"
@@ -380,6 +383,14 @@ def _check(
         )
         cond = f"c.{_q(ref.column)} IS NOT NULL AND ref{i}._ref{i} IS NULL"
         rflags.append(why.flag(f"missing_reference:{ref.column}", cond))
+    for i, nb in enumerate(spec.not_before):
+        src = _batch_union(con, nb.table, tok, created)
+        joins.append(
+            f"LEFT JOIN (SELECT {_q(nb.key)} AS _nbk{i}, min({_q(nb.value)}) AS _nbv{i} "
+            f"FROM {src} GROUP BY 1) nb{i} ON c.{_q(nb.on)} = nb{i}._nbk{i}"
+        )
+        cond = f"c.{_q(nb.column)} < nb{i}._nbv{i}"
+        rflags.append(why.flag(f"before_{nb.reason}:{nb.column}", cond))
     checks, params = [], []
     required_ok = " AND ".join(f"c.{_q(c)} IS NOT NULL" for c in spec.required)
     for col in spec.columns:
@@ -394,11 +405,19 @@ def _check(
             cond = f"{q} IS NULL AND c._tbits = 0 AND c._rbits = 0 AND {required_ok}"
             checks.append(why.flag(f"missing_value:{col.name}", cond))
         if col.nonneg:
-            checks.append(why.flag(f"negative:{col.name}", f"{q} < 0"))
+            # -inf is reported as out_of_range, not as a negative amount.
+            finite = f" AND isfinite({q})" if col.kind == "float" else ""
+            checks.append(why.flag(f"negative:{col.name}", f"{q} < 0{finite}"))
+        if col.name in present:  # derived values inherit their source's problem
+            checks += _bounds(why, col, q)
         if col.not_future:
             limit = "?::DATE" if col.kind == "date" else "?::TIMESTAMP"
             checks.append(why.flag(f"future:{col.name}", f"{q} > {limit}"))
             params.append(now.date() if col.kind == "date" else now)
+    for col_name, other in spec.at_most:
+        # A negative `other` is its own problem (`negative`), not this one.
+        cond = f"c.{_q(col_name)} > c.{_q(other)} AND c.{_q(other)} >= 0"
+        checks.append(why.flag(f"exceeds:{col_name}", cond))
     key_name = "+".join(spec.key)
     db_keys = ", ".join(f"{_q(k)}" for k in spec.key)
     # Repeated keys via a grouped subquery (far cheaper than a window over the whole batch).
@@ -432,6 +451,32 @@ def _check(
     con.execute(f"CREATE TEMP VIEW {ok} AS SELECT {cols} FROM {checked} WHERE _bits = 0")
     created.append(ok)
     return _summarise(con, table, staged, checked, raw_name, n_examples)
+
+
+def _bounds(why: coerce.Reasons, col: tables.Column, q: str) -> list[str]:
+    """Flags of a value beyond the limits of :mod:`engine.limits` (constants, not user data)."""
+    out = []
+    if col.kind in ("int", "float") and (col.lo is not None or col.hi is not None):
+        parts = [f"NOT isfinite({q})"] if col.kind == "float" else []
+        if col.hi is not None:
+            parts.append(f"{q} > {float(col.hi)!r}")
+        if col.lo is not None and not col.nonneg:  # below 0 is already `negative`
+            parts.append(f"{q} < {float(col.lo)!r}")
+        cond = f"{q} IS NOT NULL AND ({' OR '.join(parts)})"
+        out.append(why.flag(f"out_of_range:{col.name}", cond))
+    elif col.kind in ("date", "timestamp"):
+        lo, hi = limits.DATE_MIN.isoformat(), limits.DATE_MAX.isoformat()
+        cond = f"({q} < DATE '{lo}' OR {q} > DATE '{hi}')"
+        out.append(why.flag(f"out_of_range:{col.name}", cond))
+    elif col.kind == "str":
+        out.append(
+            why.flag(f"too_long:{col.name}", f"length({q}) > {limits.IMPORT_MAX_TEXT_CHARS}")
+        )
+        if col.choices:
+            allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in col.choices)
+            cond = f"{q} IS NOT NULL AND NOT list_contains([{allowed}], {q})"
+            out.append(why.flag(f"unknown_value:{col.name}", cond))
+    return out
 
 
 def _summarise(

@@ -25,6 +25,11 @@ REASON_KINDS = (
     "duplicate_in_file",
     "duplicate_in_db",
     "missing_reference",
+    "out_of_range",
+    "unknown_value",
+    "too_long",
+    "exceeds",
+    "before_signup",
 )
 SCALES = ("small", "demo")
 

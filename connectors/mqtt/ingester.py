@@ -153,7 +153,7 @@ class Ingester:
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self._dedup_size = dedup_size
-        self._known: set[str] = set()
+        self._known: dict[str, int] = {}  # device_id -> warehouse_id
         self._last_received = datetime.min
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -209,9 +209,12 @@ class Ingester:
             else bool(self._ack_after_commit)
         )
         cur = self._con.cursor()
-        self._known = {r[0] for r in cur.execute("SELECT device_id FROM devices").fetchall()}
+        self._known = _devices(cur)
+        # Keys as in _write: per device, so two devices' own counters never collide.
         recent = cur.execute(
-            "SELECT coalesce(msg_id, device_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%f')) "
+            "SELECT CASE WHEN msg_id IS NULL "
+            "THEN device_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') "
+            "ELSE device_id || '#' || msg_id END "
             "FROM telemetry WHERE received_at > ? ORDER BY received_at DESC LIMIT ?",
             [clock.local_now() - timedelta(hours=2), self._dedup_size],
         ).fetchall()
@@ -340,9 +343,7 @@ class Ingester:
                 except queue.Empty:
                     break
             if time.monotonic() - last_devices > 30:
-                self._known = {
-                    r[0] for r in cur.execute("SELECT device_id FROM devices").fetchall()
-                }
+                self._known = _devices(cur)
                 last_devices = time.monotonic()
             if batch:
                 self._write_safely(cur, batch, acks)
@@ -415,6 +416,7 @@ class Ingester:
         received_at = max(now, self._last_received + timedelta(microseconds=1))
         self._last_received = received_at
         rows: list[tuple[Any, ...]] = []
+        sources: list[tuple[str, bytes]] = []
         bad: list[tuple[Any, ...]] = []
         dups = 0
         keys: list[str] = []
@@ -423,42 +425,42 @@ class Ingester:
         known = self._known
         parse = payload.parse_message
         for topic, body, _mid in batch:
+            # Per-message isolation: whatever one message does costs that message only.
             try:
                 row = parse(topic, body, known, now)
             except payload.RejectedError as exc:
-                bad.append((received_at, topic, body.decode("utf-8", "replace")[:4000], str(exc)))
+                bad.append(_quarantined(received_at, topic, body, str(exc)))
                 continue
-            key = row[8] or f"{row[0]}@{row[1]:%Y-%m-%dT%H:%M:%S.%f}"  # as in start()
+            except Exception as exc:  # a parser bug must not lose the batch
+                log.warning("telemetry parser failed on a message", exc_info=True)
+                reason = f"internal_error: {type(exc).__name__}: {exc}"
+                bad.append(_quarantined(received_at, topic, body, reason))
+                continue
+            key = _key(row)
             if key in seen or key in batch_keys:
                 dups += 1
                 continue
             batch_keys.add(key)
             keys.append(key)
             rows.append((*row, received_at))
-        cur.execute("BEGIN TRANSACTION")
+            sources.append((topic, body))
         try:
-            if rows:
-                df = pd.DataFrame(rows, columns=payload.TELEMETRY_COLUMNS)
-                df["ts"] = df["ts"].astype("datetime64[us]")
-                df["received_at"] = df["received_at"].astype("datetime64[us]")
-                df["door_open"] = df["door_open"].astype("boolean")
-                cur.register("_telemetry_batch", df)
-                cur.execute(
-                    f"INSERT INTO telemetry ({', '.join(payload.TELEMETRY_COLUMNS)}) "
-                    f"SELECT {', '.join(payload.TELEMETRY_COLUMNS)} FROM _telemetry_batch"
-                )
-                cur.unregister("_telemetry_batch")
-            if bad:
-                cur.executemany(
-                    "INSERT INTO telemetry_quarantine (received_at, topic, payload, reason) "
-                    "VALUES (?, ?, ?, ?)",
-                    bad,
-                )
-            cur.execute("COMMIT")
+            df = self._commit(cur, rows, bad)
         except Exception:
-            cur.execute("ROLLBACK")
-            raise
-        if rows and self.sink is not None:
+            # The database refused the batch: find the rows it refuses, quarantine those and
+            # store the rest (slow, but only when something slipped past the parser).
+            log.warning("telemetry batch refused; screening its rows", exc_info=True)
+            kept, kept_keys = [], []
+            for row, key, (topic, body) in zip(rows, keys, sources, strict=True):
+                problem = self._refused(cur, row)
+                if problem is None:
+                    kept.append(row)
+                    kept_keys.append(key)
+                else:
+                    bad.append(_quarantined(received_at, topic, body, problem))
+            rows, keys = kept, kept_keys
+            df = self._commit(cur, rows, bad)
+        if df is not None and self.sink is not None:
             self._unsunk.append(df[SINK_COLUMNS])
         self._remember(keys)
         with self._lock:
@@ -471,3 +473,82 @@ class Ingester:
             self._processed += len(batch)
         if self.on_batch is not None:
             self.on_batch(len(rows))
+
+    @staticmethod
+    def _insert(cur: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+        df = pd.DataFrame(rows, columns=payload.TELEMETRY_COLUMNS)
+        df["ts"] = df["ts"].astype("datetime64[us]")
+        df["received_at"] = df["received_at"].astype("datetime64[us]")
+        df["door_open"] = df["door_open"].astype("boolean")
+        cur.register("_telemetry_batch", df)
+        try:
+            cur.execute(
+                f"INSERT INTO telemetry ({', '.join(payload.TELEMETRY_COLUMNS)}) "
+                f"SELECT {', '.join(payload.TELEMETRY_COLUMNS)} FROM _telemetry_batch"
+            )
+        finally:
+            cur.unregister("_telemetry_batch")
+        return df
+
+    def _commit(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        rows: list[tuple[Any, ...]],
+        bad: list[tuple[Any, ...]],
+    ) -> pd.DataFrame | None:
+        df = None
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            if rows:
+                df = self._insert(cur, rows)
+            if bad:  # one statement: a flood of bad messages costs no more than good ones
+                cols = ["received_at", "topic", "payload", "reason"]
+                cur.register("_telemetry_bad", pd.DataFrame(bad, columns=cols))
+                try:
+                    cur.execute(
+                        f"INSERT INTO telemetry_quarantine ({', '.join(cols)}) "
+                        f"SELECT {', '.join(cols)} FROM _telemetry_bad"
+                    )
+                finally:
+                    cur.unregister("_telemetry_bad")
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+        return df
+
+    def _refused(self, cur: duckdb.DuckDBPyConnection, row: tuple[Any, ...]) -> str | None:
+        """Why the database refuses this one row (tried and rolled back), or ``None``."""
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            self._insert(cur, [row])
+        except Exception as exc:
+            return f"refused: {type(exc).__name__}: {exc}"
+        finally:
+            cur.execute("ROLLBACK")
+        return None
+
+
+def _devices(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Known devices and their warehouses (the topic's warehouse segment is checked)."""
+    return dict(cur.execute("SELECT device_id, warehouse_id FROM devices").fetchall())
+
+
+def _key(row: tuple[Any, ...]) -> str:
+    """Deduplication key of a parsed row: per device, by msg_id or else by timestamp."""
+    device, ts, mid = row[0], row[1], row[8]
+    return f"{device}#{mid}" if mid is not None else f"{device}@{ts:%Y-%m-%dT%H:%M:%S.%f}"
+
+
+def _quarantined(received_at: datetime, topic: str, body: bytes, reason: str) -> tuple[Any, ...]:
+    """A telemetry_quarantine row; text is made storable whatever the message held."""
+
+    def clean(text: str, limit: int) -> str:
+        return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+    return (
+        received_at,
+        clean(topic, 1000),
+        clean(body[:4000].decode("utf-8", "replace"), 4000),
+        clean(reason, 500),
+    )

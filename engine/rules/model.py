@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine import limits
+
 # Metrics a condition or the ranking may use: English name -> Chinese keyword.
 # Definitions live with their SQL in engine/rules/compile.py and in docs (README of the package).
 METRICS: dict[str, str] = {
@@ -236,8 +238,10 @@ def validate(rule: Rule) -> Rule:
     Raises
     ------
     ValueError
-        Naming the first unknown metric, attribute, tag, operator or out-of-range number.
+        Naming the first unknown metric, attribute, tag, operator or out-of-range number,
+        or a condition tree nested deeper than ``limits.RULE_MAX_TREE_DEPTH``.
     """
+    _check_depth(rule.where)
     if rule.scope.kind not in SCOPE_KINDS:
         raise ValueError(f"unknown scope kind {rule.scope.kind!r}; expected one of {SCOPE_KINDS}")
     if rule.scope.kind != "all" and rule.scope.value in (None, ""):
@@ -266,6 +270,11 @@ def validate(rule: Rule) -> Rule:
         if isinstance(c, Compare):
             if c.op not in OPS:
                 raise ValueError(f"unknown operator {c.op!r}; expected one of {OPS}")
+            if not abs(c.value) <= limits.RULE_MAX_NUMBER:  # also NaN and infinity
+                raise ValueError(
+                    f"the number {c.value:g} is out of range (at most "
+                    f"{limits.RULE_MAX_NUMBER:g} either way)"
+                )
         elif isinstance(c, AttrIn):
             if c.attr not in ATTRIBUTES:
                 raise ValueError(
@@ -280,6 +289,11 @@ def validate(rule: Rule) -> Rule:
                 raise ValueError("launched since needs a date")
             if c.kind == "within" and (c.days is None or c.days < 1):
                 raise ValueError("launched within needs a positive number of days")
+            if c.kind == "within" and c.days is not None and c.days > limits.RULE_MAX_LAUNCH_DAYS:
+                raise ValueError(
+                    f"launched within takes at most {limits.RULE_MAX_LAUNCH_DAYS} days, "
+                    f"got {c.days}"
+                )
         elif isinstance(c, And | Or):
             if len(c.parts) < 2:
                 raise ValueError("and/or need at least two parts")
@@ -292,6 +306,21 @@ def validate(rule: Rule) -> Rule:
 
     walk(rule.where)
     return rule
+
+
+def _check_depth(where: Condition | None) -> None:
+    """Refuse a tree deeper than the limit, without recursion (it may be 100,000 deep)."""
+    stack = [(where, 1)] if where is not None else []
+    while stack:
+        c, depth = stack.pop()
+        if depth > limits.RULE_MAX_TREE_DEPTH:
+            raise ValueError(
+                f"conditions are nested more than {limits.RULE_MAX_TREE_DEPTH} levels deep"
+            )
+        if isinstance(c, And | Or):
+            stack.extend((p, depth + 1) for p in c.parts)
+        elif isinstance(c, Not):
+            stack.append((c.part, depth + 1))
 
 
 def _check_metric(m: Metric, has_audience: bool) -> None:

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 
+from engine import limits
 from engine.rules import lexer, model
 from engine.rules.errors import RuleError
 from engine.rules.lexer import Token
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CLAUSE_WORDS = "范围/scope, 过去/window, 人群/audience, 筛选/where, 排序/rank by, 前/top"
 
 
@@ -51,10 +54,23 @@ def parse(text: str) -> model.Rule:
     Raises
     ------
     RuleError
-        With ``.position`` and a message naming what was expected there.
+        With ``.position`` and a message naming what was expected there; also for text
+        beyond the limits of :mod:`engine.limits` (length, nesting, numbers, days).
     """
     if not isinstance(text, str):
         raise TypeError(f"rule text must be a str, got {type(text).__name__}")
+    if len(text) > limits.RULE_MAX_CHARS:
+        raise RuleError(
+            f"the rule has {len(text):,} characters; at most {limits.RULE_MAX_CHARS:,} are read",
+            limits.RULE_MAX_CHARS,
+        )
+    broken = _SURROGATE.search(text)
+    if broken:  # cannot be UTF-8 encoded, so no database could take it as a parameter
+        raise RuleError(
+            f"character {broken.group()!r} is half of a UTF-16 pair, not text",
+            broken.start(),
+            found=repr(broken.group()),
+        )
     return _Parser(lexer.tokenize(text)).rule()
 
 
@@ -63,6 +79,7 @@ class _Parser:
         self.toks = tokens
         self.i = 0
         self.audience_metric_at: int | None = None
+        self.depth = 0  # open parentheses plus 非/not around the current condition
 
     # ------------------------------------------------------------------ helpers
     def peek(self) -> Token:
@@ -98,8 +115,15 @@ class _Parser:
             raise self.fail(what)
         self.next()
         value = float(tok.value)  # type: ignore[arg-type]
+        shown = tok.text if len(tok.text) <= 24 else tok.text[:21] + "..."
         if whole and not value.is_integer():
-            raise RuleError(f"{what} must be a whole number, found {tok.text}", tok.pos)
+            raise RuleError(f"{what} must be a whole number, found {shown}", tok.pos)
+        if not abs(value) <= limits.RULE_MAX_NUMBER:  # also NaN and infinity
+            raise RuleError(
+                f"{what}: the number {shown} is out of range (at most "
+                f"{limits.RULE_MAX_NUMBER:g} either way)",
+                tok.pos,
+            )
         return value, tok
 
     def string(self, what: str) -> str:
@@ -249,18 +273,28 @@ class _Parser:
         return parts[0] if len(parts) == 1 else model.And(tuple(parts))
 
     def neg(self) -> model.Condition:
-        if self.at_kw("not"):
-            self.next()
-            return model.Not(self.neg())
         tok = self.peek()
-        if tok.kind == "(":
-            self.next()
+        if not self.at_kw("not") and tok.kind != "(":
+            return self.cond()
+        # Each level is a Python call: bound it before the interpreter's recursion limit.
+        if self.depth >= limits.RULE_MAX_DEPTH:
+            raise RuleError(
+                f"conditions are nested more than {limits.RULE_MAX_DEPTH} levels deep "
+                "(parentheses and 非/not together); simplify the condition",
+                tok.pos,
+            )
+        self.depth += 1
+        self.next()
+        inner: model.Condition
+        if tok.kind != "(":
+            inner = model.Not(self.neg())
+        else:
             inner = self.expr()
             if self.peek().kind != ")":
                 raise self.fail(f"')' to close the '(' at position {tok.pos}")
             self.next()
-            return inner
-        return self.cond()
+        self.depth -= 1
+        return inner
 
     def cond(self) -> model.Condition:
         tok = self.peek()
@@ -369,9 +403,13 @@ class _Parser:
             return model.Launched("since", since=day)
         if self.at_kw("within"):
             self.next()
-            value, _ = self.number("a number of days after 近/within", whole=True)
-            if value < 1:
-                raise RuleError("the number of days must be at least 1", tok.pos)
+            value, num = self.number("a number of days after 近/within", whole=True)
+            if not 1 <= value <= limits.RULE_MAX_LAUNCH_DAYS:
+                raise RuleError(
+                    f"the number of days must be 1 to {limits.RULE_MAX_LAUNCH_DAYS:,}, "
+                    f"found {num.text[:24]}",
+                    num.pos,
+                )
             self.expect_kw("days", "天/days")
             return model.Launched("within", days=int(value))
         if self.at_kw("this_month"):
