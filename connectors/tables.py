@@ -144,6 +144,7 @@ SPECS: dict[str, TableSpec] = {
             C("age_band", "str"),
             C("has_children", "bool"),
             C("has_pet", "bool"),
+            C("phone", "str"),
         ),
         key=("user_id",),
         references=(Reference("community_id", "communities", "community_id"),),
@@ -189,6 +190,7 @@ SPECS: dict[str, TableSpec] = {
             C("status", "str", default="'paid'"),
             C("ref_user_id", "int"),
             C("coupon", "float", default="0", nonneg=True),
+            C("coupon_code", "str"),
         ),
         key=("order_id",),
         references=(
