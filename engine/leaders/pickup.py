@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import date, timedelta
 
 import duckdb
@@ -212,3 +213,50 @@ def near_threshold(
         "ORDER BY formed, abs(gap), g.campaign_id",
         [community, sale_date, float(within)],
     ).df()
+
+
+def printable(
+    point: str, day: date, customers: pd.DataFrame, title: str = "自提清单 / Pickup list"
+) -> str:
+    """A printable HTML pickup list: one row per customer with a signature column.
+
+    Parameters
+    ----------
+    point
+        Pickup point name (heading).
+    day
+        Delivery day.
+    customers
+        A :func:`by_customer` frame.
+    title
+        Page heading.
+
+    Returns
+    -------
+    str
+        A standalone HTML document, every value escaped.
+    """
+    body = pd.DataFrame(
+        {
+            "#": range(1, len(customers) + 1),
+            "楼栋 building": customers["building"].to_numpy(),
+            "客户 customer": customers["user_id"].to_numpy(),
+            "电话 phone": customers["phone"].fillna("").to_numpy(),
+            "商品 items": customers["items"].to_numpy(),
+            "件数 units": customers["units"].to_numpy(),
+            "签收 signed": "",
+        }
+    )
+    return "\n".join(
+        [
+            "<!doctype html><html><head><meta charset='utf-8'>",
+            f"<title>{html.escape(title)}</title>",
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #999;padding:4px 8px}td:last-child{min-width:6em}</style>",
+            "</head><body>",
+            f"<h1>{html.escape(title)} — {html.escape(point)} — {day.isoformat()}</h1>",
+            f"<p>{len(customers)} 位客户 customers · {int(customers['units'].sum())} 件 units</p>",
+            body.to_html(index=False, escape=True),
+            "</body></html>",
+        ]
+    )
