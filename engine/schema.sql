@@ -410,3 +410,19 @@ CREATE TABLE IF NOT EXISTS coupons (
     sent          BOOLEAN NOT NULL DEFAULT false,
     PRIMARY KEY (trial_id, user_id)
 );
+
+-- issue 19: outcomes feed back (engine/calibration.py, engine/outcomes.py)
+-- The demand model's own success probability of a plan item, before calibration
+-- (p_success is what the plan used, after it); NULL for plans stored before calibration.
+ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS p_model DOUBLE;
+
+-- Each refit of the success-probability calibration p' = sigmoid(a + b · logit(p)).
+CREATE TABLE IF NOT EXISTS success_calibration (
+    fitted_at     TIMESTAMP NOT NULL,
+    n             INTEGER NOT NULL,        -- realised plan items it was fitted on
+    a             DOUBLE NOT NULL,
+    b             DOUBLE NOT NULL,
+    prior         DOUBLE NOT NULL,         -- pseudo-outcomes pulling (a, b) towards (0, 1)
+    brier_before  DOUBLE NOT NULL,
+    brier_after   DOUBLE NOT NULL
+);

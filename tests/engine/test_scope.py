@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, clock, kpis, planning, purchasing, reference
+from engine import auth, clock, kpis, outcomes, planning, purchasing, reference
 from engine.basket import slices as basket_slices
 from engine.coldchain import store as coldchain_store
 from engine.coupons import issue as coupon_issue
@@ -561,6 +561,25 @@ def _coupon_measure(cur, scope, ctx):
     return Rows(_comms(n["community_id"]), total=float(len(n)))
 
 
+def _replayed_plan(cur, _cache={}) -> str:  # noqa: B006 - one plan per session
+    """A plan for a past sale day (so it can be scored), built and saved once."""
+    if "id" not in _cache:
+        _, hi = kpis.data_range(cur)
+        plan = planning.build(cur, hi - timedelta(days=6), planning.PlanSettings(route=False))
+        _cache["id"] = planning.save(cur, plan)
+    return _cache["id"]
+
+
+def _outcome_funnel(cur, scope, ctx):
+    return Rows(_comms(outcomes.funnel(cur, _replayed_plan(cur), scope)["community_id"]))
+
+
+def _outcome_score(cur, scope, ctx):
+    out = outcomes.score(cur, _replayed_plan(cur), scope)
+    rows = out.communities
+    return Rows(_comms(rows["community_id"]), total=float(rows["views"].iloc[-1]))
+
+
 ENTRY_POINTS = {
     "kpis.community_ranking": _kpi_ranking,
     "kpis.by_region": _kpi_by_region,
@@ -613,6 +632,8 @@ ENTRY_POINTS = {
     "coupons.issue.trials": _coupon_trials,
     "coupons.uplift.outcomes": _coupon_outcomes,
     "coupons.uplift.measure": _coupon_measure,
+    "outcomes.funnel": _outcome_funnel,
+    "outcomes.score": _outcome_score,
 }
 
 # Entry points (connection first) that return no rows belonging to a region, and why.
@@ -670,6 +691,9 @@ NO_REGION_ROWS = {
     "coldchain.store.write_alerts": "writes alarm changes from the alarm engine",
     "leaders.commission.settle": "writes one settlement; refuses leaders outside the scope "
     "(tests/engine/test_leaders.py)",
+    "calibration.outcomes": "training data of the platform-wide success calibration, not shown",
+    "calibration.update": "refits the platform-wide success calibration (no rows returned)",
+    "calibration.current": "the latest platform-wide calibration (two numbers)",
     "coupons.issue.issue": "writes a trial; users outside the scope are not eligible "
     "(tests/engine/test_coupons.py)",
 }
