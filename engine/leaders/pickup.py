@@ -111,7 +111,7 @@ def pickup_list(
     -------
     pandas.DataFrame
         ``user_id, building, phone, order_id, sku_id, item, unit, qty, amount, coupon_code``,
-        sorted by building, customer and item. Empty when nothing is due.
+        sorted by building (3栋 before 10栋), customer and item. Empty when nothing is due.
 
     Raises
     ------
@@ -128,7 +128,8 @@ def pickup_list(
         "o.coupon_code FROM orders o JOIN order_items i USING (order_id) "
         "JOIN skus s USING (sku_id) LEFT JOIN users u ON u.user_id = o.user_id "
         "WHERE o.pickup_id = ? AND o.order_date = ? AND o.status = 'paid' "
-        "AND i.qty > i.refund_qty ORDER BY u.building, o.user_id, o.order_id, s.name",
+        "AND i.qty > i.refund_qty ORDER BY try_cast(regexp_extract(u.building, '\\d+') AS INTEGER) "
+        "NULLS LAST, u.building, o.user_id, o.order_id, s.name",
         [int(pickup_id), day - timedelta(days=1)],
     ).df()
     if not show_phones:
