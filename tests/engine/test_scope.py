@@ -361,8 +361,9 @@ def _stored_plan(cur, ctx) -> str:
     sku = cur.execute("SELECT min(sku_id) FROM skus").fetchall()[0][0]
     for c in sorted(ctx["all"]):
         cur.execute(
-            "INSERT INTO group_plan_items VALUES ('SCOPE-TEST', ?, 1, ?, 'rule', 9.9, 3, 5, 0.9, "
-            "49.5, 10)",
+            "INSERT INTO group_plan_items (plan_id, community_id, rank, sku_id, source, price, "
+            "threshold, expected_units, p_success, expected_gmv, expected_margin) "
+            "VALUES ('SCOPE-TEST', ?, 1, ?, 'rule', 9.9, 3, 5, 0.9, 49.5, 10)",
             [c, sku],
         )
     return "SCOPE-TEST"
