@@ -51,6 +51,12 @@ def customers(
     return lines, pickup.by_customer(lines)
 
 
+@auth.cache_scoped(show_spinner=False)
+def planned(version: str, pickup_id: int, sale_date: date, *, scope: Scope) -> pd.DataFrame:
+    """The approved plan's groups for the point's community on ``sale_date``."""
+    return pickup.planned_groups(db.cursor(), pickup_id, sale_date, scope=scope)
+
+
 def printable(point: str, day: date, by_customer: pd.DataFrame) -> bytes:
     """The printable HTML pickup list."""
     return pickup.printable(point, day, by_customer).encode("utf-8")

@@ -46,6 +46,12 @@ with tab_list:
         with st.expander(t("ld_lines_title")):
             ui.table(lines.drop(columns=["sku_id"]), "leaders.lines", download=name, key="ld_lines")
 
+    st.subheader(t("ld_plan_title"))
+    plan_day = lw.tomorrow(version)
+    groups = lw.planned(version, labels[label], plan_day)
+    st.caption(t("ld_plan_caption", day=plan_day.isoformat()))
+    ui.table(groups.drop(columns=["plan_id", "sku_id"]), "leaders.planned", empty="ld_no_plan")
+
     st.subheader(t("ld_near_title"))
     within = st.slider(t("ld_within"), 0.05, 1.0, 0.3, 0.05, key="ld_within")
     near = lw.near(version, labels[label], float(within))

@@ -216,6 +216,58 @@ def near_threshold(
     ).df()
 
 
+def planned_groups(
+    con: duckdb.DuckDBPyConnection,
+    pickup_id: int,
+    sale_date: date | None = None,
+    *,
+    scope: Scope = ALL,
+) -> pd.DataFrame:
+    """The groups the latest *approved* plan covering the point's community runs on a day.
+
+    What the leader posts in the group chat: item, group price, threshold and the plan's
+    expectation. Draft plans are not shown (they may still change).
+
+    Parameters
+    ----------
+    con
+        An open connection.
+    pickup_id
+        The pickup point.
+    sale_date
+        The groups' sale day; default :func:`engine.clock.next_delivery_day` (the day the
+        plan page plans by default).
+    scope
+        Row scope of the caller.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``plan_id, rank, sku_id, item, unit, price, list_price, threshold, expected_units,
+        p_success``, by rank; empty without an approved plan for that day.
+
+    Raises
+    ------
+    ValueError
+        For an unknown pickup point.
+    ScopeError
+        When the pickup point lies outside the scope.
+    """
+    community = _point(con, pickup_id, scope)
+    sale_date = sale_date or clock.next_delivery_day(con)
+    return con.execute(
+        "WITH p AS (SELECT plan_id FROM group_plans g WHERE status = 'approved' "
+        "AND sale_date = ? AND EXISTS (SELECT 1 FROM group_plan_items i "
+        "WHERE i.plan_id = g.plan_id AND i.community_id = ?) "
+        "ORDER BY approved_at DESC NULLS LAST, created_at DESC LIMIT 1) "
+        "SELECT i.plan_id, i.rank, i.sku_id, s.name AS item, s.unit, i.price, s.list_price, "
+        "i.threshold, i.expected_units, i.p_success FROM group_plan_items i "
+        "JOIN p USING (plan_id) JOIN skus s USING (sku_id) WHERE i.community_id = ? "
+        "ORDER BY i.rank",
+        [sale_date, community, community],
+    ).df()
+
+
 def printable(
     point: str, day: date, customers: pd.DataFrame, title: str = "自提清单 / Pickup list"
 ) -> str:

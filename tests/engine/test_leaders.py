@@ -217,3 +217,37 @@ def test_ranking_tiers_are_the_same_for_a_regional_manager(cur):
     narrow = ranking.ranking(cur, lo, hi, scope=MANAGER).set_index("leader_id")
     assert len(narrow) and len(narrow) < len(wide)
     pd.testing.assert_series_equal(narrow["tier"], wide.loc[narrow.index, "tier"])
+
+
+def _plan(cur, plan_id, sale_date, status, approved_at, community, skus):
+    cur.execute(
+        "INSERT INTO group_plans (plan_id, sale_date, as_of, created_at, rule_text, settings, "
+        "status, approved_by, approved_at) VALUES (?, ?, ?, now(), 'r', '{}', ?, 'x', ?)",
+        [plan_id, sale_date, sale_date - timedelta(days=1), status, approved_at],
+    )
+    for rank, sku in enumerate(skus, 1):
+        cur.execute(
+            "INSERT INTO group_plan_items (plan_id, community_id, rank, sku_id, source, price, "
+            "threshold, expected_units, p_success, expected_gmv, expected_margin) "
+            "VALUES (?, ?, ?, ?, 'rule', 9.9, 3, 5, 0.9, 49.5, 10)",
+            [plan_id, community, rank, sku],
+        )
+
+
+def test_planned_groups_come_from_the_latest_approved_plan(cur):
+    """Tomorrow's groups are the latest approved plan's items for the point; drafts never show."""
+    pid, cid = cur.execute("SELECT pickup_id, community_id FROM pickup_points LIMIT 1").fetchone()
+    day = clock.next_delivery_day(cur)
+    cur.execute("BEGIN")
+    try:
+        assert pickup.planned_groups(cur, pid).empty
+        _plan(cur, "LD-OLD", day, "approved", "2026-01-01 08:00", cid, [1, 2, 3])
+        _plan(cur, "LD-NEW", day, "approved", "2026-01-01 09:00", cid, [4, 5])
+        _plan(cur, "LD-DRAFT", day, "draft", None, cid, [6])
+        _plan(cur, "LD-OTHER", day, "approved", "2026-01-01 10:00", cid + 1, [7])
+        got = pickup.planned_groups(cur, pid)
+        assert set(got["plan_id"]) == {"LD-NEW"}
+        assert list(got["sku_id"]) == [4, 5] and list(got["rank"]) == [1, 2]
+        assert pickup.planned_groups(cur, pid, day + timedelta(days=1)).empty
+    finally:
+        cur.execute("ROLLBACK")

@@ -520,6 +520,35 @@ def _leader_near_threshold(cur, scope, ctx):
     return Rows(seen)
 
 
+def _leader_planned_groups(cur, scope, ctx):
+    day = clock.next_delivery_day(cur)
+    cur.execute("BEGIN")
+    try:
+        cur.execute(
+            "INSERT INTO group_plans (plan_id, sale_date, as_of, created_at, rule_text, "
+            "settings, status, approved_at) VALUES ('LD-SCOPE', ?, ?, now(), 'r', '{}', "
+            "'approved', now())",
+            [day, day - timedelta(days=1)],
+        )
+        for c in sorted(ctx["all"]):
+            cur.execute(
+                "INSERT INTO group_plan_items (plan_id, community_id, rank, sku_id, source, "
+                "price, threshold, expected_units, p_success, expected_gmv, expected_margin) "
+                "VALUES ('LD-SCOPE', ?, 1, 1, 'rule', 9.9, 3, 5, 0.9, 49.5, 10)",
+                [c],
+            )
+        seen = {
+            int(c)
+            for p, c in pickup.points(cur, scope)[["pickup_id", "community_id"]].itertuples(
+                index=False
+            )
+            if len(pickup.planned_groups(cur, int(p), scope=scope))
+        }
+    finally:
+        cur.execute("ROLLBACK")
+    return Rows(seen)
+
+
 def _leader_statement(cur, scope, ctx):
     lo, hi = ctx["window"]
     return Rows(_comms(commission.statement(cur, lo, hi, scope=scope)["community_id"]))
@@ -628,6 +657,7 @@ ENTRY_POINTS = {
     "leaders.pickup.points": _leader_points,
     "leaders.pickup.pickup_list": _leader_pickup_list,
     "leaders.pickup.near_threshold": _leader_near_threshold,
+    "leaders.pickup.planned_groups": _leader_planned_groups,
     "leaders.commission.statement": _leader_statement,
     "leaders.ranking.ranking": _leader_ranking,
     "coupons.issue.trials": _coupon_trials,

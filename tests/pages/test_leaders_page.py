@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import shutil
+from datetime import datetime, timedelta
 
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from dashboard import nav
-from engine import auth
+from engine import auth, clock
+from engine import db as dbmod
+from tests.pages.conftest import APP
 
 PAGE = str(nav.ROOT / "pages" / "leaders.py")
 MASKED = r"^\d{3}\*{4}\d{4}$"
@@ -77,3 +82,41 @@ def test_another_pickup_point_changes_the_list(app, local_auth):
     at.selectbox(key="ld_point").select_index(1).run()
     assert not at.exception
     assert set(_customers(at)["user_id"]).isdisjoint(first)
+
+
+def test_no_approved_plan_says_so(app, local_auth):
+    """Without an approved plan for tomorrow the page says where to make one."""
+    at = _open(app, "admin")
+    assert any("No approved plan" in i.value for i in at.info)
+
+
+def test_approved_plan_groups_are_listed(world_file, tmp_path, monkeypatch):
+    """An approved plan for tomorrow shows its groups (price, threshold) for the point."""
+    path = tmp_path / "w.duckdb"
+    shutil.copy(world_file, path)
+    con = dbmod.connect(path)
+    day = clock.next_delivery_day(con)
+    con.execute(
+        "INSERT INTO group_plans (plan_id, sale_date, as_of, created_at, rule_text, settings, "
+        "status, approved_by, approved_at) VALUES ('P-T', ?, ?, now(), 'r', '{}', 'approved', "
+        "'rm', now())",
+        [day, day - timedelta(days=1)],
+    )
+    con.execute(
+        "INSERT INTO group_plan_items (plan_id, community_id, rank, sku_id, source, price, "
+        "threshold, expected_units, p_success, expected_gmv, expected_margin) VALUES "
+        "('P-T', 1, 1, 3, 'rule', 6.5, 4, 9, 0.93, 58.5, 12), "
+        "('P-T', 1, 2, 18, 'rule', 8.8, 5, 7, 0.91, 61.6, 14)"
+    )
+    con.close()
+    for k, v in {"LINLI_DB": str(path), "LINLI_AUTH": "none", "LINLI_MQTT_URL": "none"}.items():
+        monkeypatch.setenv(k, v)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = "en"
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    groups = next(d.value for d in at.dataframe if "p_success" in d.value.columns)
+    assert list(groups["threshold"]) == [4, 5] and list(groups["price"]) == [6.5, 8.8]
+    st.cache_resource.clear()
