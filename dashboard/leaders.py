@@ -51,10 +51,13 @@ def customers(
     return lines, pickup.by_customer(lines)
 
 
-@auth.cache_scoped(show_spinner=False)
-def planned(version: str, pickup_id: int, sale_date: date, *, scope: Scope) -> pd.DataFrame:
-    """The approved plan's groups for the point's community on ``sale_date``."""
-    return pickup.planned_groups(db.cursor(), pickup_id, sale_date, scope=scope)
+def planned(pickup_id: int, sale_date: date) -> pd.DataFrame:
+    """The approved plan's groups for the point's community on ``sale_date``.
+
+    Not cached: approving a plan does not change the data version, and a leader must see
+    the approval on the next rerun (the query reads one plan's items).
+    """
+    return pickup.planned_groups(db.cursor(), pickup_id, sale_date, scope=auth.scope())
 
 
 def printable(point: str, day: date, by_customer: pd.DataFrame) -> bytes:

@@ -48,7 +48,7 @@ with tab_list:
 
     st.subheader(t("ld_plan_title"))
     plan_day = lw.tomorrow(version)
-    groups = lw.planned(version, labels[label], plan_day)
+    groups = lw.planned(labels[label], plan_day)
     st.caption(t("ld_plan_caption", day=plan_day.isoformat()))
     ui.table(groups.drop(columns=["plan_id", "sku_id"]), "leaders.planned", empty="ld_no_plan")
 

@@ -45,3 +45,26 @@ def test_leader_workbench_shows_lists(server, page):
     assert grid_rows(tables.nth(1)) == 4  # the tier rules
     assert_clean(page)
     shot(page, "action-leaders-ranking")
+
+
+def test_approved_plan_reaches_the_workbench(server, page):
+    """Build and approve tomorrow's plan; the workbench then lists the point's groups."""
+    page.goto(f"{server}/plan")
+    wait_for_app(page)
+    page.get_by_role("button", name="生成计划").click()
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=LONG)
+    wait_for_app(page)
+    page.get_by_role("button", name="审批通过").click()
+    page.get_by_text("已审批", exact=False).first.wait_for(timeout=LONG)
+    assert_clean(page)
+
+    page.goto(f"{server}/leaders")
+    wait_for_app(page)
+    assert_clean(page)
+    assert page.get_by_text("这一天还没有已批准的计划", exact=False).count() == 0
+    heading = page.get_by_text("明日开团（已批准的计划）", exact=True)
+    assert heading.count() == 1
+    # The customers' list comes first, the approved plan's groups second.
+    groups = page.locator('[data-testid="stDataFrame"]:visible').nth(1)
+    assert grid_rows(groups) > 0
+    shot(page, "action-leaders-plan")
