@@ -1,9 +1,11 @@
 """Issue a coupon trial: randomise eligible users into coupon and hold-out arms, then send.
 
-The send callable is the outbox's ``enqueue`` with the connection bound (the wiring does
-``functools.partial(outbox.enqueue, con)``); it is called with keyword arguments ``key, kind,
-channel, recipient, subject, body`` and returns whether the message was newly queued. The
-key is ``coupon:<trial>:<user>``, so issuing again (after a crash, say) never sends twice.
+The send callable is the outbox's ``enqueue`` with the connection bound
+(``functools.partial(engine.actions.outbox.enqueue, con)``, see ``dashboard.coupons.sender``);
+it is called with keyword arguments ``key, kind, channel, recipient, subject, body`` — the
+channel ``customer@<region_id>`` of the user's region — and returns whether the message was
+newly queued. The key is ``coupon:<trial>:<user>``, so issuing again (after a crash, say)
+never sends twice.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engine import audit
 from engine.auth import ALL, Scope
 
 Send = Callable[..., bool]
+SEND_BATCH = 500  # coupons handed over between two writes of their sent flags
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class CouponSettings:
     valid_days: int = 14
     min_value: float = 1.0
     seed: int = 0
-    channel: str = "customer"
+    channel: str = "customer"  # outbox channel role; sent as ``customer@<region_id>``
     source: str = "retention_offers"
 
     def __post_init__(self) -> None:
@@ -50,7 +53,7 @@ class CouponSettings:
 
 @dataclass(frozen=True)
 class Trial:
-    """An issued trial: its id, dates and arm sizes, and how many coupons were handed over."""
+    """An issued trial: its id, dates and arm sizes, and how many coupons this call queued."""
 
     trial_id: str
     issued_on: date
@@ -199,30 +202,39 @@ def issue(
             con, username, "coupon_trial_issued", {"trial_id": trial_id, "users": len(uid)}
         )
     todo = con.execute(
-        "SELECT c.user_id, c.code, c.value, u.phone FROM coupons c "
-        "LEFT JOIN users u USING (user_id) WHERE c.trial_id = ? AND c.arm = 'coupon' "
-        "AND NOT c.sent ORDER BY c.user_id",
+        "SELECT c.user_id, c.code, c.value, u.phone, m.region_id FROM coupons c "
+        "LEFT JOIN users u USING (user_id) LEFT JOIN communities m USING (community_id) "
+        "WHERE c.trial_id = ? AND c.arm = 'coupon' AND NOT c.sent ORDER BY c.user_id",
         [trial_id],
     ).fetchall()
-    for user_id, cpn, value, phone in todo:
-        send(
-            key=f"coupon:{trial_id}:{user_id}",
-            kind="coupon",
-            channel=s.channel,
-            recipient=phone or f"user:{user_id}",
-            subject=f"邻里优惠券 ¥{value:g}",
-            body=(
-                f"送您一张 ¥{value:g} 优惠券，券码 {cpn}，"
-                f"{issued_on:%Y-%m-%d} 至 {expires:%Y-%m-%d} 下单可用。"
-            ),
-        )
-        # Marked per coupon, so a crash mid-way resumes where it stopped; the outbox key
-        # makes a coupon handed over just before the crash a no-op the second time.
+    queued = 0
+    for i in range(0, len(todo), SEND_BATCH):
+        batch = todo[i : i + SEND_BATCH]
+        for user_id, cpn, value, phone, region in batch:
+            queued += bool(
+                send(
+                    key=f"coupon:{trial_id}:{user_id}",
+                    kind="coupon",
+                    # The channel of the role in the user's region (the outbox falls back to
+                    # the role's platform-wide channel when the region has none).
+                    channel=s.channel if region is None else f"{s.channel}@{region}",
+                    recipient=phone or f"user:{user_id}",
+                    subject=f"邻里优惠券 ¥{value:g}",
+                    body=(
+                        f"送您一张 ¥{value:g} 优惠券，券码 {cpn}，"
+                        f"{issued_on:%Y-%m-%d} 至 {expires:%Y-%m-%d} 下单可用。"
+                    ),
+                )
+            )
+        # Marked per batch: a crash mid-batch hands that batch over again on the next call,
+        # and the outbox's key turns those repeats into no-ops (nothing is sent twice).
         con.execute(
-            "UPDATE coupons SET sent = true WHERE trial_id = ? AND user_id = ?", [trial_id, user_id]
+            "UPDATE coupons SET sent = true WHERE trial_id = ? "
+            "AND list_contains(?::INTEGER[], user_id)",
+            [trial_id, [int(r[0]) for r in batch]],
         )
     n_hold = int((arm == "holdout").sum())
-    return Trial(trial_id, issued_on, expires, len(uid) - n_hold, n_hold, len(todo))
+    return Trial(trial_id, issued_on, expires, len(uid) - n_hold, n_hold, queued)
 
 
 def trials(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFrame:

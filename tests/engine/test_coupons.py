@@ -87,9 +87,15 @@ def test_issue_sends_the_coupon_arm_only_and_never_twice(copy):
     assert (rows.loc[rows["arm"] == "holdout", "value"] == 0).all()
     assert cpn["code"].is_unique and cpn["code"].str.fullmatch(r"LL[0-9A-F]{10}").all()
     phones = dict(copy.execute("SELECT user_id, phone FROM users").fetchall())
+    region = dict(
+        copy.execute(
+            "SELECT u.user_id, c.region_id FROM users u JOIN communities c USING (community_id)"
+        ).fetchall()
+    )
     for r in cpn.itertuples():
         msg = box.messages[f"coupon:{trial.trial_id}:{r.user_id}"]
         assert msg["kind"] == "coupon" and msg["recipient"] == phones[r.user_id]
+        assert msg["channel"] == f"customer@{region[r.user_id]}"
         assert r.code in msg["body"] and "¥5" in msg["subject"]
         assert str(day + timedelta(days=6)) in msg["body"]  # the expiry date
     # Issuing again resumes the same trial and hands nothing over twice.
