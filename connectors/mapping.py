@@ -61,6 +61,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "status": ("订单状态", "状态", "order status"),
     "ref_user_id": ("推荐人", "推荐人id", "分享人", "referrer", "referrer id", "ref user"),
     "coupon": ("优惠券", "优惠金额", "优惠", "券", "discount", "coupon amount"),
+    "coupon_code": ("券码", "优惠券码", "优惠码", "优惠券编号", "coupon code", "voucher code"),
+    "phone": ("手机", "手机号", "手机号码", "电话", "联系电话", "mobile", "phone number", "tel"),
     "sku_id": (
         "商品id",
         "商品ID",

@@ -191,6 +191,7 @@ SPECS: dict[str, TableSpec] = {
             C("age_band", "str"),
             C("has_children", "bool"),
             C("has_pet", "bool"),
+            C("phone", "str"),
         ),
         key=("user_id",),
         references=(Reference("community_id", "communities", "community_id"),),
@@ -257,6 +258,7 @@ SPECS: dict[str, TableSpec] = {
             C("status", "str", default="'paid'", choices=limits.ORDER_STATUSES),
             C("ref_user_id", "int"),
             C("coupon", "float", default="0", nonneg=True, lo=0, hi=PRICE),
+            C("coupon_code", "str"),
         ),
         key=("order_id",),
         references=(

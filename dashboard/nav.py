@@ -76,6 +76,13 @@ PAGES: list[NavPage] = [
         ("executive", "regional_manager", "analyst", "admin"),
     ),
     NavPage(
+        "sec_community",
+        "pages/leaders.py",
+        "page_leaders",
+        ":material/storefront:",
+        ("executive", "regional_manager", "analyst", "dispatcher", "admin"),
+    ),
+    NavPage(
         "sec_analysis",
         "pages/selection.py",
         "page_selection",

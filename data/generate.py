@@ -99,7 +99,7 @@ def generate(
         "vehicles": pop.vehicles,
         "suppliers": pop.suppliers,
         "skus": pop.skus,
-        "users": pop.users,
+        "users": pop.users.assign(phone=_phones(seed, pop.users["user_id"].to_numpy())),
         "campaigns": campaigns,
         "orders": orders.drop(columns=["persona", "day"]),
         "order_items": items,
@@ -134,6 +134,17 @@ def generate(
     afterload.rebuild(con)  # the rollups, and as_of = the last order day
     report("done", 1.0)
     return con
+
+
+def _phones(seed: int, user_ids: np.ndarray) -> list[str]:
+    """Mobile numbers (1[3-9]x xxxx xxxx) hashed from seed and user id, not drawn from ``rng``.
+
+    Drawing them would shift every later draw; hashing leaves the rest of the world as it was.
+    """
+    h = (user_ids.astype(np.uint64) * np.uint64(2654435761) + np.uint64(seed * 40503 + 1)) % (
+        np.uint64(7 * 10**9)
+    )
+    return [f"1{3 + int(v) // 10**9}{int(v) % 10**9:09d}" for v in h]
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:

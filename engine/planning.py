@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import audit, purchasing, rules
+from engine import audit, calibration, purchasing, rules
 from engine.auth import ALL, Scope
 from engine.pricing import costs, response, whatif
 from engine.routing import dispatch
@@ -275,6 +275,9 @@ def build(
     ]
     table = pd.concat(priced, ignore_index=True)[cols] if priced else pd.DataFrame(columns=cols)
     table = table.merge(cand[["community_id", "sku_id", "source"]], on=["community_id", "sku_id"])
+    # Realised outcomes recalibrate the model's success probability (engine/calibration.py).
+    table["p_model"] = table["p_success"]
+    table["p_success"] = calibration.apply(calibration.current(con), table["p_model"].to_numpy())
     cats = con.execute(
         "SELECT sku_id, name, category, shelf_life_days, weight_kg, volume_l, "
         "storage, unit, pack_size, supplier_id FROM skus"
@@ -444,6 +447,7 @@ def save(con: duckdb.DuckDBPyConnection, plan: Plan) -> str:
         "expected_net_margin",
         "extrapolated",
     ]
+    cols += ["p_model"] if "p_model" in plan.items else []
     df = plan.items[cols].assign(plan_id=plan.plan_id)
     con.register("_plan_items", df)
     con.execute("INSERT INTO group_plan_items BY NAME SELECT * FROM _plan_items")

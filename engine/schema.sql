@@ -453,3 +453,58 @@ CREATE TABLE IF NOT EXISTS reference_prices (
 -- outside the range past listings support.
 ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS expected_net_margin DOUBLE;
 ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS extrapolated BOOLEAN;
+
+-- issue 19: leaders and customers (engine/leaders/, engine/coupons/)
+-- A customer's phone (shown masked on the leader workbench unless the role may see it), and
+-- the coupon code an order redeemed (NULL = none); `coupon` stays the discount in yuan.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS phone VARCHAR;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS coupon_code VARCHAR;
+
+-- A leader's commission for a period once settled (paid out); absent = not settled yet.
+CREATE TABLE IF NOT EXISTS leader_settlements (
+    leader_id     INTEGER NOT NULL,
+    period_start  DATE NOT NULL,
+    period_end    DATE NOT NULL,
+    amount        DOUBLE NOT NULL,        -- commission paid, CNY
+    settled_at    TIMESTAMP NOT NULL,
+    settled_by    VARCHAR NOT NULL
+);
+
+-- A coupon campaign: the eligible users were split at random into coupon and hold-out arms.
+CREATE TABLE IF NOT EXISTS coupon_trials (
+    trial_id       VARCHAR PRIMARY KEY,
+    issued_on      DATE NOT NULL,         -- first day the coupons are valid
+    expires_on     DATE NOT NULL,         -- last day (the measured window ends here)
+    holdout_share  DOUBLE NOT NULL,
+    seed           INTEGER NOT NULL,
+    source         VARCHAR NOT NULL,      -- e.g. retention_offers
+    created_at     TIMESTAMP NOT NULL,
+    created_by     VARCHAR NOT NULL
+);
+
+-- Every eligible user of a trial: arm 'coupon' (code, value, sent) or 'holdout' (nothing).
+CREATE TABLE IF NOT EXISTS coupons (
+    trial_id      VARCHAR NOT NULL,
+    user_id       INTEGER NOT NULL,
+    arm           VARCHAR NOT NULL,       -- coupon | holdout
+    code          VARCHAR,                -- NULL in the hold-out
+    value         DOUBLE NOT NULL,        -- yuan off; 0 in the hold-out
+    sent          BOOLEAN NOT NULL DEFAULT false,
+    PRIMARY KEY (trial_id, user_id)
+);
+
+-- issue 19: outcomes feed back (engine/calibration.py, engine/outcomes.py)
+-- The demand model's own success probability of a plan item, before calibration
+-- (p_success is what the plan used, after it); NULL for plans stored before calibration.
+ALTER TABLE group_plan_items ADD COLUMN IF NOT EXISTS p_model DOUBLE;
+
+-- Each refit of the success-probability calibration p' = sigmoid(a + b · logit(p)).
+CREATE TABLE IF NOT EXISTS success_calibration (
+    fitted_at     TIMESTAMP NOT NULL,
+    n             INTEGER NOT NULL,        -- realised plan items it was fitted on
+    a             DOUBLE NOT NULL,
+    b             DOUBLE NOT NULL,
+    prior         DOUBLE NOT NULL,         -- pseudo-outcomes pulling (a, b) towards (0, 1)
+    brier_before  DOUBLE NOT NULL,
+    brier_after   DOUBLE NOT NULL
+);

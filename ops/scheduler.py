@@ -8,7 +8,8 @@ Jobs, each recorded in ``job_runs`` (the admin page shows the last run and its r
 - ``sql_sync`` nightly at ``LINLI_SYNC_AT`` (default 02:00) when ``LINLI_SYNC_URL`` names an
   operational database (``LINLI_SYNC_NAME``, ``LINLI_SYNC_ORDERS``, ``LINLI_SYNC_ITEMS``,
   ``LINLI_SYNC_WATERMARK`` as in :class:`connectors.sql.SyncSource`);
-- ``model_refit`` nightly at ``LINLI_REFIT_AT`` (default 03:00): the demand model refitted.
+- ``model_refit`` nightly at ``LINLI_REFIT_AT`` (default 03:00): the demand model refitted and
+  the success-probability calibration updated from realised outcomes (engine/calibration.py).
 
 A DuckDB file has one writing process: run this command only where the app does not hold
 the same file (the app runs the same scheduler itself unless ``LINLI_SCHEDULER=off``).
@@ -97,6 +98,21 @@ def run_refit(con: duckdb.DuckDBPyConnection) -> dict:
     return {"start": m.start.isoformat(), "end": m.end.isoformat(), "skus": len(m.sku_ids)}
 
 
+def recalibrate(con: duckdb.DuckDBPyConnection) -> dict:
+    """Refit the success-probability calibration on the realised outcomes so far.
+
+    Part of the nightly refit (docs/actions-outcomes.md); with no realised plan item yet it
+    reports why and keeps the current calibration.
+    """
+    from engine import calibration
+
+    try:
+        cal = calibration.update(con)
+    except ValueError as exc:
+        return {"skipped": str(exc)}
+    return {"a": cal.a, "b": cal.b, "n": cal.n, "brier_after": cal.brier_after}
+
+
 def build(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -158,7 +174,10 @@ def build(
             _daily(env.get("LINLI_SYNC_AT", "02:00")),
         ),
         "model_refit": (
-            (lambda c: refit()) if refit is not None else run_refit,
+            lambda c: {
+                "model": refit() if refit is not None else run_refit(c),
+                "calibration": recalibrate(c),
+            },
             _daily(env.get("LINLI_REFIT_AT", "03:00")),
         ),
     }

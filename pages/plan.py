@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import actions, auth, charts, db, nav
 from dashboard import components as ui
 from dashboard import dispatch as dd
+from dashboard import outcomes as oc
 from dashboard import plan as svc
 from dashboard.i18n import t
 from engine import planning
@@ -125,4 +126,10 @@ else:
             st.success(t("act_published", **res.as_dict()), icon=":material/send:")
 
 st.subheader(t("pl_history"))
-ui.table(svc.history(), "plan.history", empty="pl_history_empty")
+hist = svc.history()
+ui.table(hist, "plan.history", empty="pl_history_empty")
+if done := oc.scored(hist):
+    st.subheader(t("oc_title"))
+    rows, browsed = oc.outcome(st.selectbox(t("oc_plan"), done, key="oc_plan"))
+    st.caption(t("oc_caption" if browsed else "oc_no_browsing"))
+    ui.table(rows, "plan.outcome")

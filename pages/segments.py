@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import charts, db
 from dashboard import components as ui
+from dashboard import coupons as cw
 from dashboard import segments as sw
 from dashboard.i18n import lang, t
 
@@ -90,6 +91,28 @@ if has_churn:
         off = off[[*ocols, "margin_at_stake", "coupon"]]
         off = off.assign(persona=off["persona"].map(lambda p: t("persona_" + p)))
         ui.table(off, "segments.offers", download="linli_retention_offers", key="sg_offers")
+        with st.expander(t("cpn_issue_title")):
+            c1, c2 = st.columns(2)
+            hold = c1.slider(t("cpn_holdout"), 0.05, 0.5, 0.2, 0.05, key="cpn_holdout")
+            days = c2.number_input(t("cpn_valid_days"), 1, 60, 14, key="cpn_days")
+            st.caption(t("cpn_issue_note", n=len(off), hold=round(len(off) * hold)))
+            if st.button(t("cpn_issue"), key="cpn_issue"):
+                tr = cw.issue_offers(off, seg.as_of, float(hold), int(days), seed=0)
+                st.success(t("cpn_issued", id=tr.trial_id, n=tr.n_coupon, h=tr.n_holdout))
+
+trials = cw.trials(version)
+if len(trials):
+    st.subheader(t("cpn_trials_title"))
+    ui.table(trials, "segments.trials")
+    pick = st.selectbox(t("cpn_trial"), list(trials["trial_id"]), key="cpn_trial")
+    res = cw.measure(version, pick)
+    if isinstance(res, str):
+        st.info(res, icon=":material/info:")
+    else:
+        st.caption(
+            t("cpn_measure_note", end=res.end.isoformat(), rate=ui.fmt_pct(res.redemption_rate))
+        )
+        ui.table(cw.effects(res), "segments.uplift")
 
 st.subheader(t("sg_export_title"))
 export_cols = ["user_id", "community_id", "persona", "reason_key", "rfm", "r_score", "f_score"]

@@ -22,7 +22,9 @@ def seed(con):
         "(12, 2, 2, '幸福里自提点', 28.22, 112.92, 480, 600, 5)"
     )
     con.execute(
-        "INSERT INTO users VALUES (1, 1, '1栋', '2024-03-01', 'app', 'F', '30-44', true, false), "
+        "INSERT INTO users (user_id, community_id, building, signup_date, channel, gender, "
+        "age_band, has_children, has_pet) "
+        "VALUES (1, 1, '1栋', '2024-03-01', 'app', 'F', '30-44', true, false), "
         "(2, 1, '2栋', '2024-03-02', 'poster', NULL, NULL, NULL, NULL), "
         "(3, 2, '5栋', '2024-04-01', 'wechat_group', 'M', '60+', false, true)"
     )

@@ -18,7 +18,8 @@ def hand_world():
     con = db.connect(":memory:")
     seed(con)
     con.execute(
-        "INSERT INTO orders VALUES "
+        "INSERT INTO orders (order_id, user_id, community_id, pickup_id, order_date, created_at, "
+        "promised_by, delivered_at, picked_up_at, status, ref_user_id, coupon) VALUES "
         "(3000000001, 1, 1, 11, '2025-03-01', '2025-03-01 08:00:05', '2025-03-02 18:00:00', "
         " '2025-03-02 10:30:00', NULL, 'paid', NULL, 0), "
         "(3000000002, 3, 2, 12, '2025-03-01', '2025-03-01 21:15:00', '2025-03-02 18:00:00', "

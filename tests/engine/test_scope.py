@@ -25,10 +25,14 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, clock, kpis, planning, purchasing, reference
+from engine import auth, clock, kpis, outcomes, planning, purchasing, reference
 from engine.basket import slices as basket_slices
 from engine.coldchain import store as coldchain_store
+from engine.coupons import issue as coupon_issue
+from engine.coupons import uplift as coupon_uplift
 from engine.forecasting import demand, outlook
+from engine.leaders import commission, pickup
+from engine.leaders import ranking as leader_ranking
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
 from engine.pricing import response as pricing_response
@@ -501,6 +505,126 @@ def _acknowledge(cur, scope, ctx):
     return Rows(set(), devices=acked)
 
 
+# ------------------------------------------------------------------------- leaders, coupons
+def _leader_points(cur, scope, ctx):
+    return Rows(_comms(pickup.points(cur, scope)["community_id"]))
+
+
+def _leader_pickup_list(cur, scope, ctx):
+    seen: set[int] = set()
+    day = ctx["window"][1]
+    for pid in pickup.points(cur, scope)["pickup_id"]:
+        lines = pickup.pickup_list(cur, int(pid), day, scope=scope)
+        seen |= _orders_to_communities(cur, lines["order_id"]) if len(lines) else set()
+    if scope.restricted:  # a pickup point outside the region is refused, not listed
+        outside = next(
+            p for p, c in ctx["truth"]["pickups"].items() if c not in ctx["truth"]["communities"]
+        )
+        with pytest.raises(auth.ScopeError):
+            pickup.pickup_list(cur, outside, day, scope=scope)
+    return Rows(seen)
+
+
+def _leader_near_threshold(cur, scope, ctx):
+    seen: set[int] = set()
+    for pid, cid in pickup.points(cur, scope)[["pickup_id", "community_id"]].itertuples(
+        index=False
+    ):
+        if len(pickup.near_threshold(cur, int(pid), ctx["window"][1], within=1.0, scope=scope)):
+            seen.add(int(cid))
+    return Rows(seen)
+
+
+def _leader_planned_groups(cur, scope, ctx):
+    day = clock.next_delivery_day(cur)
+    cur.execute("BEGIN")
+    try:
+        cur.execute(
+            "INSERT INTO group_plans (plan_id, sale_date, as_of, created_at, rule_text, "
+            "settings, status, approved_at) VALUES ('LD-SCOPE', ?, ?, now(), 'r', '{}', "
+            "'approved', now())",
+            [day, day - timedelta(days=1)],
+        )
+        for c in sorted(ctx["all"]):
+            cur.execute(
+                "INSERT INTO group_plan_items (plan_id, community_id, rank, sku_id, source, "
+                "price, threshold, expected_units, p_success, expected_gmv, expected_margin) "
+                "VALUES ('LD-SCOPE', ?, 1, 1, 'rule', 9.9, 3, 5, 0.9, 49.5, 10)",
+                [c],
+            )
+        seen = {
+            int(c)
+            for p, c in pickup.points(cur, scope)[["pickup_id", "community_id"]].itertuples(
+                index=False
+            )
+            if len(pickup.planned_groups(cur, int(p), scope=scope))
+        }
+    finally:
+        cur.execute("ROLLBACK")
+    return Rows(seen)
+
+
+def _leader_statement(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    return Rows(_comms(commission.statement(cur, lo, hi, scope=scope)["community_id"]))
+
+
+def _leader_ranking(cur, scope, ctx):
+    lo, hi = ctx["window"]
+    return Rows(_comms(leader_ranking.ranking(cur, lo, hi, scope=scope)["community_id"]))
+
+
+def _scope_trial(cur) -> str:
+    """One coupon trial over every buyer of the last fortnight (issuing again resumes it)."""
+    hi = clock.as_of(cur)
+    offers = cur.execute(
+        "SELECT DISTINCT user_id, 3.0 AS coupon FROM orders WHERE order_date > ?",
+        [hi - timedelta(days=14)],
+    ).df()
+    return coupon_issue.issue(
+        cur, offers, hi - timedelta(days=6), send=lambda **_: True, username="scope-test"
+    ).trial_id
+
+
+def _coupon_trials(cur, scope, ctx):
+    _scope_trial(cur)
+    trials = coupon_issue.trials(cur, scope)
+    n = float(trials["n_coupon"].sum() + trials["n_holdout"].sum())
+    comms = ctx["truth"]["communities"] if scope.restricted else ctx["all"]
+    return Rows(comms if n else set(), total=n)
+
+
+def _coupon_outcomes(cur, scope, ctx):
+    out = coupon_uplift.outcomes(cur, _scope_trial(cur), scope)
+    return Rows(_comms(out["community_id"]))
+
+
+def _coupon_measure(cur, scope, ctx):
+    u = coupon_uplift.measure(cur, _scope_trial(cur), scope=scope)
+    n = coupon_uplift.outcomes(cur, u.trial_id, scope)
+    assert u.n_coupon + u.n_holdout == len(n)
+    return Rows(_comms(n["community_id"]), total=float(len(n)))
+
+
+def _replayed_plan(cur, _cache={}) -> str:  # noqa: B006 - one plan per session
+    """A plan for a past sale day (so it can be scored), built and saved once."""
+    if "id" not in _cache:
+        _, hi = kpis.data_range(cur)
+        plan = planning.build(cur, hi - timedelta(days=6), planning.PlanSettings(route=False))
+        _cache["id"] = planning.save(cur, plan)
+    return _cache["id"]
+
+
+def _outcome_funnel(cur, scope, ctx):
+    return Rows(_comms(outcomes.funnel(cur, _replayed_plan(cur), scope)["community_id"]))
+
+
+def _outcome_score(cur, scope, ctx):
+    out = outcomes.score(cur, _replayed_plan(cur), scope)
+    rows = out.communities
+    return Rows(_comms(rows["community_id"]), total=float(rows["views"].iloc[-1]))
+
+
 ENTRY_POINTS = {
     "kpis.community_ranking": _kpi_ranking,
     "kpis.by_region": _kpi_by_region,
@@ -547,6 +671,17 @@ ENTRY_POINTS = {
     "coldchain.store.stock_at_risk": _stock_at_risk,
     "coldchain.store.alarm_history": _alarm_history,
     "coldchain.store.acknowledge": _acknowledge,
+    "leaders.pickup.points": _leader_points,
+    "leaders.pickup.pickup_list": _leader_pickup_list,
+    "leaders.pickup.near_threshold": _leader_near_threshold,
+    "leaders.pickup.planned_groups": _leader_planned_groups,
+    "leaders.commission.statement": _leader_statement,
+    "leaders.ranking.ranking": _leader_ranking,
+    "coupons.issue.trials": _coupon_trials,
+    "coupons.uplift.outcomes": _coupon_outcomes,
+    "coupons.uplift.measure": _coupon_measure,
+    "outcomes.funnel": _outcome_funnel,
+    "outcomes.score": _outcome_score,
 }
 
 # Entry points (connection first) that return no rows belonging to a region, and why.
@@ -637,6 +772,13 @@ NO_REGION_ROWS = {
     "coldchain.store.history_alarms": "writes the alarms of generated history (data generator)",
     "coldchain.store.scoped_devices": "the scope helper itself (covered through its callers)",
     "coldchain.store.write_alerts": "writes alarm changes from the alarm engine",
+    "leaders.commission.settle": "writes one settlement; refuses leaders outside the scope "
+    "(tests/engine/test_leaders.py)",
+    "calibration.outcomes": "training data of the platform-wide success calibration, not shown",
+    "calibration.update": "refits the platform-wide success calibration (no rows returned)",
+    "calibration.current": "the latest platform-wide calibration (two numbers)",
+    "coupons.issue.issue": "writes a trial; users outside the scope are not eligible "
+    "(tests/engine/test_coupons.py)",
 }
 
 KPI_FUNCTIONS = {

@@ -60,12 +60,13 @@ BUSINESS = {
 }  # fmt: skip
 # The issue's matrix: executives everything but data administration, analysts the analysis
 # pages, dispatchers dispatch and cold chain, admins the data and user pages (and the rest).
+# Every role opens the leader workbench (issue 19); phones there are masked per role.
 ROLE_PAGES = {
-    "executive": BUSINESS | {"dispatch", "coldchain"},
-    "regional_manager": BUSINESS | {"dispatch", "coldchain"},
-    "analyst": BUSINESS,
-    "dispatcher": {"dispatch", "coldchain"},
-    "admin": BUSINESS | {"dispatch", "coldchain", "data", "admin"},
+    "executive": BUSINESS | {"dispatch", "coldchain", "leaders"},
+    "regional_manager": BUSINESS | {"dispatch", "coldchain", "leaders"},
+    "analyst": BUSINESS | {"leaders"},
+    "dispatcher": {"dispatch", "coldchain", "leaders"},
+    "admin": BUSINESS | {"dispatch", "coldchain", "data", "admin", "leaders"},
 }
 
 

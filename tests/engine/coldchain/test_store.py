@@ -34,7 +34,8 @@ def con():
           ('2026-07-01', 1, 1, 50, 40, 0, 100, 0),
           ('2026-07-01', 1, 2, 0, 5, 0, 80, 0),
           ('2026-07-01', 1, 3, 10, 10, 0, 20, 0);
-        INSERT INTO orders VALUES
+        INSERT INTO orders (order_id, user_id, community_id, pickup_id, order_date, created_at,
+          promised_by, delivered_at, picked_up_at, status, ref_user_id, coupon) VALUES
           (1, 1, 1, 10, '2026-06-30', '2026-06-30 10:00', '2026-07-01 12:00', NULL, NULL,
            'paid', NULL, 0),
           (2, 2, 1, 10, '2026-06-30', '2026-06-30 11:00', '2026-07-01 12:00', NULL, NULL,
