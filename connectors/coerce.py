@@ -70,6 +70,13 @@ def coerce(kind: str, raw: str, sqltype: str) -> str:
         # TRY_CAST('3.5' AS INT) rounds; a fractional quantity is a type error instead.
         slow = f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({num} AS {sqltype}) END"
         return f"coalesce({plain}, {slow})"
+    if kind == "minutes":
+        # A minute of the day: 480, or the clock time 08:00.
+        clock = f"try_strptime({raw}, '%H:%M')"
+        return (
+            f"coalesce({coerce('int', raw, sqltype)}, "
+            f"CAST(hour({clock}) * 60 + minute({clock}) AS {sqltype}))"
+        )
     if kind == "float":
         return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST({_number(raw)} AS DOUBLE))"
     if kind in ("date", "timestamp"):

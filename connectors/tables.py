@@ -1,112 +1,19 @@
 """What an importable table looks like: columns, keys, references and checks.
 
-The six tables a platform can bring from its own sheets or databases (orders, order_items,
-users, skus, communities, inventory) are described here once; the file importer, the
-validation and the database sync all read these specs. Column names are the schema's
-(engine/schema.sql), so they double as the whitelist of identifiers that may reach SQL.
+Every table an engine reads is an input table a platform can bring from its own sheets or
+databases (regions and warehouses through orders, stock lots, listings, signals, weather and
+cold-chain devices). Each is described here once; the file importer, the validation, the
+command line (:mod:`connectors.load`) and the database sync all read these specs. Column
+names are the schema's (engine/schema.sql), so they double as the whitelist of identifiers
+that may reach SQL. The shape of a spec is in :mod:`connectors.tablespec`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from connectors.tablespec import KINDS, Check, Column, DayVia, Lookup, Reference, TableSpec
 
-# Logical kinds; connectors/validation.py turns each into a DuckDB coercion expression.
-KINDS = ("int", "float", "str", "date", "timestamp", "bool", "list")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of an importable table.
-
-    Attributes
-    ----------
-    name
-        Schema column name.
-    kind
-        One of :data:`KINDS`.
-    required
-        The file must contain this column and every row a value.
-    default
-        SQL expression filling a missing column or empty value (only for optional columns);
-        it may refer to other (coerced) columns of the same row.
-    nonneg
-        Negative values are rejected.
-    not_future
-        Dates or times after the import's ``now`` are rejected.
-    """
-
-    name: str
-    kind: str
-    required: bool = False
-    default: str | None = None
-    nonneg: bool = False
-    not_future: bool = False
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A column that must name an existing row of another table (in the database or batch)."""
-
-    column: str
-    table: str
-    key: str
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """Fill an empty ``column`` with ``agg(value)`` of the rows of ``table`` (database and
-    batch) whose ``key`` equals this row's ``on`` column; e.g. an order's community from its user.
-    """
-
-    column: str
-    table: str
-    on: str
-    key: str
-    value: str
-    agg: str = "any_value"
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """An importable table.
-
-    Attributes
-    ----------
-    name
-        Schema table name.
-    columns
-        Columns in schema order.
-    key
-        Columns identifying a row; duplicates (in the file or against the database) are rejected.
-    references
-        Foreign keys checked before loading.
-    lookups
-        Values filled from other tables, applied in order (after the defaults).
-    """
-
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    references: tuple[Reference, ...] = ()
-    lookups: tuple[Lookup, ...] = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """All column names, in schema order."""
-        return tuple(c.name for c in self.columns)
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        """Names of required columns."""
-        return tuple(c.name for c in self.columns if c.required)
-
-    def column(self, name: str) -> Column:
-        """Return the column called ``name``."""
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
+__all__ = ["KINDS", "LOAD_ORDER", "SPECS", "Check", "Column", "DayVia", "Lookup", "Reference"]
+__all__ += ["TableSpec", "spec"]
 
 C = Column
 
@@ -191,6 +98,7 @@ SPECS: dict[str, TableSpec] = {
             C("coupon", "float", default="0", nonneg=True),
         ),
         key=("order_id",),
+        day="order_date",
         references=(
             Reference("user_id", "users", "user_id"),
             Reference("community_id", "communities", "community_id"),
@@ -217,6 +125,7 @@ SPECS: dict[str, TableSpec] = {
             C("refund_reason", "str"),
         ),
         key=("order_id", "sku_id"),
+        day_via=DayVia("order_id", "orders", "order_id", "order_date"),
         references=(
             Reference("order_id", "orders", "order_id"),
             Reference("sku_id", "skus", "sku_id"),
@@ -239,6 +148,7 @@ SPECS: dict[str, TableSpec] = {
             C("in_transit", "int", default="0", nonneg=True),
         ),
         key=("stock_date", "warehouse_id", "sku_id"),
+        day="stock_date",
         references=(
             Reference("warehouse_id", "warehouses", "warehouse_id"),
             Reference("sku_id", "skus", "sku_id"),
@@ -246,8 +156,310 @@ SPECS: dict[str, TableSpec] = {
     ),
 }
 
+R = Reference
+T = TableSpec
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> Check:
+    listed = ", ".join(f"'{v}'" for v in values)  # fixed vocabularies, not user values
+    return Check(f"not_one_of:{column}", f"c.{column} IS NOT NULL AND c.{column} NOT IN ({listed})")
+
+
+def _between(column: str, low: float, high: float) -> Check:
+    return Check(f"out_of_range:{column}", f"c.{column} NOT BETWEEN {low} AND {high}")
+
+
+def _window(start: str, end: str) -> Check:
+    return Check(f"ends_before_start:{end}", f"c.{end} < c.{start}")
+
+
+_MINUTES = (_between("window_start", 0, 1440), _between("window_end", 0, 1440))
+
+SPECS |= {
+    "regions": T(
+        "regions",
+        (
+            C("region_id", "int", required=True),
+            C("name", "str", required=True),
+            C("city", "str", required=True),
+        ),
+        key=("region_id",),
+    ),
+    "warehouses": T(
+        "warehouses",
+        (
+            C("warehouse_id", "int", required=True),
+            C("name", "str", required=True),
+            C("region_id", "int", required=True),
+            C("lat", "float", required=True),
+            C("lon", "float", required=True),
+        ),
+        key=("warehouse_id",),
+        references=(R("region_id", "regions", "region_id"),),
+    ),
+    "suppliers": T(
+        "suppliers",
+        (
+            C("supplier_id", "int", required=True),
+            C("name", "str", required=True),
+            C("city", "str"),
+            C("lead_time_days", "int", default="1", nonneg=True),
+        ),
+        key=("supplier_id",),
+    ),
+    "leaders": T(
+        "leaders",
+        (
+            C("leader_id", "int", required=True),
+            C("community_id", "int", required=True),
+            C("name", "str", required=True),
+            C("phone", "str"),
+            C("joined", "date", required=True, not_future=True),
+            C("commission_rate", "float", required=True, nonneg=True),
+        ),
+        key=("leader_id",),
+        references=(R("community_id", "communities", "community_id"),),
+        checks=(_between("commission_rate", 0, 1),),
+    ),
+    "pickup_points": T(
+        "pickup_points",
+        (
+            C("pickup_id", "int", required=True),
+            C("community_id", "int", required=True),
+            C("leader_id", "int"),
+            C("name", "str", required=True),
+            C("lat", "float"),
+            C("lon", "float"),
+            C("window_start", "minutes", default="480"),
+            C("window_end", "minutes", default="1080"),
+            C("service_min", "int", default="5", nonneg=True),
+        ),
+        key=("pickup_id",),
+        references=(
+            R("community_id", "communities", "community_id"),
+            R("leader_id", "leaders", "leader_id"),
+        ),
+        lookups=(
+            Lookup("leader_id", "leaders", "community_id", "community_id", "leader_id", "min"),
+        ),
+        checks=(*_MINUTES, _window("window_start", "window_end")),
+    ),
+    "vehicles": T(
+        "vehicles",
+        (
+            C("vehicle_id", "int", required=True),
+            C("warehouse_id", "int", required=True),
+            C("plate", "str", required=True),
+            C("capacity_kg", "float", required=True, nonneg=True),
+            C("capacity_m3", "float", required=True, nonneg=True),
+            C("refrigerated", "bool", default="false"),
+            C("shift_start", "minutes", default="360"),
+            C("shift_end", "minutes", default="1080"),
+            C("fixed_cost", "float", default="0", nonneg=True),
+            C("cost_per_km", "float", default="0", nonneg=True),
+        ),
+        key=("vehicle_id",),
+        references=(R("warehouse_id", "warehouses", "warehouse_id"),),
+        checks=(
+            _between("shift_start", 0, 1440),
+            _between("shift_end", 0, 1440),
+            _window("shift_start", "shift_end"),
+        ),
+    ),
+    "campaigns": T(
+        "campaigns",
+        (
+            C("campaign_id", "int", required=True),
+            C("community_id", "int", required=True),
+            C("sku_id", "int", required=True),
+            C("sale_date", "date", required=True, not_future=True),
+            C("price", "float", required=True, nonneg=True),
+            C("list_price", "float", nonneg=True),
+            C("threshold", "int", required=True, nonneg=True),
+            C("stock_limit", "int", nonneg=True),
+            C("units", "int", required=True, nonneg=True),
+            C("sold_out", "bool", default="coalesce(units >= stock_limit, false)"),
+            C("success", "bool", default="units >= threshold"),
+        ),
+        key=("campaign_id",),
+        day="sale_date",
+        references=(
+            R("community_id", "communities", "community_id"),
+            R("sku_id", "skus", "sku_id"),
+        ),
+        lookups=(Lookup("list_price", "skus", "sku_id", "sku_id", "list_price"),),
+    ),
+    "inventory_lots": T(
+        "inventory_lots",
+        (
+            C("stock_date", "date", required=True, not_future=True),
+            C("warehouse_id", "int", required=True),
+            C("sku_id", "int", required=True),
+            C("lot_id", "str", required=True),
+            C("received_date", "date", required=True, not_future=True),
+            C("expiry_date", "date", required=True),
+            C("qty", "int", required=True, nonneg=True),
+        ),
+        key=("stock_date", "warehouse_id", "sku_id", "lot_id"),
+        references=(
+            R("warehouse_id", "warehouses", "warehouse_id"),
+            R("sku_id", "skus", "sku_id"),
+        ),
+        checks=(
+            Check("expiry_before_receipt", "c.expiry_date < c.received_date"),
+            Check("received_after_stock_date", "c.received_date > c.stock_date"),
+        ),
+    ),
+    "browse_events": T(
+        "browse_events",
+        (
+            C("event_date", "date", required=True, not_future=True),
+            C("community_id", "int", required=True),
+            C("sku_id", "int", required=True),
+            C("views", "int", required=True, nonneg=True),
+            C("carts", "int", default="0", nonneg=True),
+        ),
+        key=("event_date", "community_id", "sku_id"),
+        references=(
+            R("community_id", "communities", "community_id"),
+            R("sku_id", "skus", "sku_id"),
+        ),
+    ),
+    "chat_activity": T(
+        "chat_activity",
+        (
+            C("activity_date", "date", required=True, not_future=True),
+            C("user_id", "int", required=True),
+            C("community_id", "int"),
+            C("messages", "int", required=True, nonneg=True),
+            C("replies_received", "int", default="0", nonneg=True),
+            C("shares", "int", default="0", nonneg=True),
+        ),
+        key=("activity_date", "user_id"),
+        references=(
+            R("user_id", "users", "user_id"),
+            R("community_id", "communities", "community_id"),
+        ),
+        lookups=(Lookup("community_id", "users", "user_id", "user_id", "community_id"),),
+    ),
+    "topics": T(
+        "topics",
+        (
+            C("topic_date", "date", required=True, not_future=True),
+            C("community_id", "int", required=True),
+            C("keyword", "str", required=True),
+            C("mentions", "int", required=True, nonneg=True),
+        ),
+        key=("topic_date", "community_id", "keyword"),
+        references=(R("community_id", "communities", "community_id"),),
+    ),
+    "feedback": T(
+        "feedback",
+        (
+            C("feedback_id", "int", required=True),
+            C("order_id", "int", required=True),
+            C("user_id", "int"),
+            C("community_id", "int"),
+            C("feedback_date", "date", required=True, not_future=True),
+            C("rating", "int", required=True),
+            C("nps", "int", required=True),
+            C("complaint", "str"),
+        ),
+        key=("feedback_id",),
+        day="feedback_date",
+        references=(
+            R("order_id", "orders", "order_id"),
+            R("user_id", "users", "user_id"),
+            R("community_id", "communities", "community_id"),
+        ),
+        lookups=(
+            Lookup("user_id", "orders", "order_id", "order_id", "user_id"),
+            Lookup("community_id", "orders", "order_id", "order_id", "community_id"),
+        ),
+        checks=(_between("rating", 1, 5), _between("nps", 0, 10)),
+    ),
+    "weather": T(
+        "weather",
+        (
+            C("weather_date", "date", required=True),
+            C("city", "str", required=True),
+            C("tmax_c", "float", required=True),
+            C("tmin_c", "float", required=True),
+            C("precip_mm", "float", default="0", nonneg=True),
+            C("condition", "str", default="''"),
+            C("kind", "str", default="'observed'"),
+        ),
+        key=("weather_date", "city"),
+        checks=(
+            _one_of("kind", ("observed", "forecast")),
+            # A forecast may look ahead; an observation cannot come from tomorrow.
+            Check("future:weather_date", "c.kind = 'observed' AND c.weather_date > :today"),
+            Check("tmin_above_tmax", "c.tmin_c > c.tmax_c"),
+        ),
+    ),
+    "calendar": T(
+        "calendar",
+        (
+            C("cal_date", "date", required=True),
+            C("is_holiday", "bool", required=True),
+            C("is_workday", "bool", default="NOT is_holiday"),
+            C("holiday", "str"),
+        ),
+        key=("cal_date",),
+        checks=(Check("holiday_and_workday", "c.is_holiday AND c.is_workday"),),
+    ),
+    "devices": T(
+        "devices",
+        (
+            C("device_id", "str", required=True),
+            C("kind", "str", required=True),
+            C("storage", "str", required=True),
+            C("warehouse_id", "int", required=True),
+            C("vehicle_id", "int"),
+            C("pickup_id", "int"),
+            C("lat", "float"),
+            C("lon", "float"),
+            C("interval_s", "int", default="60", nonneg=True),
+        ),
+        key=("device_id",),
+        references=(
+            R("warehouse_id", "warehouses", "warehouse_id"),
+            R("vehicle_id", "vehicles", "vehicle_id"),
+            R("pickup_id", "pickup_points", "pickup_id"),
+        ),
+        checks=(
+            _one_of("kind", ("truck", "room", "cabinet")),
+            _one_of("storage", ("chilled", "frozen")),
+        ),
+    ),
+}
+
 # Parents before children, so a batch's rows can satisfy later tables' references.
-LOAD_ORDER = ("communities", "users", "skus", "orders", "order_items", "inventory")
+LOAD_ORDER = (
+    "regions",
+    "warehouses",
+    "suppliers",
+    "communities",
+    "leaders",
+    "pickup_points",
+    "vehicles",
+    "users",
+    "skus",
+    "campaigns",
+    "orders",
+    "order_items",
+    "inventory",
+    "inventory_lots",
+    "browse_events",
+    "chat_activity",
+    "topics",
+    "feedback",
+    "weather",
+    "calendar",
+    "devices",
+)
+# The tables a platform could import before every engine's input was (the core of its data).
+ORIGINAL = ("communities", "users", "skus", "orders", "order_items", "inventory")
 
 
 def spec(table: str) -> TableSpec:

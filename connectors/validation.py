@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
@@ -106,6 +106,9 @@ class ImportReport:
         The content had been imported before; nothing was checked or written.
     encoding
         Detected text encoding (CSV only).
+    days
+        The days the loaded rows count for (order, sale, stock, feedback dates; an order
+        line's order date), for an after-load step that refreshes only those days.
     """
 
     import_id: str
@@ -115,6 +118,12 @@ class ImportReport:
     written: bool = False
     already_imported: bool = False
     encoding: str | None = None
+    days: tuple[date, ...] = ()
+
+    @property
+    def tables_loaded(self) -> tuple[str, ...]:
+        """Tables that received rows."""
+        return tuple(t.table for t in self.tables if t.rows_valid) if self.written else ()
 
     @property
     def rows_in(self) -> int:
@@ -275,7 +284,9 @@ def run(
             )
         rejected = sum(r.rows_rejected for r in reports)
         write = not dry_run and not (on_error == "abort" and rejected)
+        days: tuple[date, ...] = ()
         if write:
+            days = _days(con, [r.table for r in reports], tok, created)
             columns = {r.table: batch[r.table].data.column_names for r in reports}
             _load(con, columns, reports, tok, import_id, source, content_hash, meta or {})
     finally:
@@ -284,7 +295,34 @@ def run(
             con.execute(f"DROP {kind} IF EXISTS {name}")
         for name in registered:
             con.unregister(name)
-    return ImportReport(import_id, source, content_hash, tuple(reports), write, False, encoding)
+    return ImportReport(
+        import_id, source, content_hash, tuple(reports), write, False, encoding, days
+    )
+
+
+def _days(
+    con: duckdb.DuckDBPyConnection, names: list[str], tok: str, created: list[str]
+) -> tuple[date, ...]:
+    """The distinct days the batch's valid rows count for."""
+    parts = []
+    for table in names:
+        spec = tables.spec(table)
+        ok = f"_li_{tok}_{table}_ok"
+        if spec.day:
+            parts.append(f"SELECT DISTINCT {_q(spec.day)} AS d FROM {ok}")
+        elif spec.day_via:
+            via = spec.day_via
+            src = _batch_union(con, via.table, tok, created)
+            parts.append(
+                f"SELECT DISTINCT p.{_q(via.column)} AS d FROM {ok} r "
+                f"JOIN {src} p ON r.{_q(via.on)} = p.{_q(via.key)}"
+            )
+    if not parts:
+        return ()
+    rows = con.execute(
+        f"SELECT DISTINCT d FROM ({' UNION ALL '.join(parts)}) WHERE d IS NOT NULL ORDER BY d"
+    ).fetchall()
+    return tuple(r[0] for r in rows)
 
 
 def _batch_union(con: duckdb.DuckDBPyConnection, table: str, tok: str, created: list[str]) -> str:
@@ -396,6 +434,10 @@ def _check(
             limit = "?::DATE" if col.kind == "date" else "?::TIMESTAMP"
             checks.append(why.flag(f"future:{col.name}", f"{q} > {limit}"))
             params.append(now.date() if col.kind == "date" else now)
+    for rule in spec.checks:
+        # Fixed SQL from the spec; the import's date is bound, once per mention.
+        checks.append(why.flag(rule.reason, rule.condition.replace(":today", "?::DATE")))
+        params += [now.date()] * rule.condition.count(":today")
     key_name = "+".join(spec.key)
     db_keys = ", ".join(f"{_q(k)}" for k in spec.key)
     # Repeated keys via a grouped subquery (far cheaper than a window over the whole batch).
@@ -494,7 +536,11 @@ def _load(
             raw = f"_li_{tok}_{table}_raw"
             present = [c for c in tables.spec(table).names if c in rep_columns[table]]
             fields = ", ".join(f"{_q(c)} := raw.{_q(c)}" for c in present)
-            con.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM _li_{tok}_{table}_ok")
+            # In file order: the table keeps the order of the rows it was given.
+            con.execute(
+                f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM {checked} "
+                "WHERE _bits = 0 ORDER BY _row"
+            )
             con.execute(
                 "INSERT INTO import_quarantine "
                 f"SELECT ? || ':' || ?, ?, c._row, array_to_string(c._why, '; '), "

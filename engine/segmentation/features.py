@@ -106,7 +106,10 @@ def refresh_rollup(con: duckdb.DuckDBPyConnection) -> None:
     con
         A writable connection.
     """
-    con.execute(f"CREATE OR REPLACE TABLE {ROLLUP} AS SELECT * FROM ({ROLLUP_SQL}) ORDER BY day")
+    # Then by every column: a total order, so the same rows always sum in the same order.
+    con.execute(
+        f"CREATE OR REPLACE TABLE {ROLLUP} AS SELECT * FROM ({ROLLUP_SQL}) ORDER BY day, COLUMNS(*)"
+    )
 
 
 def ensure_rollup(con: duckdb.DuckDBPyConnection) -> bool:
