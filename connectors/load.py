@@ -78,8 +78,7 @@ def _select(con: duckdb.DuckDBPyConnection, table: str) -> str:
             )
         else:
             cols.append(name)
-    # Stored order, not key order: floating-point sums over the reloaded rows then add in the
-    # same order and come out bit-identical.
+    # Stored order, not key order: the reloaded table is the same table, row for row.
     return f'SELECT {", ".join(cols)} FROM "{table}"'
 
 

@@ -74,19 +74,16 @@ def refresh_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> Non
             # Names and SQL are the rollups' own constants; the days are bound.
             span = f"{col} BETWEEN date_trunc('{unit}', ?::DATE) AND ?::DATE"
             con.execute(f"DELETE FROM {name} WHERE {span}", [first, last])
-            # Sorted as a full rebuild sorts: appending the newest days leaves the same table.
+            # Sorted as a full rebuild sorts (date filters keep skipping row groups).
             con.execute(
                 f"INSERT INTO {name} SELECT * FROM ({sql}) WHERE {span} "
-                f"ORDER BY {kpis.ORDER_BY.get(name, col)}, COLUMNS(*)",
+                f"ORDER BY {kpis.ORDER_BY.get(name, col)}",
                 [first, last],
             )
         for name in _WHOLE:
             order = kpis.ORDER_BY.get(name, "day")
             sql = kpis.ROLLUPS[name]
-            con.execute(
-                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) "
-                f"ORDER BY {order}, COLUMNS(*)"
-            )
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) ORDER BY {order}")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -127,12 +127,7 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection) -> None:
     try:
         for name, sql in ROLLUPS.items():
             order = ORDER_BY.get(name, "day")
-            # Then by every column: a total order, so the same rows always sum in the same order
-            # (floating-point sums over a reloaded copy come out bit-identical).
-            con.execute(
-                f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) "
-                f"ORDER BY {order}, COLUMNS(*)"
-            )
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ({sql}) ORDER BY {order}")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

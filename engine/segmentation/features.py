@@ -106,10 +106,7 @@ def refresh_rollup(con: duckdb.DuckDBPyConnection) -> None:
     con
         A writable connection.
     """
-    # Then by every column: a total order, so the same rows always sum in the same order.
-    con.execute(
-        f"CREATE OR REPLACE TABLE {ROLLUP} AS SELECT * FROM ({ROLLUP_SQL}) ORDER BY day, COLUMNS(*)"
-    )
+    con.execute(f"CREATE OR REPLACE TABLE {ROLLUP} AS SELECT * FROM ({ROLLUP_SQL}) ORDER BY day")
 
 
 def ensure_rollup(con: duckdb.DuckDBPyConnection) -> bool:
