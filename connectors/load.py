@@ -206,8 +206,9 @@ def load(
     return result
 
 
-def print_report(result: LoadResult, out: TextIO = sys.stdout) -> None:
+def print_report(result: LoadResult, out: TextIO | None = None) -> None:
     """Print rows loaded, skipped as already loaded and quarantined per reason, per file."""
+    out = out or sys.stdout
     for rep in result.reports:
         if rep.already_imported:
             print(f"{rep.source}: already loaded (same content), skipped", file=out)

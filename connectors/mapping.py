@@ -199,7 +199,10 @@ TABLE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "regions": {"name": ("区域名称", "区县名称", "区域", "名称", "region name")},
     "warehouses": {"name": ("仓库名称", "前置仓名称", "名称", "warehouse name")},
     "suppliers": {"name": ("供应商名称", "供应商", "名称", "supplier name", "vendor")},
-    "leaders": {"name": ("团长", "团长姓名", "团长名称", "姓名", "leader name")},
+    "leaders": {
+        "name": ("团长", "团长姓名", "团长名称", "姓名", "leader name"),
+        "joined": ("加入日期", "入驻日期", "joined"),
+    },
     "pickup_points": {"name": ("自提点名称", "提货点名称", "名称", "pickup name")},
     "campaigns": {
         "campaign_id": ("活动id", "团购id", "活动编号", "团购编号", "campaign", "listing id"),
