@@ -95,7 +95,7 @@ def test_appending_a_day_refreshes_only_that_day_and_equals_a_rebuild(
     assert after[0] > before[0] and after[1] > before[1]
     for name, sql in ROLLUPS.items():
         _same(con, name, sql)
-    lo, hi = kpis.data_range(con)
+    _lo, hi = kpis.data_range(con)
     full = kpis.summary(world.cursor(), hi.replace(day=1), hi)
     pd.testing.assert_frame_equal(
         kpis.summary(con, hi.replace(day=1), hi), full, check_exact=False, rtol=1e-12
