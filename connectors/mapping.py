@@ -270,6 +270,12 @@ _TABLE_LOOKUP = {
 }
 
 
+def header(table: str, column: str) -> str:
+    """The Chinese header a template of ``table`` shows for ``column`` (the importer reads it)."""
+    own = TABLE_SYNONYMS.get(table, {}).get(column)
+    return (own or SYNONYMS.get(column) or (column,))[0]
+
+
 def guess_mapping(headers: Iterable[object], table: str) -> dict[str, str]:
     """Guess which header feeds which column of ``table``.
 

@@ -25,6 +25,13 @@ REASON_KINDS = (
     "duplicate_in_file",
     "duplicate_in_db",
     "missing_reference",
+    "out_of_range",
+    "not_one_of",
+    "ends_before_start",
+    "expiry_before_receipt",
+    "received_after_stock_date",
+    "tmin_above_tmax",
+    "holiday_and_workday",
 )
 SCALES = ("small", "demo")
 
@@ -111,6 +118,8 @@ def run_import(
             loaded=report.rows_loaded,
             rejected=report.rows_rejected,
             username=username,
+            days=report.days,
+            tables=report.tables_loaded,
         )
     return report
 
@@ -188,7 +197,7 @@ def quarantine(limit: int = 1000) -> pd.DataFrame:
 
 def template(table: str) -> pd.DataFrame:
     """An empty table with Chinese headers the importer recognises, required columns first."""
-    heads = [mapping.SYNONYMS.get(c, (c,))[0] for c in table_columns(table)]
+    heads = [mapping.header(table, c) for c in table_columns(table)]
     return pd.DataFrame(columns=heads)
 
 

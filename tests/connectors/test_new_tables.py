@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from connectors import files, load, mapping
+from connectors import files, load, mapping, tables
 from engine import db
 from tests.connectors.conftest import seed
 
@@ -151,6 +151,17 @@ def test_per_table_synonyms():
         "数量": "units", "团购价": "price",
     }  # fmt: skip
     assert mapping.guess_table(["仓库id", "名称", "区域id", "纬度", "经度"]) == "warehouses"
+
+
+@pytest.mark.parametrize("table", tables.LOAD_ORDER)
+def test_template_headers_map_back(table):
+    """Every table's Chinese template headers map back to its columns and name the table."""
+    heads = [mapping.header(table, c) for c in tables.spec(table).names]
+    assert len(set(heads)) == len(heads)
+    assert mapping.guess_mapping(heads, table) == dict(
+        zip(heads, tables.spec(table).names, strict=True)
+    )
+    assert mapping.guess_table(heads, mapping.TABLE_NAMES[table][0]) == table
 
 
 def test_cli_new_refuses_an_existing_file(tmp_path, capsys):
