@@ -65,21 +65,26 @@ def refresh_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> Non
     if last < first:
         raise ValueError(f"the last day {last} is before the first {first}")
     daily = {**kpis.ROLLUPS, features.ROLLUP: features.ROLLUP_SQL}
+    home = con.execute("SELECT current_database()").fetchall()[0][0]
     con.execute("BEGIN TRANSACTION")
     try:
         for name, sql in daily.items():
             if name in _WHOLE:
                 continue
             col, unit = _COARSE.get(name, ("day", "day"))
+            lo = con.execute(f"SELECT date_trunc('{unit}', ?::DATE)::DATE", [first]).fetchall()
+            _narrow(con, home, lo[0][0], last)
             # Names and SQL are the rollups' own constants; the days are bound.
-            span = f"{col} BETWEEN date_trunc('{unit}', ?::DATE) AND ?::DATE"
-            con.execute(f"DELETE FROM {name} WHERE {span}", [first, last])
+            span = f"{col} BETWEEN ?::DATE AND ?::DATE"
+            con.execute(f"DELETE FROM {name} WHERE {span}", [lo[0][0], last])
             # Sorted as a full rebuild sorts (date filters keep skipping row groups).
             con.execute(
                 f"INSERT INTO {name} SELECT * FROM ({sql}) WHERE {span} "
                 f"ORDER BY {kpis.ORDER_BY.get(name, col)}",
-                [first, last],
+                [lo[0][0], last],
             )
+        con.execute("DROP VIEW IF EXISTS temp.main.order_items")
+        con.execute("DROP VIEW IF EXISTS temp.main.orders")
         for name in _WHOLE:
             order = kpis.ORDER_BY.get(name, "day")
             sql = kpis.ROLLUPS[name]
@@ -88,6 +93,26 @@ def refresh_days(con: duckdb.DuckDBPyConnection, first: date, last: date) -> Non
     except Exception:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.main.order_items")
+        con.execute("DROP VIEW IF EXISTS temp.main.orders")
+
+
+def _narrow(con: duckdb.DuckDBPyConnection, home: str, lo: date, hi: date) -> None:
+    """Shadow ``orders`` and ``order_items`` with temporary views of the orders of ``lo``..``hi``
+    (temporary names come first), so a rollup's SQL aggregates those days only: the per-user
+    rollup groups lines by order before it joins the orders, and no filter on the day could
+    reach inside that aggregate."""
+    db = '"' + home.replace('"', '""') + '"'  # the database's own name, from DuckDB
+    # Dates are date objects, not user text; a view takes no parameters.
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW orders AS SELECT * FROM {db}.main.orders "
+        f"WHERE order_date BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW order_items AS SELECT * FROM {db}.main.order_items "
+        "WHERE order_id IN (SELECT order_id FROM temp.main.orders)"
+    )
 
 
 def _has_rollups(con: duckdb.DuckDBPyConnection) -> bool:
