@@ -361,7 +361,9 @@ def _check(
     # coercions then see plain columns: DuckDB hoists repeated subexpressions out of the lazy
     # coalesce() and would otherwise try every date format on every row.
     clean = f"_li_{tok}_{table}_clean"
-    con.register(clean, coerce.clean(data))
+    kinds = {c.name: c.kind for c in spec.columns}
+    cleaned = coerce.precast(coerce.clean(data), kinds)
+    con.register(clean, cleaned)
     registered.append(clean)
     # Inner level: typed values plus the text they came from; outer level: the flags, from
     # those columns (a flag written with the coercion inside would evaluate it twice).
@@ -373,7 +375,9 @@ def _check(
             absent.append(f"CAST(NULL AS {sqltype}) AS {name}")
             continue
         outer.append(name)
-        inner.append(f"{coerce.coerce(col.kind, f'CAST({name} AS VARCHAR)', sqltype)} AS {name}")
+        expr = coerce.typed(col.kind, name, cleaned.schema.field(col.name).type, sqltype)
+        expr = expr or coerce.coerce(col.kind, f"CAST({name} AS VARCHAR)", sqltype)
+        inner.append(f"{expr} AS {name}")
         if col.kind == "str":
             formula = f"regexp_matches({name}, '^[=@]|^[+\\-][^0-9]')"
             flags.append(why.flag(f"formula:{col.name}", formula))
