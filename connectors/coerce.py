@@ -146,7 +146,9 @@ def precast(data: pa.Table, kinds: dict[str, str]) -> pa.Table:
     """Cast each text column whose every value is in the plain spelling Arrow reads (12, 3.5,
     2025-03-01, 2025-03-01 08:00:05, true) to its kind's type, in one vectorised pass; the
     SQL coercion (:func:`coerce`), which tries every spelling, then has nothing to parse. A
-    column with any other spelling is left as text for it.
+    column with any other spelling is left as text for it. Run before :func:`clean` it spares
+    the trimming of such columns (a padded value fails the cast); run after it, it catches
+    columns that were plain once trimmed.
 
     Parameters
     ----------
@@ -168,9 +170,12 @@ def precast(data: pa.Table, kinds: dict[str, str]) -> pa.Table:
             pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
         ):
             try:
-                col = pc.cast(col, target)
+                cast = pc.cast(col, target)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass  # another spelling somewhere: the SQL coercion reads it
+                cast = None  # another spelling somewhere: the SQL coercion reads it
+            if cast is not None and pa.types.is_floating(target):
+                cast = pc.if_else(pc.is_nan(cast), pa.scalar(None, target), cast)  # "nan" is empty
+            col = col if cast is None else cast
         out[name] = col
     return pa.table(out)
 

@@ -362,7 +362,7 @@ def _check(
     # coalesce() and would otherwise try every date format on every row.
     clean = f"_li_{tok}_{table}_clean"
     kinds = {c.name: c.kind for c in spec.columns}
-    cleaned = coerce.precast(coerce.clean(data), kinds)
+    cleaned = coerce.precast(coerce.clean(coerce.precast(data, kinds)), kinds)
     con.register(clean, cleaned)
     registered.append(clean)
     # Inner level: typed values plus the text they came from; outer level: the flags, from
