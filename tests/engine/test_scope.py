@@ -535,6 +535,7 @@ ENTRY_POINTS = {
 NO_REGION_ROWS = {
     "afterload.rebuild": "rebuilds rollups after a load, returns a date",
     "afterload.run": "finishes a load (rollups, version, audit), returns nothing",
+    "afterload.refresh_days": "refreshes the rollups of some days after a load, returns nothing",
     "audit.entries": "the audit log; only the admin page reads it",
     "audit.record": "writes the audit log",
     "auth.authenticate": "checks one user's password",
