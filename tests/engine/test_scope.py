@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, clock, kpis, planning, purchasing, reference
+from engine import auth, clock, kpis, lots, planning, purchasing, reference
 from engine.basket import slices as basket_slices
 from engine.coldchain import store as coldchain_store
 from engine.forecasting import demand, outlook
@@ -255,6 +255,22 @@ def _outlook(cur, scope, ctx):
 
 def _purchasing_stock(cur, scope, ctx):
     return Rows(set(), _comms(purchasing.stock(cur, scope)["warehouse_id"]))
+
+
+def _lots_near_expiry(cur, scope, ctx):
+    # The world has no lots: each warehouse's last closing stock becomes one lot expiring in two
+    # days, in a temporary table that shadows the empty one for this cursor only.
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE inventory_lots AS SELECT stock_date, warehouse_id, sku_id, "
+        "'L' || sku_id AS lot_id, stock_date - 1 AS received_date, stock_date + 2 AS expiry_date, "
+        "on_hand AS qty FROM inventory WHERE stock_date = (SELECT max(stock_date) FROM inventory)"
+    )
+    try:
+        day = cur.execute("SELECT max(stock_date) FROM inventory").fetchall()[0][0]
+        out = lots.near_expiry(cur, day, 7, scope)
+    finally:
+        cur.execute("DROP TABLE temp.main.inventory_lots")
+    return Rows(set(), _comms(out["warehouse_id"]))
 
 
 def _pricing_campaigns(cur, scope, ctx):
@@ -505,6 +521,7 @@ ENTRY_POINTS = {
     "forecasting.demand.history": _demand_history,
     "forecasting.outlook.compute": _outlook,
     "purchasing.stock": _purchasing_stock,
+    "lots.near_expiry": _lots_near_expiry,
     "pricing.data.campaigns": _pricing_campaigns,
     "pricing.data.communities": _pricing_communities,
     "pricing.data.user_segments": _pricing_user_segments,
@@ -655,6 +672,7 @@ WAREHOUSE_ENTRY_POINTS = (
     "routing.orders.order_lines",
     "routing.dispatch.plan_day",
     "purchasing.stock",
+    "lots.near_expiry",
     "coldchain.store.device_status",
     "coldchain.store.alarm_history",
     "coldchain.store.stock_at_risk",
