@@ -447,11 +447,17 @@ def _check(
     # Repeated keys via a grouped subquery (far cheaper than a window over the whole batch).
     checks.append(why.flag(f"duplicate_in_file:{key_name}", "c._row > c._first"))
     checks.append(why.flag(f"{SKIP_REASON}:{key_name}", "c._hit"))
-    joins += [
+    joins.append(
         f"LEFT JOIN (SELECT {db_keys}, min(_row) AS _first FROM {typed} GROUP BY ALL "
-        f"HAVING count(*) > 1) dup USING ({db_keys})",
-        f"LEFT JOIN (SELECT DISTINCT {db_keys}, true AS _hit FROM {_q(table)}) d USING ({db_keys})",
-    ]
+        f"HAVING count(*) > 1) dup USING ({db_keys})"
+    )
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(table)} LIMIT 1)").fetchall()[0][0]:
+        joins.append(
+            f"LEFT JOIN (SELECT DISTINCT {db_keys}, true AS _hit FROM {_q(table)}) d "
+            f"USING ({db_keys})"
+        )
+    else:  # an empty table (a first load) holds no key: spare the join
+        joins.append("CROSS JOIN (SELECT CAST(NULL AS BOOLEAN) AS _hit) d")
     checked = f"_li_{tok}_{table}_checked"
     skip = why.bit(f"{SKIP_REASON}:{key_name}")
     # Three levels, so that no expression is repeated inside another (an alias used in the
@@ -540,10 +546,8 @@ def _load(
             raw = f"_li_{tok}_{table}_raw"
             present = [c for c in tables.spec(table).names if c in rep_columns[table]]
             fields = ", ".join(f"{_q(c)} := raw.{_q(c)}" for c in present)
-            # In file order: the table keeps the order of the rows it was given.
             con.execute(
-                f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM {checked} "
-                "WHERE _bits = 0 ORDER BY _row"
+                f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM {checked} WHERE _bits = 0"
             )
             con.execute(
                 "INSERT INTO import_quarantine "
