@@ -42,6 +42,7 @@ class LoadResult:
     reports: list[validation.ImportReport] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (file, message)
     empty: list[str] = field(default_factory=list)  # header-only files: nothing to load
+    ignored: list[str] = field(default_factory=list)  # files in a directory named after no table
 
     @property
     def rows_loaded(self) -> int:
@@ -180,6 +181,9 @@ def load(
         One report per file, and the files refused with the reason.
     """
     result = LoadResult()
+    for d in (Path(p) for p in paths if Path(p).is_dir()):
+        known = {f"{t}{s}" for t in tables.LOAD_ORDER for s in SUFFIXES}
+        result.ignored += sorted(str(f) for f in d.iterdir() if f.is_file() and f.name not in known)
     for path, table in plan(paths):
         data = path.read_bytes()
         try:
@@ -227,6 +231,8 @@ def print_report(result: LoadResult, out: TextIO | None = None) -> None:
             print(f"{rep.source}: NOT loaded (rejected rows and --abort)", file=out)
     for path in result.empty:
         print(f"{path}: header only, nothing to load", file=out)
+    for path in result.ignored:
+        print(f"{path}: ignored (not named <table>.csv|xlsx|parquet; load it by name)", file=out)
     for path, why in result.refused:
         print(f"{path}: REFUSED: {why}", file=out)
     print(

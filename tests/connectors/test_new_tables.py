@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from connectors import files, load, mapping, tables
@@ -186,12 +187,14 @@ def test_cli_loads_a_directory_in_reference_order_and_reports(tmp_path, capsys):
         encoding="utf-8",
     )
     (src / "communities.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
+    (src / "notes.txt").write_text("a,b\n1,2\n", encoding="utf-8")
     path = tmp_path / "new.duckdb"
     assert load.main(["--db", str(path), "--new", str(src)]) == 1
     out = capsys.readouterr().out
     assert "warehouses.csv -> warehouses: 2 rows, 1 loaded" in out
     assert "quarantined 1: missing_reference:region_id" in out
     assert "communities.csv: REFUSED" in out
+    assert "notes.txt: ignored" in out
     con = db.connect(path)
     assert con.execute("SELECT count(*) FROM warehouses").fetchall()[0][0] == 1
     assert con.execute("SELECT count(*) FROM orders").fetchall()[0][0] == 0  # no demo rows
@@ -225,3 +228,20 @@ def test_every_input_table_is_documented():
     for spec in tables.SPECS.values():
         for rule in spec.checks:
             assert f"`{rule.reason.split(':')[0]}" in text, rule.reason
+
+
+def test_cli_reads_excel_and_parquet_files_of_a_directory(tmp_path):
+    """regions.parquet and warehouses.xlsx in one directory load, parents first."""
+    src = tmp_path / "in"
+    src.mkdir()
+    pd.DataFrame({"区域id": [1], "名称": ["岳麓区"], "城市": ["长沙"]}).to_parquet(
+        src / "regions.parquet"
+    )
+    pd.DataFrame(
+        {"仓库id": [1], "仓库名称": ["岳麓仓"], "区域id": [1], "纬度": [28.2], "经度": [112.9]}
+    ).to_excel(src / "warehouses.xlsx", index=False)
+    path = tmp_path / "new.duckdb"
+    assert load.main(["--db", str(path), "--new", str(src)]) == 0
+    con = db.connect(path)
+    assert con.execute("SELECT name, region_id FROM warehouses").fetchall() == [("岳麓仓", 1)]
+    con.close()
