@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, db
-from engine import lots
 from engine.auth import Scope
 from engine.pricing import data, elasticity, markdown, response, whatif
 
@@ -178,12 +177,6 @@ def clearance(
         model(version), sku_id, days, community_ids, scope=scope
     )
     return markdown.plan(on_hand, days, price, dem, dispersion=alpha, salvage=salvage)
-
-
-@auth.cache_scoped(show_spinner=False, max_entries=8)
-def near_expiry(version: str, *, scope: Scope) -> pd.DataFrame:
-    """Loaded stock lots expiring within two weeks, in the scope's warehouses (may be empty)."""
-    return lots.near_expiry(db.cursor(), within_days=PERISHABLE_DAYS, scope=scope)
 
 
 GROUPINGS = ("category", "sku", "community_type", *data.SEGMENT_COLUMNS)

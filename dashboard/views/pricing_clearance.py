@@ -9,28 +9,18 @@ from dashboard import components as ui
 from dashboard import pricing as pr
 from dashboard.i18n import t
 from dashboard.views.pricing import PricingContext
-from engine import lots
 
 
 def render(ctx: PricingContext) -> None:
     """Stock, days left and salvage value in; the best discount path and its value out."""
     perish = pr.perishable_skus(ctx.version)
     c1, c2, c3, c4 = st.columns(4)
-    # SKUs with loaded lots near expiry come first, with their units and days as defaults.
-    near = pr.near_expiry(ctx.version)
-    perish = [*dict.fromkeys([s for s in near["sku_id"] if s in ctx.catalogue.index] + perish)]
     sku = c1.selectbox(t("pr_sku"), perish, format_func=ctx.sku_label, key="pr_clear_sku")
-    lot = lots.for_sku(near, int(sku))
-    days = c2.slider(
-        t("pr_days_left"), 1, 14, min(14, max(1, lot[1])) if lot else 3, key=f"pr_clear_days_{sku}"
-    )
+    days = c2.slider(t("pr_days_left"), 1, 14, 3, key="pr_clear_days")
     daily = pr.daily_demand(ctx.version, int(sku), ctx.community_ids)
-    guess = lot[0] if lot else round(2 * daily * days)
     on_hand = c3.number_input(
-        t("pr_on_hand"), 0, 20_000, min(20_000, guess), key=f"pr_clear_stock_{sku}"
+        t("pr_on_hand"), 0, 20_000, min(20_000, round(2 * daily * days)), key="pr_clear_stock"
     )
-    if lot:
-        st.caption(t("ol_from_lots", units=lot[0], days=lot[1]))
     salvage = c4.number_input(t("pr_salvage"), 0.0, 100.0, 0.0, 0.1, key="pr_clear_salvage")
     if st.button(t("pr_run_clearance"), key="pr_run_clear", type="primary"):
         st.session_state["pr_clear_result"] = pr.clearance(
