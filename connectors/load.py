@@ -265,7 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.new and not db.exists():
         print(f"{db} does not exist; use --new to create it.", file=sys.stderr)
         return 2
-    con = dbmod.connect(db, read_only=bool(args.export))
+    try:
+        con = dbmod.connect(db, read_only=bool(args.export))
+    except dbmod.DatabaseError as exc:  # in use, not a database, schema too new
+        print(exc, file=sys.stderr)
+        return 2
     try:
         if args.export:
             for table, n in export(con, args.export).items():

@@ -174,6 +174,9 @@ def test_cli_new_refuses_an_existing_file(tmp_path, capsys):
     assert path.read_bytes() == b"keep me"
     assert load.main(["--db", str(tmp_path / "none.duckdb"), str(tmp_path)]) == 2
     assert "exists" in capsys.readouterr().err
+    assert load.main(["--db", str(path), str(tmp_path)]) == 2  # not a database: said, no trace
+    assert "Cannot open" in capsys.readouterr().err
+    assert path.read_bytes() == b"keep me"
 
 
 def test_cli_loads_a_directory_in_reference_order_and_reports(tmp_path, capsys):
