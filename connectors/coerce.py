@@ -70,6 +70,13 @@ def coerce(kind: str, raw: str, sqltype: str) -> str:
         # TRY_CAST('3.5' AS INT) rounds; a fractional quantity is a type error instead.
         slow = f"CASE WHEN {num} = floor({num}) THEN TRY_CAST({num} AS {sqltype}) END"
         return f"coalesce({plain}, {slow})"
+    if kind == "minutes":
+        # A minute of the day: 480, or the clock time 08:00.
+        clock = f"try_strptime({raw}, '%H:%M')"
+        return (
+            f"coalesce({coerce('int', raw, sqltype)}, "
+            f"CAST(hour({clock}) * 60 + minute({clock}) AS {sqltype}))"
+        )
     if kind == "float":
         return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST({_number(raw)} AS DOUBLE))"
     if kind in ("date", "timestamp"):
@@ -122,6 +129,71 @@ def clean(data: pa.Table) -> pa.Table:
                 col = pc.if_else(bad, pa.scalar(None, col.type), col)
         out[name] = col
     return pa.table(out)
+
+
+# Arrow types a column of a kind may already have (a Parquet file, or text cast by precast()).
+_ARROW = {
+    "int": pa.int64(),
+    "minutes": pa.int64(),
+    "float": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "bool": pa.bool_(),
+}
+
+
+def precast(data: pa.Table, kinds: dict[str, str]) -> pa.Table:
+    """Cast each text column whose every value is in the plain spelling Arrow reads (12, 3.5,
+    2025-03-01, 2025-03-01 08:00:05, true) to its kind's type, in one vectorised pass; the
+    SQL coercion (:func:`coerce`), which tries every spelling, then has nothing to parse. A
+    column with any other spelling is left as text for it. Run before :func:`clean` it spares
+    the trimming of such columns (a padded value fails the cast); run after it, it catches
+    columns that were plain once trimmed.
+
+    Parameters
+    ----------
+    data
+        Cleaned columns (see :func:`clean`).
+    kinds
+        ``{column: kind}``.
+
+    Returns
+    -------
+    pyarrow.Table
+        The table with plain-spelled columns typed.
+    """
+    out = {}
+    for name in data.column_names:
+        col = data.column(name)
+        target = _ARROW.get(kinds.get(name, ""))
+        if target is not None and (
+            pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        ):
+            try:
+                cast = pc.cast(col, target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                cast = None  # another spelling somewhere: the SQL coercion reads it
+            if cast is not None and pa.types.is_floating(target):
+                cast = pc.if_else(pc.is_nan(cast), pa.scalar(None, target), cast)  # "nan" is empty
+            col = col if cast is None else cast
+        out[name] = col
+    return pa.table(out)
+
+
+def typed(kind: str, name: str, arrow_type: pa.DataType, sqltype: str) -> str | None:
+    """SQL for a column already of the kind's Arrow type (or ``None``): a plain cast, whose
+    failure (an id too large for INTEGER) leaves NULL and is flagged as a bad type."""
+    ok = {
+        "int": pa.types.is_integer,
+        "minutes": pa.types.is_integer,
+        "float": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t),
+        "date": pa.types.is_date,
+        "timestamp": lambda t: pa.types.is_timestamp(t) and t.tz is None,
+        "bool": pa.types.is_boolean,
+    }.get(kind)
+    if ok is None or not ok(arrow_type):
+        return None
+    return f"TRY_CAST({name} AS {sqltype})"
 
 
 class Reasons:

@@ -1,144 +1,30 @@
 """What an importable table looks like: columns, keys, references and checks.
 
-The six tables a platform can bring from its own sheets or databases (orders, order_items,
-users, skus, communities, inventory) are described here once; the file importer, the
-validation and the database sync all read these specs. Column names are the schema's
-(engine/schema.sql), so they double as the whitelist of identifiers that may reach SQL.
+Every table an engine reads is an input table a platform can bring from its own sheets or
+databases (regions and warehouses through orders, stock lots, listings, signals, weather and
+cold-chain devices). Each is described here once; the file importer, the validation, the
+command line (:mod:`connectors.load`) and the database sync all read these specs. Column
+names are the schema's (engine/schema.sql), so they double as the whitelist of identifiers
+that may reach SQL. The shape of a spec is in :mod:`connectors.tablespec`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from connectors import inputs
+from connectors.tablespec import (
+    KINDS,
+    Check,
+    Column,
+    DayVia,
+    Lookup,
+    NotBefore,
+    Reference,
+    TableSpec,
+)
 from engine import limits
 
-# Logical kinds; connectors/validation.py turns each into a DuckDB coercion expression.
-KINDS = ("int", "float", "str", "date", "timestamp", "bool", "list")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of an importable table.
-
-    Attributes
-    ----------
-    name
-        Schema column name.
-    kind
-        One of :data:`KINDS`.
-    required
-        The file must contain this column and every row a value.
-    default
-        SQL expression filling a missing column or empty value (only for optional columns);
-        it may refer to other (coerced) columns of the same row.
-    nonneg
-        Negative values are rejected.
-    not_future
-        Dates or times after the import's ``now`` are rejected.
-    lo, hi
-        Bounds of a number (``out_of_range``; NaN and infinities are outside every bound).
-        Dates and times are always bounded by ``limits.DATE_MIN`` and ``limits.DATE_MAX``,
-        text by ``limits.IMPORT_MAX_TEXT_CHARS`` (``too_long``).
-    choices
-        The values a coded text column may take (``unknown_value``).
-    """
-
-    name: str
-    kind: str
-    required: bool = False
-    default: str | None = None
-    nonneg: bool = False
-    not_future: bool = False
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A column that must name an existing row of another table (in the database or batch)."""
-
-    column: str
-    table: str
-    key: str
-
-
-@dataclass(frozen=True)
-class NotBefore:
-    """``column`` may not be earlier than ``value`` of the row of ``table`` (database and
-    batch) whose ``key`` equals this row's ``on`` column; e.g. an order not before its user
-    signed up. Rejected as ``before_<reason>:<column>``."""
-
-    column: str
-    table: str
-    on: str
-    key: str
-    value: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """Fill an empty ``column`` with ``agg(value)`` of the rows of ``table`` (database and
-    batch) whose ``key`` equals this row's ``on`` column; e.g. an order's community from its user.
-    """
-
-    column: str
-    table: str
-    on: str
-    key: str
-    value: str
-    agg: str = "any_value"
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """An importable table.
-
-    Attributes
-    ----------
-    name
-        Schema table name.
-    columns
-        Columns in schema order.
-    key
-        Columns identifying a row; duplicates (in the file or against the database) are rejected.
-    references
-        Foreign keys checked before loading.
-    lookups
-        Values filled from other tables, applied in order (after the defaults).
-    at_most
-        ``(column, other)`` pairs: ``column`` may not exceed ``other`` of the same row
-        (``exceeds:<column>``).
-    not_before
-        Dates that may not precede a date of another table.
-    """
-
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    references: tuple[Reference, ...] = ()
-    lookups: tuple[Lookup, ...] = ()
-    at_most: tuple[tuple[str, str], ...] = ()
-    not_before: tuple[NotBefore, ...] = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """All column names, in schema order."""
-        return tuple(c.name for c in self.columns)
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        """Names of required columns."""
-        return tuple(c.name for c in self.columns if c.required)
-
-    def column(self, name: str) -> Column:
-        """Return the column called ``name``."""
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
+__all__ = ["KINDS", "LOAD_ORDER", "SPECS", "Check", "Column", "DayVia", "Lookup", "NotBefore"]
+__all__ += ["Reference", "TableSpec", "spec"]
 
 C = Column
 PRICE, QTY = limits.IMPORT_MAX_PRICE, limits.IMPORT_MAX_QTY
@@ -261,6 +147,7 @@ SPECS: dict[str, TableSpec] = {
             C("coupon_code", "str"),
         ),
         key=("order_id",),
+        day="order_date",
         references=(
             Reference("user_id", "users", "user_id"),
             Reference("community_id", "communities", "community_id"),
@@ -290,6 +177,7 @@ SPECS: dict[str, TableSpec] = {
             C("refund_reason", "str"),
         ),
         key=("order_id", "sku_id"),
+        day_via=DayVia("order_id", "orders", "order_id", "order_date"),
         references=(
             Reference("order_id", "orders", "order_id"),
             Reference("sku_id", "skus", "sku_id"),
@@ -313,6 +201,7 @@ SPECS: dict[str, TableSpec] = {
             C("in_transit", "int", default="0", nonneg=True, lo=0, hi=QTY),
         ),
         key=("stock_date", "warehouse_id", "sku_id"),
+        day="stock_date",
         references=(
             Reference("warehouse_id", "warehouses", "warehouse_id"),
             Reference("sku_id", "skus", "sku_id"),
@@ -332,16 +221,35 @@ SPECS: dict[str, TableSpec] = {
     ),
 }
 
+SPECS |= inputs.MORE
+
 # Parents before children, so a batch's rows can satisfy later tables' references.
 LOAD_ORDER = (
+    "regions",
+    "warehouses",
+    "suppliers",
     "communities",
+    "leaders",
+    "pickup_points",
+    "vehicles",
     "users",
     "skus",
+    "campaigns",
     "orders",
     "order_items",
     "inventory",
     "reference_prices",
+    "inventory_lots",
+    "browse_events",
+    "chat_activity",
+    "topics",
+    "feedback",
+    "weather",
+    "calendar",
+    "devices",
 )
+# The tables a platform could import before every engine's input was (the core of its data).
+ORIGINAL = ("communities", "users", "skus", "orders", "order_items", "inventory")
 
 
 def spec(table: str) -> TableSpec:

@@ -25,137 +25,22 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from connectors import coerce, tables
+from connectors.reports import ImportFileError, ImportReport, Staged, TableReport
 from engine import cells, limits
+
+__all__ = ["ON_ERROR", "SKIP_REASON", "ImportFileError", "ImportReport", "Staged", "TableReport"]
+__all__ += ["already_imported", "run"]
 
 ON_ERROR = ("quarantine", "abort")
 SKIP_REASON = "duplicate_in_db"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-class ImportFileError(ValueError):
-    """A file or batch cannot be imported at all; ``code`` names the problem for the UI.
-
-    Codes: ``empty``, ``missing_columns``, ``encoding``, ``line_too_long``, ``format``,
-    ``table``, ``load``.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class TableReport:
-    """What validation found in one table of a batch.
-
-    Attributes
-    ----------
-    table
-        Target table.
-    rows_in
-        Rows read.
-    rows_valid
-        Rows that pass every check (loaded unless the import was a dry run or aborted).
-    rows_rejected
-        Rows with at least one problem (kept in ``import_quarantine`` when written).
-    rows_skipped
-        Rows whose key is already in the database and that have no other problem.
-    problems
-        ``{reason: number of rows}``, e.g. ``{"negative:qty": 3}``.
-    examples
-        ``{reason: first rows}``: the raw values, with ``row`` the spreadsheet row number.
-    mapping
-        ``{file header: column}`` used.
-    ignored
-        File headers not imported.
-    """
-
-    table: str
-    rows_in: int
-    rows_valid: int
-    rows_rejected: int
-    rows_skipped: int
-    problems: dict[str, int] = field(default_factory=dict)
-    examples: dict[str, pd.DataFrame] = field(default_factory=dict)
-    mapping: dict[str, str] = field(default_factory=dict)
-    ignored: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """Outcome of one import (a file, a workbook or a database sync batch).
-
-    Attributes
-    ----------
-    import_id
-        Id of the batch; its ``import_log`` and ``import_quarantine`` rows carry
-        ``"<import_id>:<table>"``.
-    source
-        File name or sync source.
-    content_hash
-        SHA-256 of the content; the same content is never loaded twice.
-    tables
-        One report per table, in load order.
-    written
-        Whether rows were written (false for dry runs, aborts and repeated content).
-    already_imported
-        The content had been imported before; nothing was checked or written.
-    encoding
-        Detected text encoding (CSV only).
-    """
-
-    import_id: str
-    source: str
-    content_hash: str
-    tables: tuple[TableReport, ...] = ()
-    written: bool = False
-    already_imported: bool = False
-    encoding: str | None = None
-
-    @property
-    def rows_in(self) -> int:
-        """Rows read over all tables."""
-        return sum(t.rows_in for t in self.tables)
-
-    @property
-    def rows_loaded(self) -> int:
-        """Rows inserted (0 unless written)."""
-        return sum(t.rows_valid for t in self.tables) if self.written else 0
-
-    @property
-    def rows_rejected(self) -> int:
-        """Rows with a problem."""
-        return sum(t.rows_rejected for t in self.tables)
-
-    @property
-    def ok(self) -> bool:
-        """True when no row was rejected."""
-        return self.rows_rejected == 0
-
-    def problems(self) -> pd.DataFrame:
-        """Return the problem counts as a frame (table, reason, rows)."""
-        rows = [(t.table, r, n) for t in self.tables for r, n in t.problems.items()]
-        return pd.DataFrame(rows, columns=["table", "reason", "rows"])
-
-
-@dataclass(frozen=True)
-class Staged:
-    """One table's raw rows, columns renamed to schema names, ready for :func:`run`."""
-
-    table: str
-    data: pa.Table
-    mapping: dict[str, str] = field(default_factory=dict)
-    ignored: tuple[str, ...] = ()
-    first_row: int = 2  # spreadsheet row number of the first data row (header is row 1)
-    row_numbers: pa.Array | None = None  # explicit row numbers, overriding first_row
 
 
 def _q(name: str) -> str:
@@ -279,7 +164,9 @@ def run(
             )
         rejected = sum(r.rows_rejected for r in reports)
         write = not dry_run and not (on_error == "abort" and rejected)
+        days: tuple[date, ...] = ()
         if write:
+            days = _days(con, [r.table for r in reports], tok, created)
             columns = {r.table: batch[r.table].data.column_names for r in reports}
             _load(con, columns, reports, tok, import_id, source, content_hash, meta or {})
     finally:
@@ -288,7 +175,34 @@ def run(
             con.execute(f"DROP {kind} IF EXISTS {name}")
         for name in registered:
             con.unregister(name)
-    return ImportReport(import_id, source, content_hash, tuple(reports), write, False, encoding)
+    return ImportReport(
+        import_id, source, content_hash, tuple(reports), write, False, encoding, days
+    )
+
+
+def _days(
+    con: duckdb.DuckDBPyConnection, names: list[str], tok: str, created: list[str]
+) -> tuple[date, ...]:
+    """The distinct days the batch's valid rows count for."""
+    parts = []
+    for table in names:
+        spec = tables.spec(table)
+        ok = f"_li_{tok}_{table}_ok"
+        if spec.day:
+            parts.append(f"SELECT DISTINCT {_q(spec.day)} AS d FROM {ok}")
+        elif spec.day_via:
+            via = spec.day_via
+            src = _batch_union(con, via.table, tok, created)
+            parts.append(
+                f"SELECT DISTINCT p.{_q(via.column)} AS d FROM {ok} r "
+                f"JOIN {src} p ON r.{_q(via.on)} = p.{_q(via.key)}"
+            )
+    if not parts:
+        return ()
+    rows = con.execute(
+        f"SELECT DISTINCT d FROM ({' UNION ALL '.join(parts)}) WHERE d IS NOT NULL ORDER BY d"
+    ).fetchall()
+    return tuple(r[0] for r in rows)
 
 
 def _batch_union(con: duckdb.DuckDBPyConnection, table: str, tok: str, created: list[str]) -> str:
@@ -327,7 +241,9 @@ def _check(
     # coercions then see plain columns: DuckDB hoists repeated subexpressions out of the lazy
     # coalesce() and would otherwise try every date format on every row.
     clean = f"_li_{tok}_{table}_clean"
-    con.register(clean, coerce.clean(data))
+    kinds = {c.name: c.kind for c in spec.columns}
+    cleaned = coerce.precast(coerce.clean(coerce.precast(data, kinds)), kinds)
+    con.register(clean, cleaned)
     registered.append(clean)
     # Inner level: typed values plus the text they came from; outer level: the flags, from
     # those columns (a flag written with the coercion inside would evaluate it twice).
@@ -339,7 +255,9 @@ def _check(
             absent.append(f"CAST(NULL AS {sqltype}) AS {name}")
             continue
         outer.append(name)
-        inner.append(f"{coerce.coerce(col.kind, f'CAST({name} AS VARCHAR)', sqltype)} AS {name}")
+        expr = coerce.typed(col.kind, name, cleaned.schema.field(col.name).type, sqltype)
+        expr = expr or coerce.coerce(col.kind, f"CAST({name} AS VARCHAR)", sqltype)
+        inner.append(f"{expr} AS {name}")
         if col.kind == "str":
             flags.append(why.flag(f"formula:{col.name}", cells.formula_sql(name)))
         else:
@@ -418,16 +336,26 @@ def _check(
         # A negative `other` is its own problem (`negative`), not this one.
         cond = f"c.{_q(col_name)} > c.{_q(other)} AND c.{_q(other)} >= 0"
         checks.append(why.flag(f"exceeds:{col_name}", cond))
+    for rule in spec.checks:
+        # Fixed SQL from the spec; the import's date is bound, once per mention.
+        checks.append(why.flag(rule.reason, rule.condition.replace(":today", "?::DATE")))
+        params += [now.date()] * rule.condition.count(":today")
     key_name = "+".join(spec.key)
     db_keys = ", ".join(f"{_q(k)}" for k in spec.key)
     # Repeated keys via a grouped subquery (far cheaper than a window over the whole batch).
     checks.append(why.flag(f"duplicate_in_file:{key_name}", "c._row > c._first"))
     checks.append(why.flag(f"{SKIP_REASON}:{key_name}", "c._hit"))
-    joins += [
+    joins.append(
         f"LEFT JOIN (SELECT {db_keys}, min(_row) AS _first FROM {typed} GROUP BY ALL "
-        f"HAVING count(*) > 1) dup USING ({db_keys})",
-        f"LEFT JOIN (SELECT DISTINCT {db_keys}, true AS _hit FROM {_q(table)}) d USING ({db_keys})",
-    ]
+        f"HAVING count(*) > 1) dup USING ({db_keys})"
+    )
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(table)} LIMIT 1)").fetchall()[0][0]:
+        joins.append(
+            f"LEFT JOIN (SELECT DISTINCT {db_keys}, true AS _hit FROM {_q(table)}) d "
+            f"USING ({db_keys})"
+        )
+    else:  # an empty table (a first load) holds no key: spare the join
+        joins.append("CROSS JOIN (SELECT CAST(NULL AS BOOLEAN) AS _hit) d")
     checked = f"_li_{tok}_{table}_checked"
     skip = why.bit(f"{SKIP_REASON}:{key_name}")
     # Three levels, so that no expression is repeated inside another (an alias used in the
@@ -542,7 +470,9 @@ def _load(
             raw = f"_li_{tok}_{table}_raw"
             present = [c for c in tables.spec(table).names if c in rep_columns[table]]
             fields = ", ".join(f"{_q(c)} := raw.{_q(c)}" for c in present)
-            con.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM _li_{tok}_{table}_ok")
+            con.execute(
+                f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM {checked} WHERE _bits = 0"
+            )
             con.execute(
                 "INSERT INTO import_quarantine "
                 f"SELECT ? || ':' || ?, ?, c._row, array_to_string(c._why, '; '), "

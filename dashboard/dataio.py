@@ -30,6 +30,12 @@ REASON_KINDS = (
     "too_long",
     "exceeds",
     "before_signup",
+    "not_one_of",
+    "ends_before_start",
+    "expiry_before_receipt",
+    "received_after_stock_date",
+    "tmin_above_tmax",
+    "holiday_and_workday",
 )
 SCALES = ("small", "demo")
 
@@ -116,6 +122,8 @@ def run_import(
             loaded=report.rows_loaded,
             rejected=report.rows_rejected,
             username=username,
+            days=report.days,
+            tables=report.tables_loaded,
         )
     return report
 
@@ -193,7 +201,7 @@ def quarantine(limit: int = 1000) -> pd.DataFrame:
 
 def template(table: str) -> pd.DataFrame:
     """An empty table with Chinese headers the importer recognises, required columns first."""
-    heads = [mapping.SYNONYMS.get(c, (c,))[0] for c in table_columns(table)]
+    heads = [mapping.header(table, c) for c in table_columns(table)]
     return pd.DataFrame(columns=heads)
 
 

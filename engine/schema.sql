@@ -508,3 +508,18 @@ CREATE TABLE IF NOT EXISTS success_calibration (
     brier_before  DOUBLE NOT NULL,
     brier_after   DOUBLE NOT NULL
 );
+
+-- issue 17: own data (every input table loadable from files)
+-- Stock by lot: what is on hand per warehouse and SKU on a stock date, with each lot's
+-- receipt and expiry date, so near-expiry stock is found from the data.
+CREATE TABLE IF NOT EXISTS inventory_lots (
+    stock_date     DATE NOT NULL,
+    warehouse_id   INTEGER NOT NULL,
+    sku_id         INTEGER NOT NULL,
+    lot_id         VARCHAR NOT NULL,
+    received_date  DATE NOT NULL,
+    expiry_date    DATE NOT NULL,
+    qty            INTEGER NOT NULL
+);
+-- observed | forecast: a forecast may be dated after today, an observation may not.
+ALTER TABLE weather ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'observed';

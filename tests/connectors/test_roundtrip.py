@@ -55,7 +55,7 @@ def generated_world(world, n_orders=None):
     """A writable copy of the generator's world (all of it, or its first ``n_orders`` orders)."""
     src = world.cursor()
     con = db.connect(":memory:")
-    for table in (*PARENTS, *tables.LOAD_ORDER):
+    for table in (*PARENTS, *tables.ORIGINAL):
         sql = f"SELECT * FROM {table}"
         if n_orders is not None and table in SUBSET:
             sql = SUBSET[table].format(n=n_orders)
@@ -95,7 +95,7 @@ def roundtrip(src, fmt, tmp_path):
         dst.register("_p", src.sql(f"FROM {parent}").to_arrow_table())
         dst.execute(f"INSERT INTO {parent} SELECT * FROM _p")
         dst.unregister("_p")
-    for table in tables.LOAD_ORDER:
+    for table in tables.ORIGINAL:
         data, name = write(src, table, fmt, tmp_path)
         rep = files.import_file(dst, data, table, name=name, now=NOW)
         assert rep.rows_rejected == 0, (table, rep.problems(), rep.tables[0].examples)

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import engine
-from engine import auth, clock, kpis, outcomes, planning, purchasing, reference
+from engine import auth, clock, kpis, lots, outcomes, planning, purchasing, reference
 from engine.basket import slices as basket_slices
 from engine.coldchain import store as coldchain_store
 from engine.coupons import issue as coupon_issue
@@ -259,6 +259,22 @@ def _outlook(cur, scope, ctx):
 
 def _purchasing_stock(cur, scope, ctx):
     return Rows(set(), _comms(purchasing.stock(cur, scope)["warehouse_id"]))
+
+
+def _lots_near_expiry(cur, scope, ctx):
+    # The world has no lots: each warehouse's last closing stock becomes one lot expiring in two
+    # days, in a temporary table that shadows the empty one for this cursor only.
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE inventory_lots AS SELECT stock_date, warehouse_id, sku_id, "
+        "'L' || sku_id AS lot_id, stock_date - 1 AS received_date, stock_date + 2 AS expiry_date, "
+        "on_hand AS qty FROM inventory WHERE stock_date = (SELECT max(stock_date) FROM inventory)"
+    )
+    try:
+        day = cur.execute("SELECT max(stock_date) FROM inventory").fetchall()[0][0]
+        out = lots.near_expiry(cur, day, 7, scope)
+    finally:
+        cur.execute("DROP TABLE temp.main.inventory_lots")
+    return Rows(set(), _comms(out["warehouse_id"]))
 
 
 def _pricing_campaigns(cur, scope, ctx):
@@ -645,6 +661,7 @@ ENTRY_POINTS = {
     "forecasting.demand.history": _demand_history,
     "forecasting.outlook.compute": _outlook,
     "purchasing.stock": _purchasing_stock,
+    "lots.near_expiry": _lots_near_expiry,
     "pricing.data.campaigns": _pricing_campaigns,
     "pricing.data.communities": _pricing_communities,
     "pricing.data.user_segments": _pricing_user_segments,
@@ -716,6 +733,7 @@ NO_REGION_ROWS = {
     "actions.publish.storefront": "a whole plan's listings for the storefront channel; no page",
     "afterload.rebuild": "rebuilds rollups after a load, returns a date",
     "afterload.run": "finishes a load (rollups, version, audit), returns nothing",
+    "afterload.refresh_days": "refreshes the rollups of some days after a load, returns nothing",
     "audit.entries": "the audit log; only the admin page reads it",
     "audit.record": "writes the audit log",
     "auth.authenticate": "checks one user's password",
@@ -850,6 +868,7 @@ WAREHOUSE_ENTRY_POINTS = (
     "routing.dispatch.plan_day",
     "purchasing.stock",
     "pricing.markdown.near_expiry",
+    "lots.near_expiry",
     "coldchain.store.device_status",
     "coldchain.store.alarm_history",
     "coldchain.store.stock_at_risk",
