@@ -29,8 +29,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import audit, rules
+from engine import audit, clock, dataset, rules
 from engine.auth import ALL, Scope
+from engine.forecasting import anchor, store
 from engine.pricing import response, whatif
 from engine.routing import dispatch
 
@@ -203,11 +204,11 @@ def build(
         comm = comm[comm["community_id"].isin(wanted)]
     ids = [int(c) for c in comm["community_id"]]
     report("demand model", 0.05)
-    model = response.fit(con, end=as_of)
+    model, demand_note = _demand_model(con, sale_date)
     report("candidates", 0.25)
     cand = _candidates(con, sale_date, as_of, s, ids, model)
-    messages: list[str] = []
-    notes: list[tuple[str, dict]] = []
+    messages: list[str] = [demand_note[0]]
+    notes: list[tuple[str, dict]] = [demand_note[1]]
     dropped = cand[~cand["stockable"] | (cand["list_margin"] < s.min_margin) | ~cand["known"]]
     if len(dropped):
         messages.append(
@@ -275,6 +276,31 @@ def build(
         messages=tuple(messages),
         notes=tuple(notes),
     )
+
+
+def _demand_model(
+    con: duckdb.DuckDBPyConnection, sale_date: date
+) -> tuple[response.DemandModel, tuple[str, tuple[str, dict]]]:
+    """The plan's demand: level from the one forecaster, price response from the pricing model.
+
+    The forecaster's fit of the current data version (stored, fitted once; fitted here only
+    when nothing is stored yet) gives each SKU × warehouse's demand on the sale date; the
+    campaign model is rescaled to it (engine/forecasting/anchor.py). A plan for a day the
+    stored forecast does not cover (a replay of a past day) keeps the campaign model's own
+    level and says so.
+    """
+    as_of = sale_date - timedelta(days=1)
+    model = response.fit(con, end=as_of)
+    stored = store.latest(con, version=dataset.version(con))
+    if stored is None and as_of == clock.as_of(con):
+        stored = store.ensure(con, dataset.version(con))
+    if stored is None or stored.result.as_of.date() != as_of:
+        msg = "demand level from the pricing model: no forecaster fit covers this sale date"
+        return model, (msg, ("pl_note_demand_unanchored", {}))
+    a = anchor.anchor(con, model, sale_date, stored.result)
+    ratio = round(a.median_ratio, 2)
+    msg = f"demand level from the forecaster (median ratio to the pricing model {ratio})"
+    return a.model, (msg, ("pl_note_demand_anchored", {"ratio": ratio}))
 
 
 def _choose(table: pd.DataFrame, s: PlanSettings) -> pd.DataFrame:

@@ -238,7 +238,7 @@ def predict(
         problem = prepare(m.train, m.h, m.freq, future_exog, cal, m.settings)
         if future_exog is None and problem.layout.exog:
             raise ValueError("pass future_exog together with holidays for a model with exog")
-    pred = model.predict(problem, m.fitted, m.h)
+    pred = model.predict(problem, m.fitted, m.h) * m.calibration.ratio
     y = model.observed(problem.panel)
     spread = model.residual_scale(pred, y, m.fitted.scale, problem.layout.season)
     bounds = model.intervals(pred, spread, m.fitted.scale, m.calibration, m.levels)
