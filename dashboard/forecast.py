@@ -78,6 +78,11 @@ def show_status(c: Current) -> None:
     poll()
 
 
+def warm(version: str) -> None:
+    """Start the background fit the plan reads (all rows: the plan rescales per warehouse)."""
+    store.refit(db.connection(), version)
+
+
 def result(version: str) -> Result | None:
     """The newest stored fit of the session's scope (``None`` while the first one runs)."""
     return current(version).result

@@ -88,7 +88,8 @@ def compute(
     # The category factor (response to heat and festival weeks, the offset) comes with the
     # frame; planning_exog re-estimates it for assumed future temperatures.
     frame = demand.category_response(frame, hol).apply(frame)
-    future = demand.planning_exog(frame, H)
+    # Temperature ahead: the loaded weather forecast where there is one (issue 18).
+    future = demand.planning_exog(frame, H, weather=demand.weather_ahead(con))
     choice = None
     if choose:
         report("loss", 0.1)

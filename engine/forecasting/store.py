@@ -281,7 +281,13 @@ def fit_and_store(
     run = compute or outlook.compute
     result = run(con, scope, seed, progress=progress)
     seconds = time.perf_counter() - t0
-    fid = save(con, version, result, scope, seed, seconds)
+    try:
+        fid = save(con, version, result, scope, seed, seconds)
+    except duckdb.Error as e:
+        # A read-only connection (a benchmark, a replica) still gets the fit, unstored.
+        if "read-only" not in str(e).lower() and "read only" not in str(e).lower():
+            raise
+        fid = ""
     return Stored(fid, version, result, seconds)
 
 
@@ -291,10 +297,20 @@ def ensure(
     """Return the stored fit of a data version, fitting it now if there is none.
 
     For callers that cannot go on without the model (the plan, benchmarks, command lines);
-    pages use :func:`latest` and :func:`refit` instead.
+    pages use :func:`latest` and :func:`refit` instead. A background fit of the same version
+    that is under way is waited for rather than duplicated. On a read-only connection the
+    fit is returned unstored (``fit_id`` empty).
     """
     got = latest(con, scope, seed, version)
-    return got if got is not None else fit_and_store(con, version, scope, seed)
+    if got is not None:
+        return got
+    running = job(con, version, scope, seed)
+    if running is not None and running.thread is not None and running.running:
+        running.thread.join()
+        got = latest(con, scope, seed, version)
+        if got is not None:
+            return got
+    return fit_and_store(con, version, scope, seed)
 
 
 @dataclass
