@@ -6,7 +6,8 @@ communities a forward warehouse serves. Exogenous columns, all known when buying
 - ``listed``: campaigns (communities listing the SKU) that day, i.e. the listing plan;
 - ``discount``: mean 1 − price / list price over those campaigns (0 when not listed);
 - ``tmax``: the city's daily maximum temperature; for future days the weather forecast
-  (rows of the ``weather`` table after ``as_of``) where loaded, else :func:`weather_outlook`;
+  (rows of the ``weather`` table after ``as_of``) where loaded, else
+  :func:`engine.forecasting.weather.outlook`;
 - ``category``: the SKU's category (static);
 - ``topic_trend``: mentions of the SKU's topic keyword over the previous 7 days relative to
   the previous 28 days, in the series' warehouse area (lagged, so known the day before).
@@ -31,7 +32,7 @@ import pandas as pd
 
 from engine import clock, forecasting
 from engine.auth import ALL, Scope
-from engine.forecasting import calendar
+from engine.forecasting import calendar, weather
 
 LEVELS = {"warehouse": "warehouse_id", "community": "community_id"}  # identifier whitelist
 # Topic keyword -> SKUs it speaks about, by tag or by category.
@@ -55,8 +56,7 @@ HEAT_BASES = (24.0, 26.0, 28.0, 30.0, 32.0)  # candidate base temperatures (°C)
 FESTIVAL_DAYS = 7  # days before a holiday block that count as its festival week
 # Known only once campaigns are set up (for the next day): drop them to forecast further out.
 PLAN_EXOG = ["listed", "discount"]
-ANOMALY_DECAY = 0.85  # per day: how fast today's departure from the usual weather fades
-CLIMATE_HALF = 7  # days either side of the same date in earlier years
+
 # Model settings for Linli's series: the platform grows (users sign up, communities open),
 # so recent days weigh more (60-day half-life) and every series is divided by the panel's
 # common growth before fitting, which the forecast carries forward damped (trend="global");
@@ -275,14 +275,17 @@ def future_exog(data: DemandData, h: int, lookback: int = 28) -> pd.DataFrame:
 
 
 def planning_exog(
-    frame: pd.DataFrame, h: int, lookback: int = 28, weather: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    h: int,
+    lookback: int = 28,
+    weather_forecast: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Assumed exogenous values for the ``h`` days after the frame's last day.
 
     Listings and discounts repeat each series' average over the last
     ``lookback`` days, the topic trend its last value. Temperature is the weather forecast
-    where ``weather`` has the day, else :func:`weather_outlook` (the usual weather of the
-    date plus today's departure from it, fading).
+    where ``weather_forecast`` has the day, else :func:`weather.outlook` (the usual weather of the
+    date plus today's departure from it, fading: :func:`weather.outlook`).
     Pass this function as ``calibration_exog`` to ``forecasting.fit`` so intervals include
     the error of these assumptions.
 
@@ -294,8 +297,8 @@ def planning_exog(
         Days to cover.
     lookback
         Days of history averaged.
-    weather
-        Optional weather forecast ``ds, tmax`` (e.g. :func:`weather_ahead`).
+    weather_forecast
+        Optional weather forecast ``ds, tmax`` (e.g. :func:`weather.ahead`).
 
     Returns
     -------
@@ -318,85 +321,16 @@ def planning_exog(
     out = plan.merge(days, how="cross")
     if "tmax" in cols:
         temp = f.groupby("ds")["tmax"].mean()
-        ahead = weather_outlook(temp, h)
-        if weather is not None and len(weather):
-            given = weather.assign(ds=pd.to_datetime(weather["ds"])).set_index("ds")["tmax"]
+        ahead = weather.outlook(temp, h)
+        wf = weather_forecast
+        if wf is not None and len(wf):
+            given = wf.assign(ds=pd.to_datetime(wf["ds"])).set_index("ds")["tmax"]
             ahead = given.reindex(ahead.index).fillna(ahead)
         out["tmax"] = out["ds"].map(ahead).to_numpy()
     if FACTOR in f.columns:
         out = category_response(f).apply(out)
         cols = [*cols, FACTOR]
     return out[["unique_id", "ds", *cols]].sort_values(["unique_id", "ds"], ignore_index=True)
-
-
-def weather_outlook(temp: pd.Series, h: int) -> pd.Series:
-    """Daily maximum temperature for the ``h`` days after a history, without a forecast.
-
-    The usual temperature of each date (the mean within :data:`CLIMATE_HALF` days of it in
-    every earlier year the history covers) plus the last week's departure from its usual
-    temperature, fading by :data:`ANOMALY_DECAY` per day: a warm spell fades, the season
-    turns. With less than a year of history, the last week's mean (persistence).
-
-    Parameters
-    ----------
-    temp
-        Daily temperature indexed by date (gaps allowed).
-    h
-        Days ahead.
-
-    Returns
-    -------
-    pandas.Series
-        Temperature indexed by the ``h`` dates after the last one.
-    """
-    temp = temp.sort_index()
-    last = temp.index.max()
-    days = pd.date_range(last + pd.Timedelta(days=1), periods=h)
-    recent = temp.loc[temp.index > last - pd.Timedelta(days=7)]
-    persist = float(recent.mean())
-
-    def usual(d: pd.Timestamp) -> float:
-        vals: list[float] = []
-        for k in range(1, 20):
-            c = d - pd.DateOffset(years=k)
-            if c + pd.Timedelta(days=CLIMATE_HALF) < temp.index.min():
-                break
-            win = temp.loc[
-                c - pd.Timedelta(days=CLIMATE_HALF) : c + pd.Timedelta(days=CLIMATE_HALF)
-            ]
-            vals.extend(win.to_list())
-        return float(np.mean(vals)) if len(vals) >= 3 else float("nan")
-
-    past = np.array([usual(d) for d in recent.index])
-    if not np.isfinite(past).any():
-        return pd.Series(persist, index=days)
-    anomaly = persist - float(np.nanmean(past))
-    ahead = np.array([usual(d) for d in days])
-    fade = ANOMALY_DECAY ** np.arange(1, h + 1)
-    out = np.where(np.isfinite(ahead), ahead + anomaly * fade, persist)
-    return pd.Series(out, index=days)
-
-
-def weather_ahead(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Weather forecast rows (``weather`` after ``as_of``) as ``ds, tmax``; empty if none.
-
-    Parameters
-    ----------
-    con
-        An open Linli database.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``ds, tmax`` per forecast day (mean over cities).
-    """
-    w = con.execute(
-        "SELECT weather_date AS ds, avg(tmax_c) AS tmax FROM weather WHERE weather_date > ? "
-        "GROUP BY 1 ORDER BY 1",
-        [clock.as_of(con)],
-    ).df()
-    w["ds"] = pd.to_datetime(w["ds"])
-    return w
 
 
 def choose_objective(

@@ -19,7 +19,7 @@ import pandas as pd
 
 from engine import forecasting
 from engine.auth import ALL, Scope
-from engine.forecasting import demand
+from engine.forecasting import demand, weather
 
 H = 28
 LEVELS = (50, 80, 95)
@@ -89,7 +89,7 @@ def compute(
     # frame; planning_exog re-estimates it for assumed future temperatures.
     frame = demand.category_response(frame, hol).apply(frame)
     # Temperature ahead: the loaded weather forecast where there is one (issue 18).
-    future = demand.planning_exog(frame, H, weather=demand.weather_ahead(con))
+    future = demand.planning_exog(frame, H, weather_forecast=weather.ahead(con))
     choice = None
     if choose:
         report("loss", 0.1)
