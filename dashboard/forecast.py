@@ -83,11 +83,6 @@ def warm(version: str) -> None:
     store.refit(db.connection(), version)
 
 
-def result(version: str) -> Result | None:
-    """The newest stored fit of the session's scope (``None`` while the first one runs)."""
-    return current(version).result
-
-
 @auth.cache_scoped(show_spinner=False, max_entries=16)
 def purchase_plan(
     version: str, fit_id: str, days: int, warehouses: tuple[int, ...], *, scope: Scope
