@@ -57,7 +57,10 @@ def test_plan_level_is_the_forecasters(world, fitted, anchored):
     assert len(r) > 100
     # (level + k) / (campaign model + k) is the shrunk forecaster ratio, per series.
     want = r["ratio"] * r["campaign_model"]
-    assert np.allclose(r["level"], want, rtol=0.02), (r["level"] / want).describe()
+    # Exact except where a community's share of orders holding the SKU would pass 0.999
+    # (response.with_level caps it): a handful of pairs, a few per cent off.
+    off = (r["level"] / want - 1).abs()
+    assert (off < 0.005).mean() >= 0.99 and off.max() < 0.05, off.describe()
     # Large series (where shrinkage is negligible) carry the forecaster's own level.
     big = r.loc[r["forecast"] > 10 * k]
     assert len(big) > 5
