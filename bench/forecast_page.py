@@ -4,7 +4,7 @@ Usage::
 
     python -m bench.forecast_page --db /tmp/linli-demo.duckdb
 
-Runs ``engine.forecasting.outlook.compute`` (the code path of the page's cached ``_fitted``,
+Runs ``engine.forecasting.outlook.compute`` (what the background fit stores for the page,
 without Streamlit) and prints WAPE and bias over the last 28 days per model, at SKU × warehouse level
 and for category totals, as the page's accuracy table computes them.
 """

@@ -37,6 +37,7 @@ import pandas as pd
 
 from engine import audit, calibration, purchasing, rules
 from engine.auth import ALL, Scope
+from engine.forecasting import anchor
 from engine.pricing import costs, response, whatif
 from engine.routing import dispatch
 
@@ -232,11 +233,11 @@ def build(
         comm = comm[comm["community_id"].isin(wanted)]
     ids = [int(c) for c in comm["community_id"]]
     report("demand model", 0.05)
-    model = response.fit(con, end=as_of)
+    model, demand_note = anchor.plan_demand(con, sale_date)
     report("candidates", 0.25)
     cand = _candidates(con, sale_date, as_of, s, ids, model)
-    messages: list[str] = []
-    notes: list[tuple[str, dict]] = []
+    messages: list[str] = [demand_note[0]]
+    notes: list[tuple[str, dict]] = [demand_note[1]]
     dropped = cand[~cand["stockable"] | (cand["list_margin"] < s.min_margin) | ~cand["known"]]
     if len(dropped):
         messages.append(

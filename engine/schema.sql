@@ -523,3 +523,67 @@ CREATE TABLE IF NOT EXISTS inventory_lots (
 );
 -- observed | forecast: a forecast may be dated after today, an observation may not.
 ALTER TABLE weather ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'observed';
+
+-- issue 18: forecasting (the one demand model, fitted once per data version, reused everywhere)
+-- engine/forecasting/store.py: each fit of the page's model, keyed by data version, row scope
+-- and seed; written by the background fit, read by the forecast page, purchasing and the plan.
+CREATE TABLE IF NOT EXISTS forecast_fits (
+    fit_id        VARCHAR PRIMARY KEY,
+    data_version  VARCHAR NOT NULL,       -- engine.dataset.version when fitted
+    scope_key     VARCHAR NOT NULL,       -- row scope of the series (see store.scope_key)
+    seed          INTEGER NOT NULL,
+    as_of         DATE NOT NULL,          -- last day of history
+    objective     VARCHAR NOT NULL,       -- squared | absolute
+    created_at    TIMESTAMP NOT NULL,
+    seconds       DOUBLE NOT NULL         -- wall time of the fit
+);
+
+CREATE TABLE IF NOT EXISTS forecast_values (
+    fit_id      VARCHAR NOT NULL,
+    unique_id   VARCHAR NOT NULL,         -- sku_id@warehouse_id
+    ds          DATE NOT NULL,
+    yhat        DOUBLE NOT NULL,
+    yhat_lo_50  DOUBLE, yhat_hi_50 DOUBLE,
+    yhat_lo_80  DOUBLE, yhat_hi_80 DOUBLE,
+    yhat_lo_95  DOUBLE, yhat_hi_95 DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS forecast_history (  -- the last days of history the page charts
+    fit_id      VARCHAR NOT NULL,
+    unique_id   VARCHAR NOT NULL,
+    ds          DATE NOT NULL,
+    y           DOUBLE NOT NULL,
+    censored    BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS forecast_holdout (
+    fit_id      VARCHAR NOT NULL,
+    model       VARCHAR NOT NULL,         -- xgboost | seasonal_naive | ets | profile
+    unique_id   VARCHAR NOT NULL,
+    ds          DATE NOT NULL,
+    yhat        DOUBLE NOT NULL,
+    y           DOUBLE NOT NULL,
+    censored    BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS forecast_keys (
+    fit_id          VARCHAR NOT NULL,
+    unique_id       VARCHAR NOT NULL,
+    sku_id          INTEGER NOT NULL,
+    warehouse_id    INTEGER NOT NULL,
+    name            VARCHAR,
+    category        VARCHAR,
+    storage         VARCHAR,
+    shelf_life_days INTEGER,
+    pack_size       INTEGER,
+    supplier_id     INTEGER,
+    unit_cost       DOUBLE,
+    region_id       INTEGER
+);
+
+CREATE TABLE IF NOT EXISTS forecast_importance (
+    fit_id    VARCHAR NOT NULL,
+    feature   VARCHAR NOT NULL,
+    gain      DOUBLE NOT NULL,
+    share     DOUBLE NOT NULL
+);

@@ -12,8 +12,11 @@ from dashboard.i18n import t
 
 version = db.data_version()
 f = ui.page_header("page_forecast")
-with st.spinner(t("fc_fitting")):
-    r = fcd.result(version)
+now = fcd.current(version)  # never fits here: the fit runs in the background, stored
+fcd.show_status(now)
+r = now.result
+if r is None:
+    st.stop()
 st.caption(t("fc_caption", h=fcd.H, as_of=r.as_of.date().isoformat()))
 
 whs = fcd.warehouses(version)
@@ -56,7 +59,8 @@ xgb = wape.get("xgboost")
 cards = [ui.card("fc_next7", first7), ui.card("fc_next28", fc["yhat"].sum())]
 cards += [ui.card("fc_wape", xgb, "pct", good_up=False)]
 cards += [ui.card("fc_gain_snaive", 1 - xgb / wape.get("seasonal_naive"), "pct")]
-ui.kpi_row([*cards, ui.card("fc_gain_ets", 1 - xgb / wape.get("ets"), "pct")], per_row=5)
+cards += [ui.card("fc_gain_ets", 1 - xgb / wape.get("ets"), "pct")]
+ui.kpi_row([*cards, ui.card("fc_gain_profile", 1 - xgb / wape.get("profile"), "pct")], per_row=6)
 
 st.subheader(t("fc_chart_title"))
 bands = [
@@ -88,7 +92,7 @@ st.subheader(t("fc_po_title"))
 po_label = {1: t("fc_po_tomorrow"), 7: t("fc_po_week")}
 days = ui.segmented("fc_po_horizon", [1, 7], "fc_po_days", format_func=po_label.get)
 st.caption(t("fc_po_note"))
-plan = fcd.purchase_plan(version, int(days), chosen)
+plan = fcd.purchase_plan(version, now.fit_id, int(days), chosen)
 if plan.lines.empty:
     ui.empty_note("fc_po_empty")
 else:

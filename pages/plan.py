@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import actions, auth, charts, db, nav
 from dashboard import components as ui
 from dashboard import dispatch as dd
+from dashboard import forecast as fcd
 from dashboard import outcomes as oc
 from dashboard import plan as svc
 from dashboard.i18n import t
@@ -15,6 +16,7 @@ from engine import planning
 
 version = db.data_version()
 ui.page_header("page_plan")
+fcd.warm(version)  # the plan's demand model: fitted in the background, once per data version
 
 rules = svc.saved_rules(version)
 c1, c2, c3, c4 = st.columns([1, 3, 1, 1])

@@ -77,7 +77,7 @@ def backtest(
         Optional ``unique_id`` plus grouping columns (e.g. ``category``, ``community``);
         metrics are also reported per value of each grouping column.
     models
-        Subset of ``("xgboost", "seasonal_naive", "ets")``.
+        Subset of ``("xgboost", "seasonal_naive", "ets", "profile")``.
 
     Returns
     -------

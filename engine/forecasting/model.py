@@ -23,6 +23,7 @@ import xgboost as xgb
 from engine.forecasting import features, frames
 
 OBJECTIVES = {"squared": "reg:squarederror", "absolute": "reg:absoluteerror"}
+DEBIAS_CLIP = (0.5, 2.0)  # a total off by more than this is not a level error to correct
 MIN_PER_BLOCK = 200  # residuals needed to calibrate a (horizon block, level bin) cell alone
 
 
@@ -50,6 +51,10 @@ class Settings:
     ``objective`` is the booster's loss: ``"squared"`` (default; forecasts the mean) or
     ``"absolute"`` (the median: lower WAPE on intermittent series, whose mean a flat forecast
     overshoots on the many zero days, at the cost of totals biased low when summed).
+    ``debias`` multiplies every forecast by the calibration window's ratio of actual to
+    forecast units (uncensored cells, clipped to :data:`DEBIAS_CLIP`), so totals come out
+    unbiased when the model runs high or low as a whole (imputed sell-outs, a growth spurt
+    that has ended); intervals are calibrated around the corrected forecast.
     ``fill_gaps`` is ``"error"`` or
     ``"zero"`` (see ``frames.validate``).
     ``n_jobs`` defaults to 1 because on a busy 2-core machine xgboost's threads spin against
@@ -77,6 +82,7 @@ class Settings:
     trend_seasons: int = 8
     trend_damping: float = 0.98
     objective: str = "squared"
+    debias: bool = False
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
@@ -345,6 +351,7 @@ class Calibration:
     quantiles: np.ndarray  # (n_blocks, n_bins, len(probs))
     n: np.ndarray  # (n_blocks, n_bins) residuals per cell
     holdout: np.ndarray | None = None  # (n_series, h) forecasts of the last h periods
+    ratio: float = 1.0  # multiplier of every forecast (Settings.debias), 1 without it
 
     def frame(self) -> pd.DataFrame:
         """Quantiles as a long frame for inspection."""
@@ -375,20 +382,30 @@ def calibrate(
     h, season = problem.h, problem.layout.season
     t = problem.panel.length
     y = observed(problem.panel)
-    resid, rel = [], []
-    holdout = None
+    preds = []
     for w in range(1, settings.calibration_windows + 1):
         cut = t - w * h
         if cut <= season:
             break
         fitted = fit(problem, cut, settings, seed + w)
-        pred = predict(problem, fitted, h)
-        holdout = pred if holdout is None else holdout
+        preds.append((cut, fitted, predict(problem, fitted, h)))
+    if not preds:
+        raise ValueError("series too short to hold out a calibration window")
+    ratio = 1.0
+    if settings.debias:
+        num = sum(float(np.nansum(y[:, c : c + h])) for c, _, _ in preds)
+        den = sum(
+            float(np.sum(np.where(np.isfinite(y[:, c : c + h]), p, 0.0))) for c, _, p in preds
+        )
+        if den > 0 and num > 0:
+            ratio = float(np.clip(num / den, *DEBIAS_CLIP))
+    holdout = preds[0][2]
+    resid, rel = [], []
+    for cut, fitted, raw_pred in preds:
+        pred = raw_pred * ratio
         spread = residual_scale(pred, y[:, :cut], fitted.scale, season)
         resid.append((y[:, cut : cut + h] - pred) / spread)
         rel.append(pred / fitted.scale[:, None])
-    if not resid:
-        raise ValueError("series too short to hold out a calibration window")
     r = np.concatenate(resid, axis=0)  # (n * windows, h)
     z = np.concatenate(rel, axis=0)
     ok = np.isfinite(r)
@@ -416,7 +433,7 @@ def calibrate(
             if len(v) == 0:
                 v = r[ok]
             q[b, k] = [_conformal_quantile(v, p) for p in probs]
-    return Calibration(block, probs, edges, q, counts.reshape(n_blocks, n_bins), holdout)
+    return Calibration(block, probs, edges, q, counts.reshape(n_blocks, n_bins), holdout, ratio)
 
 
 def _conformal_quantile(v: np.ndarray, p: float) -> float:

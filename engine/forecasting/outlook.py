@@ -11,6 +11,7 @@ under the same assumptions) gives the accuracy shown beside the baselines. The m
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -18,7 +19,7 @@ import pandas as pd
 
 from engine import forecasting
 from engine.auth import ALL, Scope
-from engine.forecasting import demand
+from engine.forecasting import demand, weather
 
 H = 28
 LEVELS = (50, 80, 95)
@@ -46,6 +47,7 @@ def compute(
     seed: int = 0,
     settings: forecasting.Settings = SETTINGS,
     choose: bool = True,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Result:
     """Fit the page's model on the scope's history and forecast :data:`H` days ahead.
 
@@ -62,6 +64,8 @@ def compute(
     choose
         Pick the loss (mean or median forecast) on the 28 days before the hold-out
         (:func:`demand.choose_objective`); ``False`` keeps ``settings.objective``.
+    progress
+        Called with (step, fraction done): ``history``, ``loss``, ``fit``, ``baselines``.
 
     Returns
     -------
@@ -74,6 +78,8 @@ def compute(
     ValueError
         For a database without orders or campaigns.
     """
+    report = progress or (lambda step, frac: None)
+    report("history", 0.02)
     data = demand.history(con, scope=scope)
     # Campaigns past as_of are not planned yet: forecast without the listing plan, with
     # intervals calibrated under the same planning assumptions.
@@ -82,14 +88,17 @@ def compute(
     # The category factor (response to heat and festival weeks, the offset) comes with the
     # frame; planning_exog re-estimates it for assumed future temperatures.
     frame = demand.category_response(frame, hol).apply(frame)
-    future = demand.planning_exog(frame, H)
+    # Temperature ahead: the loaded weather forecast where there is one (issue 18).
+    future = demand.planning_exog(frame, H, weather_forecast=weather.ahead(con))
     choice = None
     if choose:
+        report("loss", 0.1)
         try:
             objective, choice = demand.choose_objective(frame, data.keys, H, settings, hol, seed)
             settings = dataclasses.replace(settings, objective=objective)
         except ValueError:  # history too short for an earlier window: keep the default
             pass
+    report("fit", 0.4)
     m = forecasting.fit(
         frame,
         H,
@@ -101,6 +110,7 @@ def compute(
         calibration_exog=demand.planning_exog,
     )
     fc = forecasting.predict(m)
+    report("baselines", 0.9)
     hold = forecasting.holdout(m).assign(model="xgboost")
     cut = data.frame["ds"].max() - pd.Timedelta(days=H)
     base = forecasting.baseline_forecasts(data.frame.loc[data.frame["ds"] <= cut], H)

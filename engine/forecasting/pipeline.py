@@ -11,7 +11,7 @@ import pandas as pd
 from engine.forecasting import baselines, calendar, features, frames, model
 from engine.forecasting.frames import CENSORED, DS, ID
 
-MODELS = ("xgboost", "seasonal_naive", "ets")
+MODELS = ("xgboost", "seasonal_naive", "ets", "profile")
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def predict(
         problem = prepare(m.train, m.h, m.freq, future_exog, cal, m.settings)
         if future_exog is None and problem.layout.exog:
             raise ValueError("pass future_exog together with holidays for a model with exog")
-    pred = model.predict(problem, m.fitted, m.h)
+    pred = model.predict(problem, m.fitted, m.h) * m.calibration.ratio
     y = model.observed(problem.panel)
     spread = model.residual_scale(pred, y, m.fitted.scale, problem.layout.season)
     bounds = model.intervals(pred, spread, m.fitted.scale, m.calibration, m.levels)
@@ -356,7 +356,7 @@ def baseline_forecasts(
     level: tuple[int, ...] = (80, 95),
     fill_gaps: str = "error",
 ) -> pd.DataFrame:
-    """Seasonal-naive and ETS forecasts in the model's format plus a ``model`` column.
+    """Seasonal-naive, ETS and profile forecasts in the model's format plus a ``model`` column.
 
     Parameters
     ----------
@@ -383,8 +383,15 @@ def baseline_forecasts(
     df = frames.validate(train[cols], freq, fill_gaps)
     panel = frames.to_panel(df, spec.alias if spec.alias != "W" else freq)
     out = []
-    for name, fn in (("seasonal_naive", baselines.seasonal_naive), ("ets", baselines.ets)):
-        pred, bounds = fn(panel.y, h, spec.season, levels)
+    # Without a yearly period (e.g. hourly data) the profile has no season factor.
+    annual = features.ANNUAL.get(spec.alias, 0) or panel.length + 1
+    runs = {
+        "seasonal_naive": lambda: baselines.seasonal_naive(panel.y, h, spec.season, levels),
+        "ets": lambda: baselines.ets(panel.y, h, spec.season, levels),
+        "profile": lambda: baselines.profile(panel.y, h, spec.season, levels, annual),
+    }
+    for name, run in runs.items():
+        pred, bounds = run()
         f = _frame(panel, h, pred, bounds)
         f.insert(0, "model", name)
         out.append(f)

@@ -15,7 +15,7 @@ predicting a future day.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -510,3 +510,41 @@ def reliability_slope(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> flo
     mp = np.array([np.mean(np.asarray(p)[g]) for g in groups if len(g)])
     mo = np.array([np.mean(np.asarray(outcome, float)[g]) for g in groups if len(g)])
     return float(np.polyfit(mp, mo, 1)[0])
+
+
+def with_level(model: DemandModel, factor: np.ndarray) -> DemandModel:
+    """The model with each campaign's expected units at its current price times ``factor``.
+
+    Used to take the demand level from the one forecaster (engine/forecasting/anchor.py)
+    while keeping this model's price response: ``eta0`` moves so that ``pi`` at the current
+    price is multiplied by ``factor`` (capped below 1, the share of orders that can hold it).
+
+    Parameters
+    ----------
+    model
+        A fitted model.
+    factor
+        [C, S] positive multipliers (1 leaves a pair unchanged).
+
+    Returns
+    -------
+    DemandModel
+        A copy with the new ``eta0``.
+
+    Raises
+    ------
+    ValueError
+        For a factor of the wrong shape or not positive and finite.
+    """
+    factor = np.asarray(factor, dtype=float)
+    if factor.shape != model.eta0.shape:
+        raise ValueError(f"factor must have shape {model.eta0.shape}, got {factor.shape}")
+    if not (np.isfinite(factor).all() and (factor > 0).all()):
+        raise ValueError("factor must be positive and finite")
+    x = np.log(model.current_price / model.list_price[None, :])
+    eta = np.clip(model.eta0 + model.elasticity[None, :] * x, -40, 6)
+    pi = -np.expm1(-np.exp(eta))
+    target = np.clip(pi * factor, 1e-300, 0.999)
+    new_eta = np.log(-np.log1p(-target))
+    eta0 = np.where(factor == 1.0, model.eta0, model.eta0 + (new_eta - eta))
+    return replace(model, eta0=eta0)

@@ -157,14 +157,14 @@ def test_censored_days_are_not_zero_demand():
 
 
 def test_backtest_tables():
-    """Backtest returns per-series, overall and per-group metrics for all three models."""
+    """Backtest returns per-series, overall and per-group metrics for the model and baselines."""
     df = synth.generate(n_series=6, days=200, seed=2).drop(columns="mean")
     groups = df[["unique_id", "category"]].drop_duplicates()
     bt = forecasting.backtest(
         df, h=7, n_windows=2, settings=forecasting.Settings(n_estimators=60), groups=groups
     )
-    assert set(bt.overall["model"]) == {"xgboost", "seasonal_naive", "ets"}
-    assert len(bt.per_series) == 3 * 6
+    assert set(bt.overall["model"]) == {"xgboost", "seasonal_naive", "ets", "profile"}
+    assert len(bt.per_series) == 4 * 6
     assert bt.forecasts["window"].nunique() == 2
     assert bt.forecasts.groupby(["model", "window"]).size().eq(6 * 7).all()
     assert set(bt.by_group["key"]) == {"fruit", "veg"}

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from dashboard import nav
+from engine import dataset
+from engine import db as dbmod
+from engine.forecasting import store
 
 PAGE = str(nav.ROOT / "pages" / "forecast.py")
 
 
-def test_forecast_page_shows_kpis_chart_and_orders(app):
+@pytest.fixture(scope="module")
+def fitted(world_file):
+    """The small world's model, fitted and stored as the background job would do it."""
+    con = dbmod.connect(world_file)
+    try:
+        store.ensure(con, dataset.version(con))
+    finally:
+        con.close()
+
+
+def _wait_for_jobs(timeout: float = 600) -> None:
+    """Join every background fit this process started."""
+    end = time.monotonic() + timeout
+    for j in list(store._JOBS.values()):
+        if j.thread is not None:
+            j.thread.join(max(end - time.monotonic(), 0))
+
+
+def test_forecast_page_shows_kpis_chart_and_orders(app, fitted):
     """The page renders KPI cards, the chart, accuracy tables and downloadable orders."""
     at = app("en")
     at.run()
@@ -15,6 +40,7 @@ def test_forecast_page_shows_kpis_chart_and_orders(app):
     assert not at.exception, [e.value for e in at.exception]
     labels = [m.label for m in at.metric]
     assert "Gain over seasonal naive" in labels and "Forecast units, next 28 days" in labels
+    assert "Gain over profile baseline" in labels
     gain = next(m.value for m in at.metric if m.label == "Gain over seasonal naive")
     assert float(gain.rstrip("%")) > 0
     assert len(at.get("plotly_chart")) == 2
@@ -22,7 +48,7 @@ def test_forecast_page_shows_kpis_chart_and_orders(app):
     assert len(at.dataframe) >= 4
 
 
-def test_forecast_page_filters_and_week_orders(app):
+def test_forecast_page_filters_and_week_orders(app, fitted):
     """Choosing a category and next week's cover keeps the page working in Chinese."""
     at = app("zh")
     at.run()
@@ -32,3 +58,26 @@ def test_forecast_page_filters_and_week_orders(app):
     at.segmented_control(key="fc_po_days").set_value(7).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "需求预测"
+
+
+def test_forecast_page_never_fits_on_open(app, world_file, tmp_path, monkeypatch):
+    """Without a stored fit the page opens at once with progress; the fit lands in the background."""
+    fresh = tmp_path / "fresh.duckdb"
+    con = dbmod.connect(world_file)
+    con.execute("CHECKPOINT")
+    con.close()
+    fresh.write_bytes(world_file.read_bytes())
+    con = dbmod.connect(fresh)
+    con.execute("DELETE FROM forecast_fits")
+    con.close()
+    monkeypatch.setenv("LINLI_DB", str(fresh))
+    at = app("en")
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.metric  # nothing to show yet, and no fit in the page's own run
+    assert any("first time" in i.value for i in at.info), [i.value for i in at.info]
+    _wait_for_jobs()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Gain over profile baseline" in [m.label for m in at.metric]
