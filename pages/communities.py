@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import charts, db, maps
+from dashboard import charts, db, gaps, maps
 from dashboard import components as ui
 from dashboard import segments as sw
 from dashboard.i18n import t
@@ -101,9 +101,9 @@ if mode == "one":
         charts.show(charts.style(fig_t, 300, y="pct", h_legend=False, top=30), "cp_tags", p2)
 
     st.subheader(t("cp_koc_title"))
-    if prof.kocs.empty:
+    if prof.kocs.empty and not gaps.note(version, "koc"):
         ui.empty_note("cp_no_kocs")
-    else:
+    elif not prof.kocs.empty:
         kcols = ["rank_in_community", "user_id", "score", "messages", "replies_received"]
         kocs = prof.kocs[[*kcols, "shares", "influence_orders", "influence_gmv"]]
         ui.table(kocs, "communities.kocs")

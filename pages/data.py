@@ -6,7 +6,7 @@ import streamlit as st
 
 from connectors import tables
 from connectors.validation import ImportFileError
-from dashboard import columns, dataio, db
+from dashboard import columns, dataio, db, gaps
 from dashboard import components as ui
 from dashboard.i18n import t
 
@@ -108,20 +108,20 @@ with tab_status:
     ]
     ui.kpi_row([*cards, ui.card("data_quarantined", info["quarantined"], good_up=False)])
     st.caption(t("data_db_path", path=info["path"]))
-    left, right = st.columns([1, 2])
-    with left:
-        st.subheader(t("data_tables"))
-        ui.table(info["tables"], "data", height=420)
-    with right:
-        st.subheader(t("data_recent_imports"))
-        if info["imports"].empty:
-            ui.empty_note("data_no_imports")
-        else:
-            ui.table(info["imports"], "data")
-        if info["quarantined"]:
-            st.subheader(t("data_quarantine"))
-            q = dataio.quarantine()
-            ui.table(q, "data", download="quarantine", key="data_quarantine")
+    st.subheader(t("av_health_title"))
+    st.caption(t("av_health_caption"))
+    gaps.summary(db.data_version())
+    health = gaps.health(db.data_version())
+    ui.table(health, "data.health", download="data_health", key="data_health")
+    st.subheader(t("data_recent_imports"))
+    if info["imports"].empty:
+        ui.empty_note("data_no_imports")
+    else:
+        ui.table(info["imports"], "data")
+    if info["quarantined"]:
+        st.subheader(t("data_quarantine"))
+        q = dataio.quarantine()
+        ui.table(q, "data", download="quarantine", key="data_quarantine")
 
 with tab_demo:
     st.markdown(t("data_demo_intro"))

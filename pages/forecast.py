@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, db
+from dashboard import charts, db, gaps
 from dashboard import components as ui
 from dashboard import forecast as fcd
 from dashboard.i18n import t
@@ -15,6 +15,7 @@ f = ui.page_header("page_forecast")
 with st.spinner(t("fc_fitting")):
     r = fcd.result(version)
 st.caption(t("fc_caption", h=fcd.H, as_of=r.as_of.date().isoformat()))
+gaps.derived(r.derived)
 
 whs = fcd.warehouses(version)
 if f.regions:  # the warehouses that supply the chosen regions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import auth, charts, db, nav
+from dashboard import auth, charts, db, gaps, nav
 from dashboard import components as ui
 from dashboard import dispatch as dd
 from dashboard import plan as svc
@@ -14,6 +14,7 @@ from engine import planning
 
 version = db.data_version()
 ui.page_header("page_plan")
+blocked = gaps.note(version, "plan")
 
 rules = svc.saved_rules(version)
 c1, c2, c3, c4 = st.columns([1, 3, 1, 1])
@@ -27,7 +28,10 @@ target = c3.slider(t("pl_target"), 0.5, 0.99, 0.9, 0.01, key="pl_target")
 per = c4.number_input(t("pl_per_community"), 3, 30, 10, key="pl_per")
 st.caption(f"{t('pl_rule_text')}: `{rule_text}`")
 
-if st.button(t("pl_run"), type="primary", icon=":material/play_arrow:", key="pl_run"):
+run = st.button(
+    t("pl_run"), type="primary", icon=":material/play_arrow:", key="pl_run", disabled=blocked
+)
+if run:
     bar = st.progress(0.0, text=t("pl_running"))
     settings = planning.PlanSettings(
         rule_text=rule_text, target=float(target), per_community=int(per)

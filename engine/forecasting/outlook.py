@@ -38,6 +38,7 @@ class Result:
     as_of: pd.Timestamp
     objective: str = "squared"  # the model's loss (squared: mean, absolute: median)
     choice: pd.DataFrame | None = None  # demand.choose_objective's table, if it ran
+    derived: tuple[str, ...] = ()  # what demand.history derived rather than read
 
 
 def compute(
@@ -72,7 +73,7 @@ def compute(
     Raises
     ------
     ValueError
-        For a database without orders or campaigns.
+        For a database without orders.
     """
     data = demand.history(con, scope=scope)
     # Campaigns past as_of are not planned yet: forecast without the listing plan, with
@@ -117,6 +118,7 @@ def compute(
         data.frame["ds"].max(),
         settings.objective,
         choice,
+        data.derived,
     )
 
 
