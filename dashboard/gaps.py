@@ -94,6 +94,8 @@ def _gaps(version: str) -> list[availability.Gap]:
 
 def summary(version: str) -> None:
     """All features the data do not support, one reason line each (or that none is missing)."""
+    st.subheader(t("av_health_title"))
+    st.caption(t("av_health_caption"))
     found = _gaps(version)
     if not found:
         st.success(t("av_health_all_ok"), icon=":material/check_circle:")

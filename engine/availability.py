@@ -41,6 +41,7 @@ OPTIONAL_TABLES = (
     "weather",
     "feedback",
     "devices",
+    "service_areas",
 )
 INPUT_TABLES = CORE_TABLES + OPTIONAL_TABLES
 

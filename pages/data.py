@@ -18,7 +18,7 @@ tab_import, tab_status, tab_demo = st.tabs(
 with tab_import:
     upload = st.file_uploader(
         t("data_upload"),
-        type=["csv", "txt", "xlsx", "parquet"],
+        type=["csv", "txt", "xlsx", "parquet", "geojson"],
         key="data_upload",
         help=t("data_upload_help"),
     )
@@ -30,7 +30,9 @@ with tab_import:
             key="data_tpl",
         )
         ui.download_buttons(dataio.template(tpl), f"template_{tpl}", key="data_tpl")
-    if upload is not None:
+    if upload is not None and upload.name.lower().endswith(".geojson"):
+        dataio.import_boundaries(upload.getvalue(), upload.name, st.session_state.get("username"))
+    elif upload is not None:
         try:
             content = dataio.read_upload(upload.getvalue(), upload.name)
         except ImportFileError as exc:
@@ -108,8 +110,6 @@ with tab_status:
     ]
     ui.kpi_row([*cards, ui.card("data_quarantined", info["quarantined"], good_up=False)])
     st.caption(t("data_db_path", path=info["path"]))
-    st.subheader(t("av_health_title"))
-    st.caption(t("av_health_caption"))
     gaps.summary(db.data_version())
     health = gaps.health(db.data_version())
     ui.table(health, "data.health", download="data_health", key="data_health")

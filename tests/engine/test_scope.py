@@ -574,6 +574,7 @@ NO_REGION_ROWS = {
     "pricing.elasticity.by_segment": "elasticities pooled over all regions, no region rows",
     "pricing.elasticity.estimate": "elasticities pooled over all regions, no region rows",
     "purchasing.suppliers": "the supplier list",
+    "reference.service_areas": "outlines drawn under the maps; no orders, customers or figures",
     "rules.compile.create_sales_daily": "creates a temporary table for a backtest",
     "rules.library.delete": "the shared rule library",
     "rules.library.list_rules": "the shared rule library",
