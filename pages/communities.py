@@ -69,6 +69,8 @@ if mode == "one":
     ]  # fmt: skip
     cards = [ui.card(k, info[c], u, good_up=c != "pickup_hours") for k, c, u in leader_cards]
     ui.kpi_row(cards, per_row=5)
+    for line in gaps.kpi_reasons(version, {k: info[k] for k in ("group_success_rate", "nps")}):
+        st.caption(line)
 
     st.subheader(t("cp_categories_title"))
     cats = prof.categories
@@ -101,9 +103,10 @@ if mode == "one":
         charts.show(charts.style(fig_t, 300, y="pct", h_legend=False, top=30), "cp_tags", p2)
 
     st.subheader(t("cp_koc_title"))
-    if prof.kocs.empty and not gaps.note(version, "koc"):
+    gaps.note(version, "koc")
+    if prof.kocs.empty:
         ui.empty_note("cp_no_kocs")
-    elif not prof.kocs.empty:
+    else:
         kcols = ["rank_in_community", "user_id", "score", "messages", "replies_received"]
         kocs = prof.kocs[[*kcols, "shares", "influence_orders", "influence_gmv"]]
         ui.table(kocs, "communities.kocs")

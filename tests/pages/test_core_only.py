@@ -13,6 +13,7 @@ from tests.pages.conftest import APP
 REASONS = {
     "pages/overview.py": ["成团率不可用", "campaigns.csv", "NPS不可用", "feedback.csv"],
     "pages/plan.py": ["明日团购计划不可用", "campaigns.csv"],
+    "pages/communities.py": ["成团率不可用", "NPS不可用", "chat_activity.csv"],
     "pages/pricing.py": ["定价模拟", "campaigns.csv"],
     "pages/forecast.py": ["由订单明细推算", "天气表为空"],
     "pages/dispatch.py": ["配送调度不可用", "vehicles.csv"],
