@@ -89,6 +89,7 @@ st.subheader(t("fc_po_title"))
 po_label = {1: t("fc_po_tomorrow"), 7: t("fc_po_week")}
 days = ui.segmented("fc_po_horizon", [1, 7], "fc_po_days", format_func=po_label.get)
 st.caption(t("fc_po_note"))
+gaps.note(version, "purchasing_stock")  # without stock rows, on-hand counts as zero
 plan = fcd.purchase_plan(version, int(days), chosen)
 if plan.lines.empty:
     ui.empty_note("fc_po_empty")

@@ -15,7 +15,7 @@ REASONS = {
     "pages/plan.py": ["明日团购计划不可用", "campaigns.csv"],
     "pages/communities.py": ["成团率不可用", "NPS不可用", "chat_activity.csv"],
     "pages/pricing.py": ["定价模拟", "campaigns.csv"],
-    "pages/forecast.py": ["由订单明细推算", "天气表为空"],
+    "pages/forecast.py": ["由订单明细推算", "天气表为空", "inventory.csv"],
     "pages/dispatch.py": ["配送调度不可用", "vehicles.csv"],
     "pages/coldchain.py": ["冷链监控不可用", "devices.csv"],
     "pages/selection.py": ["browse_events.csv", "topics.csv"],
