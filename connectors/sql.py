@@ -517,3 +517,35 @@ def sync_tables(
             username=username,
         )
     return SnapshotResult(source.name, fetched, tuple(absent), report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Nightly snapshot sync: every registry table the source has, then the after-load step."""
+    import argparse
+
+    from engine import db as dbmod
+
+    ap = argparse.ArgumentParser(prog="python -m connectors.sql", description=sync_tables.__doc__)
+    ap.add_argument("--db", required=True, help="Linli DuckDB file (the app must be stopped)")
+    ap.add_argument("--url", required=True, help="postgresql://… or mysql://… of the source")
+    ap.add_argument("--name", default="erp", help="source name for the import log")
+    ap.add_argument("--prefix", default="", help="prefix of the source's table names")
+    args = ap.parse_args(argv)
+    con = dbmod.connect(args.db)
+    try:
+        result = sync_tables(con, SyncSource(args.name, args.url), prefix=args.prefix)
+    finally:
+        con.close()
+    rep = result.report
+    for t in rep.tables:
+        print(
+            f"{t.table}: {t.rows_in} read, {t.rows_valid} valid, {t.rows_skipped} already "
+            f"loaded, {t.rows_rejected} quarantined {dict(t.problems) or ''}"
+        )
+    if result.absent:
+        print(f"not in the source: {', '.join(result.absent)}")
+    return 0 if rep.rows_rejected == 0 else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

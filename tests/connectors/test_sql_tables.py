@@ -123,3 +123,19 @@ def test_absent_source_tables_are_listed(linli, dialect_remote):
     )
     assert result.fetched == {} and result.absent == tables.LOAD_ORDER
     assert not result.report.written
+
+
+@pytest.mark.integration
+def test_cli_syncs_into_a_file(world, tmp_path, dialect_remote, capsys):
+    """`python -m connectors.sql --db … --url …` loads what the source has and lists the rest."""
+    dialect, remote, prefix = dialect_remote
+    rows = _rows(world, "skus")
+    _fill_source(remote, dialect, prefix + "skus", "skus", rows)
+    path = tmp_path / "new.duckdb"
+    argv = ["--db", str(path), "--url", SOURCES[dialect], "--prefix", prefix, "--name", "nightly"]
+    assert sql.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"skus: {len(rows)} read" in out and "not in the source: communities" in out
+    with duckdb.connect(str(path)) as con:
+        assert _rows(con, "skus") == rows
+        assert con.execute("SELECT source FROM import_log").fetchall() == [("sql:nightly",)]
