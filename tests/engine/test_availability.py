@@ -102,6 +102,7 @@ def test_health_counts_rows_dates_loads_and_quarantine(core_world_file, tmp_path
         assert h.at[name, "rows"] == con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
     first, last = clock.order_span(con)
     assert (h.at["orders", "first_date"], h.at["orders", "last_date"]) == (first, last)
+    assert (h.at["order_items", "first_date"], h.at["order_items", "last_date"]) == (first, last)
     assert h.at["users", "quarantined"] == 1 and h.at["orders", "quarantined"] == 0
     assert pd.notna(h.at["users", "last_load"]) and pd.isna(h.at["orders", "last_load"])
     assert "pricing" in h.at["campaigns", "unavailable"] and h.at["orders", "unavailable"] == ""
