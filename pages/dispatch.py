@@ -45,6 +45,7 @@ with st.expander(t("dp_whatif")):
 vehicles = dispatch.apply_fleet_edits(base, edited)
 if vehicles.empty:
     gaps.stop(version, "dispatch")
+    ui.stop_note("av_no_vehicle_selected")  # every van switched off in the what-if
 pins: tuple[tuple[int, int], ...] = ()
 if pin_label != no_pin and len(vehicles):
     van_ids = {
