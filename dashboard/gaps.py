@@ -66,6 +66,12 @@ def kpi_reasons(version: str, values: dict[str, float | None]) -> list[str]:
     return out
 
 
+def kpi_notes(version: str, values: dict[str, float | None]) -> None:
+    """Under KPI cards: one caption per card that reads "—" for lack of a table."""
+    for line in kpi_reasons(version, values):
+        st.caption(line)
+
+
 def derived(notes: Sequence[str]) -> None:
     """Say what an engine derived rather than read (e.g. listings from orders)."""
     for n in notes:

@@ -69,8 +69,7 @@ if mode == "one":
     ]  # fmt: skip
     cards = [ui.card(k, info[c], u, good_up=c != "pickup_hours") for k, c, u in leader_cards]
     ui.kpi_row(cards, per_row=5)
-    for line in gaps.kpi_reasons(version, {k: info[k] for k in ("group_success_rate", "nps")}):
-        st.caption(line)
+    gaps.kpi_notes(version, {k: info[k] for k in ("group_success_rate", "nps")})
 
     st.subheader(t("cp_categories_title"))
     cats = prof.categories

@@ -23,8 +23,7 @@ cards = [
     for row, k in zip(summ.itertuples(), kpis.KPIS, strict=True)
 ]
 ui.kpi_row(cards, per_row=4)
-for line in gaps.kpi_reasons(version, dict(zip(kpis.KPI_KEYS, summ["value"], strict=True))):
-    st.caption(line)
+gaps.kpi_notes(version, dict(zip(kpis.KPI_KEYS, summ["value"], strict=True)))
 
 grain = ui.segmented("ov_grain", ["day", "week", "month"], "ov_grain", prefix="grain_")
 tr = overview.trend(version, f.start, f.end, grain, f.regions, scope)
