@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime
 
 import duckdb
@@ -15,9 +16,12 @@ from engine.pricing import response
 
 
 @pytest.fixture(scope="module")
-def core(core_world_file):
-    """A read-only connection to the core-tables-only small world."""
-    con = duckdb.connect(str(core_world_file), read_only=True)
+def core(core_world_file, tmp_path_factory):
+    """A connection to a private copy of the core-tables-only small world (the app tests of
+    the same session may hold the shared file open)."""
+    path = tmp_path_factory.mktemp("core-engine") / "core.duckdb"
+    shutil.copy(core_world_file, path)
+    con = duckdb.connect(str(path))
     yield con
     con.close()
 
@@ -91,7 +95,7 @@ def test_history_derives_listings_from_orders(core, world):
 def test_health_counts_rows_dates_loads_and_quarantine(core_world_file, tmp_path):
     """health() matches count(*), the order span, the import log and quarantined rows."""
     path = tmp_path / "h.duckdb"
-    path.write_bytes(core_world_file.read_bytes())
+    shutil.copy(core_world_file, path)
     con = duckdb.connect(str(path))
     users = "user_id,community_id,signup_date\n900001,1,2026-01-05\n900002,99999,2026-01-05\n"
     content = files.read(users.encode(), name="users.csv")
