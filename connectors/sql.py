@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors import mapping as mapping_
+from connectors import tables as tables_
 from connectors import validation
 from connectors.validation import ImportReport
 from engine import afterload
@@ -381,3 +382,170 @@ def sync(
         len(items),
         report,
     )
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """Outcome of :func:`sync_tables`.
+
+    Attributes
+    ----------
+    source
+        Source name.
+    fetched
+        ``{table: rows read}`` for each registry table found in the source.
+    absent
+        Registry tables the source does not have (nothing read for them).
+    report
+        The validation and load report of the whole batch.
+    """
+
+    source: str
+    fetched: dict[str, int]
+    absent: tuple[str, ...]
+    report: ImportReport
+
+
+def _source_tables(remote: Any, dialect: str) -> set[str]:
+    """Names of the tables in the source's current schema (the identifier whitelist)."""
+    current = "current_schema()" if dialect == "postgresql" else "database()"
+    cur = remote.cursor()
+    cur.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = {current}")
+    return {str(r[0]) for r in cur.fetchall()}
+
+
+def sync_tables(
+    con: duckdb.DuckDBPyConnection,
+    source: SyncSource,
+    remote: Any = None,
+    *,
+    tables: tuple[str, ...] | None = None,
+    prefix: str = "",
+    mappings: dict[str, dict[str, str]] | None = None,
+    now: datetime | None = None,
+    on_error: str = "quarantine",
+    username: str | None = None,
+) -> SnapshotResult:
+    """Copy every input table of the registry from the source, then run the after-load step.
+
+    Each table ``<prefix><table>`` found in the source is read whole and the tables are
+    checked and loaded as one batch, parents first (:data:`connectors.tables.LOAD_ORDER`),
+    with the file importer's checks and quarantine. Rows whose key is already in Linli are
+    skipped, so a nightly run of the same snapshot adds only the new rows; rows changed at
+    the source are not updated (an append sync, like :func:`sync`).
+
+    Parameters
+    ----------
+    con
+        Linli connection.
+    source
+        The source (its ``url`` and ``name``; the order-sync fields are not used).
+    remote
+        An open DB-API connection to the source; default opened from ``source.url``.
+    tables
+        Registry tables to read; default every table of :data:`connectors.tables.LOAD_ORDER`.
+    prefix
+        Prefix of the source's table names (``erp_`` for ``erp_orders``).
+    mappings
+        ``{table: {source column: Linli column}}`` overrides of the guessed mapping.
+    now
+        Later dates are rejected as future; default now.
+    on_error
+        ``"quarantine"`` or ``"abort"``, as for a file import.
+    username
+        Who started the sync, for the audit log.
+
+    Returns
+    -------
+    SnapshotResult
+        Rows read per table, the tables the source lacks and the load report.
+
+    Raises
+    ------
+    ValueError
+        For a table outside the registry or a bad prefix.
+    connectors.validation.ImportFileError
+        When required columns cannot be mapped, or the load fails (nothing written).
+    """
+    wanted = tuple(tables_.LOAD_ORDER if tables is None else tables)
+    for t in wanted:
+        tables_.spec(t)  # raises for a table that cannot be loaded
+    dialect = source.dialect
+    own = remote is None
+    remote = connect_remote(source) if own else remote
+    batch: dict[str, validation.Staged] = {}
+    fetched: dict[str, int] = {}
+    absent: list[str] = []
+    digest = hashlib.sha256()
+    try:
+        present = _source_tables(remote, dialect)
+        for t in [t for t in tables_.LOAD_ORDER if t in wanted]:
+            name = prefix + t
+            if name not in present:
+                absent.append(t)
+                continue
+            frame = _fetch(remote, f"SELECT * FROM {_quote(dialect, name)}", ())
+            fetched[t] = len(frame)
+            if len(frame):
+                digest.update(t.encode())
+                digest.update(
+                    pd.util.hash_pandas_object(frame.astype(str), index=False).values.tobytes()
+                )
+                batch[t] = _stage(frame, t, (mappings or {}).get(t, {}))
+    finally:
+        if own:
+            remote.close()
+    if not batch:
+        return SnapshotResult(
+            source.name, fetched, tuple(absent), ImportReport("", f"sql:{source.name}", "")
+        )
+    report = validation.run(
+        con,
+        batch,
+        source=f"sql:{source.name}",
+        content_hash=digest.hexdigest(),
+        now=now,
+        on_error=on_error,
+    )
+    if report.written:
+        afterload.run(
+            con,
+            load_id=report.import_id,
+            source=report.source,
+            loaded=report.rows_loaded,
+            rejected=report.rows_rejected,
+            username=username,
+        )
+    return SnapshotResult(source.name, fetched, tuple(absent), report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Nightly snapshot sync: every registry table the source has, then the after-load step."""
+    import argparse
+
+    from engine import db as dbmod
+
+    ap = argparse.ArgumentParser(prog="python -m connectors.sql", description=sync_tables.__doc__)
+    ap.add_argument("--db", required=True, help="Linli DuckDB file (the app must be stopped)")
+    ap.add_argument("--url", required=True, help="postgresql://… or mysql://… of the source")
+    ap.add_argument("--name", default="erp", help="source name for the import log")
+    ap.add_argument("--prefix", default="", help="prefix of the source's table names")
+    args = ap.parse_args(argv)
+    con = dbmod.connect(args.db)
+    try:
+        result = sync_tables(con, SyncSource(args.name, args.url), prefix=args.prefix)
+    finally:
+        con.close()
+    rep = result.report
+    for t in rep.tables:
+        print(
+            f"{t.table}: {t.rows_in} read, {t.rows_valid} valid, {t.rows_skipped} already "
+            f"loaded, {t.rows_rejected} quarantined {dict(t.problems) or ''}"
+        )
+    if result.absent:
+        print(f"not in the source: {', '.join(result.absent)}")
+    return 0 if rep.rows_rejected == 0 else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from connectors import files, mapping, tables
+from connectors import files, geojson, mapping, tables
 from connectors.validation import ImportFileError, ImportReport
 from dashboard import columns, db
 from dashboard.i18n import t
@@ -126,6 +126,24 @@ def run_import(
             tables=report.tables_loaded,
         )
     return report
+
+
+def import_boundaries(data: bytes, name: str, username: str | None = None) -> None:
+    """A GeoJSON of service areas: a button that replaces the outlines, then the outcome."""
+    st.caption(t("av_geo_intro"))
+    if not st.button(t("av_geo_import"), type="primary", key="data_geo_import"):
+        return
+    try:
+        report = geojson.load(db.cursor(), data, name, username=username)
+    except geojson.GeoJsonError as exc:
+        st.error(f"**{t('av_geo_refused')}** — {exc}", icon=":material/error:")
+        return
+    st.success(
+        t("av_geo_loaded", loaded=report.loaded, rejected=len(report.rejected)),
+        icon=":material/check_circle:",
+    )
+    for n, why in report.rejected:
+        st.caption(f"#{n}: {why}")
 
 
 def report_frames(report: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,9 +1,17 @@
-"""pydeck maps that render offline: no basemap, points, paths and H3 cells in the house style."""
+"""pydeck maps that render offline: no basemap, points, paths and H3 cells in the house style.
+
+Every map draws the optional service-area outlines (connectors/geojson.py) underneath.
+"""
 
 from __future__ import annotations
 
+import json
+
 import pydeck as pdk
 import streamlit as st
+
+from dashboard import db
+from engine import reference
 
 
 def scatter(data, radius, colour, **kwargs) -> pdk.Layer:
@@ -43,10 +51,47 @@ def density(hexes, pickups, warehouses, centre, *, tooltip: str, key: str) -> No
     show(layers, centre[0], centre[1], zoom=11, tooltip=tooltip, key=key)
 
 
+@st.cache_data(show_spinner=False)
+def boundaries(version: str) -> dict | None:
+    """The loaded service areas as one FeatureCollection, or ``None`` when none are loaded."""
+    areas = reference.service_areas(db.cursor())
+    if areas.empty:
+        return None
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(a.geometry_json),
+            "properties": {"area_id": a.area_id, "name": a.name or a.area_id},
+        }
+        for a in areas.itertuples()
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def boundary_layer() -> pdk.Layer | None:
+    """Service-area outlines (thin line, faint fill), or ``None`` without boundaries."""
+    data = boundaries(db.data_version())
+    if data is None:
+        return None
+    return pdk.Layer(
+        "GeoJsonLayer",
+        data,
+        id="service_areas",
+        stroked=True,
+        filled=True,
+        get_fill_color=[52, 101, 164, 18],
+        get_line_color=[52, 101, 164, 200],
+        line_width_min_pixels=1,
+        pickable=False,
+    )
+
+
 def show(layers: list, lat: float, lon: float, *, zoom: float, tooltip: str, key: str) -> None:
-    """Draw layers centred on ``lat, lon`` without a basemap (``map_provider=None``)."""
+    """Draw layers centred on ``lat, lon`` without a basemap (``map_provider=None``), over the
+    service-area outlines when they are loaded."""
+    under = boundary_layer()
     deck = pdk.Deck(
-        layers=layers,
+        layers=([under] if under is not None else []) + layers,
         initial_view_state=pdk.ViewState(latitude=lat, longitude=lon, zoom=zoom, pitch=0),
         map_provider=None,
         tooltip={"text": tooltip},

@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import audit, calibration, purchasing, rules
+from engine import audit, availability, calibration, purchasing, rules
 from engine.auth import ALL, Scope
 from engine.forecasting import anchor
 from engine.pricing import costs, response, whatif
@@ -218,8 +218,11 @@ def build(
     Raises
     ------
     ValueError
-        For a date without history, an invalid rule, or communities outside the scope.
+        For a date without history, an invalid rule, or communities outside the scope;
+        :class:`engine.availability.MissingDataError` when the campaigns table is empty.
     """
+    # Prices and thresholds come from the demand model, which learns from campaigns.
+    availability.require(con, "plan")
     s = settings or PlanSettings()
     report = progress or (lambda step, frac: None)
     as_of = sale_date - timedelta(days=1)

@@ -160,3 +160,27 @@ def communities(con: duckdb.DuckDBPyConnection, scope: Scope = ALL) -> pd.DataFr
         "ORDER BY community_id",
         [allowed, allowed],
     ).df()
+
+
+def service_areas(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Return the optional service-area outlines (none in a database that has not loaded any).
+
+    Parameters
+    ----------
+    con
+        An open connection (read-only files opened before the table existed work too).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_id, name, region_id, geometry_json`` (one GeoJSON geometry each), by id.
+    """
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = 'service_areas'"
+    ).fetchall()[0][0]
+    if not exists:
+        return pd.DataFrame(columns=["area_id", "name", "region_id", "geometry_json"])
+    return con.execute(
+        "SELECT area_id, name, region_id, geometry_json FROM service_areas ORDER BY area_id"
+    ).df()

@@ -587,3 +587,13 @@ CREATE TABLE IF NOT EXISTS forecast_importance (
     gain      DOUBLE NOT NULL,
     share     DOUBLE NOT NULL
 );
+
+-- issue 17: degrade (optional service-area boundaries, drawn under every map)
+-- One outline per service area, loaded from a GeoJSON FeatureCollection (connectors/geojson.py).
+CREATE TABLE IF NOT EXISTS service_areas (
+    area_id       VARCHAR PRIMARY KEY,
+    name          VARCHAR,
+    region_id     INTEGER,                -- optional: the region the area belongs to
+    geometry_json VARCHAR NOT NULL,       -- one GeoJSON Polygon or MultiPolygon
+    loaded_at     TIMESTAMP NOT NULL
+);

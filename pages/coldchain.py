@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import auth, maps
+from dashboard import auth, db, gaps, maps
 from dashboard import coldchain as cc
 from dashboard import components as ui
 from dashboard.i18n import t
@@ -30,6 +30,7 @@ DEVICE_COLUMNS = [
 
 f = ui.page_header("page_coldchain")
 cc.ingester()  # started by app.py; here too so the page works on its own
+gaps.note(db.data_version(), "coldchain")
 
 
 @st.fragment(run_every=timedelta(seconds=5))

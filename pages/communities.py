@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import charts, db, maps
+from dashboard import charts, db, gaps, maps
 from dashboard import components as ui
 from dashboard import segments as sw
 from dashboard.i18n import t
@@ -71,6 +71,7 @@ if mode == "one":
     ]  # fmt: skip
     cards = [ui.card(k, info[c], u, good_up=c != "pickup_hours") for k, c, u in leader_cards]
     ui.kpi_row(cards, per_row=5)
+    gaps.kpi_notes(version, {k: info[k] for k in ("group_success_rate", "nps")})
 
     st.subheader(t("cp_categories_title"))
     cats = prof.categories
@@ -103,6 +104,7 @@ if mode == "one":
         charts.show(charts.style(fig_t, 300, y="pct", h_legend=False, top=30), "cp_tags", p2)
 
     st.subheader(t("cp_koc_title"))
+    gaps.note(version, "koc")
     if prof.kocs.empty:
         ui.empty_note("cp_no_kocs")
     else:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from connectors import tables
 from connectors.validation import ImportFileError
-from dashboard import columns, dataio, db
+from dashboard import columns, dataio, db, gaps
 from dashboard import components as ui
 from dashboard.i18n import t
 
@@ -18,7 +18,7 @@ tab_import, tab_status, tab_demo = st.tabs(
 with tab_import:
     upload = st.file_uploader(
         t("data_upload"),
-        type=["csv", "txt", "xlsx", "parquet"],
+        type=["csv", "txt", "xlsx", "parquet", "geojson"],
         key="data_upload",
         help=t("data_upload_help"),
     )
@@ -30,7 +30,9 @@ with tab_import:
             key="data_tpl",
         )
         ui.download_buttons(dataio.template(tpl), f"template_{tpl}", key="data_tpl")
-    if upload is not None:
+    if upload is not None and upload.name.lower().endswith(".geojson"):
+        dataio.import_boundaries(upload.getvalue(), upload.name, st.session_state.get("username"))
+    elif upload is not None:
         try:
             content = dataio.read_upload(upload.getvalue(), upload.name)
         except ImportFileError as exc:
@@ -108,20 +110,18 @@ with tab_status:
     ]
     ui.kpi_row([*cards, ui.card("data_quarantined", info["quarantined"], good_up=False)])
     st.caption(t("data_db_path", path=info["path"]))
-    left, right = st.columns([1, 2])
-    with left:
-        st.subheader(t("data_tables"))
-        ui.table(info["tables"], "data", height=420)
-    with right:
-        st.subheader(t("data_recent_imports"))
-        if info["imports"].empty:
-            ui.empty_note("data_no_imports")
-        else:
-            ui.table(info["imports"], "data")
-        if info["quarantined"]:
-            st.subheader(t("data_quarantine"))
-            q = dataio.quarantine()
-            ui.table(q, "data", download="quarantine", key="data_quarantine")
+    gaps.summary(db.data_version())
+    health = gaps.health(db.data_version())
+    ui.table(health, "data.health", download="data_health", key="data_health")
+    st.subheader(t("data_recent_imports"))
+    if info["imports"].empty:
+        ui.empty_note("data_no_imports")
+    else:
+        ui.table(info["imports"], "data")
+    if info["quarantined"]:
+        st.subheader(t("data_quarantine"))
+        q = dataio.quarantine()
+        ui.table(q, "data", download="quarantine", key="data_quarantine")
 
 with tab_demo:
     st.markdown(t("data_demo_intro"))

@@ -6,7 +6,7 @@ import pandas as pd
 import pydeck as pdk
 import streamlit as st
 
-from dashboard import columns, db, dispatch, maps
+from dashboard import columns, db, dispatch, gaps, maps
 from dashboard import components as ui
 from dashboard.i18n import t
 
@@ -43,6 +43,9 @@ with st.expander(t("dp_whatif")):
     no_pin = t("dp_pin_none")
     pin_label = p1.selectbox(t("dp_pin_pickup"), [no_pin, *pt_ids], key=f"dp_pin_p_{wh}")
 vehicles = dispatch.apply_fleet_edits(base, edited)
+if vehicles.empty:
+    gaps.stop(version, "dispatch")
+    ui.stop_note("av_no_vehicle_selected")  # every van switched off in the what-if
 pins: tuple[tuple[int, int], ...] = ()
 if pin_label != no_pin and len(vehicles):
     van_ids = {

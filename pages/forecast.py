@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, db
+from dashboard import charts, db, gaps
 from dashboard import components as ui
 from dashboard import forecast as fcd
 from dashboard.i18n import t
@@ -18,6 +18,7 @@ r = now.result
 if r is None:
     st.stop()
 st.caption(t("fc_caption", h=fcd.H, as_of=r.as_of.date().isoformat()))
+gaps.derived(r.derived)
 
 whs = fcd.warehouses(version)
 if f.regions:  # the warehouses that supply the chosen regions
@@ -92,6 +93,7 @@ st.subheader(t("fc_po_title"))
 po_label = {1: t("fc_po_tomorrow"), 7: t("fc_po_week")}
 days = ui.segmented("fc_po_horizon", [1, 7], "fc_po_days", format_func=po_label.get)
 st.caption(t("fc_po_note"))
+gaps.note(version, "purchasing_stock")  # without stock rows, on-hand counts as zero
 plan = fcd.purchase_plan(version, now.fit_id, int(days), chosen)
 if plan.lines.empty:
     ui.empty_note("fc_po_empty")

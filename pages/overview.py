@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, charts, db, overview
+from dashboard import auth, charts, db, gaps, overview
 from dashboard import components as ui
 from dashboard.i18n import t
 from engine import kpis
@@ -23,6 +23,7 @@ cards = [
     for row, k in zip(summ.itertuples(), kpis.KPIS, strict=True)
 ]
 ui.kpi_row(cards, per_row=4)
+gaps.kpi_notes(version, dict(zip(kpis.KPI_KEYS, summ["value"], strict=True)))
 
 grain = ui.segmented("ov_grain", ["day", "week", "month"], "ov_grain", prefix="grain_")
 tr = overview.trend(version, f.start, f.end, grain, f.regions, scope)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import actions, auth, charts, db, nav
+from dashboard import actions, auth, charts, db, gaps, nav
 from dashboard import components as ui
 from dashboard import dispatch as dd
 from dashboard import forecast as fcd
@@ -17,6 +17,7 @@ from engine import planning
 version = db.data_version()
 ui.page_header("page_plan")
 fcd.warm(version)  # the plan's demand model: fitted in the background, once per data version
+blocked = gaps.note(version, "plan")
 
 rules = svc.saved_rules(version)
 c1, c2, c3, c4 = st.columns([1, 3, 1, 1])
@@ -36,7 +37,10 @@ with st.expander(t("dc_costs")):
     commission = k3.number_input(t("dc_commission"), 0.0, 0.5, 0.0, 0.01, key="pl_commission")
     widen = k4.number_input(t("dc_widen"), 0.0, 1.0, 0.0, 0.05, key="pl_widen")
 
-if st.button(t("pl_run"), type="primary", icon=":material/play_arrow:", key="pl_run"):
+run = st.button(
+    t("pl_run"), type="primary", icon=":material/play_arrow:", key="pl_run", disabled=blocked
+)
+if run:
     bar = st.progress(0.0, text=t("pl_running"))
     settings = planning.PlanSettings(
         rule_text=rule_text, target=float(target), per_community=int(per), widen=float(widen),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, db
+from dashboard import auth, db, gaps
 from dashboard import components as ui
 from dashboard import pricing as pr
 from dashboard.i18n import t
@@ -13,6 +13,7 @@ from dashboard.views.pricing import PricingContext
 
 version = db.data_version()
 f = ui.page_header("page_pricing")
+gaps.stop(version, "pricing")
 with st.spinner(t("pr_fitting")):
     info = pr.model_info(version)
 st.caption(t("pr_model_note", start=info["start"], end=info["end"]))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import auth, charts, db, selection
+from dashboard import auth, charts, db, gaps, selection
 from dashboard import components as ui
 from dashboard.i18n import lang, t
 
@@ -15,6 +15,7 @@ f = ui.page_header("page_selection", t("sel_caption"))
 # A regional manager sees only the communities of their regions.
 regions = auth.scope().clip_regions(f.regions)
 user = auth.current_user()
+gaps.note(version, "rule_signals")
 
 library = selection.saved_rules()
 names = library["name"].tolist()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,52 @@ def world_file(tmp_path_factory) -> Path:
     con = generate.generate(path, scale="small", seed=WORLD_SEED)
     con.close()
     return path
+
+
+# Tables a new operator's database holds besides the input tables: not emptied.
+SYSTEM_TABLES = (
+    "schema_version",
+    "meta",
+    "app_users",
+    "audit_log",
+    "import_log",
+    "import_quarantine",
+)
+
+
+@pytest.fixture(scope="session")
+def core_world_file(world_file, tmp_path_factory) -> Path:
+    """The small world with only the core input tables filled: every other table emptied
+    (campaign ids cleared from order lines), rollups rebuilt, as an operator's first load."""
+    from engine import afterload, availability
+
+    path = tmp_path_factory.mktemp("core") / "linli-core.duckdb"
+    shutil.copy(world_file, path)
+    con = duckdb.connect(str(path))
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+        ).fetchall()
+    ]
+    keep = set(availability.CORE_TABLES) | set(SYSTEM_TABLES)
+    for name in names:
+        if name not in keep and not name.startswith("rollup_"):
+            con.execute(f'DELETE FROM "{name}"')
+    con.execute("UPDATE order_items SET campaign_id = NULL")
+    afterload.rebuild(con)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def core_app_env(core_world_file, monkeypatch):
+    """Point the app at the core-tables-only world, demo auth, no live telemetry."""
+    monkeypatch.setenv("LINLI_DB", str(core_world_file))
+    monkeypatch.setenv("LINLI_AUTH", "none")
+    monkeypatch.setenv("LINLI_MQTT_URL", "none")
+    return core_world_file
 
 
 @pytest.fixture

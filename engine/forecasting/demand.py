@@ -30,7 +30,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engine import clock, forecasting
+from engine import availability, clock, forecasting
 from engine.auth import ALL, Scope
 from engine.forecasting import calendar, weather
 
@@ -87,11 +87,45 @@ class DemandData:
         shelf_life_days, pack_size, supplier_id, region_id``.
     level
         ``"warehouse"`` or ``"community"``.
+    derived
+        What was derived rather than read: ``"listings_from_orders"`` when the campaigns
+        table is empty and the listing columns come from order lines; ``"no_weather"`` when
+        no weather is loaded and ``tmax`` is left out of the frame.
     """
 
     frame: pd.DataFrame
     keys: pd.DataFrame
     level: str
+    derived: tuple[str, ...] = ()
+
+
+# Listings per day, area and SKU: from the campaigns table (``col`` is a LEVELS column).
+_LISTINGS = """
+SELECT k.sale_date AS ds, c.{col} AS area, k.sku_id,
+       count(*)::DOUBLE AS listed,
+       avg(1 - k.price / k.list_price) AS discount,
+       bool_or(k.sold_out) AS censored
+FROM campaigns k JOIN communities c ON c.community_id = k.community_id
+WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
+GROUP BY ALL
+"""
+# Without campaigns, a community that sold the SKU that day listed it, at the discount paid.
+# Days a listing sold nothing are invisible in orders, and stock-outs are unknown (no
+# censoring): the series then hold only days with sales for ``listed``.
+_LISTINGS_FROM_ORDERS = """
+SELECT o.order_date AS ds, c.{col} AS area, i.sku_id,
+       count(DISTINCT o.community_id)::DOUBLE AS listed,
+       greatest(0.0, 1 - sum(i.unit_price * i.qty)
+           / nullif(sum(coalesce(i.list_price, s.list_price) * i.qty), 0)) AS discount,
+       false AS censored
+FROM order_items i
+JOIN orders o USING (order_id)
+JOIN skus s USING (sku_id)
+JOIN communities c ON c.community_id = o.community_id
+WHERE o.status <> 'cancelled'
+  AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
+GROUP BY ALL
+"""
 
 
 def _level_column(level: str) -> str:
@@ -128,9 +162,12 @@ def history(
     """
     col = _level_column(level)
     as_of = clock.as_of(con)
-    first = con.execute("SELECT min(sale_date) FROM campaigns").fetchone()
+    derived = bool(availability.missing(con, "forecast_listings"))
+    first = con.execute(
+        "SELECT min(order_date) FROM orders" if derived else "SELECT min(sale_date) FROM campaigns"
+    ).fetchone()
     if first is None or first[0] is None:
-        raise ValueError("the database has no campaigns")
+        raise ValueError("the database has no orders")
     start = first[0]
     comms = scope.communities(con)
     sales = con.execute(
@@ -145,16 +182,7 @@ def history(
         [comms, comms],
     ).df()
     camp = con.execute(
-        f"""
-        SELECT k.sale_date AS ds, c.{col} AS area, k.sku_id,
-               count(*)::DOUBLE AS listed,
-               avg(1 - k.price / k.list_price) AS discount,
-               bool_or(k.sold_out) AS censored
-        FROM campaigns k JOIN communities c ON c.community_id = k.community_id
-        WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
-        GROUP BY ALL
-        """,
-        [comms, comms],
+        (_LISTINGS_FROM_ORDERS if derived else _LISTINGS).format(col=col), [comms, comms]
     ).df()
     dates = pd.date_range(pd.Timestamp(start), pd.Timestamp(as_of), freq="D")
     pairs = camp[["area", "sku_id"]].drop_duplicates().sort_values(["area", "sku_id"])
@@ -172,8 +200,13 @@ def history(
     df = df.merge(_weather(con), on="ds", how="left")
     df = df.merge(_topic_trend(con, col, keys, comms), on=["ds", "area", "sku_id"], how="left")
     df["topic_trend"] = df["topic_trend"].fillna(1.0)
-    frame = df[["unique_id", "ds", "y", "censored", *EXOG]].sort_values(["unique_id", "ds"])
-    return DemandData(frame.reset_index(drop=True), keys.drop(columns="area"), level)
+    notes: tuple[str, ...] = ("listings_from_orders",) if derived else ()
+    exog = list(EXOG)
+    if df["tmax"].isna().all():  # no weather loaded: no heat effect rather than NaN features
+        exog.remove("tmax")
+        notes += ("no_weather",)
+    frame = df[["unique_id", "ds", "y", "censored", *exog]].sort_values(["unique_id", "ds"])
+    return DemandData(frame.reset_index(drop=True), keys.drop(columns="area"), level, notes)
 
 
 def _keys(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, col: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ class Result:
     as_of: pd.Timestamp
     objective: str = "squared"  # the model's loss (squared: mean, absolute: median)
     choice: pd.DataFrame | None = None  # demand.choose_objective's table, if it ran
+    derived: tuple[str, ...] = ()  # what demand.history derived rather than read
 
 
 def compute(
@@ -76,7 +77,7 @@ def compute(
     Raises
     ------
     ValueError
-        For a database without orders or campaigns.
+        For a database without orders.
     """
     report = progress or (lambda step, frac: None)
     report("history", 0.02)
@@ -127,6 +128,7 @@ def compute(
         data.frame["ds"].max(),
         settings.objective,
         choice,
+        data.derived,
     )
 
 

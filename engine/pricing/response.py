@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from engine import availability
 from engine.auth import ALL, EmptyScope, Scope, ScopeError
 from engine.pricing import data, elasticity, evidence
 
@@ -340,8 +341,10 @@ def fit(
     Raises
     ------
     ValueError
-        When the window is too short or holds no campaigns.
+        When the window is too short or holds no campaigns
+        (:class:`engine.availability.MissingDataError` when the campaigns table is empty).
     """
+    availability.require(con, "pricing")
     start, end = data.window(con, end, days)
     if not 1 <= calibration_days <= days - 7:
         raise ValueError("calibration_days must leave at least 7 training days")

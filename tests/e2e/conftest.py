@@ -39,17 +39,28 @@ def server(world_file, tmp_path_factory):
     if os.environ.get("LINLI_E2E_URL"):
         yield os.environ["LINLI_E2E_URL"].rstrip("/")
         return
+    # Embedded broker + simulator, exactly as `make run` (no LINLI_MQTT_URL).
+    yield from serve(world_file, tmp_path_factory)
+
+
+def serve(world: Path, tmp_path_factory, fit: bool = True, **extra_env: str):
+    """Run `python -m ops.serve` on a copy of ``world``; yield its URL, stop it afterwards.
+
+    ``fit`` stores the demand model first, as the background job leaves it (the forecast page
+    never fits itself); without it the app starts as on a database nobody has fitted yet.
+    """
     db = tmp_path_factory.mktemp("e2e") / "linli.duckdb"
-    shutil.copy(world_file, db)
-    # The demand model as the background job leaves it: the forecast page never fits itself.
-    con = dbmod.connect(db)
-    try:
-        store.ensure(con, dataset.version(con))
-    finally:
-        con.close()
+    shutil.copy(world, db)
+    if fit:
+        con = dbmod.connect(db)
+        try:
+            store.ensure(con, dataset.version(con))
+        finally:
+            con.close()
     port = free_port()
     env = dict(os.environ, LINLI_DB=str(db), LINLI_PORT=str(port), LINLI_AUTH="none")
-    env.pop("LINLI_MQTT_URL", None)  # embedded broker + simulator, exactly as `make run`
+    env.pop("LINLI_MQTT_URL", None)
+    env.update(extra_env)
     log = open(tmp_path_factory.mktemp("e2e-log") / "serve.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ops.serve"],

@@ -74,3 +74,18 @@ def test_dispatch_pin_what_if_moves_the_pickup_to_the_chosen_vehicle(app):
     dropped = [df.value for df in at.dataframe if "reason" in df.value.columns]
     assert set(served) <= {plate}
     assert len(served) > 0 or any((d["pickup"] == pickup).any() for d in dropped)
+
+
+def test_dispatch_with_every_vehicle_switched_off_says_so(app, world):
+    """Unticking every van in the fleet what-if stops with a note, not a solver traceback."""
+    n = world.cursor().execute("SELECT count(*) FROM vehicles WHERE warehouse_id = 1").fetchone()[0]
+    edits = {
+        "edited_rows": {i: {"use": False} for i in range(n)},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at = app("en", dp_limit=1, dp_wh=1, dp_fleet_1=edits)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No vehicle is in use" in i.value for i in at.info)
