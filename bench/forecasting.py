@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
             ),
             Figure(
                 f"h = {h}: bias (model)",
-                "|bias| ≤ 5 %",
+                "abs(bias) ≤ 5 %",
                 f"{x['bias']:+.3f}",
                 scale,
                 bool(abs(x["bias"]) <= 0.05),
