@@ -537,6 +537,8 @@ CREATE TABLE IF NOT EXISTS forecast_fits (
     created_at    TIMESTAMP NOT NULL,
     seconds       DOUBLE NOT NULL         -- wall time of the fit
 );
+-- What the fit's history derived rather than read (e.g. listings_from_orders), comma-separated.
+ALTER TABLE forecast_fits ADD COLUMN IF NOT EXISTS derived VARCHAR;
 
 CREATE TABLE IF NOT EXISTS forecast_values (
     fit_id      VARCHAR NOT NULL,

@@ -84,3 +84,30 @@ def app_env(world_file, monkeypatch):
     monkeypatch.setenv("LINLI_AUTH", "none")
     monkeypatch.setenv("LINLI_MQTT_URL", os.environ.get("LINLI_TEST_MQTT_URL", "none"))
     return world_file
+
+
+def _store_fit(path: Path) -> None:
+    """Fit and store the demand model as the background job leaves it (pages never fit)."""
+    from engine import dataset
+    from engine import db as dbmod
+    from engine.forecasting import store
+
+    con = dbmod.connect(path)
+    try:
+        store.ensure(con, dataset.version(con))
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def fitted_world_file(world_file) -> Path:
+    """The small world with its demand model stored (the forecast page's precondition)."""
+    _store_fit(world_file)
+    return world_file
+
+
+@pytest.fixture(scope="session")
+def fitted_core_world_file(core_world_file) -> Path:
+    """The core-tables-only world with its demand model stored (from derived listings)."""
+    _store_fit(core_world_file)
+    return core_world_file

@@ -32,7 +32,7 @@ import pandas as pd
 
 from engine import availability, clock, forecasting
 from engine.auth import ALL, Scope
-from engine.forecasting import calendar, weather
+from engine.forecasting import calendar, listings, weather
 
 LEVELS = {"warehouse": "warehouse_id", "community": "community_id"}  # identifier whitelist
 # Topic keyword -> SKUs it speaks about, by tag or by category.
@@ -99,35 +99,6 @@ class DemandData:
     derived: tuple[str, ...] = ()
 
 
-# Listings per day, area and SKU: from the campaigns table (``col`` is a LEVELS column).
-_LISTINGS = """
-SELECT k.sale_date AS ds, c.{col} AS area, k.sku_id,
-       count(*)::DOUBLE AS listed,
-       avg(1 - k.price / k.list_price) AS discount,
-       bool_or(k.sold_out) AS censored
-FROM campaigns k JOIN communities c ON c.community_id = k.community_id
-WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
-GROUP BY ALL
-"""
-# Without campaigns, a community that sold the SKU that day listed it, at the discount paid.
-# Days a listing sold nothing are invisible in orders, and stock-outs are unknown (no
-# censoring): the series then hold only days with sales for ``listed``.
-_LISTINGS_FROM_ORDERS = """
-SELECT o.order_date AS ds, c.{col} AS area, i.sku_id,
-       count(DISTINCT o.community_id)::DOUBLE AS listed,
-       greatest(0.0, 1 - sum(i.unit_price * i.qty)
-           / nullif(sum(coalesce(i.list_price, s.list_price) * i.qty), 0)) AS discount,
-       false AS censored
-FROM order_items i
-JOIN orders o USING (order_id)
-JOIN skus s USING (sku_id)
-JOIN communities c ON c.community_id = o.community_id
-WHERE o.status <> 'cancelled'
-  AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
-GROUP BY ALL
-"""
-
-
 def _level_column(level: str) -> str:
     """The id column of a level, or a ValueError."""
     if level not in LEVELS:
@@ -182,7 +153,8 @@ def history(
         [comms, comms],
     ).df()
     camp = con.execute(
-        (_LISTINGS_FROM_ORDERS if derived else _LISTINGS).format(col=col), [comms, comms]
+        (listings.FROM_ORDERS if derived else listings.FROM_CAMPAIGNS).format(col=col),
+        [comms, comms],
     ).df()
     dates = pd.date_range(pd.Timestamp(start), pd.Timestamp(as_of), freq="D")
     pairs = camp[["area", "sku_id"]].drop_duplicates().sort_values(["area", "sku_id"])

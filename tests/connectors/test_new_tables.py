@@ -94,7 +94,7 @@ def con():
     )
     c.execute(
         "INSERT INTO orders VALUES (3000000001, 1, 1, 11, '2026-03-01', '2026-03-01 08:00', "
-        "'2026-03-02 17:00', NULL, NULL, 'paid', NULL, 0)"
+        "'2026-03-02 17:00', NULL, NULL, 'paid', NULL, 0, NULL)"
     )
     yield c
     c.close()
@@ -175,7 +175,7 @@ def test_cli_new_refuses_an_existing_file(tmp_path, capsys):
     assert load.main(["--db", str(tmp_path / "none.duckdb"), str(tmp_path)]) == 2
     assert "exists" in capsys.readouterr().err
     assert load.main(["--db", str(path), str(tmp_path)]) == 2  # not a database: said, no trace
-    assert "Cannot open" in capsys.readouterr().err
+    assert "not a DuckDB file" in capsys.readouterr().err  # engine.db refuses it by its header
     assert path.read_bytes() == b"keep me"
 
 

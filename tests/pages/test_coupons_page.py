@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import coupons
+from engine import db as dbmod
 from tests.pages.conftest import APP
 
 SEGMENTS = "../pages/segments.py"
@@ -35,13 +36,23 @@ def _run() -> AppTest:
     return at.run()
 
 
-def test_without_an_outbox_the_button_is_disabled_and_says_why(own_world, monkeypatch):
-    """No outbox wired: the page explains that coupons cannot be sent and sends nothing."""
-    monkeypatch.setattr(coupons, "sender", lambda: None)
+def test_the_app_queues_coupons_in_its_outbox(own_world):
+    """The page's own sender is the outbox: each coupon-arm user gets one queued message."""
     at = _run()
     assert not at.exception
-    assert at.button(key="cpn_issue").disabled
-    assert any("outbox" in i.value for i in at.info)
+    at.slider(key="cpn_holdout").set_value(0.3)
+    at.button(key="cpn_issue").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    trials = next(d.value for d in at.dataframe if "trial_id" in d.value.columns)
+    st.cache_resource.clear()  # release the app's handle on the file
+    con = dbmod.connect(own_world)  # the app's configuration: one instance per file
+    try:
+        queued = con.execute(
+            "SELECT count(*), count(DISTINCT recipient) FROM outbox WHERE kind = 'coupon'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert queued == (trials.iloc[0]["n_coupon"], trials.iloc[0]["n_coupon"])
 
 
 def test_sending_hands_every_coupon_to_the_outbox_and_lists_the_trial(own_world, monkeypatch):

@@ -40,14 +40,18 @@ def _sqlite(path):
 
 
 def _corrupt_block(world_file, tmp_path, table: str = "order_items"):
-    """A copy of the world whose first data block of ``table`` fails its checksum."""
-    con = duckdb.connect(str(world_file), read_only=True)
+    """A copy of the world whose first data block of ``table`` fails its checksum.
+
+    The block is looked up in the copy: the shared world file may be open in this process
+    with the app's configuration, which a second, differently configured handle may not join.
+    """
+    path = tmp_path / "corrupt.duckdb"
+    shutil.copy(world_file, path)
+    con = duckdb.connect(str(path), read_only=True)
     block = con.execute(
         f"SELECT min(block_id) FROM pragma_storage_info('{table}') WHERE block_id >= 0"
     ).fetchall()[0][0]
     con.close()
-    path = tmp_path / "corrupt.duckdb"
-    shutil.copy(world_file, path)
     with path.open("r+b") as f:
         f.seek(HEADER + block * BLOCK + 64)
         data = bytearray(f.read(512))
