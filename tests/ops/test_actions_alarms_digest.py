@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import time
 from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 
 from engine import clock, db, kpis
-from engine.actions import alarms, channels, digest, jobs, outbox
-from ops import actions, scheduler
+from engine.actions import alarms, channels, digest, jobs
+from ops import scheduler
+from tests.ops.outbox_drain import drain
 from tests.receivers import SmtpReceiver, WebhookReceiver, mail_text
-
-FAST = outbox.Retry(base_s=0.05, max_s=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +30,6 @@ def world_copy(world_file, tmp_path_factory):
     hook.close()
     smtp.close()
     con.close()
-
-
-def _drain(con) -> None:
-    sender = actions.Sender(con, retry=FAST, environ={})
-    for _ in range(200):
-        sender.run_once()
-        if outbox.messages(con.cursor(), status="queued").empty:
-            return
-        time.sleep(0.02)
 
 
 def _alarm(cur, alert_id: int, device: str, raised: datetime, severity: str, dm: float) -> None:
@@ -66,7 +55,7 @@ def test_alarm_notified_once_then_escalated_with_stock_proposal(world_copy):
     got = alarms.check(cur, escalate_after_min=15, now=now)
     assert (got.notified, got.escalated) == (3, 1)
     assert alarms.check(cur, escalate_after_min=15, now=now) == alarms.AlarmCheck(0, 0, 0)
-    _drain(con)
+    drain(con)
     duty = [h for h in hook.wait(4) if h.path == "/duty"]
     esc = [h for h in hook.hits if h.path == "/escalation"]
     assert sorted(h.key for h in duty) == [f"alarm:{i}:notify" for i in (9001, 9002, 9003)]
@@ -108,7 +97,7 @@ def test_digest_per_region_finds_a_planted_anomaly(world_copy):
     run = jobs.run(cur, "digest", lambda: digest.send_all(cur).as_dict())
     assert run == {"day": day.isoformat(), "digests": 3, "queued": 3}
     assert digest.send_all(cur).queued == 0  # same day again: nothing twice
-    _drain(con)
+    drain(con)
     mails = smtp.wait(3)
     assert len(mails) == 3 and all(to == ["managers@linli.example"] for _, to in smtp.envelopes)
     by_region = {m["Subject"].split()[-1]: mail_text(m) for m in mails}

@@ -13,11 +13,9 @@ import pandas as pd
 import pytest
 
 from engine import clock, db, planning
-from engine.actions import channels, outbox, publish
-from ops import actions
+from engine.actions import channels, publish
+from tests.ops.outbox_drain import drain
 from tests.receivers import SmtpReceiver, WebhookReceiver, mail_files, mail_text
-
-FAST = outbox.Retry(base_s=0.05, max_s=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +38,11 @@ def published(world_file, tmp_path_factory):
     sup = int(plan.suppliers["supplier_id"].iloc[0])
     channels.set_contact(cur, f"supplier:{sup}", "orders@sup.example")
     first = publish.publish(cur, pid, username="tester", purchase=plan.purchase)
-    _drain(con)
+    drain(con)
     yield con, cur, plan, first, hook, smtp
     hook.close()
     smtp.close()
     con.close()
-
-
-def _drain(con) -> None:
-    sender = actions.Sender(con, retry=FAST, environ={})
-    for _ in range(200):
-        sender.run_once()
-        if outbox.messages(con.cursor(), status="queued").empty:
-            return
-        time.sleep(0.02)
 
 
 def test_listings_created_for_the_sale_date(published):
@@ -138,7 +127,7 @@ def test_republish_after_an_edit_sends_a_correction_not_a_duplicate(published):
     )
     fix = publish.publish(cur, plan.plan_id, username="tester")
     assert (fix.listings_updated, fix.corrections, fix.revision) == (1, 1, 2)
-    _drain(con)
+    drain(con)
     new = [h for h in hook.wait(before_hits + 2)[before_hits:] if h.path == "/leaders"]
     assert len(new) == 1 and new[0].title.startswith("【更正】")
     assert f"→ ¥{row['price'] + 1:.2f}" in new[0].message
