@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser run test test-fast lint bench demo clean
+.PHONY: install browser java run test test-fast test-scale lint bench demo clean
 
 install: $(STAMP)
 
@@ -26,8 +26,21 @@ browser:
 	      chromium fonts-noto-cjk >/dev/null; \
 	  else echo "chromium or CJK fonts missing and not root: e2e tests will skip"; fi; fi
 
-test: lint browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+# A Java runtime for the Spark batch layer (docs/scale.md), from Debian's packages.
+java:
+	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing default-jre-headless for the Spark tests…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      default-jre-headless >/dev/null || echo "default-jre-headless not installed: Spark tests will skip"; \
+	  else echo "no Java runtime and not root: Spark tests will skip"; fi; fi
+
+test: lint browser java
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not scale"
+
+# The slow Spark tests (identical results at more periods, fan-out, two ingesters, 100k messages).
+test-scale: install java
+	$(BIN)/python -m pytest -n 0 -q -m scale
 
 test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not e2e and not slow"

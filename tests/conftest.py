@@ -111,3 +111,21 @@ def fitted_core_world_file(core_world_file) -> Path:
     """The core-tables-only world with its demand model stored (from derived listings)."""
     _store_fit(core_world_file)
     return core_world_file
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session per test run (start-up ~10 s); skips, saying why, without Java."""
+    from engine import spark as sparkmod
+
+    why = sparkmod.java_missing()
+    if why:
+        print(f"SKIP Spark tests: {why}")
+        pytest.skip(f"Spark unavailable: {why}")
+    try:
+        session = sparkmod.session("linli-tests")
+    except sparkmod.SparkUnavailableError as exc:
+        print(f"SKIP Spark tests: {exc}")
+        pytest.skip(f"Spark unavailable: {exc}")
+    yield session
+    sparkmod.stop()

@@ -37,6 +37,7 @@ INDIRECT = {
     "python-calamine": "pandas.read_excel(engine='calamine') in connectors/files.py",
     "openpyxl": "pandas' Excel reader/writer fallback, and the tests read exports with it",
     "xlsxwriter": "pandas.ExcelWriter(engine='xlsxwriter') in engine/routing/export.py",
+    "py4j": "pyspark's bridge to the JVM (engine/spark.py), pinned with it",
 }
 
 
