@@ -22,6 +22,21 @@ def world() -> duckdb.DuckDBPyConnection:
     con.close()
 
 
+# Past listings priced at random fractions of list in this range (a platform running price
+# tests): the history then covers the planted optimum (data.generate's price_exploration).
+EXPLORATION = (0.6, 1.3)
+
+
+@pytest.fixture(scope="session")
+def explored_world() -> duckdb.DuckDBPyConnection:
+    """The `small` world (seed 7) whose history explored prices over :data:`EXPLORATION`."""
+    con = generate.generate(
+        ":memory:", scale="small", seed=WORLD_SEED, price_exploration=EXPLORATION
+    )
+    yield con
+    con.close()
+
+
 @pytest.fixture(scope="session")
 def world_file(tmp_path_factory) -> Path:
     """The `small` world (seed 7) as a DuckDB file, for app and process tests."""
