@@ -28,6 +28,8 @@ from engine import db as dbmod
 
 GENERATOR_VERSION = "1"
 EXPLORATION_STREAM = 18  # second seed word of the price-exploration generator
+# The exploring twins' range (tests, bench.decisions): price tests from 0.6 to 1.3 × list.
+PRICE_TESTS = (0.6, 1.3)
 Progress = Callable[[str, float], None]
 
 

@@ -22,16 +22,12 @@ def world() -> duckdb.DuckDBPyConnection:
     con.close()
 
 
-# Past listings priced at random fractions of list in this range (a platform running price
-# tests): the history then covers the planted optimum (data.generate's price_exploration).
-EXPLORATION = (0.6, 1.3)
-
-
 @pytest.fixture(scope="session")
 def explored_world() -> duckdb.DuckDBPyConnection:
-    """The `small` world (seed 7) whose history explored prices over :data:`EXPLORATION`."""
+    """The `small` world (seed 7) whose past listings were priced at random fractions of list
+    in ``generate.PRICE_TESTS`` (a platform running price tests)."""
     con = generate.generate(
-        ":memory:", scale="small", seed=WORLD_SEED, price_exploration=EXPLORATION
+        ":memory:", scale="small", seed=WORLD_SEED, price_exploration=generate.PRICE_TESTS
     )
     yield con
     con.close()
