@@ -276,6 +276,23 @@ def test_plan_uses_costs_evidence_and_overrides(world):
         planning.PlanSettings(stop_cost=-1.0)
 
 
+@pytest.mark.scale
+def test_plan_prices_within_the_explored_range(explored_world):
+    """Tomorrow's plan on a world whose history explored prices: at most 5 % of planned prices
+    outside the observed range, many of them above list (where the evidence reaches), and
+    thresholds above 1 where the data's group costs pay. Outside the default run: the plan
+    fits the forecaster (~20 s)."""
+    cur = explored_world.cursor()
+    _, hi = kpis.data_range(cur)
+    plan = planning.build(cur, hi + timedelta(days=1), planning.PlanSettings(route=False))
+    it = plan.items
+    assert len(it) > 100
+    assert it["extrapolated"].mean() <= 0.05
+    lp = cur.execute("SELECT sku_id, list_price FROM skus").df().set_index("sku_id")["list_price"]
+    assert (it["price"] > 1.05 * it["sku_id"].map(lp)).mean() > 0.2
+    assert (it["threshold"] > 1).any()
+
+
 def _lots_db():
     """One warehouse, a 5-day SKU received 10, 8 and 6 units on days 1, 3 and 5, 12 left."""
     from engine import db
