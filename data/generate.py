@@ -27,6 +27,9 @@ from engine import afterload
 from engine import db as dbmod
 
 GENERATOR_VERSION = "1"
+EXPLORATION_STREAM = 18  # second seed word of the price-exploration generator
+# The exploring twins' range (tests, bench.decisions): price tests from 0.6 to 1.3 × list.
+PRICE_TESTS = (0.6, 1.3)
 Progress = Callable[[str, float], None]
 
 
@@ -40,6 +43,7 @@ def generate(
     seed: int = 7,
     end: date = world.DEFAULT_END,
     progress: Progress | None = None,
+    price_exploration: tuple[float, float] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Generate a world and load it into a database.
 
@@ -55,6 +59,12 @@ def generate(
         Last simulated day (the world's "as of" date).
     progress
         Called with (stage name, fraction done in 0..1).
+    price_exploration
+        ``(low, high)`` fractions of list price: every past listing is priced at a uniform
+        random fraction in that range (a platform that ran price tests), so the history covers
+        prices above list as well. Off (``None``) by default; then the world is exactly the
+        default one. The prices come from their own generator, so the population and weather
+        stay those of the same seed without exploration.
 
     Returns
     -------
@@ -64,12 +74,18 @@ def generate(
     Raises
     ------
     ValueError
-        For an unknown scale.
+        For an unknown scale or a ``price_exploration`` that is not ``0 < low <= high``.
     engine.forecasting.calendar.CoverageError
         When the world's days lie outside the published holiday calendar.
     """
     if scale not in world.SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(world.SCALES)}")
+    explore = None
+    if price_exploration is not None:
+        e_lo, e_hi = (float(v) for v in price_exploration)
+        if not 0 < e_lo <= e_hi:
+            raise ValueError(f"price_exploration needs 0 < low <= high, got {price_exploration}")
+        explore = (e_lo, e_hi, np.random.default_rng([seed, EXPLORATION_STREAM]))
     report = progress or _quiet
     sc = world.SCALES[scale]
     con = target if isinstance(target, duckdb.DuckDBPyConnection) else dbmod.connect(target)
@@ -82,7 +98,7 @@ def generate(
     weather = simulate.weather(rng, dates)
     cats = list(world.CATEGORY_BASE)
     fx = simulate.effects(dates, pop.skus, cats, weather["tmax_c"].to_numpy())
-    sim = simulate.run(rng, pop, dates, fx, sc, lambda i, n: report("days", i / n))
+    sim = simulate.run(rng, pop, dates, fx, sc, lambda i, n: report("days", i / n), explore)
     report("orders", 0.0)
     campaigns, orders, items, truth_demand = _settle(rng, pop, dates, sim)
     inventory = _inventory(rng, pop, dates, items, orders)
@@ -124,6 +140,8 @@ def generate(
         "generator": GENERATOR_VERSION,
         "city": world.CITY,
     }
+    if explore is not None:  # only exploring worlds say so: the default meta stays as it was
+        meta["price_exploration"] = f"{explore[0]:g}-{explore[1]:g}"
     con.execute("DELETE FROM meta")
     con.execute(
         "INSERT INTO meta SELECT * FROM (SELECT unnest(?::VARCHAR[]) AS key, "
@@ -553,6 +571,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default=str(dbmod.db_path()), help="target DuckDB file (LINLI_DB)")
     ap.add_argument("--end", default=world.DEFAULT_END.isoformat(), help="last simulated day, ISO")
     ap.add_argument("--force", action="store_true", help="overwrite an existing file")
+    ap.add_argument(
+        "--price-exploration",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="price past listings at random fractions of list in [LOW, HIGH] (price tests)",
+    )
     args = ap.parse_args(argv)
     path = Path(args.db)
     if path.exists() and not args.force:
@@ -569,7 +594,14 @@ def main(argv: list[str] | None = None) -> int:
     for p in (tmp, Path(str(tmp) + ".wal")):
         p.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    con = generate(tmp, args.scale, args.seed, date.fromisoformat(args.end), progress=_bar)
+    con = generate(
+        tmp,
+        args.scale,
+        args.seed,
+        date.fromisoformat(args.end),
+        progress=_bar,
+        price_exploration=tuple(args.price_exploration) if args.price_exploration else None,
+    )
     counts = {
         t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]  # fixed names
         for t in ("communities", "users", "orders", "order_items", "campaigns")

@@ -136,6 +136,7 @@ def run(
     fx: DayEffects,
     scale: world.Scale,
     progress: Callable[[int, int], None] | None = None,
+    exploration: tuple[float, float, np.random.Generator] | None = None,
 ) -> Simulation:
     """Simulate every day: listings, campaigns, orders and lines, chat and topic mentions.
 
@@ -153,6 +154,11 @@ def run(
         World size (for the listing length).
     progress
         Called with (day index, number of days).
+    exploration
+        ``(low, high, generator)``: price every listing at a uniform random fraction of list
+        price in ``[low, high]`` drawn from ``generator`` (a platform running price tests)
+        instead of the usual discounts. The discounts are still drawn from ``rng`` (the
+        draws before the first orders stay the default world's).
 
     Returns
     -------
@@ -239,6 +245,9 @@ def run(
             need = (lst == a).any(axis=1) & ~(lst == b).any(axis=1) & (launch_day[b] <= d)
             lst[need, k_list - 1 - j] = b
         disc = rng.choice(DISCOUNTS, size=lst.shape, p=DISCOUNT_P)
+        if exploration is not None:
+            e_lo, e_hi, e_rng = exploration
+            disc = np.round(e_rng.uniform(e_lo, e_hi, lst.shape), 2)
         price = np.round(list_price[lst] * disc, 1)
         camp_ids = next_camp + np.arange(lst.size).reshape(lst.shape)
         next_camp += lst.size

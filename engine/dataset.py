@@ -14,7 +14,7 @@ import pandas as pd
 from engine import db as dbmod
 
 # Meta keys whose values together identify the data (the generator's world, then each load).
-VERSION_KEYS = ("as_of", "data_version", "scale", "seed")
+VERSION_KEYS = ("as_of", "data_version", "price_exploration", "scale", "seed")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,17 @@ def world() -> duckdb.DuckDBPyConnection:
 
 
 @pytest.fixture(scope="session")
+def explored_world() -> duckdb.DuckDBPyConnection:
+    """The `small` world (seed 7) whose past listings were priced at random fractions of list
+    in ``generate.PRICE_TESTS`` (a platform running price tests)."""
+    con = generate.generate(
+        ":memory:", scale="small", seed=WORLD_SEED, price_exploration=generate.PRICE_TESTS
+    )
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="session")
 def world_file(tmp_path_factory) -> Path:
     """The `small` world (seed 7) as a DuckDB file, for app and process tests."""
     path = tmp_path_factory.mktemp("world") / "linli-small.duckdb"

@@ -174,13 +174,15 @@ def _fit(
     xm = np.zeros((m, n_slopes))
     xm[np.arange(m), sk] = xk
 
+    lo, hi = (-35.0, 20.0) if family == "poisson" else (-35.0, 3.6)
+
     def parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Mean per trial, its derivative in eta and the variance per trial.
         if family == "poisson":
-            e = np.exp(np.clip(eta, -35.0, 20.0))
+            e = np.exp(np.clip(eta, lo, hi))
             return e, e, e
         # exp(3.6) lines per order already means P = 1 - 1e-16: clip to keep the math finite.
-        e = np.exp(np.clip(eta, -35.0, 3.6))
+        e = np.exp(np.clip(eta, lo, hi))
         p = np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12)
         return p, e * np.exp(-e), p * (1 - p)
 
@@ -241,7 +243,10 @@ def _fit(
             t /= 2
         step = t * (b_new - beta)
         beta = beta + step
-        eta, ll_prev, ll = cand, ll, ll_new
+        # Keep eta where the likelihood still moves: a row that the effects can fit exactly
+        # (every order took the SKU, or none did in a saturated group) otherwise drifts without
+        # bound, and the effects recovered below drift with it in opposite directions.
+        eta, ll_prev, ll = np.clip(cand, lo, hi), ll, ll_new
         if np.abs(step).max() < tol and abs(ll - ll_prev) < 1e-8 * max(1.0, abs(ll)):
             converged = True
             break

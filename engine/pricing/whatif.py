@@ -51,8 +51,11 @@ class OptimiseSettings:
 
     objective: str = "margin"  # margin | gmv
     target: float = 0.9  # minimum group-success probability (the seeds' 90 % bar)
-    price_min: float = 0.5  # bounds as fractions of the list price
-    price_max: float = 1.2
+    # Bounds as fractions of the list price. With ``evidence`` on, the observed range is the
+    # guard; the ceiling only stops a search the data do not bound (``evidence`` off). At 1.2
+    # it cut off prices a history of price tests supports (listings up to 1.3 × list).
+    price_min: float = 0.5
+    price_max: float = 1.5
     price_step: float = 0.01
     min_margin: float = 0.0  # minimum gross margin rate on the price paid
     threshold_min: int = 1

@@ -66,6 +66,25 @@ def test_another_seed_gives_different_tables(world):
     other.close()
 
 
+def test_price_exploration_changes_only_prices_and_what_follows(world, explored_world):
+    """Off by default; on, the population and weather stay the seed's, every listing is priced
+    within the range (above list too) and the meta table says so."""
+    cur, exp = world.cursor(), explored_world.cursor()
+    for t in ("users", "skus", "communities", "weather"):
+        assert table_hash(cur, t) == table_hash(exp, t), t
+    assert table_hash(cur, "orders") != table_hash(exp, "orders")
+    lo, hi, above = exp.execute(
+        "SELECT min(price / list_price), max(price / list_price), "
+        "avg((price > list_price * 1.05)::INT) FROM campaigns"
+    ).fetchall()[0]
+    assert 0.55 <= lo <= 0.62 and 1.28 <= hi <= 1.35 and above > 0.2
+    meta = dict(exp.execute("SELECT key, value FROM meta").fetchall())
+    assert meta["price_exploration"] == "0.6-1.3"
+    assert "price_exploration" not in dict(cur.execute("SELECT key, value FROM meta").fetchall())
+    with pytest.raises(ValueError, match="price_exploration"):
+        generate.generate(":memory:", scale="small", price_exploration=(1.2, 0.8))
+
+
 def test_scale_sizes(world):
     """The small world has about 20 communities, 2,000 users and 90 days."""
     cur = world.cursor()

@@ -6,6 +6,11 @@ its elasticities replaced by the planted ones; the *oracle* optimises against th
 with the same costs and the same price range (the range the listings cover: beyond it even the
 generator's constant-elasticity curve is an assumption no data checked). The plan optimises
 against the fitted model; both are scored under the true demand.
+
+Exploring twins: the same two seeds generated with ``price_exploration`` (past listings priced
+at random fractions 0.6–1.3 of list, a platform running price tests). Their evidence covers the
+planted optimum, so the plan, still searching only the observed range, is held to an oracle
+*free* to price anywhere in 0.5–1.3 × list.
 """
 
 from __future__ import annotations
@@ -50,6 +55,31 @@ def twin(request, world):
         con.close()
 
 
+@pytest.fixture(scope="module", params=[7, 11], ids=["seed7", "seed11"])
+def explored(request, explored_world):
+    """Like ``twin``, on the worlds whose history explored prices (``generate.PRICE_TESTS``)."""
+    if request.param == 7:
+        con = explored_world.cursor()
+    else:
+        con = generate.generate(
+            ":memory:", scale="small", seed=request.param, price_exploration=generate.PRICE_TESTS
+        )
+    end = clock.as_of(con)
+    model = response.fit(con, end=end)
+    skus = con.execute(
+        "SELECT DISTINCT sku_id FROM campaigns WHERE sale_date > ? ORDER BY 1",
+        [end - timedelta(days=28)],
+    ).df()["sku_id"]
+    yield con, model, _truth_model(con, model), costs.defaults(con, end), skus.tolist()
+    if request.param != 7:
+        con.close()
+
+
+# The oracle of the exploring twins: the planted elasticities and the costs, any price in
+# 0.5–1.3 × list (the exploration's ceiling), no evidence range.
+FREE = whatif.OptimiseSettings(evidence=False, price_min=0.5, price_max=1.3)
+
+
 def _optimise_all(model, skus, cm, settings=None) -> pd.DataFrame:
     opt = settings or whatif.OptimiseSettings()
     return pd.concat(
@@ -78,6 +108,29 @@ def test_plan_earns_95_percent_of_the_oracle_under_true_demand(twin):
     assert plan["extrapolated"].mean() <= 0.05
 
 
+def test_plan_earns_95_percent_of_a_free_oracle_where_prices_were_explored(explored):
+    """Where past listings explored 0.6–1.3 × list, the plan (observed range only) earns at
+    least 95 % of the margin after costs of an oracle free to price 0.5–1.3 × list under the
+    planted elasticities, with at most 5 % of its prices outside the observed range."""
+    _, model, true, cm, skus = explored
+    assert np.isfinite(model.eta0).all() and model.eta0.min() > -40  # no runaway effects
+    pr = model.prices
+    assert pr is not None and np.median(pr.high) > 1.2  # the evidence reaches above list
+    plan = _optimise_all(model, skus, cm)
+    free = _optimise_all(true, skus, cm, FREE)
+    ok = plan["feasible"].to_numpy() & free["feasible"].to_numpy()
+    assert ok.sum() > 1000
+    got = _score(true, plan[ok], cm)["net_margin"].sum()
+    best = _score(true, free[ok], cm)["net_margin"].sum()
+    assert best > 0
+    assert got >= 0.95 * best, (got, best)
+    assert plan["extrapolated"].mean() <= 0.05
+    assert (
+        plan.loc[plan["feasible"], "price"]
+        > model.list_price[model.sku_index(plan.loc[plan["feasible"], "sku_id"])] * 1.05
+    ).mean() > 0.2  # it uses the tested highs
+
+
 def test_observed_range_is_searched_and_extrapolation_flagged(twin):
     """Default answers stay inside each SKU's observed range; widening lets the optimiser
     leave it, and every such answer is flagged."""
@@ -102,8 +155,20 @@ def test_observed_range_is_searched_and_extrapolation_flagged(twin):
 
 def test_thresholds_exceed_one_where_planted_group_costs_pay(twin):
     """Without costs every threshold is 1; with a planted ¥60 cost per formed group many are
-    higher, and under the true demand those thresholds beat threshold 1 at the same price."""
-    _, model, true, cm, skus = twin
+    higher (as many, within a fifth, as the oracle's), and under the true demand those
+    thresholds beat threshold 1 at the same price."""
+    _thresholds_pay(*twin[1:], whatif.OptimiseSettings(), min_share=0.2)
+
+
+def test_thresholds_exceed_one_where_group_costs_pay_on_exploring_worlds(explored):
+    """The same on the worlds whose history explored prices (their plans price above list):
+    fewer pairs pay for a threshold there (17 % of the free oracle's on seed 7), and the plan
+    raises one in as many pairs as the oracle, within a fifth."""
+    _thresholds_pay(*explored[1:], FREE, min_share=0.1)
+
+
+def _thresholds_pay(model, true, cm, skus, oracle_settings, min_share: float) -> None:
+    """Thresholds under no costs and under a planted ¥60 per group, against the oracle's."""
     sample = skus[::3]
     free = costs.build(cm.community_ids, 0.0, 0.0, cm.units_per_order, handling_per_order=0.0)
     none = _optimise_all(model, sample, free)
@@ -113,7 +178,10 @@ def test_thresholds_exceed_one_where_planted_group_costs_pay(twin):
     )
     plan = _optimise_all(model, sample, planted)
     raised = plan[plan["feasible"] & (plan["threshold"] > 1)]
-    assert len(raised) > 0.2 * plan["feasible"].sum()
+    oracle = _optimise_all(true, sample, planted, oracle_settings)
+    n_oracle = (oracle["feasible"] & (oracle["threshold"] > 1)).sum()
+    assert len(raised) > min_share * plan["feasible"].sum()
+    assert abs(len(raised) - n_oracle) <= 0.2 * n_oracle  # where the planted truth raises them
     at_k = _score(true, raised, planted)["net_margin"].to_numpy()
     at_1 = _score(true, raised.assign(threshold=1), planted)["net_margin"].to_numpy()
     assert (at_k >= at_1 - 1e-9).mean() >= 0.9
@@ -206,6 +274,23 @@ def test_plan_uses_costs_evidence_and_overrides(world):
     assert dear.items["threshold"].mean() > it["threshold"].mean()
     with pytest.raises(ValueError, match="non-negative"):
         planning.PlanSettings(stop_cost=-1.0)
+
+
+@pytest.mark.scale
+def test_plan_prices_within_the_explored_range(explored_world):
+    """Tomorrow's plan on a world whose history explored prices: at most 5 % of planned prices
+    outside the observed range, many of them above list (where the evidence reaches), and
+    thresholds above 1 where the data's group costs pay. Outside the default run: the plan
+    fits the forecaster (~20 s)."""
+    cur = explored_world.cursor()
+    _, hi = kpis.data_range(cur)
+    plan = planning.build(cur, hi + timedelta(days=1), planning.PlanSettings(route=False))
+    it = plan.items
+    assert len(it) > 100
+    assert it["extrapolated"].mean() <= 0.05
+    lp = cur.execute("SELECT sku_id, list_price FROM skus").df().set_index("sku_id")["list_price"]
+    assert (it["price"] > 1.05 * it["sku_id"].map(lp)).mean() > 0.2
+    assert (it["threshold"] > 1).any()
 
 
 def _lots_db():
