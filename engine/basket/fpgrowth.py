@@ -27,15 +27,11 @@ from engine.basket import mining
 from engine.basket.mining import Limits
 
 
-def _lines(transactions: Any, session: Any) -> Any:
-    """Distinct ``order_id, item`` lines as a Spark DataFrame (pandas frames are uploaded)."""
+def _check(transactions: Any) -> None:
+    """Raise ValueError unless ``transactions`` is a usable pandas or Spark DataFrame."""
     if isinstance(transactions, pd.DataFrame):
         mining.check_transactions(transactions)
-        tx = transactions[["order_id", "item"]]
-        if isinstance(tx["item"].dtype, pd.CategoricalDtype):
-            # Arrow would send the categories' dictionary; Spark wants the plain values.
-            tx = tx.assign(item=np.asarray(tx["item"].astype(tx["item"].cat.categories.dtype)))
-        return session.createDataFrame(tx).dropDuplicates()
+        return
     columns = getattr(transactions, "columns", None)
     if columns is None or not hasattr(transactions, "groupBy"):
         raise ValueError(
@@ -45,7 +41,17 @@ def _lines(transactions: Any, session: Any) -> Any:
     missing = [c for c in ("order_id", "item") if c not in columns]
     if missing:
         raise ValueError(f"transactions lacks column(s) {missing}; expected order_id, item")
-    return transactions.select("order_id", "item").dropna().dropDuplicates()
+
+
+def _lines(transactions: Any, session: Any) -> Any:
+    """``order_id, item`` lines as a Spark DataFrame (pandas frames are uploaded)."""
+    if isinstance(transactions, pd.DataFrame):
+        tx = transactions[["order_id", "item"]]
+        if isinstance(tx["item"].dtype, pd.CategoricalDtype):
+            # Arrow would send the categories' dictionary; Spark wants the plain values.
+            tx = tx.assign(item=np.asarray(tx["item"].astype(tx["item"].cat.categories.dtype)))
+        return session.createDataFrame(tx)
+    return transactions.select("order_id", "item").dropna()
 
 
 def itemset_counts(
@@ -87,18 +93,34 @@ def itemset_counts(
         When Spark cannot start here.
     """
     from pyspark.ml.fpm import FPGrowth
-    from pyspark.sql import Window
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
+    _check(transactions)
     spark = session or sparkmod.session()
-    lines = _lines(transactions, spark).cache()
+    # One shuffle builds the baskets (a set per order); every later step reads them cached,
+    # in as many partitions as the cluster has cores.
+    cores = max(1, spark.sparkContext.defaultParallelism)
+    orders = (
+        _lines(transactions, spark)
+        .groupBy("order_id")
+        .agg(F.collect_set("item").alias("items"))
+        .coalesce(cores)
+        .cache()
+    )
+    baskets = None
     try:
-        n = lines.select("order_id").distinct().count()
+        shape = orders.agg(F.count("*").alias("n"), F.max(F.size("items")).alias("longest"))
+        first = shape.first()
+        n = int(first["n"]) if first is not None else 0
         if n == 0:
             raise ValueError("transactions is empty: there are no orders to analyse")
+        longest = int(first["longest"]) if first is not None else 0
         threshold = mining.min_count(min_support, n)
         singles = (
-            lines.groupBy("item").agg(F.count("*").alias("n")).where(F.col("n") >= threshold)
+            orders.select(F.explode("items").alias("item"))
+            .groupBy("item")
+            .agg(F.count("*").alias("n"))
+            .where(F.col("n") >= threshold)
         ).toPandas()
         labels = np.asarray(sorted(singles["item"].tolist()), dtype=object)
         code = {label: k for k, label in enumerate(labels)}
@@ -107,17 +129,11 @@ def itemset_counts(
         }
         if len(labels) < 2 or (max_len is not None and max_len < 2):
             return labels, dict(sorted(counts.items())), n
-        frequent = spark.createDataFrame(singles)
-        rank = Window.partitionBy("order_id").orderBy(F.desc("n"), F.asc("item"))
-        baskets = (
-            lines.join(F.broadcast(frequent), "item")
-            .withColumn("rank", F.row_number().over(rank))
-            .where(F.col("rank") <= limits.max_basket_items)
-            .groupBy("order_id")
-            .agg(F.collect_list("item").alias("items"))
-            .where(F.size("items") >= 2)
-            .cache()
-        )
+        keep = F.array(*[F.lit(label) for label in labels])
+        baskets = orders.select(F.array_intersect("items", keep).alias("items"))
+        if longest > limits.max_basket_items:
+            baskets = _capped(orders, singles, limits.max_basket_items, spark)
+        baskets = baskets.where(F.size("items") >= 2).cache()
         m = baskets.count()
         if m < threshold:  # no pair can reach the threshold
             return labels, dict(sorted(counts.items())), n
@@ -138,9 +154,27 @@ def itemset_counts(
             mined: pd.DataFrame = found.toPandas()
         finally:
             found.unpersist()
-            baskets.unpersist()
         for items, freq in zip(mined["items"], mined["freq"], strict=True):
             counts[tuple(sorted(code[i] for i in items))] = int(freq)
         return labels, dict(sorted(counts.items(), key=lambda kv: (len(kv[0]), kv[0]))), n
     finally:
-        lines.unpersist()
+        if baskets is not None:
+            baskets.unpersist()
+        orders.unpersist()
+
+
+def _capped(orders: Any, singles: pd.DataFrame, cap: int, spark: Any) -> Any:
+    """Baskets of frequent items only, each cut to its ``cap`` most frequent (ties: label)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+    frequent = spark.createDataFrame(singles)
+    rank = Window.partitionBy("order_id").orderBy(F.desc("n"), F.asc("item"))
+    return (
+        orders.select("order_id", F.explode("items").alias("item"))
+        .join(F.broadcast(frequent), "item")
+        .withColumn("rank", F.row_number().over(rank))
+        .where(F.col("rank") <= cap)
+        .groupBy("order_id")
+        .agg(F.collect_list("item").alias("items"))
+    )

@@ -65,6 +65,8 @@ def test_spark_confidence_boundary_is_exact(spark):
     rule = out[(out["antecedents"] == frozenset("a")) & (out["consequents"] == frozenset("b"))]
     assert rule["confidence"].tolist() == [2 / 3]
     _same_rules(local, out)
+    # A Spark DataFrame stays where it is and gives the same rules.
+    _same_rules(local, basket.rules(spark.createDataFrame(tx), 0.2, 2 / 3, engine="spark"))
 
 
 @pytest.mark.scale
@@ -87,3 +89,11 @@ def test_unknown_engine_raises():
     tx = pd.DataFrame({"order_id": [1, 1], "item": ["a", "b"]})
     with pytest.raises(ValueError, match="engine must be one of"):
         basket.rules(tx, 0.5, 0.1, engine="dask")
+
+
+def test_spark_engine_rejects_bad_transactions():
+    """Malformed transactions fail before Spark starts, with the local path's messages."""
+    with pytest.raises(ValueError, match="lacks column"):
+        basket.rules(pd.DataFrame({"order": [1], "item": ["a"]}), 0.5, 0.1, engine="spark")
+    with pytest.raises(ValueError, match="must be a pandas or Spark DataFrame"):
+        basket.rules([(1, "a")], 0.5, 0.1, engine="spark")
