@@ -70,6 +70,26 @@ def test_spark_confidence_boundary_is_exact(spark):
 
 
 @pytest.mark.scale
+def test_spark_basket_cap_and_guard(spark):
+    """Spark caps long baskets to their most frequent items as the local miners do, and the
+    itemset guard raises the same kind of error."""
+    tx = pd.DataFrame(
+        {
+            "order_id": [1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 5],
+            "item": ["a", "b", "c", "a", "b", "a", "b", "a", "c", "b", "c", "a"],
+        }
+    )
+    capped = basket.Limits(max_basket_items=2)
+    local = basket.frequent_itemsets(tx, 0.2, limits=capped)
+    out = basket.frequent_itemsets(tx, 0.2, limits=capped, engine="spark")
+    as_dict = lambda df: dict(zip(df["itemsets"], df["count"], strict=True))  # noqa: E731
+    assert frozenset("abc") not in as_dict(local)
+    assert as_dict(out) == as_dict(local)
+    with pytest.raises(ValueError, match="request too large"):
+        basket.rules(tx, 0.2, 0.1, limits=basket.Limits(max_candidates=2), engine="spark")
+
+
+@pytest.mark.scale
 def test_spark_small_world_baskets(world, spark):
     """On the small world's SKU baskets both engines give the same rules and itemsets."""
     tx = basket.slices.transactions(world.cursor())
