@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import warnings
 from typing import TYPE_CHECKING
@@ -45,6 +46,20 @@ def master() -> str:
     return f"local[{int(cores)}]"
 
 
+def _local_workers() -> None:
+    """Let local Python workers run this interpreter and import Linli's packages.
+
+    Spark starts its Python workers (``applyInPandas``, UDFs) with ``python3`` from PATH
+    unless told otherwise, which lacks this virtualenv's packages, and with a PYTHONPATH
+    that need not hold the repository. Both are read when the JVM starts.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+
+
 def session(app: str = "linli") -> SparkSession:
     """The shared SparkSession (created on first use), in UTC with Arrow transfers on."""
     global _SESSION
@@ -56,6 +71,7 @@ def session(app: str = "linli") -> SparkSession:
             why = java_missing()
             if why:
                 raise SparkUnavailableError(why)
+            _local_workers()
         # pyspark 4.3 warns on pandas 3; the conversions Linli uses are checked by tests.
         warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
         try:

@@ -20,6 +20,8 @@ from engine.basket import mining
 from engine.basket.mining import Limits
 
 DEFAULT_LIMITS = Limits()
+# Where itemsets are counted: this process, or Spark MLlib's FP-Growth (engine.basket.fpgrowth).
+ENGINES = ("local", "spark")
 
 RULE_COLUMNS = [
     "antecedents",
@@ -39,6 +41,7 @@ def frequent_itemsets(
     max_len: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
     method: str = "auto",
+    engine: str = "local",
 ) -> pd.DataFrame:
     """Frequent itemsets with support at least ``min_support``.
 
@@ -57,6 +60,11 @@ def frequent_itemsets(
         ``"sparse"`` (level-wise exact counting with sparse matrix products) or ``"auto"``
         (mlxtend unless more than ``AUTO_MLXTEND_MAX_BASKETS`` baskets remain). Pairs are
         always counted exactly from ``X'X``; all methods give identical results.
+    engine
+        ``"local"`` (this process, by ``method``) or ``"spark"``: Spark MLlib's FP-Growth on
+        the shared session (:mod:`engine.basket.fpgrowth`; ``method`` is then ignored, and
+        ``transactions`` may also be a Spark DataFrame). Counts, and so results, are
+        identical.
 
     Returns
     -------
@@ -71,9 +79,8 @@ def frequent_itemsets(
     mining.check_fraction("min_support", min_support, allow_zero=False)
     mining.check_len(1, max_len)
     mining.check_method(method)
-    baskets = mining.encode(transactions)
-    labels, counts = mining.itemset_counts(baskets, min_support, max_len, limits, method)
-    rows = [(frozenset(labels[list(s)]), c / baskets.n_orders, c) for s, c in counts.items()]
+    labels, counts, n = _counts(transactions, min_support, max_len, limits, method, engine)
+    rows = [(frozenset(labels[list(s)]), c / n, c) for s, c in counts.items()]
     out = pd.DataFrame(rows, columns=["itemsets", "support", "count"])
     return out.sort_values("support", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -87,6 +94,7 @@ def rules(
     single_consequent: bool = True,
     limits: Limits = DEFAULT_LIMITS,
     method: str = "auto",
+    engine: str = "local",
 ) -> pd.DataFrame:
     """Association rules in the manner of R arules' ``apriori``.
 
@@ -113,6 +121,11 @@ def rules(
         ``"sparse"`` (level-wise exact counting with sparse matrix products) or ``"auto"``
         (mlxtend unless more than ``AUTO_MLXTEND_MAX_BASKETS`` baskets remain). Pairs are
         always counted exactly from ``X'X``; all methods give identical results.
+    engine
+        ``"local"`` (this process, by ``method``) or ``"spark"``: Spark MLlib's FP-Growth on
+        the shared session (:mod:`engine.basket.fpgrowth`; ``method`` is then ignored, and
+        ``transactions`` may also be a Spark DataFrame). Counts, and so results, are
+        identical.
 
     Returns
     -------
@@ -131,10 +144,62 @@ def rules(
     mining.check_fraction("min_confidence", min_confidence, allow_zero=True)
     mining.check_len(min_len, max_len)
     mining.check_method(method)
+    labels, counts, n = _counts(transactions, min_support, max_len, limits, method, engine)
+    return rules_from_counts(labels, counts, n, min_confidence, min_len, single_consequent, limits)
+
+
+def _counts(
+    transactions, min_support: float, max_len: int | None, limits: Limits, method: str, engine: str
+) -> tuple[np.ndarray, dict[tuple[int, ...], int], int]:
+    """Item labels, frequent itemset counts (sorted code tuples) and the order count."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    if engine == "spark":
+        # Imported here: the Spark engine is optional and pyspark is slow to import.
+        from engine.basket import fpgrowth
+
+        return fpgrowth.itemset_counts(transactions, min_support, max_len, limits)
     baskets = mining.encode(transactions)
     labels, counts = mining.itemset_counts(baskets, min_support, max_len, limits, method)
-    n = baskets.n_orders
+    return labels, counts, baskets.n_orders
 
+
+def rules_from_counts(
+    labels: np.ndarray,
+    counts: dict[tuple[int, ...], int],
+    n: int,
+    min_confidence: float,
+    min_len: int = 2,
+    single_consequent: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+) -> pd.DataFrame:
+    """Rules from exact itemset counts; confidence is compared as ``count / base`` exactly.
+
+    Every miner (this process's or Spark's) ends here, so rules at a confidence boundary
+    come out the same whichever counted the itemsets.
+
+    Parameters
+    ----------
+    labels
+        Item label by code.
+    counts
+        Order count of every frequent itemset, keyed by its sorted code tuple (every subset
+        of a frequent itemset is present, as the miners guarantee).
+    n
+        Number of orders.
+    min_confidence, min_len, single_consequent, limits
+        As in :func:`rules`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`rules`.
+
+    Raises
+    ------
+    ValueError
+        When there are more than ``limits.max_rules`` rules.
+    """
     ante_codes: list[tuple[int, ...]] = []
     cons_codes: list[tuple[int, ...]] = []
     both: list[int] = []
@@ -312,6 +377,7 @@ def bundles(
     top: int = 20,
     limits: Limits = DEFAULT_LIMITS,
     method: str = "auto",
+    engine: str = "local",
 ) -> pd.DataFrame:
     """Bundles of 2 to ``max_size`` items ranked by expected incremental margin.
 
@@ -340,6 +406,11 @@ def bundles(
         ``"sparse"`` (level-wise exact counting with sparse matrix products) or ``"auto"``
         (mlxtend unless more than ``AUTO_MLXTEND_MAX_BASKETS`` baskets remain). Pairs are
         always counted exactly from ``X'X``; all methods give identical results.
+    engine
+        ``"local"`` (this process, by ``method``) or ``"spark"``: Spark MLlib's FP-Growth on
+        the shared session (:mod:`engine.basket.fpgrowth`; ``method`` is then ignored, and
+        ``transactions`` may also be a Spark DataFrame). Counts, and so results, are
+        identical.
 
     Returns
     -------
@@ -366,6 +437,7 @@ def bundles(
         max_len=max_size,
         limits=limits,
         method=method,
+        engine=engine,
     )
     columns = [
         "items",

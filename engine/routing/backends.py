@@ -163,6 +163,7 @@ class _Budget:
     deadline: float
     cpu_seconds: float | None = None
     patience: int | None = None  # also stop after this many iterations without improvement
+    iterations: int | None = None  # a fixed iteration budget instead of the clock
 
 
 @dataclass(frozen=True)
@@ -178,10 +179,13 @@ def _search(data: Any, init: list[list[int]] | None, seed: int, budget: _Budget,
     """One PyVRP run; a top-level function so a worker process can run it too."""
     import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
-    from pyvrp.stop import MultipleCriteria, NoImprovement, StoppingCriterion
+    from pyvrp.stop import MaxIterations, MultipleCriteria, NoImprovement, StoppingCriterion
 
     stop: StoppingCriterion
-    if budget.cpu_seconds is not None:
+    if budget.iterations is not None:
+        # Reproducible: the same problem, seed and iteration count give the same routes.
+        stop = MaxIterations(budget.iterations)
+    elif budget.cpu_seconds is not None:
         stop = _MaxCpuTime(budget.cpu_seconds)
     else:
         stop = _Deadline(budget.deadline)
@@ -317,6 +321,7 @@ def solve_pyvrp(
     cpu_time: bool = False,
     workers: int = 1,
     started: float | None = None,
+    iterations: int | None = None,
 ) -> BackendResult:
     """Solve with PyVRP's iterated local search (v0.14).
 
@@ -326,7 +331,9 @@ def solve_pyvrp(
     (:func:`tight_fleet`). With ``workers=1`` a plain CVRP gets those two searches one after
     the other, half the budget each. The wall-clock budget runs from ``started`` (``time.monotonic()``,
     default now), so set-up and process start count against it. ``cpu_time`` instead gives
-    each search ``time_limit_s`` CPU seconds of its own process.
+    each search ``time_limit_s`` CPU seconds of its own process. ``iterations`` replaces
+    the clock by a fixed number of iterations per search (split in two halves when the two
+    searches run one after the other), which makes the result reproducible.
     """
     t0 = time.monotonic() if started is None else started
     wall0 = time.perf_counter()
@@ -338,7 +345,7 @@ def solve_pyvrp(
         init = [[i - first for i in r] for r in routes0]
     # Tiny problems converge in milliseconds; don't sit out the whole time limit.
     patience = 1_000 if len(p.stops) <= 20 else None
-    budget = _Budget(t0 + time_limit_s, time_limit_s if cpu_time else None, patience)
+    budget = _Budget(t0 + time_limit_s, time_limit_s if cpu_time else None, patience, iterations)
     jobs: list[tuple] = [(data, init, seed, budget, "all vehicles")]
     tight = tight_fleet(p)
     limited = None
@@ -355,8 +362,9 @@ def solve_pyvrp(
         # One process: the same two searches one after the other, half the budget each.
         how = "consecutive"
         half = time_limit_s / 2
-        early = _Budget(t0 + half, half if cpu_time else None, patience)
-        late = _Budget(t0 + time_limit_s, half if cpu_time else None, patience)
+        split = None if iterations is None else max(1, iterations // 2)
+        early = _Budget(t0 + half, half if cpu_time else None, patience, split)
+        late = _Budget(t0 + time_limit_s, half if cpu_time else None, patience, split)
         outcomes = [
             _search(data, init, seed, early, "all vehicles"),
             _search(limited, None, seed + 1, late, f"{tight} vehicles"),
@@ -396,14 +404,18 @@ def solve_ortools(
     cpu_time: bool = False,
     workers: int = 1,
     started: float | None = None,
+    iterations: int | None = None,
 ) -> BackendResult:
     """Solve with OR-Tools routing: cheapest-insertion start, guided local search.
 
     ``seed`` is accepted for interface symmetry; OR-Tools' routing search is deterministic.
     Every vehicle makes a single trip here (``max_trips`` is not modelled). OR-Tools limits
     wall-clock time only, so ``cpu_time`` is ignored; it runs one search (``workers`` is
-    ignored). Its time limit is what is left of ``time_limit_s`` since ``started``.
+    ignored). Its time limit is what is left of ``time_limit_s`` since ``started``; it has no
+    iteration budget (``iterations`` raises).
     """
+    if iterations is not None:
+        raise ValueError("an iteration budget is PyVRP only; OR-Tools stops on the clock")
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     assert p.time_windows is not None and p.service_time is not None and p.penalty is not None

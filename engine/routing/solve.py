@@ -251,6 +251,7 @@ def solve(
     *,
     cpu_time: bool = False,
     workers: int | None = None,
+    iterations: int | None = None,
 ) -> RoutingPlan:
     """Plan routes for a :class:`RoutingProblem`.
 
@@ -280,6 +281,10 @@ def solve(
         kept. ``None`` = :data:`DEFAULT_WORKERS` (2 on a machine with 2 or more cores),
         ``1`` = this process only (on a plain CVRP the two searches one after the other,
         half the budget each).
+    iterations
+        PyVRP only: stop each search after this many iterations instead of on the clock
+        (``time_limit_s`` is then unused). With ``workers=1`` the plan is reproducible: the
+        same problem and seed give the same routes on any machine and load.
 
     Returns
     -------
@@ -289,7 +294,8 @@ def solve(
     Raises
     ------
     ValueError
-        When ``solver`` is unknown or ``time_limit_s`` is not positive.
+        When ``solver`` is unknown, ``time_limit_s`` is not positive, ``iterations`` is not
+        a positive integer, or ``iterations`` is asked of OR-Tools.
     """
     started = time.monotonic()
     name = solver or DEFAULT_SOLVER
@@ -300,6 +306,11 @@ def solve(
         raise ValueError(f"unknown solver {name!r}; choose one of {sorted(backends.BACKENDS)}")
     if not time_limit_s > 0:
         raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
+    if iterations is not None and (
+        isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1
+    ):
+        raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
+    budget = {} if iterations is None else {"iterations": iterations}
     p = problem
     assert p.penalty is not None
     dropped = screen(p)
@@ -316,7 +327,7 @@ def solve(
         result = None
         if required <= fleet:
             result = backends.BACKENDS[name](
-                sub, time_limit_s, seed, cpu_time, workers=workers, started=started
+                sub, time_limit_s, seed, cpu_time, workers=workers, started=started, **budget
             )
             runtime, iterations, status = result.runtime_s, result.iterations, result.status
         else:
@@ -332,7 +343,9 @@ def solve(
             ]
             sub = _subproblem(p, keep, relaxed)
             # A second budget of its own: the stops must be planned, even if late.
-            result = backends.BACKENDS[name](sub, time_limit_s, seed + 1, cpu_time, workers=workers)
+            result = backends.BACKENDS[name](
+                sub, time_limit_s, seed + 1, cpu_time, workers=workers, **budget
+            )
             runtime += result.runtime_s
             status = f"{status}; relaxed: {result.status}"
         assert result is not None

@@ -31,12 +31,14 @@ from engine.coldchain import store as coldchain_store
 from engine.coupons import issue as coupon_issue
 from engine.coupons import uplift as coupon_uplift
 from engine.forecasting import demand, outlook
+from engine.forecasting import fanout as forecast_fanout
 from engine.leaders import commission, pickup
 from engine.leaders import ranking as leader_ranking
 from engine.pricing import data as pricing_data
 from engine.pricing import markdown, whatif
 from engine.pricing import response as pricing_response
 from engine.routing import dispatch, orders
+from engine.routing import fanout as routing_fanout
 from engine.rules import backtest as rule_backtest
 from engine.rules import evaluation
 from engine.segmentation import churn, features, geo, koc, profiles
@@ -367,6 +369,25 @@ def _dispatch_plan_day(cur, scope, ctx):
     return Rows({ctx["truth"]["pickups"][int(p)] for p in pickups})
 
 
+def _fanout_training_frame(cur, scope, ctx):
+    frame, _ = forecast_fanout.training_frame(cur, scope=scope)
+    sold = cur.execute(
+        "SELECT sum(i.qty) FROM order_items i JOIN orders o USING (order_id) "
+        "WHERE o.status <> 'cancelled' "
+        "AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], o.community_id))",
+        [*[sorted(ctx["truth"]["communities"]) if scope.restricted else None] * 2],
+    ).fetchall()[0][0]
+    # The per-region training rows hold the scope's own units, and all of them.
+    assert frame["y"].sum() == pytest.approx(float(sold))
+    return Rows(ctx["truth"]["communities"] if scope.restricted else ctx["all"], total=float(sold))
+
+
+def _fanout_day_stops(cur, scope, ctx):
+    day = clock.next_delivery_day(cur) - timedelta(days=1)
+    stops, _ = routing_fanout.day_stops(cur, day, scope=scope)
+    return Rows({ctx["truth"]["pickups"][int(p)] for p in stops["pickup_id"]})
+
+
 def _dispatch_plan_lines(cur, scope, ctx):
     day = clock.next_delivery_day(cur) - timedelta(days=1)
     lines = orders.order_lines(cur, day - timedelta(days=1))  # every region's lines
@@ -660,6 +681,7 @@ ENTRY_POINTS = {
     "rules.backtest.backtest": _rules_backtest,
     "forecasting.demand.history": _demand_history,
     "forecasting.outlook.compute": _outlook,
+    "forecasting.fanout.training_frame": _fanout_training_frame,
     "purchasing.stock": _purchasing_stock,
     "lots.near_expiry": _lots_near_expiry,
     "pricing.data.campaigns": _pricing_campaigns,
@@ -675,6 +697,7 @@ ENTRY_POINTS = {
     "routing.orders.order_lines": _dispatch_order_lines,
     "routing.dispatch.plan_day": _dispatch_plan_day,
     "routing.dispatch.plan_lines": _dispatch_plan_lines,
+    "routing.fanout.day_stops": _fanout_day_stops,
     "planning.build": _planning_build,
     "planning.score": _planning_score,
     "planning.history": _planning_history,
@@ -885,6 +908,7 @@ WAREHOUSE_ENTRY_POINTS = (
     "reference.pickups",
     "routing.orders.order_lines",
     "routing.dispatch.plan_day",
+    "routing.fanout.day_stops",
     "purchasing.stock",
     "pricing.markdown.near_expiry",
     "lots.near_expiry",
