@@ -195,13 +195,17 @@ class LakeWriter:
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{self.ingester_id}-{self._seq()}.parquet"
         tmp = folder / f".{final.name}.tmp"
-        pq.write_table(table, tmp)
-        fd = os.open(tmp, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, final)
+            pq.write_table(table, tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # on disk before the rename, so before the acknowledgement
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return final
 
     def write(self, batch: list[Message], now: datetime | None = None) -> BatchResult:

@@ -7,7 +7,6 @@ adopted and closed by the survivor.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -171,20 +170,3 @@ def test_two_ingesters_100k_messages_lose_and_repeat_nothing(tmp_path):
 def test_two_ingesters_100k_messages_one_killed_lose_and_repeat_nothing(tmp_path):
     """100,000 messages, one ingester killed mid-stream: the other takes over, 0 lost, 0 twice."""
     _run(tmp_path, 100_000, kill=True)
-
-
-@pytest.mark.timeout(30)
-def test_bad_lake_path_is_a_clear_error(tmp_path):
-    """A lake path that is a file stops the CLI with a one-line error and exit code 2."""
-    bad = tmp_path / "file"
-    bad.write_text("x")
-    done = subprocess.run(
-        [sys.executable, "-m", "connectors.mqtt.lake", "--lake", str(bad), "--id", "x"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "LINLI_MQTT_URL": URL},
-    )
-    assert done.returncode == 2
-    assert "is a file, not a directory" in done.stderr
