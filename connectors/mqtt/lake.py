@@ -26,6 +26,7 @@ what its dead session holds when adoption starts, stays under the broker's queue
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import queue
 import signal
@@ -81,6 +82,7 @@ class _Source:
         self.last_arrival = time.monotonic()
         self.events: list[tuple[str, str | None]] = []
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker's SUBACK: messages now reach us
 
     def drained(self, quiet_s: float) -> bool:
         return self.done >= self.enqueued and time.monotonic() - self.last_arrival >= quiet_s
@@ -185,7 +187,7 @@ class LakeIngester:
         Returns
         -------
         LakeIngester
-            ``self``, connected.
+            ``self``, subscribed.
 
         Raises
         ------
@@ -193,7 +195,7 @@ class LakeIngester:
             When the broker does not speak MQTT 5 (shared subscriptions and per-message
             acknowledgement after the write need it).
         TimeoutError
-            When the broker does not accept the connection in time.
+            When the broker does not accept the connection and subscription in time.
         """
         self.settings = resolve_protocol(self.settings)
         if self.settings.protocol != 5:
@@ -205,9 +207,13 @@ class LakeIngester:
         self._writer_thread = threading.Thread(target=self._write_loop, name="lake-writer")
         self._writer_thread.start()
         self._own.sub = self._subscribe(self._own, self.settings)
-        if not self._own.connected.wait(timeout):
+        # Ready once subscribed: what is published before the SUBACK reaches no member.
+        if not self._own.subscribed.wait(timeout):
             self.stop(timeout=1.0)
-            raise TimeoutError(f"no connection to {self.settings.describe()} in {timeout} s")
+            why = "; ".join(d for _, d in self._own.events if d) or "no answer"
+            raise TimeoutError(
+                f"no subscription at {self.settings.describe()} in {timeout} s ({why})"
+            )
         self._start_control()
         return self
 
@@ -225,7 +231,14 @@ class LakeIngester:
             elif kind == "disconnected":
                 source.connected.clear()
 
+        def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
+            if all(not rc.is_failure for rc in reason_codes):
+                source.subscribed.set()
+            else:
+                source.events.append(("error", f"subscription refused: {reason_codes}"))
+
         sub = Subscription(settings, on_messages, on_event, manual_ack=True)
+        sub.client.on_subscribe = on_subscribe
         sub.start()
         return sub
 
@@ -339,7 +352,9 @@ class LakeIngester:
         with self._lock:
             self._stopping = True
         if self._ctl is not None:
-            self._ctl.publish(self._presence(self.id), b"", qos=1, retain=True).wait_for_publish(2)
+            info = self._ctl.publish(self._presence(self.id), b"", qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):  # not connected: will says down
+                info.wait_for_publish(2)
             self._ctl.disconnect()
             self._ctl.loop_stop()
         if self._own.sub is not None and self._own.connected.is_set():

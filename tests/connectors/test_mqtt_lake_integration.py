@@ -64,9 +64,10 @@ class Ingesters:
         assert line.startswith("ingesting"), line
         self.procs[member] = proc
 
-    def kill(self, member: str) -> None:
-        self.procs[member].send_signal(signal.SIGKILL)
-        self.procs[member].wait(10)
+    def kill(self, member: str, sig: int = signal.SIGKILL) -> str:
+        proc = self.procs[member]
+        proc.send_signal(sig)
+        return proc.communicate(timeout=60)[0]
 
     def stop_all(self) -> dict[str, str]:
         out = {}
@@ -117,7 +118,7 @@ def _wait_rows(lake: Path, n: int, timeout: float) -> int:
     return got
 
 
-def _run(tmp_path: Path, n: int, kill: bool) -> None:
+def _run(tmp_path: Path, n: int, kill: int | None) -> None:
     prefix, group = f"lk{uuid.uuid4().hex[:6]}", f"g{uuid.uuid4().hex[:6]}"
     lake = tmp_path / "lake"
     ing = Ingesters(lake, group, prefix)
@@ -134,7 +135,7 @@ def _run(tmp_path: Path, n: int, kill: bool) -> None:
             end = time.monotonic() + 20
             while time.monotonic() < end and not list(lake.glob("telemetry/*/*/b-*.parquet")):
                 time.sleep(0.05)
-            ing.kill("b")
+            b_log = ing.kill("b", kill)
         pub.join(300)
         assert len(sent) == n
         _wait_rows(lake, n, timeout=max(30, n / 1000))
@@ -147,7 +148,9 @@ def _run(tmp_path: Path, n: int, kill: bool) -> None:
     assert rows == distinct == n, f"{rows - distinct} duplicate file rows"  # none written twice
     written = {p.name.split("-")[0] for p in lake.glob("telemetry/*/*/*.parquet")}
     assert written == {"a", "b"}
-    if kill:
+    if kill == signal.SIGTERM:  # b left cleanly: wrote, acknowledged, released its session
+        assert "stopped:" in b_log and "0 sessions adopted" in logs["a"], logs
+    elif kill:
         adopted = re.search(r"1 sessions adopted \((\d+) messages\)", logs["a"])
         assert adopted and int(adopted[1]) > 0, logs  # the takeover carried part of the stream
 
@@ -155,18 +158,24 @@ def _run(tmp_path: Path, n: int, kill: bool) -> None:
 @pytest.mark.timeout(90)
 def test_two_ingesters_5k_messages_one_killed_lose_and_repeat_nothing(tmp_path):
     """5,000 messages, two ingesters, one kill -9 mid-stream: the lake holds each exactly once."""
-    _run(tmp_path, 5000, kill=True)
+    _run(tmp_path, 5000, kill=signal.SIGKILL)
+
+
+@pytest.mark.timeout(90)
+def test_an_ingester_stopped_mid_stream_hands_over_its_share(tmp_path):
+    """SIGTERM mid-stream: the member writes what it holds and leaves; nothing lost or twice."""
+    _run(tmp_path, 5000, kill=signal.SIGTERM)
 
 
 @pytest.mark.scale
 @pytest.mark.timeout(900)
 def test_two_ingesters_100k_messages_lose_and_repeat_nothing(tmp_path):
     """100,000 messages through two ingesters: 0 lost, 0 stored twice."""
-    _run(tmp_path, 100_000, kill=False)
+    _run(tmp_path, 100_000, kill=None)
 
 
 @pytest.mark.scale
 @pytest.mark.timeout(900)
 def test_two_ingesters_100k_messages_one_killed_lose_and_repeat_nothing(tmp_path):
     """100,000 messages, one ingester killed mid-stream: the other takes over, 0 lost, 0 twice."""
-    _run(tmp_path, 100_000, kill=True)
+    _run(tmp_path, 100_000, kill=signal.SIGKILL)
