@@ -204,7 +204,10 @@ class LakeIngester:
                 "ingester needs MQTT 5 shared subscriptions."
             )
         self.writer.load_keys(self.dedup_window_s)
-        self._writer_thread = threading.Thread(target=self._write_loop, name="lake-writer")
+        # A daemon, so an error on the way out cannot leave the process hanging; stop() joins it.
+        self._writer_thread = threading.Thread(
+            target=self._write_loop, name="lake-writer", daemon=True
+        )
         self._writer_thread.start()
         self._own.sub = self._subscribe(self._own, self.settings)
         # Ready once subscribed: what is published before the SUBACK reaches no member.
@@ -464,9 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(f"ingesting {ing.settings.topic} into {ing.writer.lake} as {ing.id}", flush=True)
-    while not stop.wait(1.0):
-        pass
-    ing.stop()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        ing.stop()
     c = ing.counters
     print(
         f"stopped: {c.written} rows written, {c.duplicates} redeliveries dropped, "
