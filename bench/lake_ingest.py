@@ -104,11 +104,14 @@ def run(n: int, n_dev: int, members: int, rate: float, drain: bool = False) -> l
         t0 = time.time()
         for p in procs:
             p.send_signal(signal.SIGCONT)
-    deadline = time.monotonic() + 300
-    done_at = time.time()
-    while time.monotonic() < deadline:
-        done_at = time.time()
-        if lakefiles.file_rows(lake)[1] >= n:
+    # Until every message is stored, or nothing more arrived for 10 s (the broker dropped
+    # the rest: a member that falls too far behind loses messages, see the docs).
+    done_at, seen, last_change = time.time(), -1, time.monotonic()
+    while time.monotonic() - last_change < 10:
+        stored = lakefiles.file_rows(lake)[1]
+        if stored != seen:
+            done_at, seen, last_change = time.time(), stored, time.monotonic()
+        if stored >= n:
             break
         time.sleep(0.25)
     for p in procs:
@@ -128,7 +131,7 @@ def run(n: int, n_dev: int, members: int, rate: float, drain: bool = False) -> l
         Figure(
             what,
             "2 members faster than 1",
-            f"{n / max(done_at - t0, 1e-9):,.0f} ({files} files)",
+            f"{(n - lost) / max(done_at - t0, 1e-9):,.0f} ({files} files)",
             scale,
         ),
         Figure("messages lost", "0", f"{lost}", scale, lost == 0),
@@ -152,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--drain",
         type=int,
-        default=60_000,
+        default=20_000,
         help="also measure draining this many messages published while the members were "
-        "paused (0: skip; at most 65,535 per member, the Receive Maximum)",
+        "paused (0: skip; Mosquitto 2.0 drops beyond about 24,000 for a paused member)",
     )
     args = p.parse_args(argv)
     try:

@@ -109,8 +109,8 @@ class LakeIngester:
         Longest wait before a partial micro-batch is written.
     receive_maximum
         MQTT 5 Receive Maximum: unacknowledged messages the broker may send this member.
-        Large (65,535) so a member that falls behind holds its backlog itself: Mosquitto
-        queues at most ``max_queued_messages`` beyond it for a live member.
+        Large (65,535) so a member that falls behind holds its backlog itself (Mosquitto
+        2.0 still drops once a member is ~24,000 behind; see docs/scale-telemetry.md).
     session_expiry_s
         How long the broker keeps the session of a member that vanished unadopted.
     known_devices
@@ -162,6 +162,7 @@ class LakeIngester:
         self._lock = threading.Lock()
         self._members: dict[str, str] = {}
         self._adopting: set[str] = set()
+        self._adoptions: list[threading.Thread] = []
         self._own = _Source(ingester_id)
         self._writer_thread: threading.Thread | None = None
         self._ctl: paho.Client | None = None
@@ -299,7 +300,9 @@ class LakeIngester:
             ]
             self._adopting.update(mine)
         for member in mine:
-            threading.Thread(target=self._adopt, args=(member,), name=f"adopt-{member}").start()
+            t = threading.Thread(target=self._adopt, args=(member,), name=f"adopt-{member}")
+            self._adoptions.append(t)
+            t.start()
 
     def _adopt(self, member: str) -> None:
         """Take over a dead member's session: drain it, then close it."""
@@ -360,6 +363,8 @@ class LakeIngester:
                 info.wait_for_publish(2)
             self._ctl.disconnect()
             self._ctl.loop_stop()
+        for t in self._adoptions:  # an adopted session is written and closed first
+            t.join(timeout)
         if self._own.sub is not None and self._own.connected.is_set():
             self._release(self._own, timeout)
         elif self._own.sub is not None:
