@@ -58,6 +58,30 @@ BATCH_SIZE = 2000
 FLUSH_S = 0.05
 
 
+def adopter(alive: Collection[str], dead: str) -> str | None:
+    """The live member that adopts ``dead``'s session: the next id after it, wrapping around.
+
+    Every member sees the same retained presence, so all agree on one adopter without
+    talking to each other.
+
+    Parameters
+    ----------
+    alive
+        Ids of the members whose presence is ``up``.
+    dead
+        The dead member's id.
+
+    Returns
+    -------
+    str or None
+        The adopter's id; ``None`` when no member is alive.
+    """
+    ids = sorted(alive)
+    if not ids:
+        return None
+    return next((m for m in ids if m > dead), ids[0])
+
+
 @dataclass
 class LakeCounters:
     """What an ingester did so far."""
@@ -289,14 +313,12 @@ class LakeIngester:
             else:
                 self._members.pop(member, None)
             self._members[self.id] = "up"
-            alive = sorted(m for m, s in self._members.items() if s == "up")
+            alive = [m for m, s in self._members.items() if s == "up"]
             dead = [m for m, s in self._members.items() if s == "down" and m != self.id]
             mine = [
                 d
                 for d in dead
-                if d not in self._adopting
-                and not self._stopping
-                and next((m for m in alive if m > d), alive[0]) == self.id
+                if d not in self._adopting and not self._stopping and adopter(alive, d) == self.id
             ]
             self._adopting.update(mine)
         for member in mine:

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from connectors.mqtt import payload
 from connectors.mqtt.client import Message
-from connectors.mqtt.ingester import _key, _quarantined
+from connectors.mqtt.ingester import dedup_key, quarantine_row
 from engine import clock
 
 QUARANTINE_COLUMNS = ["received_at", "topic", "payload", "reason"]
@@ -64,7 +64,7 @@ _QSCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
-# The key of a row in SQL, as connectors.mqtt.ingester._key builds it in Python.
+# The key of a row in SQL, as connectors.mqtt.ingester.dedup_key builds it in Python.
 KEY_SQL = (
     "CASE WHEN msg_id IS NULL THEN device_id || '@' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') "
     "ELSE device_id || '#' || msg_id END"
@@ -244,9 +244,9 @@ class LakeWriter:
             try:
                 row = payload.parse_message(topic, body, self.known, now)
             except payload.RejectedError as exc:
-                bad.append(_quarantined(received_at, topic, body, str(exc)))
+                bad.append(quarantine_row(received_at, topic, body, str(exc)))
                 continue
-            key = _key(row)
+            key = dedup_key(row)
             if key in self._seen or key in fresh:
                 dups += 1
                 continue

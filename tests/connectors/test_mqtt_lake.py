@@ -172,6 +172,22 @@ def test_the_cli_refuses_a_bad_lake_path_with_exit_code_2(tmp_path, capsys):
     assert "is a file, not a directory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("alive", "dead", "expected"),
+    [
+        (["a", "c"], "b", "c"),  # the next id after the dead one
+        (["a", "b"], "c", "a"),  # wrapping around
+        (["ingester-2", "ingester-10"], "ingester-1", "ingester-10"),  # text order
+        (["b"], "a", "b"),
+        ([], "a", None),
+    ],
+)
+def test_exactly_one_live_member_adopts_a_dead_session(alive, dead, expected):
+    """Every member computes the same adopter from the same presence."""
+    assert lake_cli.adopter(alive, dead) == expected
+    assert lake_cli.adopter(list(reversed(alive)), dead) == expected
+
+
 def test_bad_ingester_ids_are_refused(tmp_path):
     """An ingester id that would escape the file name is refused."""
     with pytest.raises(ValueError, match="ingester id"):
