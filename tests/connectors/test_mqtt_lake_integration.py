@@ -80,7 +80,13 @@ class Ingesters:
 
 
 def _publish(
-    prefix: str, n: int, n_dev: int, rate: float, sent: list[str], ready: threading.Event
+    prefix: str,
+    n: int,
+    n_dev: int,
+    rate: float,
+    sent: list[str],
+    ready: threading.Event,
+    start: int = 0,
 ) -> None:
     pub = mqtt.Publisher(mqtt.MqttSettings.from_url(URL), prefix=prefix)
     assert pub.wait_connected(10)
@@ -88,12 +94,12 @@ def _publish(
     t0 = time.monotonic()
     for i in range(n):
         dev = i % n_dev
-        msg_id = f"m{i}"
+        msg_id = f"m{start + i}"
         pub.publish(
             1 + dev % 4,
             {
                 "device_id": f"D{dev:04d}",
-                "ts": ts + timedelta(milliseconds=i),
+                "ts": ts + timedelta(milliseconds=start + i),
                 "temp_c": 2.0 + (i % 50) / 10,
                 "msg_id": msg_id,
             },
@@ -119,7 +125,7 @@ def _wait_rows(lake: Path, n: int, timeout: float) -> int:
     return got
 
 
-def _run(tmp_path: Path, n: int, kill: int | None) -> None:
+def _run(tmp_path: Path, n: int, kill: int | None, restart: bool = False) -> None:
     prefix, group = f"lk{uuid.uuid4().hex[:6]}", f"g{uuid.uuid4().hex[:6]}"
     lake = tmp_path / "lake"
     ing = Ingesters(lake, group, prefix)
@@ -137,7 +143,13 @@ def _run(tmp_path: Path, n: int, kill: int | None) -> None:
             while time.monotonic() < end and not list(lake.glob("telemetry/*/*/b-*.parquet")):
                 time.sleep(0.05)
             b_log = ing.kill("b", kill)
+            if restart:  # b comes back under its id once its session was adopted
+                time.sleep(1.0)
+                ing.start("b")
         pub.join(300)
+        if restart:  # a second stream once b is back: round robin gives it a share
+            _publish(prefix, 1000, 500, RATE, sent, threading.Event(), start=n)
+            n += 1000
         assert len(sent) == n
         _wait_rows(lake, n, timeout=max(30, n / 1000))
     finally:
@@ -149,6 +161,8 @@ def _run(tmp_path: Path, n: int, kill: int | None) -> None:
     assert rows == distinct == n, f"{rows - distinct} duplicate file rows"  # none written twice
     written = {p.name.split("-")[0] for p in lake.glob("telemetry/*/*/*.parquet")}
     assert written == {"a", "b"}
+    if restart:  # the new b joined the group again and got its share of the rest
+        assert re.search(r"stopped: [1-9]\d* rows written", logs["b"]), logs
     if kill == signal.SIGTERM:  # b left cleanly: wrote, acknowledged, released its session
         assert "stopped:" in b_log and "0 sessions adopted" in logs["a"], logs
     elif kill:
@@ -160,6 +174,12 @@ def _run(tmp_path: Path, n: int, kill: int | None) -> None:
 def test_two_ingesters_5k_messages_one_killed_lose_and_repeat_nothing(tmp_path):
     """5,000 messages, two ingesters, one kill -9 mid-stream: the lake holds each exactly once."""
     _run(tmp_path, 5000, kill=signal.SIGKILL)
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_ingester_restarted_under_its_id_rejoins(tmp_path):
+    """kill -9, adoption, then the member restarts under its id: 0 lost, 0 stored twice."""
+    _run(tmp_path, 6000, kill=signal.SIGKILL, restart=True)
 
 
 @pytest.mark.timeout(90)
