@@ -267,12 +267,13 @@ class LakeWriter:
             )
             folder = self.lake / "telemetry" / f"day={day}" / f"warehouse_id={wh}"
             files.append(self._put(table, folder))
+            # Remembered as soon as they are in place: a retry of the batch skips them.
+            self._remember(dedup_key(r) for r in rows)
         if bad:
             q = pd.DataFrame(bad, columns=QUARANTINE_COLUMNS)
             table = pa.Table.from_pandas(q, schema=_QSCHEMA, preserve_index=False)
             folder = self.lake / "telemetry_quarantine" / f"day={received_at.date().isoformat()}"
             files.append(self._put(table, folder))
-        self._remember(keys)
         return BatchResult(len(keys), dups, len(bad), tuple(files))
 
 

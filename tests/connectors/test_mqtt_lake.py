@@ -89,11 +89,15 @@ def test_a_batch_becomes_visible_whole_or_not_at_all(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", real)
     # The first partition's file is complete; the second never appeared under its name.
     assert len(_files(lake)) == 1 and not list(lake.rglob("*.tmp"))
-    # The broker redelivers the unacknowledged batch: only the missing row is added.
-    res = lakefiles.LakeWriter(lake, "ing-1").write(batch, now=NOW)
-    df = lakefiles.read_telemetry(lake)
-    assert sorted(df["msg_id"]) == ["a", "b"] and res.written == 2
-    assert lakefiles.file_rows(lake) == (3, 2)  # the reader hides the one repeated row
+    # The ingester retries the batch: only the missing row is added.
+    res = w.write(batch, now=NOW)
+    assert (res.written, res.duplicates) == (1, 1)
+    assert lakefiles.file_rows(lake) == (2, 2)
+    # A writer that never saw the first file (a restart without loading keys) repeats it:
+    # the reader hides the repeated row.
+    assert lakefiles.LakeWriter(lake, "ing-2").write(batch, now=NOW).written == 2
+    assert sorted(lakefiles.read_telemetry(lake)["msg_id"]) == ["a", "b"]
+    assert lakefiles.file_rows(lake) == (4, 2)
 
 
 def test_redeliveries_are_dropped_by_the_writer_and_after_a_restart(tmp_path):
