@@ -1,5 +1,9 @@
 """Where engine and connectors meet for live telemetry: the MQTT ingester with the alarm sink.
 
+With the lake ingesters (``python -m connectors.mqtt.lake``), a device's messages are split
+between members, so alarms are evaluated from the lake instead (:func:`lake_alarms`): per
+device in event-time order, whichever member stored each reading.
+
 ``engine/`` never imports ``connectors/``, and ``connectors.mqtt`` knows nothing of alarms:
 its ingester hands committed rows to any :class:`connectors.mqtt.ingester.Sink`. This module
 is the one place that gives it the engine's :class:`engine.coldchain.live.AlarmEngine`. The
@@ -10,13 +14,16 @@ here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from connectors import mqtt
-from engine.coldchain import live
+from connectors.mqtt import lakefiles
+from engine.coldchain import alarms, live
 from engine.coldchain.setpoints import AlarmSettings
 
 # QoS 1 does not promise order: a device's rows wait up to this long for stragglers before
@@ -86,3 +93,36 @@ def live_ingester(
     if on_alarm is None:
         return mqtt.Ingester(con, settings, sink=sink, **kwargs)
     return mqtt.Ingester(con, settings, sink=NotifyingSink(sink, on_alarm), **kwargs)
+
+
+def lake_alarms(
+    lake: str | Path,
+    devices: pd.DataFrame,
+    settings: AlarmSettings | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Alarm episodes of the telemetry in the lake, whichever ingester stored each reading.
+
+    Shared subscriptions hand a device's messages to any member, in any order, so no member
+    holds a device's alarm state. The state is rebuilt per device from the lake's
+    deduplicated rows in event-time order (``ts``, ties broken by ``msg_id``), which does
+    not depend on which member stored a reading or when it arrived.
+
+    Parameters
+    ----------
+    lake
+        The lake's root.
+    devices
+        Columns ``device_id, kind, storage, interval_s``.
+    settings
+        Alarm settings; defaults when ``None``.
+    now
+        As for :func:`engine.coldchain.alarms.excursions` (open ``offline`` episodes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per episode (see :func:`engine.coldchain.alarms.excursions`).
+    """
+    rows = lakefiles.read_telemetry(lake).sort_values(["device_id", "ts", "msg_id"])
+    return alarms.excursions(rows.reset_index(drop=True), devices, settings, now)

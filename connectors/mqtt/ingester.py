@@ -429,14 +429,14 @@ class Ingester:
             try:
                 row = parse(topic, body, known, now)
             except payload.RejectedError as exc:
-                bad.append(_quarantined(received_at, topic, body, str(exc)))
+                bad.append(quarantine_row(received_at, topic, body, str(exc)))
                 continue
             except Exception as exc:  # a parser bug must not lose the batch
                 log.warning("telemetry parser failed on a message", exc_info=True)
                 reason = f"internal_error: {type(exc).__name__}: {exc}"
-                bad.append(_quarantined(received_at, topic, body, reason))
+                bad.append(quarantine_row(received_at, topic, body, reason))
                 continue
-            key = _key(row)
+            key = dedup_key(row)
             if key in seen or key in batch_keys:
                 dups += 1
                 continue
@@ -457,7 +457,7 @@ class Ingester:
                     kept.append(row)
                     kept_keys.append(key)
                 else:
-                    bad.append(_quarantined(received_at, topic, body, problem))
+                    bad.append(quarantine_row(received_at, topic, body, problem))
             rows, keys = kept, kept_keys
             df = self._commit(cur, rows, bad)
         if df is not None and self.sink is not None:
@@ -534,14 +534,40 @@ def _devices(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(cur.execute("SELECT device_id, warehouse_id FROM devices").fetchall())
 
 
-def _key(row: tuple[Any, ...]) -> str:
-    """Deduplication key of a parsed row: per device, by msg_id or else by timestamp."""
+def dedup_key(row: tuple[Any, ...]) -> str:
+    """Deduplication key of a parsed row: per device, by msg_id or else by timestamp.
+
+    Parameters
+    ----------
+    row
+        A row from :func:`connectors.mqtt.payload.parse_message`.
+
+    Returns
+    -------
+    str
+        ``device#msg_id``, or ``device@timestamp`` without a msg_id (also the lake's key).
+    """
     device, ts, mid = row[0], row[1], row[8]
     return f"{device}#{mid}" if mid is not None else f"{device}@{ts:%Y-%m-%dT%H:%M:%S.%f}"
 
 
-def _quarantined(received_at: datetime, topic: str, body: bytes, reason: str) -> tuple[Any, ...]:
-    """A telemetry_quarantine row; text is made storable whatever the message held."""
+def quarantine_row(received_at: datetime, topic: str, body: bytes, reason: str) -> tuple[Any, ...]:
+    """A telemetry_quarantine row; text is made storable whatever the message held.
+
+    Parameters
+    ----------
+    received_at
+        When the batch arrived.
+    topic, body
+        The message as received.
+    reason
+        Why it was rejected (``code: detail``).
+
+    Returns
+    -------
+    tuple
+        ``(received_at, topic, payload, reason)``, text cut to the column limits.
+    """
 
     def clean(text: str, limit: int) -> str:
         return text[:limit].encode("utf-8", "replace").decode("utf-8")
