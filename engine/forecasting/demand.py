@@ -5,6 +5,8 @@ communities a forward warehouse serves. Exogenous columns, all known when buying
 
 - ``listed``: campaigns (communities listing the SKU) that day, i.e. the listing plan;
 - ``discount``: mean 1 − price / list price over those campaigns (0 when not listed);
+- ``threshold``: mean group threshold (units for a group to form) of those campaigns (0 when
+  not listed; left out when listings are derived from orders);
 - ``tmax``: the city's daily maximum temperature; for future days the weather forecast
   (rows of the ``weather`` table after ``as_of``) where loaded, else
   :func:`engine.forecasting.weather.outlook`;
@@ -48,14 +50,14 @@ TOPIC_MATCH = {
     "年货": ("category", "休闲零食"),
     "粽子": ("category", "粮油调味"),
 }
-EXOG = ["listed", "discount", "tmax", "category", "topic_trend"]
+EXOG = ["listed", "discount", "threshold", "tmax", "category", "topic_trend"]
 # Offset column: each category's estimated hot-weather and festival-week multiplier (see
 # category_response).
 FACTOR = "category_factor"
 HEAT_BASES = (24.0, 26.0, 28.0, 30.0, 32.0)  # candidate base temperatures (°C)
 FESTIVAL_DAYS = 7  # days before a holiday block that count as its festival week
 # Known only once campaigns are set up (for the next day): drop them to forecast further out.
-PLAN_EXOG = ["listed", "discount"]
+PLAN_EXOG = ["listed", "discount", "threshold"]
 
 # Model settings for Linli's series: the platform grows (users sign up, communities open),
 # so recent days weigh more (60-day half-life) and every series is divided by the panel's
@@ -70,7 +72,12 @@ PLAN_EXOG = ["listed", "discount"]
 # (drop + debias: 0.422, +3.8 %); last 28 days 0.402 / +4.3 % -> 0.419 / -6.1 %; last 90
 # days 0.466 / +17.6 % -> 0.600 / +30.0 % (docs/forecasting.md, "Issue 18").
 SETTINGS = forecasting.Settings(
-    halflife=60.0, trend="global", offset=FACTOR, censored="drop", debias=True
+    halflife=60.0,
+    trend="global",
+    trend_seasons=52,
+    offset=FACTOR,
+    censored="drop",
+    debias=True,
 )
 
 
@@ -166,6 +173,7 @@ def history(
     df["y"] = df["y"].fillna(0.0)
     df["listed"] = df["listed"].fillna(0.0)
     df["discount"] = df["discount"].fillna(0.0)
+    df["threshold"] = df["threshold"].astype(float).fillna(0.0)
     df["censored"] = df["censored"].fillna(False).astype(bool)
     keys = _keys(con, pairs, col)
     df = df.merge(keys[["unique_id", "area", "sku_id", "category"]], on=["area", "sku_id"])
@@ -174,6 +182,8 @@ def history(
     df["topic_trend"] = df["topic_trend"].fillna(1.0)
     notes: tuple[str, ...] = ("listings_from_orders",) if derived else ()
     exog = list(EXOG)
+    if derived:  # thresholds are not in orders: no constant stand-in column
+        exog.remove("threshold")
     if df["tmax"].isna().all():  # no weather loaded: no heat effect rather than NaN features
         exog.remove("tmax")
         notes += ("no_weather",)
@@ -317,6 +327,7 @@ def planning_exog(
     how = {
         "listed": "mean",
         "discount": "mean",
+        "threshold": "mean",
         "category": "first",
         "topic_trend": "last",
     }
@@ -425,7 +436,8 @@ def split(data: DemandData, h: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     train, test = f.loc[f["ds"] <= cut], f.loc[f["ds"] > cut]
     resp = category_response(train)
     train, test = resp.apply(train), resp.apply(test)
-    return train, test[["unique_id", "ds", *EXOG, FACTOR]], test
+    cols = [c for c in EXOG if c in f.columns]
+    return train, test[["unique_id", "ds", *cols, FACTOR]], test
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from engine.forecasting import features, frames
 OBJECTIVES = {"squared": "reg:squarederror", "absolute": "reg:absoluteerror"}
 DEBIAS_CLIP = (0.5, 2.0)  # a total off by more than this is not a level error to correct
 MIN_PER_BLOCK = 200  # residuals needed to calibrate a (horizon block, level bin) cell alone
+MIN_TREND_SEASONS = 8  # whole seasons a growth estimate needs (fewer when trend_seasons is)
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,14 @@ def growth(y: np.ndarray, season: int, seasons: int) -> float:
 
     Sums the series observed in every one of the last ``seasons`` whole seasons (so series
     entering or leaving do not count as growth), one sum per season (so the seasonal pattern
-    cancels), and fits a least-squares line to the log of these sums.
+    cancels), and fits a least-squares line to the log of these sums. A shorter history uses
+    the whole seasons it has, when they are at least ``min(seasons, MIN_TREND_SEASONS)``.
     """
-    width = season * seasons
-    if y.shape[1] < width:
+    have = min(seasons, y.shape[1] // season)
+    if have < min(seasons, MIN_TREND_SEASONS):
         return 0.0
+    seasons = have
+    width = season * seasons
     tail = y[:, -width:]
     full = np.isfinite(tail).all(axis=1)
     if not full.any():
