@@ -42,10 +42,13 @@ class Settings:
     ``"drop"`` only leaves them out (biased low when sell-outs mark high demand).
     ``halflife`` (periods) weights training cells by recency. ``trend="global"`` divides
     every series by the panel's common growth (a log-linear fit to the total of the series
-    observed over the last ``trend_seasons`` seasons, see :func:`growth`) before fitting and
-    multiplies the forecasts by that growth carried forward, damped by ``trend_damping`` per
-    period: trees cannot extrapolate a growing platform, and detrended targets keep
-    slow-moving exogenous columns (temperature over a season) from standing in for time.
+    observed over up to the last ``trend_seasons`` whole seasons, see :func:`growth`) before
+    fitting and multiplies the forecasts by that growth carried forward, damped by
+    ``trend_damping`` per period: trees cannot extrapolate a growing platform, and detrended
+    targets keep slow-moving exogenous columns (temperature over a season) from standing in
+    for time. The line detrends the whole history, so it should be fitted on about as much:
+    fitted on a recent growth spurt it lifts the early months too high, and the trees tie
+    that excess to whatever marks those months (temperature, listing counts).
     ``offset`` names an exogenous column holding a known positive multiplier per cell
     (e.g. a weather factor estimated elsewhere, as an exposure in a GLM): sales are divided
     by it before fitting and forecasts multiplied by it; it is not a feature itself.
