@@ -5,8 +5,9 @@ communities a forward warehouse serves. Exogenous columns, all known when buying
 
 - ``listed``: campaigns (communities listing the SKU) that day, i.e. the listing plan;
 - ``discount``: mean 1 − price / list price over those campaigns (0 when not listed);
-- ``threshold``: mean group threshold (units for a group to form) of those campaigns (0 when
-  not listed; left out when listings are derived from orders);
+- ``threshold`` (with ``history(threshold=True)``): mean group threshold of those campaigns
+  over the day's mean over all listings, over the series' usual ratio in the 28 days before
+  (0 when not listed; never when listings are derived from orders);
 - ``tmax``: the city's daily maximum temperature; for future days the weather forecast
   (rows of the ``weather`` table after ``as_of``) where loaded, else
   :func:`engine.forecasting.weather.outlook`;
@@ -59,28 +60,17 @@ FESTIVAL_DAYS = 7  # days before a holiday block that count as its festival week
 # Known only once campaigns are set up (for the next day): drop them to forecast further out.
 PLAN_EXOG = ["listed", "discount", "threshold"]
 
-# Model settings for Linli's series: the platform grows (users sign up, communities open),
+# Model settings for Linli's series (measurements in docs/forecasting.md): the platform grows,
 # so recent days weigh more (60-day half-life) and every series is divided by the panel's
-# common growth before fitting, which the forecast carries forward damped (trend="global");
-# the category response to heat and festival weeks is the offset. Against the previous
-# ratio-to-level target (local_level=True), last 28 days: demo seed 7 WAPE 0.415 -> 0.402,
-# bias -21 % -> +4 %, 80 % coverage 0.745 -> 0.772; six small worlds mean WAPE 0.666 ->
-# 0.566, mean bias -7 % -> -15 % (docs/forecasting.md).
-# Issue 18: sold-out days are left out of the targets (censored="drop") and forecasts are
-# scaled by the calibration window's actual / forecast units (debias). Imputing their demand
-# made the final fit unstable: demo seed 7, last 7 days held out, WAPE 0.741 and bias +42 %
-# (drop + debias: 0.422, +3.8 %); last 28 days 0.402 / +4.3 % -> 0.419 / -6.1 %; last 90
-# days 0.466 / +17.6 % -> 0.600 / +30.0 % (docs/forecasting.md, "Issue 18").
-# The growth line detrends the whole history, so it is fitted on up to 52 weeks: fitted on the
-# last 8 it caught a summer spurt, over-lifted the early months and the 90-day forecast ran
-# +30 % high (now 0.417 / +1.0 %; chosen on the window before the scored ones, same doc).
+# common growth before fitting, carried forward damped (trend="global"); the category
+# response to heat and festival weeks is the offset. Issue 18: sold-out days are left out of
+# the targets (censored="drop") and forecasts are scaled by the calibration window's actual
+# / forecast units (debias); imputing their demand made the final fit unstable. The growth
+# line detrends the whole history, so it is fitted on up to 52 weeks: fitted on the last 8 it
+# caught a summer spurt, over-lifted the early months and the 90-day forecast ran +30 % high
+# on demo (chosen on the window before the scored ones).
 SETTINGS = forecasting.Settings(
-    halflife=60.0,
-    trend="global",
-    trend_seasons=52,
-    offset=FACTOR,
-    censored="drop",
-    debias=True,
+    halflife=60.0, trend="global", trend_seasons=52, offset=FACTOR, censored="drop", debias=True
 )
 
 
@@ -117,7 +107,10 @@ def _level_column(level: str) -> str:
 
 
 def history(
-    con: duckdb.DuckDBPyConnection, level: str = "warehouse", scope: Scope = ALL
+    con: duckdb.DuckDBPyConnection,
+    level: str = "warehouse",
+    scope: Scope = ALL,
+    threshold: bool = False,
 ) -> DemandData:
     """Daily demand series with exogenous columns from the world's first day to ``as_of``.
 
@@ -130,6 +123,9 @@ def history(
     scope
         The caller's row scope: only orders, campaigns and chat topics of communities inside
         it are read (a regional manager's warehouse series hold only their region's demand).
+    threshold
+        Add the ``threshold`` input (off by default: it double-counts effects the planner
+        already priced in, e.g. heat; docs/forecasting.md, "Group threshold as an input").
 
     Returns
     -------
@@ -176,7 +172,15 @@ def history(
     df["y"] = df["y"].fillna(0.0)
     df["listed"] = df["listed"].fillna(0.0)
     df["discount"] = df["discount"].fillna(0.0)
-    df["threshold"] = df["threshold"].astype(float).fillna(0.0)
+    # Over the day's mean (a policy change cutting every threshold is no change in demand),
+    # then over the series' usual in the 28 days before: how high the planner set it today.
+    thr = df["threshold"].astype(float)
+    day = thr.where(df["listed"] > 0).groupby(df["ds"]).transform("mean")
+    rel = (thr / day).where(df["listed"] > 0)
+    df = df.sort_values(["area", "sku_id", "ds"])
+    by_series = rel.loc[df.index].groupby([df["area"], df["sku_id"]])
+    usual = by_series.transform(lambda r: r.shift(1).rolling(28, min_periods=1).mean())
+    df["threshold"] = (rel / usual.reindex(rel.index).fillna(rel)).fillna(0.0)
     df["censored"] = df["censored"].fillna(False).astype(bool)
     keys = _keys(con, pairs, col)
     df = df.merge(keys[["unique_id", "area", "sku_id", "category"]], on=["area", "sku_id"])
@@ -185,7 +189,7 @@ def history(
     df["topic_trend"] = df["topic_trend"].fillna(1.0)
     notes: tuple[str, ...] = ("listings_from_orders",) if derived else ()
     exog = list(EXOG)
-    if derived:  # thresholds are not in orders: no constant stand-in column
+    if derived or not threshold:  # not in orders (no constant stand-in), or not asked for
         exog.remove("threshold")
     if df["tmax"].isna().all():  # no weather loaded: no heat effect rather than NaN features
         exog.remove("tmax")

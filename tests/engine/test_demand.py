@@ -279,7 +279,7 @@ def test_category_response_recovers_planted_slopes():
 
 def test_choose_objective_backtests_both_losses_before_the_holdout(world, data):
     """The page's loss is the one with the smaller worse ratio to ETS on the earlier window."""
-    frame = data.frame.drop(columns=demand.PLAN_EXOG)
+    frame = data.frame.drop(columns=demand.PLAN_EXOG, errors="ignore")
     hol = demand.holidays(world.cursor())
     frame = demand.category_response(frame, hol).apply(frame)
     # The last H days are never read: changing them leaves the choice unchanged.
@@ -296,9 +296,13 @@ def test_choose_objective_backtests_both_losses_before_the_holdout(world, data):
     assert again == got and np.allclose(table["score"], table2["score"])
 
 
-def test_threshold_is_the_mean_group_threshold_of_the_day(world, data):
-    """``threshold`` is the mean threshold of the day's campaigns in the area, 0 unlisted,
-    and a planning input: split's future frame carries the campaigns' (planned) thresholds."""
+def test_threshold_is_the_relative_group_threshold_of_the_day(world, data):
+    """With ``threshold=True``, ``threshold`` is the mean threshold of the day's campaigns in
+    the area over the mean of all the day's listed series, over the series' mean of that
+    ratio in the 28 days before; 0 unlisted; and a planning input: split's future frame
+    carries the campaigns' (planned) thresholds. By default it is left out."""
+    assert "threshold" not in data.frame.columns
+    data = demand.history(world.cursor(), threshold=True)
     want = (
         world.cursor()
         .execute(
@@ -310,6 +314,14 @@ def test_threshold_is_the_mean_group_threshold_of_the_day(world, data):
     )
     want["unique_id"] = want["sku_id"].astype(str) + "@" + want["warehouse_id"].astype(str)
     want["ds"] = pd.to_datetime(want["ds"])
+    want["want"] /= want.groupby("ds")["want"].transform("mean")
+    # ... over the series' mean of that ratio on its listed days among the 28 before.
+    grid = data.frame[["unique_id", "ds"]].merge(want, on=["unique_id", "ds"], how="left")
+    usual = grid.groupby("unique_id")["want"].transform(
+        lambda r: r.shift(1).rolling(28, min_periods=1).mean()
+    )
+    grid["want"] = grid["want"] / usual.fillna(grid["want"])
+    want = grid.dropna(subset=["want"])
     got = data.frame.merge(want[["unique_id", "ds", "want"]], on=["unique_id", "ds"], how="left")
     listed = got["listed"] > 0
     assert np.allclose(got.loc[listed, "threshold"], got.loc[listed, "want"])
