@@ -174,13 +174,14 @@ def history(
     df["discount"] = df["discount"].fillna(0.0)
     # Over the day's mean (a policy change cutting every threshold is no change in demand),
     # then over the series' usual in the 28 days before: how high the planner set it today.
-    thr = df["threshold"].astype(float)
-    day = thr.where(df["listed"] > 0).groupby(df["ds"]).transform("mean")
-    rel = (thr / day).where(df["listed"] > 0)
-    df = df.sort_values(["area", "sku_id", "ds"])
-    by_series = rel.loc[df.index].groupby([df["area"], df["sku_id"]])
-    usual = by_series.transform(lambda r: r.shift(1).rolling(28, min_periods=1).mean())
-    df["threshold"] = (rel / usual.reindex(rel.index).fillna(rel)).fillna(0.0)
+    if threshold and not derived:
+        thr = df["threshold"].astype(float)
+        day = thr.where(df["listed"] > 0).groupby(df["ds"]).transform("mean")
+        rel = (thr / day).where(df["listed"] > 0)
+        df = df.sort_values(["area", "sku_id", "ds"])
+        by_series = rel.loc[df.index].groupby([df["area"], df["sku_id"]])
+        usual = by_series.transform(lambda r: r.shift(1).rolling(28, min_periods=1).mean())
+        df["threshold"] = (rel / usual.reindex(rel.index).fillna(rel)).fillna(0.0)
     df["censored"] = df["censored"].fillna(False).astype(bool)
     keys = _keys(con, pairs, col)
     df = df.merge(keys[["unique_id", "area", "sku_id", "category"]], on=["area", "sku_id"])
