@@ -83,11 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strategy", choices=["recursive", "direct"], default=None)
     ap.add_argument("--horizons", default=",".join(map(str, HORIZONS)))
+    ap.add_argument("--threshold", action="store_true", help="add the group threshold input")
     args = ap.parse_args(argv)
     con = duckdb.connect(args.db, read_only=True)
     scale = dbmod.get_meta(con, "scale")
     t0 = time.perf_counter()
-    data = demand.history(con)
+    data = demand.history(con, threshold=args.threshold)
     t_load = time.perf_counter() - t0
     hol = demand.holidays(con)
     settings = demand.SETTINGS
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     emit(
         "forecasting",
         figures,
-        note=f"python -m bench.forecasting --db <demo world seed 7>; model = {MODEL}; "
+        note=f"python -m bench.forecasting --db <demo world seed 7>"
+        f"{' --threshold' if args.threshold else ''}; model = {MODEL}; "
         f"2 cores shared with other agents, 1-min load {load:.1f} at the end of the run: "
         "wall times are upper bounds",
     )

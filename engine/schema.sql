@@ -539,6 +539,8 @@ CREATE TABLE IF NOT EXISTS forecast_fits (
 );
 -- What the fit's history derived rather than read (e.g. listings_from_orders), comma-separated.
 ALTER TABLE forecast_fits ADD COLUMN IF NOT EXISTS derived VARCHAR;
+-- The fit's debias ratio (Settings.debias): its hold-out forecasts times it are the model's.
+ALTER TABLE forecast_fits ADD COLUMN IF NOT EXISTS debias DOUBLE;
 
 CREATE TABLE IF NOT EXISTS forecast_values (
     fit_id      VARCHAR NOT NULL,

@@ -5,6 +5,9 @@ communities a forward warehouse serves. Exogenous columns, all known when buying
 
 - ``listed``: campaigns (communities listing the SKU) that day, i.e. the listing plan;
 - ``discount``: mean 1 − price / list price over those campaigns (0 when not listed);
+- ``threshold`` (with ``history(threshold=True)``): mean group threshold of those campaigns
+  over the day's mean over all listings, over the series' usual ratio in the 28 days before
+  (0 when not listed; never when listings are derived from orders);
 - ``tmax``: the city's daily maximum temperature; for future days the weather forecast
   (rows of the ``weather`` table after ``as_of``) where loaded, else
   :func:`engine.forecasting.weather.outlook`;
@@ -48,29 +51,26 @@ TOPIC_MATCH = {
     "年货": ("category", "休闲零食"),
     "粽子": ("category", "粮油调味"),
 }
-EXOG = ["listed", "discount", "tmax", "category", "topic_trend"]
+EXOG = ["listed", "discount", "threshold", "tmax", "category", "topic_trend"]
 # Offset column: each category's estimated hot-weather and festival-week multiplier (see
 # category_response).
 FACTOR = "category_factor"
 HEAT_BASES = (24.0, 26.0, 28.0, 30.0, 32.0)  # candidate base temperatures (°C)
 FESTIVAL_DAYS = 7  # days before a holiday block that count as its festival week
 # Known only once campaigns are set up (for the next day): drop them to forecast further out.
-PLAN_EXOG = ["listed", "discount"]
+PLAN_EXOG = ["listed", "discount", "threshold"]
 
-# Model settings for Linli's series: the platform grows (users sign up, communities open),
+# Model settings for Linli's series (measurements in docs/forecasting.md): the platform grows,
 # so recent days weigh more (60-day half-life) and every series is divided by the panel's
-# common growth before fitting, which the forecast carries forward damped (trend="global");
-# the category response to heat and festival weeks is the offset. Against the previous
-# ratio-to-level target (local_level=True), last 28 days: demo seed 7 WAPE 0.415 -> 0.402,
-# bias -21 % -> +4 %, 80 % coverage 0.745 -> 0.772; six small worlds mean WAPE 0.666 ->
-# 0.566, mean bias -7 % -> -15 % (docs/forecasting.md).
-# Issue 18: sold-out days are left out of the targets (censored="drop") and forecasts are
-# scaled by the calibration window's actual / forecast units (debias). Imputing their demand
-# made the final fit unstable: demo seed 7, last 7 days held out, WAPE 0.741 and bias +42 %
-# (drop + debias: 0.422, +3.8 %); last 28 days 0.402 / +4.3 % -> 0.419 / -6.1 %; last 90
-# days 0.466 / +17.6 % -> 0.600 / +30.0 % (docs/forecasting.md, "Issue 18").
+# common growth before fitting, carried forward damped (trend="global"); the category
+# response to heat and festival weeks is the offset. Issue 18: sold-out days are left out of
+# the targets (censored="drop") and forecasts are scaled by the calibration window's actual
+# / forecast units (debias); imputing their demand made the final fit unstable. The growth
+# line detrends the whole history, so it is fitted on up to 52 weeks: fitted on the last 8 it
+# caught a summer spurt, over-lifted the early months and the 90-day forecast ran +30 % high
+# on demo (chosen on the window before the scored ones).
 SETTINGS = forecasting.Settings(
-    halflife=60.0, trend="global", offset=FACTOR, censored="drop", debias=True
+    halflife=60.0, trend="global", trend_seasons=52, offset=FACTOR, censored="drop", debias=True
 )
 
 
@@ -107,7 +107,10 @@ def _level_column(level: str) -> str:
 
 
 def history(
-    con: duckdb.DuckDBPyConnection, level: str = "warehouse", scope: Scope = ALL
+    con: duckdb.DuckDBPyConnection,
+    level: str = "warehouse",
+    scope: Scope = ALL,
+    threshold: bool = False,
 ) -> DemandData:
     """Daily demand series with exogenous columns from the world's first day to ``as_of``.
 
@@ -120,6 +123,9 @@ def history(
     scope
         The caller's row scope: only orders, campaigns and chat topics of communities inside
         it are read (a regional manager's warehouse series hold only their region's demand).
+    threshold
+        Add the ``threshold`` input (off by default: it double-counts effects the planner
+        already priced in, e.g. heat; docs/forecasting.md, "Group threshold as an input").
 
     Returns
     -------
@@ -166,6 +172,16 @@ def history(
     df["y"] = df["y"].fillna(0.0)
     df["listed"] = df["listed"].fillna(0.0)
     df["discount"] = df["discount"].fillna(0.0)
+    # Over the day's mean (a policy change cutting every threshold is no change in demand),
+    # then over the series' usual in the 28 days before: how high the planner set it today.
+    if threshold and not derived:
+        thr = df["threshold"].astype(float)
+        day = thr.where(df["listed"] > 0).groupby(df["ds"]).transform("mean")
+        rel = (thr / day).where(df["listed"] > 0)
+        df = df.sort_values(["area", "sku_id", "ds"])
+        by_series = rel.loc[df.index].groupby([df["area"], df["sku_id"]])
+        usual = by_series.transform(lambda r: r.shift(1).rolling(28, min_periods=1).mean())
+        df["threshold"] = (rel / usual.reindex(rel.index).fillna(rel)).fillna(0.0)
     df["censored"] = df["censored"].fillna(False).astype(bool)
     keys = _keys(con, pairs, col)
     df = df.merge(keys[["unique_id", "area", "sku_id", "category"]], on=["area", "sku_id"])
@@ -174,6 +190,8 @@ def history(
     df["topic_trend"] = df["topic_trend"].fillna(1.0)
     notes: tuple[str, ...] = ("listings_from_orders",) if derived else ()
     exog = list(EXOG)
+    if derived or not threshold:  # not in orders (no constant stand-in), or not asked for
+        exog.remove("threshold")
     if df["tmax"].isna().all():  # no weather loaded: no heat effect rather than NaN features
         exog.remove("tmax")
         notes += ("no_weather",)
@@ -317,6 +335,7 @@ def planning_exog(
     how = {
         "listed": "mean",
         "discount": "mean",
+        "threshold": "mean",
         "category": "first",
         "topic_trend": "last",
     }
@@ -425,7 +444,8 @@ def split(data: DemandData, h: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     train, test = f.loc[f["ds"] <= cut], f.loc[f["ds"] > cut]
     resp = category_response(train)
     train, test = resp.apply(train), resp.apply(test)
-    return train, test[["unique_id", "ds", *EXOG, FACTOR]], test
+    cols = [c for c in EXOG if c in f.columns]
+    return train, test[["unique_id", "ds", *cols, FACTOR]], test
 
 
 @dataclass(frozen=True)

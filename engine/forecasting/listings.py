@@ -9,6 +9,7 @@ FROM_CAMPAIGNS = """
 SELECT k.sale_date AS ds, c.{col} AS area, k.sku_id,
        count(*)::DOUBLE AS listed,
        avg(1 - k.price / k.list_price) AS discount,
+       avg(k.threshold)::DOUBLE AS threshold,
        bool_or(k.sold_out) AS censored
 FROM campaigns k JOIN communities c ON c.community_id = k.community_id
 WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
@@ -16,12 +17,14 @@ GROUP BY ALL
 """
 # Without campaigns, a community that sold the SKU that day listed it, at the discount paid.
 # Days a listing sold nothing are invisible in orders, and stock-outs are unknown (no
-# censoring): the series then hold only days with sales for ``listed``.
+# censoring): the series then hold only days with sales for ``listed``. Group thresholds are
+# unknown (NULL): the history then leaves the ``threshold`` column out.
 FROM_ORDERS = """
 SELECT o.order_date AS ds, c.{col} AS area, i.sku_id,
        count(DISTINCT o.community_id)::DOUBLE AS listed,
        greatest(0.0, 1 - sum(i.unit_price * i.qty)
            / nullif(sum(coalesce(i.list_price, s.list_price) * i.qty), 0)) AS discount,
+       NULL::DOUBLE AS threshold,
        false AS censored
 FROM order_items i
 JOIN orders o USING (order_id)

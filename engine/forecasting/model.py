@@ -25,6 +25,7 @@ from engine.forecasting import features, frames
 OBJECTIVES = {"squared": "reg:squarederror", "absolute": "reg:absoluteerror"}
 DEBIAS_CLIP = (0.5, 2.0)  # a total off by more than this is not a level error to correct
 MIN_PER_BLOCK = 200  # residuals needed to calibrate a (horizon block, level bin) cell alone
+MIN_TREND_SEASONS = 8  # whole seasons a growth estimate needs (fewer when trend_seasons is)
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,13 @@ class Settings:
     ``"drop"`` only leaves them out (biased low when sell-outs mark high demand).
     ``halflife`` (periods) weights training cells by recency. ``trend="global"`` divides
     every series by the panel's common growth (a log-linear fit to the total of the series
-    observed over the last ``trend_seasons`` seasons, see :func:`growth`) before fitting and
-    multiplies the forecasts by that growth carried forward, damped by ``trend_damping`` per
-    period: trees cannot extrapolate a growing platform, and detrended targets keep
-    slow-moving exogenous columns (temperature over a season) from standing in for time.
+    observed over up to the last ``trend_seasons`` whole seasons, see :func:`growth`) before
+    fitting and multiplies the forecasts by that growth carried forward, damped by
+    ``trend_damping`` per period: trees cannot extrapolate a growing platform, and detrended
+    targets keep slow-moving exogenous columns (temperature over a season) from standing in
+    for time. The line detrends the whole history, so it should be fitted on about as much:
+    fitted on a recent growth spurt it lifts the early months too high, and the trees tie
+    that excess to whatever marks those months (temperature, listing counts).
     ``offset`` names an exogenous column holding a known positive multiplier per cell
     (e.g. a weather factor estimated elsewhere, as an exposure in a GLM): sales are divided
     by it before fitting and forecasts multiplied by it; it is not a feature itself.
@@ -153,11 +157,14 @@ def growth(y: np.ndarray, season: int, seasons: int) -> float:
 
     Sums the series observed in every one of the last ``seasons`` whole seasons (so series
     entering or leaving do not count as growth), one sum per season (so the seasonal pattern
-    cancels), and fits a least-squares line to the log of these sums.
+    cancels), and fits a least-squares line to the log of these sums. A shorter history uses
+    the whole seasons it has, when they are at least ``min(seasons, MIN_TREND_SEASONS)``.
     """
-    width = season * seasons
-    if y.shape[1] < width:
+    have = min(seasons, y.shape[1] // season)
+    if have < min(seasons, MIN_TREND_SEASONS):
         return 0.0
+    seasons = have
+    width = season * seasons
     tail = y[:, -width:]
     full = np.isfinite(tail).all(axis=1)
     if not full.any():

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from engine import forecasting
@@ -40,6 +41,7 @@ class Result:
     objective: str = "squared"  # the model's loss (squared: mean, absolute: median)
     choice: pd.DataFrame | None = None  # demand.choose_objective's table, if it ran
     derived: tuple[str, ...] = ()  # what demand.history derived rather than read
+    debias: float = 1.0  # the model's debias ratio; hold-out yhat times it is the model's
 
 
 def compute(
@@ -84,7 +86,7 @@ def compute(
     data = demand.history(con, scope=scope)
     # Campaigns past as_of are not planned yet: forecast without the listing plan, with
     # intervals calibrated under the same planning assumptions.
-    frame = data.frame.drop(columns=demand.PLAN_EXOG)
+    frame = data.frame.drop(columns=demand.PLAN_EXOG, errors="ignore")
     hol = demand.holidays(con)
     # The category factor (response to heat and festival weeks, the offset) comes with the
     # frame; planning_exog re-estimates it for assumed future temperatures.
@@ -129,6 +131,7 @@ def compute(
         settings.objective,
         choice,
         data.derived,
+        m.calibration.ratio,
     )
 
 
@@ -192,16 +195,25 @@ def totals(r: Result, ids: list[str], days: int = 56) -> tuple[pd.DataFrame, pd.
     f = r.forecast.loc[r.forecast["unique_id"].isin(ids)]
     fc = forecasting.rollup(f, mapping, ["total"]).drop(columns=["level", "key"])
     if len(ids) > 1:
-        fc = total_bands(fc, r.holdout.loc[r.holdout["unique_id"].isin(ids)])
+        hold = r.holdout.loc[r.holdout["unique_id"].isin(ids)]
+        # The hold-out is the calibration model's forecast before the debias ratio (so the
+        # page's accuracy is out of sample); the bands are around the debiased forecast.
+        model = hold["model"] == "xgboost"
+        hold = hold.assign(yhat=hold["yhat"].where(~model, hold["yhat"] * r.debias))
+        fc = total_bands(fc, hold)
     return hist, fc
 
 
 def total_bands(fc: pd.DataFrame, holdout: pd.DataFrame, min_days: int = 14) -> pd.DataFrame:
-    """Return a summed forecast with bands from the summed hold-out: split-conformal on the ratio.
+    """Return a summed forecast with bands around it from the summed hold-out (split-conformal).
 
-    The hold-out gives, per day, the total's actual over its forecast; the ``(1 - level) / 2``
-    and ``(1 + level) / 2`` quantiles of that ratio, times the forecast, are the bands (always
-    containing the forecast).
+    The hold-out gives, per day, the total's actual over its forecast (the model as used,
+    debias included). The band of level ``l`` is ``yhat · exp(±q)`` with ``q`` the
+    finite-sample conformal ``l`` % quantile of ``|log(actual / forecast)|``: the band is
+    centred on the total's own point forecast, so it always contains it, and it covers the
+    hold-out days' totals at the nominal rate (a total that ran off-centre on the hold-out
+    gets a wider band, not one beside its forecast). Where days without sales make ``q``
+    infinite, that level keeps the summed leaf bounds (which contain the forecast too).
 
     Parameters
     ----------
@@ -224,13 +236,17 @@ def total_bands(fc: pd.DataFrame, holdout: pd.DataFrame, min_days: int = 14) -> 
     daily = daily.loc[daily["yhat"] > 0]
     if len(daily) < min_days:
         return fc
-    ratio = daily["y"] / daily["yhat"]
+    with np.errstate(divide="ignore"):  # a day without sales is an infinite miss
+        err = np.sort(np.abs(np.log(daily["y"] / daily["yhat"])).to_numpy())
+    n = len(err)
     out = fc.copy()
     for lv in LEVELS:
-        a = (1 - lv / 100) / 2
-        lo, hi = ratio.quantile(a), ratio.quantile(1 - a)
-        out[f"yhat_lo_{lv}"] = out["yhat"] * min(lo, 1.0)
-        out[f"yhat_hi_{lv}"] = out["yhat"] * max(hi, 1.0)
+        k = min(int(np.ceil((n + 1) * lv / 100)), n) - 1  # conformal rank, capped at the max
+        if not np.isfinite(err[k]):  # too many empty days for a ratio band: keep the sums
+            continue
+        q = float(np.exp(err[k]))
+        out[f"yhat_lo_{lv}"] = out["yhat"] / q
+        out[f"yhat_hi_{lv}"] = out["yhat"] * q
     return out
 
 

@@ -120,9 +120,9 @@ def save(
             con.unregister("_fc_part")
         con.execute(
             "INSERT INTO forecast_fits (fit_id, data_version, scope_key, seed, as_of, objective, "
-            "created_at, seconds, derived) VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?)",
+            "created_at, seconds, derived, debias) VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?, ?)",
             [fit_id, version, key, seed, r.as_of.date(), r.objective, float(seconds),
-             ",".join(r.derived)],
+             ",".join(r.derived), float(r.debias)],
         )  # fmt: skip
         con.execute("COMMIT")
     except Exception:
@@ -133,7 +133,7 @@ def save(
 
 def _load(con: duckdb.DuckDBPyConnection, row: tuple) -> Stored:
     """Read one stored fit's tables back into a :class:`Stored`."""
-    fit_id, version, as_of, objective, seconds, derived = row
+    fit_id, version, as_of, objective, seconds, derived, debias = row
 
     def read(table: str, order: str) -> pd.DataFrame:
         df = con.execute(
@@ -155,6 +155,7 @@ def _load(con: duckdb.DuckDBPyConnection, row: tuple) -> Stored:
         as_of=pd.Timestamp(as_of),
         objective=objective,
         derived=tuple(d for d in (derived or "").split(",") if d),
+        debias=1.0 if debias is None else float(debias),
     )
     return Stored(fit_id, version, result, float(seconds))
 
@@ -164,7 +165,7 @@ def _find(
 ) -> tuple | None:
     """The newest fit row for a scope and seed (of one data version when given)."""
     return con.execute(
-        "SELECT fit_id, data_version, as_of, objective, seconds, derived FROM forecast_fits "
+        "SELECT fit_id, data_version, as_of, objective, seconds, derived, debias FROM forecast_fits "
         "WHERE scope_key = ? AND seed = ? AND (?::VARCHAR IS NULL OR data_version = ?) "
         "ORDER BY created_at DESC LIMIT 1",
         [scope_key(scope), seed, version, version],
@@ -215,7 +216,7 @@ def load(con: duckdb.DuckDBPyConnection, fit: str) -> Stored:
         When no fit has that id (deleted when newer fits were stored).
     """
     row = con.execute(
-        "SELECT fit_id, data_version, as_of, objective, seconds, derived FROM forecast_fits "
+        "SELECT fit_id, data_version, as_of, objective, seconds, derived, debias FROM forecast_fits "
         "WHERE fit_id = ?",
         [fit],
     ).fetchone()

@@ -279,7 +279,7 @@ def test_category_response_recovers_planted_slopes():
 
 def test_choose_objective_backtests_both_losses_before_the_holdout(world, data):
     """The page's loss is the one with the smaller worse ratio to ETS on the earlier window."""
-    frame = data.frame.drop(columns=demand.PLAN_EXOG)
+    frame = data.frame.drop(columns=demand.PLAN_EXOG, errors="ignore")
     hol = demand.holidays(world.cursor())
     frame = demand.category_response(frame, hol).apply(frame)
     # The last H days are never read: changing them leaves the choice unchanged.
@@ -294,3 +294,89 @@ def test_choose_objective_backtests_both_losses_before_the_holdout(world, data):
     )
     assert np.allclose(ratio, table["score"])
     assert again == got and np.allclose(table["score"], table2["score"])
+
+
+def test_threshold_is_the_relative_group_threshold_of_the_day(world, data):
+    """With ``threshold=True``, ``threshold`` is the mean threshold of the day's campaigns in
+    the area over the mean of all the day's listed series, over the series' mean of that
+    ratio in the 28 days before; 0 unlisted; and a planning input: split's future frame
+    carries the campaigns' (planned) thresholds. By default it is left out."""
+    assert "threshold" not in data.frame.columns
+    data = demand.history(world.cursor(), threshold=True)
+    want = (
+        world.cursor()
+        .execute(
+            """SELECT k.sale_date AS ds, k.sku_id, c.warehouse_id,
+                      avg(k.threshold)::DOUBLE AS want
+               FROM campaigns k JOIN communities c USING (community_id) GROUP BY ALL"""
+        )
+        .df()
+    )
+    want["unique_id"] = want["sku_id"].astype(str) + "@" + want["warehouse_id"].astype(str)
+    want["ds"] = pd.to_datetime(want["ds"])
+    want["want"] /= want.groupby("ds")["want"].transform("mean")
+    # ... over the series' mean of that ratio on its listed days among the 28 before.
+    grid = data.frame[["unique_id", "ds"]].merge(want, on=["unique_id", "ds"], how="left")
+    usual = grid.groupby("unique_id")["want"].transform(
+        lambda r: r.shift(1).rolling(28, min_periods=1).mean()
+    )
+    grid["want"] = grid["want"] / usual.fillna(grid["want"])
+    want = grid.dropna(subset=["want"])
+    got = data.frame.merge(want[["unique_id", "ds", "want"]], on=["unique_id", "ds"], how="left")
+    listed = got["listed"] > 0
+    assert np.allclose(got.loc[listed, "threshold"], got.loc[listed, "want"])
+    assert (got.loc[~listed, "threshold"] == 0).all() and got.loc[~listed, "want"].isna().all()
+    assert "threshold" in demand.PLAN_EXOG
+    _, future, test = demand.split(data, H)
+    assert np.allclose(future["threshold"], test["threshold"])
+
+
+def _threshold_panel(effect: float, seed: int = 0) -> pd.DataFrame:
+    """Daily series whose listed days carry a random group threshold 2-10 (independent of
+    demand); demand on a listed day is ``level * weekday * exp(effect * (threshold - 6) / 4)``
+    (``effect`` 0: thresholds do not move demand)."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2025-01-01", periods=240, freq="D")
+    weekday = np.array([0.85, 0.8, 0.85, 0.95, 1.1, 1.3, 1.15])[ds.day_of_week]
+    parts = []
+    for i in range(30):
+        listed = (rng.random(len(ds)) < 0.8).astype(float)
+        thr = np.where(listed > 0, rng.integers(2, 11, len(ds)), 0).astype(float)
+        mean = np.exp(rng.normal(2.5, 0.5)) * weekday * listed * np.exp(effect * (thr - 6) / 4)
+        y = rng.poisson(mean).astype(float)
+        parts.append(
+            pd.DataFrame(
+                {"unique_id": f"s{i}", "ds": ds, "y": y, "listed": listed, "threshold": thr}
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("effect", [-0.35, 0.0])
+def test_model_responds_to_threshold_only_as_the_data_supports(effect):
+    """Forecasts under thresholds 10 vs 2 (same listings) move as the planted effect says.
+
+    The Linli generator plants no effect of the threshold on demand (groups that fail are
+    refunded after ordering; thresholds follow the planner's expected units), so the planted
+    truth here is synthetic: with ``effect`` -0.35 the demand ratio of threshold 10 to
+    threshold 2 is exp(-0.7) = 0.50 and the forecast ratio must fall clearly below 1 towards
+    it; with no effect it must stay near 1.
+    """
+    df = _threshold_panel(effect)
+    h = 14
+    cut = df["ds"].max() - pd.Timedelta(days=h)
+    train, test = df.loc[df["ds"] <= cut], df.loc[df["ds"] > cut]
+    future = test[["unique_id", "ds", "listed", "threshold"]].assign(listed=1.0)
+    hol = pd.DataFrame(columns=["date", "kind"])
+    s = forecasting.Settings(n_estimators=150)
+    m = forecasting.fit(
+        train, h, future_exog=future.assign(threshold=6.0), holidays=hol, settings=s
+    )
+    assert "threshold" in m.problem.layout.exog
+    high = forecasting.predict(m, future_exog=future.assign(threshold=10.0)).frame["yhat"].sum()
+    low = forecasting.predict(m, future_exog=future.assign(threshold=2.0)).frame["yhat"].sum()
+    ratio = high / low
+    if effect:
+        assert 0.4 <= ratio <= 0.75, ratio
+    else:
+        assert 0.9 <= ratio <= 1.1, ratio

@@ -333,6 +333,10 @@ def test_growth_estimate():
     assert model.growth(y, 7, 8) == pytest.approx(0.02, abs=1e-3)
     assert model.growth(np.ones((3, 56)), 7, 8) == pytest.approx(0.0, abs=1e-12)
     assert model.growth(np.ones((3, 20)), 7, 8) == 0.0
+    # A longer window uses the whole seasons there are, if at least MIN_TREND_SEASONS.
+    assert model.growth(y, 7, 52) == pytest.approx(0.02, abs=1e-3)
+    assert model.growth(y[:, -35:], 7, 52) == 0.0
+    assert model.growth(y[:, -35:], 7, 5) == pytest.approx(0.02, abs=1e-3)
 
 
 def test_offset_column_multiplies_forecast():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
+import numpy as np
 import pytest
 
 from dashboard import nav
@@ -46,6 +49,40 @@ def test_forecast_page_shows_kpis_chart_and_orders(app, fitted):
     assert len(at.get("plotly_chart")) == 2
     assert len(at.get("download_button")) >= 4
     assert len(at.dataframe) >= 4
+
+
+def _fan(at) -> dict:
+    """The forecast chart's traces by name: history, forecast and the bands."""
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return {tr["name"]: tr for tr in spec["data"]}
+
+
+def _values(v) -> np.ndarray:
+    """A trace's numbers: a list, or plotly's base64 typed array ``{dtype, bdata}``."""
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).astype(float)
+    return np.asarray(v, dtype=float)
+
+
+@pytest.mark.parametrize("category", [None, "水果"])
+def test_forecast_page_bands_contain_the_point_forecast(app, fitted, category):
+    """On the page, every day's 80 % and 95 % band of the charted total contains the forecast."""
+    at = app("zh")
+    at.run()
+    at.switch_page(PAGE).run()
+    if category:
+        at.selectbox(key="fc_category").set_value(category).run()
+    assert not at.exception, [e.value for e in at.exception]
+    traces = _fan(at)
+    yhat = _values(traces["预测"]["y"])
+    n = len(yhat)
+    assert n == 28
+    for name in ("80% 区间", "95% 区间"):
+        band = _values(traces[name]["y"])  # upper, then lower reversed
+        hi, lo = band[:n], band[n:][::-1]
+        assert (lo <= yhat + 1e-6).all() and (yhat <= hi + 1e-6).all(), name
+        # Around the forecast, not beside it (the old bands had their lower bound on it).
+        assert (lo < yhat).all() and (yhat < hi).all(), name
 
 
 def test_forecast_page_filters_and_week_orders(app, fitted):
