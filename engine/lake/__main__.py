@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bu.add_argument("--lake", required=True, help="lake folder written by export")
     bu.add_argument("--engine", default="duckdb", help="duckdb or spark")
     bu.add_argument("--db", required=True, help="serving database file (created when missing)")
+    bu.add_argument("--memory-limit", help="DuckDB memory limit for the build, e.g. 4GB")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
@@ -57,7 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 return 2
             try:
-                lake.build(args.lake, args.db, args.engine, progress=print)
+                lake.build(
+                    args.lake,
+                    args.db,
+                    args.engine,
+                    progress=lambda line: print(line, flush=True),
+                    memory_limit=args.memory_limit,
+                )
             finally:
                 if args.engine == "spark":
                     sparkmod.stop()

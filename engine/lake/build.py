@@ -90,6 +90,7 @@ def build(
     db: str | Path,
     engine: str = "duckdb",
     progress: Callable[[str], None] | None = None,
+    memory_limit: str | None = None,
 ) -> dict[str, int]:
     """Compute every serving table from the lake into the serving database ``db``.
 
@@ -105,6 +106,9 @@ def build(
         ``LINLI_SPARK_MASTER`` or ``local[N]``).
     progress
         Called with one line per table built.
+    memory_limit
+        DuckDB's memory limit for the build (e.g. ``"4GB"``; DuckDB spills to disk beyond
+        it); default DuckDB's own (80 % of RAM).
 
     Returns
     -------
@@ -129,6 +133,8 @@ def build(
     out = Path(f"{db}.spark-{uuid.uuid4().hex[:8]}")
     rows: dict[str, int] = {}
     try:
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
         views.attach(con, root, persistent=True)
         todo = list(formulas.formulas())
         if engine == "spark":
