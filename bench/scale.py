@@ -10,7 +10,7 @@ Run: ``python -m bench.scale [--phase large,100m] [--lines 100000000] [--reuse]`
    straight to partitioned Parquet: the large world replicated as new communities (its
    communities, leaders, users, campaigns, feedback, orders and lines copied with shifted ids
    on the same dates: a national platform has more communities, not more years), then built
-   on DuckDB with a 4 GB memory limit, on Spark local[2], and on DuckDB with 16 GB.
+   on DuckDB with a 4 GB memory limit, on Spark local[2], and on DuckDB with 16 GB and 1 GB.
 
 Every command runs as its own process (``python -m engine.lake …``) so its memory is its own.
 """
@@ -235,7 +235,7 @@ def write_100m(target_lines: int) -> tuple[float, int]:
 
 def phase_100m(figures: list[Figure], target: int, reuse: bool) -> None:
     """Write the synthetic lake (unless reused) and build it on DuckDB with a 4 GB memory
-    limit, on Spark, then on DuckDB with 16 GB."""
+    limit, on Spark, then on DuckDB with 16 GB and with 1 GB."""
     if reuse and (LAKE_100M / "order_items").is_dir():
         n = lines_in(LAKE_100M)
     else:
@@ -250,7 +250,7 @@ def phase_100m(figures: list[Figure], target: int, reuse: bool) -> None:
             )
         )
         emit("scale", figures, NOTE)
-    runs = [("duckdb", "4GB"), ("spark", None), ("duckdb", "16GB")]
+    runs = [("duckdb", "4GB"), ("spark", None), ("duckdb", "16GB"), ("duckdb", "1GB")]
     for engine, limit in runs:
         db = WORLDS / f"serve-100m-{engine}{limit or ''}.duckdb"
         db.unlink(missing_ok=True)
