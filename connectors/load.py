@@ -6,6 +6,7 @@ Usage::
     python -m connectors.load --db new.duckdb --new DIR           # a new database from files
     python -m connectors.load --db linli.duckdb 2026-12-03/       # the nightly load
     python -m connectors.load --db linli.duckdb 订单.xlsx 明细.csv
+    python -m connectors.load --db linli.duckdb --lake lake/ 2026-12-03/   # + the Parquet lake
 
 A directory stands for every ``<table>.csv|tsv|txt|xlsx|xlsm|parquet|pq`` in it, loaded
 parents first (:data:`connectors.tables.LOAD_ORDER`); a file named after a table goes to that
@@ -18,6 +19,7 @@ exit code is 1 when a file was refused, 2 for a bad command line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import uuid
 from collections.abc import Iterable, Sequence
@@ -158,6 +160,7 @@ def load(
     now: datetime | None = None,
     on_error: str = "quarantine",
     username: str | None = None,
+    lake: str | Path | None = None,
 ) -> LoadResult:
     """Load files into a Linli database, then run the after-load step once.
 
@@ -174,6 +177,9 @@ def load(
         row is not loaded at all).
     username
         Who loads, for the audit log; ``None`` for the system (a nightly job).
+    lake
+        A Parquet lake (``python -m engine.lake export``) that receives the loaded rows too:
+        the day partitions the load touched are rewritten, so a re-run duplicates nothing.
 
     Returns
     -------
@@ -206,6 +212,7 @@ def load(
             username=username,
             days=sorted({d for r in written for d in r.days}),
             tables=sorted({t for r in written for t in r.tables_loaded}),
+            lake=lake,
         )
     return result
 
@@ -250,6 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--new", action="store_true", help="create an empty database (schema only)")
     ap.add_argument("--abort", action="store_true", help="a file with a bad row is not loaded")
     ap.add_argument("--user", help="who loads, for the audit log")
+    ap.add_argument(
+        "--lake",
+        default=os.environ.get("LINLI_LAKE") or None,
+        help="also append the loaded rows to this Parquet lake (default LINLI_LAKE)",
+    )
     ap.add_argument("paths", nargs="*", help="files or directories to load")
     args = ap.parse_args(argv)
     db = Path(args.db)
@@ -260,6 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.new and db.exists():
         print(
             f"{db} exists; --new never overwrites a database. Pick another path.", file=sys.stderr
+        )
+        return 2
+    if args.lake and not Path(args.lake).is_dir():
+        print(
+            f"the lake {args.lake} does not exist; write it first with "
+            "`python -m engine.lake export --db DB --lake DIR`",
+            file=sys.stderr,
         )
         return 2
     if not args.new and not db.exists():
@@ -281,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.paths,
                 on_error="abort" if args.abort else "quarantine",
                 username=args.user,
+                lake=args.lake,
             )
         except FileNotFoundError as exc:
             print(exc, file=sys.stderr)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 
@@ -172,6 +173,7 @@ def run(
     now: datetime | None = None,
     days: Iterable[date] | None = None,
     tables: Iterable[str] | None = None,
+    lake: str | Path | None = None,
 ) -> None:
     """Finish a load that wrote: rebuild and bump the data version when rows were loaded; audit.
 
@@ -193,6 +195,9 @@ def run(
     days, tables
         The days the new rows count for and the tables that received them, for an
         incremental refresh (see :func:`rebuild`); default a full rebuild.
+    lake
+        A Parquet lake (:mod:`engine.lake`) to fold the load into as well: the day
+        partitions and table files the load touched are rewritten (no duplicates on re-run).
 
     Raises
     ------
@@ -206,6 +211,10 @@ def run(
     if loaded:
         rebuild(con, days, tables)
         dbmod.set_meta(con, "data_version", load_id)
+        if lake is not None:
+            from engine.lake import append  # the lake is optional: loaded only when asked
+
+            append(con, lake, days or (), tables or ())
     audit.record(
         con,
         username,

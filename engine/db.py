@@ -232,6 +232,21 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     return 0 if row is None else int(row)
 
 
+def _schema_script(con: duckdb.DuckDBPyConnection) -> str:
+    """The schema script without the column additions to tables that are views here (a
+    serving database reads its input tables from the Parquet lake, see engine.lake)."""
+    views = {
+        r[0]
+        for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    }
+    text = SCHEMA_PATH.read_text(encoding="utf-8")
+    if not views:
+        return text
+    alter = re.compile(r"^ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS ")
+    keep = [ln for ln in text.splitlines() if not ((m := alter.match(ln)) and m.group(1) in views)]
+    return "\n".join(keep)
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> None:
     """Create the schema in an empty database, or migrate an older one to the current version.
 
@@ -261,7 +276,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> No
     if version == SCHEMA_VERSION:
         if not read_only:
             # Idempotent (IF NOT EXISTS everywhere): adds tables new within this version.
-            con.execute(SCHEMA_PATH.read_text(encoding="utf-8"))
+            con.execute(_schema_script(con))
         return
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(

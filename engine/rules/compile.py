@@ -384,6 +384,10 @@ _SALES_DAILY_SELECT = f"""
     FROM orders o JOIN order_items oi ON oi.order_id = o.order_id
     WHERE o.status = 'paid' AND o.order_date BETWEEN {{lo}} AND {{hi}}{{extra}}
     GROUP BY ALL"""
+# The same frame over the whole history: the batch build serves it as ``sales_daily``.
+SALES_DAILY_SQL = _SALES_DAILY_SELECT.format(
+    lo="(SELECT min(order_date) FROM orders)", hi="(SELECT max(order_date) FROM orders)", extra=""
+)
 
 
 def create_sales_daily(cur, first: dt.date, last: dt.date) -> str:
