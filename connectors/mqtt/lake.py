@@ -7,7 +7,7 @@ persistent session under the client id ``linli-lake-<group>-<id>``, writes Parqu
 micro-batches through :class:`connectors.mqtt.lakefiles.LakeWriter` and acknowledges a
 message only after the file holding it was renamed into place.
 
-What Mosquitto 2.0 does when a member dies (measured, see docs/scale-telemetry.md): it does
+What Mosquitto 2.0 does when a member dies (measured, see docs/scale.md (Telemetry ingestion at scale)): it does
 not hand the member's unacknowledged messages to the other members. With a clean session they
 are dropped; with a persistent session they stay in the dead member's session, together with
 its round-robin share of every message published until the session expires, and that share
@@ -134,7 +134,7 @@ class LakeIngester:
     receive_maximum
         MQTT 5 Receive Maximum: unacknowledged messages the broker may send this member.
         Large (65,535) so a member that falls behind holds its backlog itself (Mosquitto
-        2.0 still drops once a member is ~24,000 behind; see docs/scale-telemetry.md).
+        2.0 still drops once a member is ~24,000 behind; see docs/scale.md (Telemetry ingestion at scale)).
     session_expiry_s
         How long the broker keeps the session of a member that vanished unadopted.
     known_devices

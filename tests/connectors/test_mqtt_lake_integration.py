@@ -30,7 +30,7 @@ URL = "mqtt://127.0.0.1:1883/?protocol=5"
 # Messages per second: one ingester keeps up with it on a shared 2-core machine, so the
 # survivor of a kill does (Mosquitto drops for a member far behind), and what the killed one
 # holds unacknowledged stays under the dead session's limit (max_queued_messages, 1,000 by
-# default); see docs/scale-telemetry.md.
+# default); see docs/scale.md (Telemetry ingestion at scale).
 RATE = 3000.0
 
 
