@@ -147,17 +147,14 @@ def history(
         raise ValueError("the database has no orders")
     start = first[0]
     comms = scope.communities(con)
-    sales = con.execute(
-        f"""
-        SELECT o.order_date AS ds, c.{col} AS area, i.sku_id, sum(i.qty)::DOUBLE AS y
-        FROM order_items i
-        JOIN orders o USING (order_id)
-        JOIN communities c ON c.community_id = o.community_id
-        WHERE o.status <> 'cancelled' AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
-        GROUP BY ALL
-        """,
-        [comms, comms],
-    ).df()
+    # A serving database built from the lake holds the daily frame (engine.lake.build).
+    served = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND table_name = ?",
+        [listings.SERVED],
+    ).fetchall()[0][0]
+    source = listings.SERVED if served else f"({listings.DEMAND_DAILY_SQL})"
+    sales = con.execute(listings.SALES.format(col=col, source=source), [comms, comms]).df()
     camp = con.execute(
         (listings.FROM_ORDERS if derived else listings.FROM_CAMPAIGNS).format(col=col),
         [comms, comms],

@@ -1,4 +1,5 @@
-"""The SQL of the demand history's listings: from the campaigns table, or derived from orders.
+"""The SQL of the demand history: its daily sales, and its listings (from the campaigns table,
+or derived from orders).
 
 ``{col}`` is a column of :data:`engine.forecasting.demand.LEVELS` (a whitelist), filled in by
 the caller; the community restriction is bound twice as a parameter.
@@ -34,3 +35,23 @@ WHERE o.status <> 'cancelled'
   AND (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
 GROUP BY ALL
 """
+
+# Demand per day × community × SKU (cancelled orders excluded; refunds count as demand). The
+# batch build serves it as ``demand_daily`` (engine.lake.formulas); the history reads that
+# table where it is served, else this query.
+DEMAND_DAILY_SQL = """
+SELECT o.order_date AS ds, o.community_id, i.sku_id, sum(i.qty)::DOUBLE AS y
+FROM order_items i
+JOIN orders o USING (order_id)
+WHERE o.status <> 'cancelled'
+GROUP BY ALL
+"""
+# The history's sales per area (``{col}`` a LEVELS column; ``{source}`` the served table
+# ``demand_daily`` or the query above in parentheses).
+SALES = """
+SELECT d.ds, c.{col} AS area, d.sku_id, sum(d.y)::DOUBLE AS y
+FROM {source} d JOIN communities c ON c.community_id = d.community_id
+WHERE (?::INTEGER[] IS NULL OR list_contains(?::INTEGER[], c.community_id))
+GROUP BY ALL
+"""
+SERVED = "demand_daily"

@@ -2,7 +2,7 @@
 
 Every table the dashboard reads from the batch layer comes from one DuckDB statement that
 already exists elsewhere (the KPI rollups, the per-user-day rollup of the segmentation
-features, the rules' daily sales frame). The Spark SQL is generated from that statement with
+features, the rules' daily sales frame, the forecaster's daily demand). The Spark SQL is generated from that statement with
 sqlglot (pinned), plus one rewrite sqlglot cannot know: DuckDB's ``epoch(a - b)`` of an
 interval becomes a difference of microseconds. ``rollup_buyer_bits`` uses unsigned 64- and
 128-bit masks, which Spark has no type for; it is finished in DuckDB from the two small buyer
@@ -17,6 +17,7 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
+from engine.forecasting import listings
 from engine.kpis.rollups import ORDER_BY, ROLLUPS
 from engine.rules.compile import SALES_DAILY_SQL
 from engine.segmentation import features
@@ -60,6 +61,7 @@ def formulas() -> tuple[Formula, ...]:
     out = [Formula(name, sql, ORDER_BY.get(name, "day")) for name, sql in ROLLUPS.items()]
     out.append(Formula(features.ROLLUP, features.ROLLUP_SQL, "day"))
     out.append(Formula("sales_daily", SALES_DAILY_SQL, "day"))
+    out.append(Formula(listings.SERVED, listings.DEMAND_DAILY_SQL, "ds"))
     spark_first = [f for f in out if f.spark] + [f for f in out if not f.spark]
     return tuple(spark_first)
 

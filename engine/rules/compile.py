@@ -406,7 +406,16 @@ def create_sales_daily(cur, first: dt.date, last: dt.date) -> str:
         The table's generated name; drop it with ``DROP TABLE`` when done.
     """
     name = f"rules_sales_daily_{uuid.uuid4().hex}"
-    select = _SALES_DAILY_SELECT.format(lo="$lo", hi="$hi", extra="")
+    # A serving database built from the lake holds the frame (engine.lake.build): read it.
+    served = cur.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND table_name = 'sales_daily'"
+    ).fetchall()[0][0]
+    select = (
+        "SELECT * FROM sales_daily WHERE day BETWEEN $lo AND $hi"
+        if served
+        else _SALES_DAILY_SELECT.format(lo="$lo", hi="$hi", extra="")
+    )
     cur.execute(f"CREATE TEMP TABLE {name} AS {select}", {"lo": first, "hi": last})
     return name
 

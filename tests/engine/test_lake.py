@@ -12,9 +12,12 @@ import pytest
 
 from connectors import load as loadmod
 from connectors import tables as ctables
+from engine import clock, kpis, lake
 from engine import db as dbmod
-from engine import kpis, lake
+from engine.forecasting import demand, listings
 from engine.lake import __main__ as cli
+from engine.rules import backtest, library
+from engine.rules import compile as compile_mod
 from engine.segmentation import features
 
 
@@ -119,6 +122,38 @@ def test_kpis_on_the_serving_database_equal_the_original(served, world_file):
     pd.testing.assert_frame_equal(
         kpis.by_region(srv, *month), kpis.by_region(con, *month), rtol=1e-12
     )
+    con.close()
+    srv.close()
+
+
+def test_forecaster_and_rules_read_the_served_frames(served, world_file, monkeypatch):
+    """The serving database holds the forecaster's and the rules' daily frames; the demand
+    history and a rules backtest read them there and give what the original file gives."""
+    con = duckdb.connect(str(world_file), read_only=True)
+    srv = dbmod.connect(served, read_only=True)
+    kinds = dict(
+        srv.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_name IN ('demand_daily', 'sales_daily')"
+        ).fetchall()
+    )
+    assert kinds == {"demand_daily": "BASE TABLE", "sales_daily": "BASE TABLE"}
+    end = clock.as_of(con)
+    start = end - timedelta(days=7 * 4 + 7)
+    rules = [text for _, text in library.SEEDS[2:]]
+    want = {lv: demand.history(con, level=lv).frame for lv in ("warehouse", "community")}
+    want_bt = backtest.backtest(con, rules, start, weeks=4)
+    # From here on the order-line queries fail: only the served tables can answer.
+    broken = "SELECT error('order lines read instead of the served frame')"
+    monkeypatch.setattr(listings, "DEMAND_DAILY_SQL", broken)
+    monkeypatch.setattr(compile_mod, "_SALES_DAILY_SELECT", broken)
+    for lv, frame in want.items():
+        pd.testing.assert_frame_equal(demand.history(srv, level=lv).frame, frame)
+    with pytest.raises(duckdb.Error):  # the original file has no served frame
+        demand.history(con)
+    got_bt = backtest.backtest(srv, rules, start, weeks=4)
+    pd.testing.assert_frame_equal(got_bt.summary, want_bt.summary, rtol=1e-12)
+    pd.testing.assert_frame_equal(got_bt.picks, want_bt.picks)
     con.close()
     srv.close()
 
