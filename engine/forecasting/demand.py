@@ -15,9 +15,9 @@ communities a forward warehouse serves. Exogenous columns, all known when buying
 - ``topic_trend``: mentions of the SKU's topic keyword over the previous 7 days relative to
   the previous 28 days, in the series' warehouse area (lagged, so known the day before).
 
-:func:`split` (and :func:`planning_exog` on a frame that has it) adds ``category_factor``: the
-category's multiplier for hot days and festival weeks estimated on the training days by
-:func:`category_response`, used by :data:`SETTINGS` as the model's offset.
+:func:`split` (and :func:`planning_exog` on a frame that has it) adds ``category_factor``
+(the offset of :data:`SETTINGS`: heat and festival-week multipliers by
+:func:`category_response` on the training days) and ``heat`` (degrees above its base).
 
 A day on which any of the SKU's campaigns in the area sold out is ``censored``: sales are a
 lower bound of demand. Series run from the world's first day to ``as_of`` with zeros on
@@ -52,26 +52,22 @@ TOPIC_MATCH = {
     "粽子": ("category", "粮油调味"),
 }
 EXOG = ["listed", "discount", "threshold", "tmax", "category", "topic_trend"]
-# Offset column: each category's estimated hot-weather and festival-week multiplier (see
-# category_response).
-FACTOR = "category_factor"
+FACTOR = "category_factor"  # offset: each category's heat and festival-week multiplier
+HEAT = "heat"  # degrees above the category response's base temperature, the trees' feature
 HEAT_BASES = (24.0, 26.0, 28.0, 30.0, 32.0)  # candidate base temperatures (°C)
 FESTIVAL_DAYS = 7  # days before a holiday block that count as its festival week
-# Known only once campaigns are set up (for the next day): drop them to forecast further out.
-PLAN_EXOG = ["listed", "discount", "threshold"]
+PLAN_EXOG = ["listed", "discount", "threshold"]  # known a day ahead: drop to forecast further
 
-# Model settings for Linli's series (measurements in docs/forecasting.md): the platform grows,
-# so recent days weigh more (60-day half-life) and every series is divided by the panel's
-# common growth before fitting, carried forward damped (trend="global"); the category
-# response to heat and festival weeks is the offset. Issue 18: sold-out days are left out of
-# the targets (censored="drop") and forecasts are scaled by the calibration window's actual
-# / forecast units (debias); imputing their demand made the final fit unstable. The growth
-# line detrends the whole history, so it is fitted on up to 52 weeks: fitted on the last 8 it
-# caught a summer spurt, over-lifted the early months and the 90-day forecast ran +30 % high
-# on demo (chosen on the window before the scored ones).
+# Model settings for Linli's series (why and measurements: docs/forecasting.md): recency
+# weights (60-day half-life), the panel's growth line over up to 52 weeks divided out and
+# carried forward (trend), the category response as the offset; sold-out days left out of
+# the targets, forecasts scaled by the calibration window's actual / forecast units (debias);
+# the trees see HEAT, not tmax (with tmax they tied the cool months to the busier detrended
+# winter, and the forecast climbed as the autumn cooled).
 SETTINGS = forecasting.Settings(
     halflife=60.0, trend="global", trend_seasons=52, offset=FACTOR, censored="drop", debias=True
 )
+SETTINGS = replace(SETTINGS, exclude=("tmax",))
 
 
 @dataclass(frozen=True)
@@ -323,7 +319,8 @@ def planning_exog(
     Returns
     -------
     pandas.DataFrame
-        ``unique_id, ds`` and :data:`EXOG` for each future day.
+        ``unique_id, ds`` and :data:`EXOG` for each future day (with :data:`FACTOR` and
+        :data:`HEAT` when ``frame`` has :data:`FACTOR`).
     """
     f = frame
     last = f["ds"].max()
@@ -350,7 +347,7 @@ def planning_exog(
         out["tmax"] = out["ds"].map(ahead).to_numpy()
     if FACTOR in f.columns:
         out = category_response(f).apply(out)
-        cols = [*cols, FACTOR]
+        cols = [*cols, FACTOR, HEAT]
     return out[["unique_id", "ds", *cols]].sort_values(["unique_id", "ds"], ignore_index=True)
 
 
@@ -442,7 +439,7 @@ def split(data: DemandData, h: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     resp = category_response(train)
     train, test = resp.apply(train), resp.apply(test)
     cols = [c for c in EXOG if c in f.columns]
-    return train, test[["unique_id", "ds", *cols, FACTOR]], test
+    return train, test[["unique_id", "ds", *cols, FACTOR, HEAT]], test
 
 
 @dataclass(frozen=True)
@@ -473,8 +470,11 @@ class CategoryResponse:
         return np.exp(log_f)
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The frame with its :data:`FACTOR` column set."""
-        return frame.assign(**{FACTOR: self.factors(frame)})
+        """The frame with :data:`FACTOR` and :data:`HEAT` = max(tmax − base, 0) (0 without tmax)."""
+        hot = np.zeros(len(frame))
+        if "tmax" in frame.columns:  # a missing temperature stays missing for the trees
+            hot = np.clip(frame["tmax"].to_numpy(dtype=float) - self.base, 0.0, None)
+        return frame.assign(**{FACTOR: self.factors(frame), HEAT: hot})
 
 
 def festival_eve(days: pd.DatetimeIndex, holidays: pd.DataFrame) -> np.ndarray:

@@ -59,7 +59,7 @@ def training_frame(
         For a database without orders.
     """
     data = demand.history(con, scope=scope)
-    frame = data.frame.drop(columns=demand.PLAN_EXOG)
+    frame = data.frame.drop(columns=demand.PLAN_EXOG, errors="ignore")
     hol = demand.holidays(con)
     frame = demand.category_response(frame, hol).apply(frame)
     region = data.keys.set_index("unique_id")[GROUP].astype("int64")

@@ -59,6 +59,10 @@ class Settings:
     forecast units (uncensored cells, clipped to :data:`DEBIAS_CLIP`), so totals come out
     unbiased when the model runs high or low as a whole (imputed sell-outs, a growth spurt
     that has ended); intervals are calibrated around the corrected forecast.
+    ``exclude`` names exogenous columns kept in the frames but not fed to the booster (names
+    absent from the training frame are ignored): a column an offset is computed from (daily
+    temperature behind a weather offset) stays available for what-if offsets, while the trees,
+    which would split on it again, cannot tie a slow seasonal drift in it to demand.
     ``fill_gaps`` is ``"error"`` or
     ``"zero"`` (see ``frames.validate``).
     ``n_jobs`` defaults to 1 because on a busy 2-core machine xgboost's threads spin against
@@ -87,6 +91,7 @@ class Settings:
     trend_damping: float = 0.98
     objective: str = "squared"
     debias: bool = False
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
@@ -106,6 +111,8 @@ class Settings:
             raise ValueError("calibration_windows must be >= 1")
         if self.max_train_rows < 100:
             raise ValueError("max_train_rows must be >= 100")
+        if isinstance(self.exclude, str) or not all(isinstance(c, str) for c in self.exclude):
+            raise ValueError("exclude must be a tuple of column names")
         for name in ("lags", "windows"):
             v = getattr(self, name)
             if v is not None and (not v or min(v) < 1):

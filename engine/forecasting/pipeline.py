@@ -117,7 +117,7 @@ def prepare(
         if np.any(off[np.isfinite(off)] <= 0):
             raise ValueError(f"offset column {settings.offset!r} must be positive")
     ctx, cal_cols = features.context(panel, h, holidays, exog)
-    feats = tuple(c for c in cols if c != settings.offset)
+    feats = tuple(c for c in cols if c != settings.offset and c not in settings.exclude)
     layout = features.Layout(tuple(lags), tuple(windows), spec.season, cal_cols, feats)
     return model.Problem(panel, ctx, layout, h, settings.offset)
 

@@ -380,3 +380,22 @@ def test_model_responds_to_threshold_only_as_the_data_supports(effect):
         assert 0.4 <= ratio <= 0.75, ratio
     else:
         assert 0.9 <= ratio <= 1.1, ratio
+
+
+def test_heat_feature_counts_degrees_above_the_response_base():
+    """``apply`` sets heat = max(tmax − base, 0), missing where tmax is; 0 without tmax."""
+    days = pd.date_range("2026-10-01", periods=3)
+    hol = pd.DataFrame({"date": days, "kind": "holiday", "holiday": "国庆节"})
+    resp = demand.CategoryResponse(28.0, {"水果": 0.05}, {}, hol)
+    frame = pd.DataFrame(
+        {
+            "ds": pd.date_range("2026-07-01", periods=4),
+            "category": ["水果", "水果", "日用百货", "水果"],
+            "tmax": [20.0, 31.5, 35.0, np.nan],
+        }
+    )
+    out = resp.apply(frame)
+    assert out[demand.HEAT].tolist()[:3] == [0.0, 3.5, 7.0] and np.isnan(out[demand.HEAT].iloc[3])
+    assert out[demand.FACTOR].tolist()[:3] == pytest.approx([1.0, np.exp(0.05 * 3.5), 1.0])
+    assert resp.apply(frame.drop(columns="tmax"))[demand.HEAT].tolist() == [0.0] * 4
+    assert "tmax" in demand.SETTINGS.exclude

@@ -366,6 +366,39 @@ def test_offset_column_multiplies_forecast():
         )
 
 
+def test_excluded_column_is_carried_but_not_a_feature():
+    """An excluded column forecasts exactly as if dropped, yet what-ifs may still pass it."""
+    rng = np.random.default_rng(2)
+    df = _frame(120).assign(tmax=rng.normal(25, 5, 240), promo=rng.integers(0, 2, 240))
+    df["y"] = rng.poisson(10 + 5 * df["promo"]).astype(float)
+    future = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b"], 7),
+            "ds": np.tile(pd.date_range("2024-04-30", periods=7), 2),
+            "tmax": 20.0,
+            "promo": 1,
+        }
+    )
+    hol = pd.DataFrame(columns=["date", "kind"])
+    base = forecasting.Settings(n_estimators=60)
+    s = forecasting.Settings(n_estimators=60, exclude=("tmax", "absent"))
+    m = forecasting.fit(df, 7, future_exog=future, holidays=hol, settings=s)
+    drop = forecasting.fit(
+        df.drop(columns="tmax"),
+        7,
+        future_exog=future.drop(columns="tmax"),
+        holidays=hol,
+        settings=base,
+    )
+    got = forecasting.predict(m)
+    assert np.array_equal(got.frame["yhat"], forecasting.predict(drop).frame["yhat"])
+    assert "tmax" not in set(got.importance["feature"])
+    hot = forecasting.predict(m, future_exog=future.assign(tmax=40.0)).frame
+    assert np.array_equal(hot["yhat"], got.frame["yhat"])
+    with pytest.raises(ValueError, match="exclude"):
+        forecasting.Settings(exclude="tmax")  # type: ignore[arg-type]
+
+
 def test_absolute_objective_forecasts_the_median_of_intermittent_series():
     """On series listed on about a third of the days the median loss forecasts far lower."""
     df = synth.generate(n_series=10, days=200, seed=4)
