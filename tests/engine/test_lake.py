@@ -22,6 +22,15 @@ from engine.segmentation import features
 
 
 @pytest.fixture(scope="module")
+def world_file(world_file, tmp_path_factory) -> Path:
+    """A private copy of the small world: another test in this process may hold the shared
+    file open read-write, and DuckDB refuses a read-only connection beside it."""
+    copy = tmp_path_factory.mktemp("world-copy") / "linli-small.duckdb"
+    shutil.copy(world_file, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
 def exported(world_file, tmp_path_factory) -> Path:
     """The small world exported to a lake."""
     root = tmp_path_factory.mktemp("lake") / "lake"

@@ -6,6 +6,7 @@ to 12 significant digits (rtol 1e-12); every other column, and the row sets, exa
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,6 +20,15 @@ from engine.lake import formulas
 
 pytestmark = pytest.mark.xdist_group("spark")
 RTOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def world_file(world_file, tmp_path_factory) -> Path:
+    """A private copy of the small world: another test in this process may hold the shared
+    file open read-write, and DuckDB refuses a read-only connection beside it."""
+    copy = tmp_path_factory.mktemp("world-copy") / "linli-small.duckdb"
+    shutil.copy(world_file, copy)
+    return copy
 
 
 @pytest.fixture(scope="module")

@@ -839,6 +839,9 @@ NO_REGION_ROWS = {
     "calibration.current": "the latest platform-wide calibration (two numbers)",
     "coupons.issue.issue": "writes a trial; users outside the scope are not eligible "
     "(tests/engine/test_coupons.py)",
+    "lake.export.export": "the batch layer: writes the whole database to the lake (no rows shown)",
+    "lake.export.append": "the batch layer: appends a load's days to the lake (no rows shown)",
+    "lake.views.attach": "creates views over the lake; reads through them are scoped as on a file",
 }
 
 KPI_FUNCTIONS = {

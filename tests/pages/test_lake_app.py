@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import pytest
 import streamlit as st
@@ -9,6 +12,15 @@ from streamlit.testing.v1 import AppTest
 
 from engine import lake
 from tests.pages.conftest import APP
+
+
+@pytest.fixture(scope="module")
+def world_file(world_file, tmp_path_factory) -> Path:
+    """A private copy of the small world: another test in this process may hold the shared
+    file open read-write, and DuckDB refuses a read-only connection beside it."""
+    copy = tmp_path_factory.mktemp("world-copy") / "linli-small.duckdb"
+    shutil.copy(world_file, copy)
+    return copy
 
 
 @pytest.fixture
