@@ -20,6 +20,7 @@ so the receiver can drop the repeat.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -323,16 +324,25 @@ def deliver(
                 record(msg, None)
         return Delivery(counts["sent"], counts["retried"], counts["dead"], 0)
     released: list[str] = []
+    queue = iter(batch)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linli-send") as pool:
-        futures = {pool.submit(_guarded, send, msg, stop): msg for msg in batch}
+        futures: dict = {}
+
+        def start(n: int) -> None:
+            # A new delivery starts only once an earlier one's outcome is committed: at
+            # most ``workers`` deliveries are ever unrecorded (in flight or just finished).
+            for msg in itertools.islice(queue, n):
+                futures[pool.submit(_guarded, send, msg, stop)] = msg
+
+        start(workers)
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             ok = []
             for fut in done:
                 msg = futures[fut]
-                res = None if fut.cancelled() else fut.result()
-                if fut.cancelled() or res is _SKIPPED:
+                res = fut.result()
+                if res is _SKIPPED:
                     released.append(msg.key)
                 elif isinstance(res, BaseException):
                     record(msg, res)
@@ -343,8 +353,11 @@ def deliver(
             mark_sent(con, ok, clock())
             counts["sent"] += len(ok)
             if stopped():
-                for f in pending:
-                    f.cancel()
+                released.extend(m.key for m in queue)
+            else:
+                before = set(futures)
+                start(len(done))
+                pending |= set(futures) - before
     release(con, released)
     return Delivery(counts["sent"], counts["retried"], counts["dead"], len(released))
 
