@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.e2e.conftest import (
     assert_clean,
     canvas_colours,
@@ -180,11 +183,17 @@ def test_admin_creates_user(server, page):
     _open(page, server, "admin")
     name = f"e2e_{int(time.time())}"
     page.get_by_text("新增用户").first.click()
+    wait_for_app(page)
     form = page.locator('[data-testid="stForm"]')
     form.get_by_label("用户名").fill(name)
     form.get_by_label("密码").fill("e2e-secret-123")
+    assert form.get_by_label("用户名").input_value() == name
     form.get_by_role("button", name="创建").click()
-    page.get_by_text(f"已创建用户 {name}").wait_for(timeout=LONG)
+    try:
+        page.get_by_text(f"已创建用户 {name}").wait_for(timeout=LONG)
+    except PlaywrightTimeout:  # fail with what the page said instead
+        alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
+        pytest.fail(f"no confirmation of {name}; the page shows: {alerts}")
     wait_for_app(page)
     assert_clean(page)
     # The table is drawn above the form, so it shows the new user from the next run on.
