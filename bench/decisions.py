@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import time
 from datetime import timedelta
 
@@ -46,6 +47,12 @@ FREE_EXPLORED = whatif.OptimiseSettings(evidence=False, price_min=0.5, price_max
 FREE_WIDE = whatif.OptimiseSettings(evidence=False, price_min=0.5, price_max=1.5)
 
 
+def _optimise_all(m, settings=None, *, skus, cm) -> pd.DataFrame:
+    """The optimiser's answer for every SKU under model ``m``."""
+    opt = settings or whatif.OptimiseSettings()
+    return pd.concat([whatif.optimise(m, int(s), settings=opt, costs=cm) for s in skus])
+
+
 def explored_world(seed: int, scale: str) -> dict[str, float]:
     """Plan ÷ free oracle on the world of ``seed`` whose history explored prices."""
     con = generate.generate(
@@ -55,9 +62,7 @@ def explored_world(seed: int, scale: str) -> dict[str, float]:
         end = clock.as_of(con)
         model, true, cm, skus = _setup(con, end)
 
-        def run(m, settings=None) -> pd.DataFrame:
-            opt = settings or whatif.OptimiseSettings()
-            return pd.concat([whatif.optimise(m, int(s), settings=opt, costs=cm) for s in skus])
+        run = functools.partial(_optimise_all, skus=skus, cm=cm)
 
         plan, free, wide = run(model), run(true, FREE_EXPLORED), run(true, FREE_WIDE)
         ok = (plan["feasible"] & free["feasible"] & wide["feasible"]).to_numpy()
@@ -104,9 +109,7 @@ def one_world(seed: int, scale: str) -> dict[str, float]:
         end = clock.as_of(con)
         model, true, cm, skus = _setup(con, end)
 
-        def run(m, settings=None) -> pd.DataFrame:
-            opt = settings or whatif.OptimiseSettings()
-            return pd.concat([whatif.optimise(m, int(s), settings=opt, costs=cm) for s in skus])
+        run = functools.partial(_optimise_all, skus=skus, cm=cm)
 
         plan, oracle = run(model), run(true)
         free = run(true, FREE)

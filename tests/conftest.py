@@ -42,6 +42,15 @@ def world_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def private_world_file(world_file, tmp_path_factory) -> Path:
+    """A module's own copy of the small world file: another test in the same process may hold
+    the shared file open read-write, and DuckDB refuses a read-only connection beside it."""
+    copy = tmp_path_factory.mktemp("world-copy") / "linli-small.duckdb"
+    shutil.copy(world_file, copy)
+    return copy
+
+
 # Tables a new operator's database holds besides the input tables: not emptied.
 SYSTEM_TABLES = (
     "schema_version",

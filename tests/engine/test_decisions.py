@@ -37,6 +37,17 @@ def _truth_model(con, model: response.DemandModel) -> response.DemandModel:
     return dataclasses.replace(model, elasticity=b)
 
 
+def _twin_setup(con):
+    """A twin's fitted model, truth model, costs and the SKUs listed in its last 28 days."""
+    end = clock.as_of(con)
+    model = response.fit(con, end=end)
+    skus = con.execute(
+        "SELECT DISTINCT sku_id FROM campaigns WHERE sale_date > ? ORDER BY 1",
+        [end - timedelta(days=28)],
+    ).df()["sku_id"]
+    return con, model, _truth_model(con, model), costs.defaults(con, end), skus.tolist()
+
+
 @pytest.fixture(scope="module", params=[7, 11], ids=["seed7", "seed11"])
 def twin(request, world):
     """(connection, fitted model, true model, default costs, SKUs listed in the last 4 weeks)."""
@@ -44,13 +55,7 @@ def twin(request, world):
         con = world.cursor()
     else:
         con = generate.generate(":memory:", scale="small", seed=request.param)
-    end = clock.as_of(con)
-    model = response.fit(con, end=end)
-    skus = con.execute(
-        "SELECT DISTINCT sku_id FROM campaigns WHERE sale_date > ? ORDER BY 1",
-        [end - timedelta(days=28)],
-    ).df()["sku_id"]
-    yield con, model, _truth_model(con, model), costs.defaults(con, end), skus.tolist()
+    yield _twin_setup(con)
     if request.param != 7:
         con.close()
 
@@ -64,13 +69,7 @@ def explored(request, explored_world):
         con = generate.generate(
             ":memory:", scale="small", seed=request.param, price_exploration=generate.PRICE_TESTS
         )
-    end = clock.as_of(con)
-    model = response.fit(con, end=end)
-    skus = con.execute(
-        "SELECT DISTINCT sku_id FROM campaigns WHERE sale_date > ? ORDER BY 1",
-        [end - timedelta(days=28)],
-    ).df()["sku_id"]
-    yield con, model, _truth_model(con, model), costs.defaults(con, end), skus.tolist()
+    yield _twin_setup(con)
     if request.param != 7:
         con.close()
 

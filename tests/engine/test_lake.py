@@ -22,12 +22,9 @@ from engine.segmentation import features
 
 
 @pytest.fixture(scope="module")
-def world_file(world_file, tmp_path_factory) -> Path:
-    """A private copy of the small world: another test in this process may hold the shared
-    file open read-write, and DuckDB refuses a read-only connection beside it."""
-    copy = tmp_path_factory.mktemp("world-copy") / "linli-small.duckdb"
-    shutil.copy(world_file, copy)
-    return copy
+def world_file(private_world_file) -> Path:
+    """This module's own copy of the small world (tests/conftest.py says why)."""
+    return private_world_file
 
 
 @pytest.fixture(scope="module")
